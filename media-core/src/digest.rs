@@ -1,0 +1,394 @@
+//! Digests computed once at ingest: whole-file SHA-256 and BLAKE3 plus the SHA-256 of every
+//! 1 MiB chunk.
+//!
+//! The chunk digests are exactly the raw-leaf CIDs of Helia's default UnixFS layout, so the IPFS
+//! adapter builds its DAG from them, and every backend's bytes are verified against them chunk by
+//! chunk before they reach a caller.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::id::{Digest32, MediaId};
+
+/// Size of a verification chunk: 1 MiB, Helia's default UnixFS chunk size.
+pub const CHUNK_SIZE: u64 = 1 << 20;
+
+/// Everything verification needs about a blob's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Digests {
+    /// Length in bytes.
+    pub size: u64,
+    /// SHA-256 of all bytes (the [`MediaId`]).
+    pub sha256: Digest32,
+    /// BLAKE3 of all bytes.
+    pub blake3: Digest32,
+    /// SHA-256 of each [`CHUNK_SIZE`] chunk, in order; the last one may be shorter. Empty input
+    /// has one digest (of the empty chunk), as Helia has one empty raw leaf.
+    pub chunks: Vec<Digest32>,
+}
+
+impl Digests {
+    /// Digests of an in-memory buffer (single-threaded; for small data and tests).
+    pub fn of_bytes(data: &[u8]) -> Self {
+        let chunks = if data.is_empty() {
+            vec![Digest32::sha256(&[])]
+        } else {
+            data.chunks(CHUNK_SIZE as usize)
+                .map(Digest32::sha256)
+                .collect()
+        };
+        Digests {
+            size: data.len() as u64,
+            sha256: Digest32::sha256(data),
+            blake3: Digest32(*blake3::hash(data).as_bytes()),
+            chunks,
+        }
+    }
+
+    /// The media id these digests give.
+    pub fn id(&self) -> MediaId {
+        MediaId::from_sha256(self.sha256)
+    }
+
+    /// The chunk geometry of this blob.
+    pub fn layout(&self) -> ChunkLayout {
+        ChunkLayout::new(self.size)
+    }
+
+    /// Check internal consistency: the chunk count matches the size.
+    pub fn is_consistent(&self) -> bool {
+        self.chunks.len() as u64 == self.layout().chunk_count()
+    }
+}
+
+/// Chunk geometry of a blob of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLayout {
+    size: u64,
+}
+
+impl ChunkLayout {
+    /// Geometry for `size` bytes.
+    pub fn new(size: u64) -> Self {
+        ChunkLayout { size }
+    }
+
+    /// Total size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Number of chunks; an empty blob has one (empty) chunk.
+    pub fn chunk_count(&self) -> u64 {
+        if self.size == 0 {
+            1
+        } else {
+            self.size.div_ceil(CHUNK_SIZE)
+        }
+    }
+
+    /// Byte range of chunk `index`.
+    pub fn chunk_range(&self, index: u64) -> Range<u64> {
+        let start = (index * CHUNK_SIZE).min(self.size);
+        let end = (start + CHUNK_SIZE).min(self.size);
+        start..end
+    }
+
+    /// The chunk holding byte `offset` (offset < size), or the last chunk.
+    pub fn chunk_of(&self, offset: u64) -> u64 {
+        (offset / CHUNK_SIZE).min(self.chunk_count() - 1)
+    }
+
+    /// The chunks that cover the byte range `bytes` (end exclusive). An empty range still names
+    /// the chunk it starts in, so empty reads are verified too.
+    pub fn chunks_covering(&self, bytes: Range<u64>) -> Range<u64> {
+        let first = self.chunk_of(bytes.start);
+        let last = if bytes.end > bytes.start {
+            self.chunk_of(bytes.end - 1)
+        } else {
+            first
+        };
+        first..last + 1
+    }
+}
+
+/// Incremental single-threaded digester, for callers that already hold the bytes in pieces.
+#[derive(Debug, Clone, Default)]
+pub struct Digester {
+    size: u64,
+    whole: sha2::Sha256,
+    blake3: blake3::Hasher,
+    chunk: sha2::Sha256,
+    chunk_fill: u64,
+    chunks: Vec<Digest32>,
+}
+
+impl Digester {
+    /// A fresh digester.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feed the next bytes.
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.size += data.len() as u64;
+        self.whole.update(data);
+        self.blake3.update(data);
+        while !data.is_empty() {
+            let room = (CHUNK_SIZE - self.chunk_fill) as usize;
+            let take = room.min(data.len());
+            self.chunk.update(&data[..take]);
+            self.chunk_fill += take as u64;
+            data = &data[take..];
+            if self.chunk_fill == CHUNK_SIZE {
+                let digest = std::mem::take(&mut self.chunk).finalize();
+                self.chunks.push(Digest32(digest.into()));
+                self.chunk_fill = 0;
+            }
+        }
+    }
+
+    /// The digests of everything fed.
+    pub fn finish(mut self) -> Digests {
+        if self.chunk_fill > 0 || self.chunks.is_empty() {
+            self.chunks.push(Digest32(self.chunk.finalize().into()));
+        }
+        Digests {
+            size: self.size,
+            sha256: Digest32(self.whole.finalize().into()),
+            blake3: Digest32(*self.blake3.finalize().as_bytes()),
+            chunks: self.chunks,
+        }
+    }
+}
+
+/// How many 1 MiB blocks may be in flight between the reader and the hashing threads.
+const PIPELINE_DEPTH: usize = 6;
+
+/// Copy `reader` into `writer` in one pass while computing [`Digests`] on several threads.
+///
+/// The reading thread writes and computes BLAKE3; one worker computes the whole-file SHA-256 and
+/// another the per-chunk SHA-256s, so on two cores the copy runs near the speed of a single
+/// SHA-256 pass. Memory stays bounded to a few MiB whatever the input size. `limit`, if given,
+/// refuses inputs larger than that many bytes with [`io::ErrorKind::FileTooLarge`]-like
+/// `InvalidInput`.
+pub fn digest_copy<R: Read, W: Write>(
+    mut reader: R,
+    mut writer: W,
+    limit: Option<u64>,
+) -> io::Result<Digests> {
+    let (whole_tx, whole_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+
+    std::thread::scope(|scope| {
+        let whole_worker = scope.spawn(move || {
+            let mut hasher = sha2::Sha256::new();
+            for block in whole_rx {
+                hasher.update(&block[..]);
+            }
+            Digest32(hasher.finalize().into())
+        });
+        let chunk_worker = scope.spawn(move || {
+            // Every block is exactly one chunk (only the last may be short), so each block's
+            // SHA-256 is one chunk digest.
+            chunk_rx
+                .into_iter()
+                .map(|block| Digest32::sha256(&block))
+                .collect::<Vec<_>>()
+        });
+
+        let mut blake = blake3::Hasher::new();
+        let mut size = 0u64;
+        let mut in_flight: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
+        let result = (|| -> io::Result<()> {
+            loop {
+                let mut buf = reclaim_buffer(&mut in_flight);
+                let n = read_full(&mut reader, &mut buf)?;
+                if n == 0 && size > 0 {
+                    break;
+                }
+                buf.truncate(n);
+                size += n as u64;
+                if let Some(limit) = limit {
+                    if size > limit {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("input is larger than the configured limit of {limit} bytes"),
+                        ));
+                    }
+                }
+                writer.write_all(&buf)?;
+                blake.update(&buf);
+                let block = Arc::new(buf);
+                let closed = || io::Error::other("digest worker stopped");
+                whole_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
+                chunk_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
+                in_flight.push_back(block);
+                if n < CHUNK_SIZE as usize {
+                    break;
+                }
+            }
+            writer.flush()
+        })();
+        drop(whole_tx);
+        drop(chunk_tx);
+        let sha256 = whole_worker
+            .join()
+            .map_err(|_| io::Error::other("sha-256 worker panicked"))?;
+        let chunks = chunk_worker
+            .join()
+            .map_err(|_| io::Error::other("chunk worker panicked"))?;
+        result?;
+        Ok(Digests {
+            size,
+            sha256,
+            blake3: Digest32(*blake.finalize().as_bytes()),
+            chunks,
+        })
+    })
+}
+
+/// A 1 MiB buffer, reused from the oldest block both workers have finished with when possible.
+fn reclaim_buffer(in_flight: &mut VecDeque<Arc<Vec<u8>>>) -> Vec<u8> {
+    if in_flight.len() > PIPELINE_DEPTH {
+        if let Some(front) = in_flight.pop_front() {
+            match Arc::try_unwrap(front) {
+                Ok(mut buf) => {
+                    buf.resize(CHUNK_SIZE as usize, 0);
+                    return buf;
+                }
+                Err(still_used) => in_flight.push_front(still_used),
+            }
+        }
+    }
+    vec![0u8; CHUNK_SIZE as usize]
+}
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A reader that hands out data in awkward, varying pieces.
+    struct Jagged<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Jagged<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.step = self.step % 7919 + 613;
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 11) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn empty_input_has_one_empty_chunk() {
+        let mut out = Vec::new();
+        let d = digest_copy(&[][..], &mut out, None).unwrap();
+        assert_eq!(d, Digests::of_bytes(&[]));
+        assert_eq!(d.chunks, vec![Digest32::sha256(&[])]);
+        assert!(out.is_empty());
+        assert!(d.is_consistent());
+    }
+
+    #[test]
+    fn sizes_around_chunk_multiples_match_single_threaded() {
+        let c = CHUNK_SIZE as usize;
+        for size in [1, c - 1, c, c + 1, 2 * c, 3 * c - 1, 3 * c + 7] {
+            let data = pattern(size, 3);
+            let mut out = Vec::new();
+            let d = digest_copy(Jagged { data: &data, step: 0 }, &mut out, None).unwrap();
+            assert_eq!(out, data, "copy differs at size {size}");
+            assert_eq!(d, Digests::of_bytes(&data), "digests differ at size {size}");
+            let mut inc = Digester::new();
+            for piece in data.chunks(333_333) {
+                inc.update(piece);
+            }
+            assert_eq!(inc.finish(), d);
+            assert_eq!(d.chunks.len() as u64, ChunkLayout::new(size as u64).chunk_count());
+        }
+    }
+
+    #[test]
+    fn limit_refuses_larger_input() {
+        let data = pattern(CHUNK_SIZE as usize + 10, 1);
+        let err = digest_copy(&data[..], io::sink(), Some(CHUNK_SIZE)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn failing_writer_is_reported() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let data = pattern(3 * CHUNK_SIZE as usize, 1);
+        assert!(digest_copy(&data[..], Broken, None).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn digest_copy_matches_reference(size in 0usize..(3 * CHUNK_SIZE as usize + 100), seed: u8) {
+            let data = pattern(size, seed);
+            let mut out = Vec::with_capacity(size);
+            let d = digest_copy(Jagged { data: &data, step: seed as usize }, &mut out, None).unwrap();
+            prop_assert_eq!(&out, &data);
+            prop_assert_eq!(&d, &Digests::of_bytes(&data));
+            prop_assert!(d.is_consistent());
+        }
+
+        #[test]
+        fn chunks_covering_covers_exactly(size in 0u64..(8 * CHUNK_SIZE), a in 0u64..(8 * CHUNK_SIZE), b in 0u64..(8 * CHUNK_SIZE)) {
+            let layout = ChunkLayout::new(size);
+            let (start, end) = (a.min(b).min(size), a.max(b).min(size));
+            let chunks = layout.chunks_covering(start..end);
+            prop_assert!(chunks.start < chunks.end);
+            prop_assert!(chunks.end <= layout.chunk_count());
+            let covered = layout.chunk_range(chunks.start).start..layout.chunk_range(chunks.end - 1).end;
+            prop_assert!(covered.start <= start && end <= covered.end);
+            // No chunk more than needed: the first and last chunks overlap the range.
+            if end > start {
+                prop_assert!(layout.chunk_range(chunks.start).end > start);
+                prop_assert!(layout.chunk_range(chunks.end - 1).start < end);
+            }
+        }
+    }
+}

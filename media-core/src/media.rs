@@ -1,0 +1,273 @@
+//! The record of a stored piece of media.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{ChunkLayout, Digests, CHUNK_SIZE};
+use crate::id::{Digest32, MediaId};
+use crate::location::{BackendKind, Location};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Self {
+        Timestamp::from(SystemTime::now())
+    }
+
+    /// This time plus `d`.
+    #[must_use]
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(d.as_millis() as u64))
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn as_millis(self) -> u64 {
+        self.0
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        Timestamp(
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        )
+    }
+}
+
+/// A small preview image stored inline in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Thumbnail {
+    /// MIME type, e.g. `image/webp`.
+    pub mime: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// SHA-256 of `bytes`, so the thumbnail can also be fetched as its own verified blob.
+    pub sha256: Digest32,
+    /// The encoded image.
+    #[serde(with = "hex_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+impl Thumbnail {
+    /// A thumbnail record for encoded `bytes`.
+    pub fn new(mime: impl Into<String>, width: u32, height: u32, bytes: Vec<u8>) -> Self {
+        Thumbnail {
+            mime: mime.into(),
+            width,
+            height,
+            sha256: Digest32::sha256(&bytes),
+            bytes,
+        }
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything known about one stored piece of media: identity, digests for verification, and
+/// where each store holds it. This is what peers hand each other to share media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MediaFile {
+    /// SHA-256 of the bytes, hex.
+    pub id: MediaId,
+    /// Original file name (display only; never used as a path).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type.
+    pub mime: String,
+    /// SHA-256 of the bytes (equal to `id`).
+    pub sha256: Digest32,
+    /// BLAKE3 of the bytes.
+    pub blake3: Digest32,
+    /// Chunk size the chunk digests were computed with (always [`CHUNK_SIZE`] today).
+    pub chunk_size: u64,
+    /// SHA-256 of each chunk, in order.
+    pub chunks: Vec<Digest32>,
+    /// One entry per store that holds the bytes.
+    pub locations: Vec<Location>,
+    /// Inline thumbnail for images.
+    pub thumbnail: Option<Thumbnail>,
+    /// When the upload finished.
+    pub uploaded_at: Timestamp,
+    /// When the media should disappear, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl MediaFile {
+    /// A record for bytes with `digests`, with no locations yet.
+    pub fn new(
+        name: impl Into<String>,
+        mime: impl Into<String>,
+        digests: &Digests,
+        uploaded_at: Timestamp,
+    ) -> Self {
+        MediaFile {
+            id: digests.id(),
+            name: name.into(),
+            size: digests.size,
+            mime: mime.into(),
+            sha256: digests.sha256,
+            blake3: digests.blake3,
+            chunk_size: CHUNK_SIZE,
+            chunks: digests.chunks.clone(),
+            locations: Vec::new(),
+            thumbnail: None,
+            uploaded_at,
+            expires_at: None,
+        }
+    }
+
+    /// The digests needed to verify this media's bytes.
+    pub fn digests(&self) -> Digests {
+        Digests {
+            size: self.size,
+            sha256: self.sha256,
+            blake3: self.blake3,
+            chunks: self.chunks.clone(),
+        }
+    }
+
+    /// Whether the record is internally consistent (id, digest count, chunk size). Records from
+    /// peers must pass this before they are trusted for verification.
+    pub fn is_consistent(&self) -> bool {
+        self.id.sha256() == self.sha256
+            && self.chunk_size == CHUNK_SIZE
+            && self.chunks.len() as u64 == ChunkLayout::new(self.size).chunk_count()
+    }
+
+    /// Whether `expires_at` has passed at `now`.
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// The location on a store of `kind`, if any.
+    pub fn location(&self, kind: BackendKind) -> Option<&Location> {
+        self.locations.iter().find(|l| l.kind() == kind)
+    }
+
+    /// The CDN URL, if stored on a CDN.
+    pub fn cdn_url(&self) -> Option<&str> {
+        match self.location(BackendKind::Cdn) {
+            Some(Location::Cdn { url, .. }) => Some(url),
+            _ => None,
+        }
+    }
+
+    /// The magnet link, if seeded on BitTorrent.
+    pub fn magnet(&self) -> Option<&str> {
+        match self.location(BackendKind::Torrent) {
+            Some(Location::Torrent { magnet, .. }) => Some(magnet),
+            _ => None,
+        }
+    }
+
+    /// The IPFS CID, if stored on IPFS.
+    pub fn cid(&self) -> Option<&str> {
+        match self.location(BackendKind::Ipfs) {
+            Some(Location::Ipfs { cid }) => Some(cid),
+            _ => None,
+        }
+    }
+}
+
+/// Guess a MIME type from the first bytes, falling back to the file name's extension.
+///
+/// ```
+/// assert_eq!(media_core::sniff_mime(b"\xFF\xD8\xFF\xE0....", "x.bin"), "image/jpeg");
+/// assert_eq!(media_core::sniff_mime(b"", "clip.MP4"), "video/mp4");
+/// assert_eq!(media_core::sniff_mime(b"??", "noext"), "application/octet-stream");
+/// ```
+pub fn sniff_mime(head: &[u8], name: &str) -> &'static str {
+    let magic: &[(&[u8], usize, &str)] = &[
+        (b"\xFF\xD8\xFF", 0, "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+        (b"GIF87a", 0, "image/gif"),
+        (b"GIF89a", 0, "image/gif"),
+        (b"WEBP", 8, "image/webp"),
+        (b"ftypheic", 4, "image/heic"),
+        (b"ftypavif", 4, "image/avif"),
+        (b"ftypqt", 4, "video/quicktime"),
+        (b"ftyp", 4, "video/mp4"),
+        (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
+    ];
+    for (sig, at, mime) in magic {
+        if head.len() >= at + sig.len() && &head[*at..at + sig.len()] == *sig {
+            return mime;
+        }
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "avif" => "image/avif",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "txt" => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_roundtrips_through_json_and_is_consistent() {
+        let data = vec![7u8; (CHUNK_SIZE + 5) as usize];
+        let digests = Digests::of_bytes(&data);
+        let mut file = MediaFile::new("a.jpg", "image/jpeg", &digests, Timestamp(1));
+        file.locations.push(Location::Ipfs {
+            cid: "bafkqaaa".into(),
+        });
+        file.thumbnail = Some(Thumbnail::new("image/webp", 2, 1, vec![1, 2, 255]));
+        let json = serde_json::to_string(&file).unwrap();
+        let back: MediaFile = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, file);
+        assert!(back.is_consistent());
+        assert_eq!(back.cid(), Some("bafkqaaa"));
+        assert_eq!(back.cdn_url(), None);
+        assert_eq!(back.digests(), digests);
+
+        let mut forged = back.clone();
+        forged.chunks.pop();
+        assert!(!forged.is_consistent());
+    }
+
+    #[test]
+    fn expiry_is_inclusive() {
+        let mut f = MediaFile::new("x", "text/plain", &Digests::of_bytes(b"x"), Timestamp(0));
+        assert!(!f.is_expired_at(Timestamp(u64::MAX)));
+        f.expires_at = Some(Timestamp(10));
+        assert!(!f.is_expired_at(Timestamp(9)));
+        assert!(f.is_expired_at(Timestamp(10)));
+    }
+}

@@ -1,0 +1,494 @@
+//! Test doubles for exercising the facade's policies: an in-memory backend, a local-folder
+//! backend and a fault-injecting wrapper. They are not a replacement for a real store's own
+//! tests; every adapter runs [`crate::conformance`] against its real store.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::backend::{Backend, ByteStream, Capabilities, Progress, StagedBlob};
+use crate::error::{ErrorKind, MediaError, Operation, Result};
+use crate::id::MediaId;
+use crate::location::{BackendKind, Location};
+use crate::range::ByteRange;
+
+/// Size of the pieces test backends stream in (not chunk aligned on purpose).
+const PIECE: usize = 200_000;
+
+/// The location a test backend named `name` of `kind` gives the blob `id`.
+pub fn test_location(kind: BackendKind, name: &str, id: &MediaId) -> Location {
+    let hex = id.to_string();
+    match kind {
+        BackendKind::Cdn => Location::Cdn {
+            url: format!("memory://{name}/{hex}"),
+            key: hex,
+        },
+        BackendKind::Ipfs => Location::Ipfs {
+            cid: format!("memory-{name}-{hex}"),
+        },
+        BackendKind::Torrent => Location::Torrent {
+            magnet: format!("magnet:?xt=urn:btih:{}&dn={name}", &hex[..40]),
+            info_hash: hex[..40].to_owned(),
+        },
+    }
+}
+
+fn lock<'a, T>(m: &'a Mutex<T>, op: Operation) -> Result<MutexGuard<'a, T>> {
+    m.lock()
+        .map_err(|_| MediaError::internal(op, "test backend lock poisoned"))
+}
+
+fn check_kind(name: &str, kind: BackendKind, location: &Location, op: Operation) -> Result<()> {
+    if location.kind() != kind {
+        return Err(MediaError::invalid_input(
+            op,
+            format!("a {kind} backend cannot read a {} location", location.kind()),
+        )
+        .with_backend(name));
+    }
+    Ok(())
+}
+
+/// A backend that keeps blobs in memory. Holds whole blobs: use [`DirBackend`] for large ones.
+#[derive(Debug)]
+pub struct MemoryBackend {
+    name: String,
+    kind: BackendKind,
+    capabilities: Capabilities,
+    blobs: Mutex<HashMap<String, Bytes>>,
+}
+
+impl MemoryBackend {
+    /// An empty in-memory store named `name` that acts as a store of `kind`.
+    pub fn new(name: impl Into<String>, kind: BackendKind) -> Self {
+        MemoryBackend {
+            name: name.into(),
+            kind,
+            capabilities: Capabilities::full(),
+            blobs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Declare other capabilities (e.g. no range reads).
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Number of blobs held.
+    pub fn len(&self) -> usize {
+        self.blobs.lock().map(|b| b.len()).unwrap_or(0)
+    }
+
+    /// Whether no blob is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Overwrite the stored bytes at `location` (to simulate corruption at rest).
+    pub fn replace(&self, location: &Location, bytes: Bytes) -> Result<()> {
+        lock(&self.blobs, Operation::Put)?.insert(location.address().to_owned(), bytes);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let bytes = std::fs::read(&blob.path)
+            .map_err(|e| MediaError::io(Operation::Put, "reading staged blob", e))?;
+        progress.report(bytes.len() as u64);
+        let location = test_location(self.kind, &self.name, &blob.id());
+        lock(&self.blobs, Operation::Put)?.insert(location.address().to_owned(), bytes.into());
+        Ok(location)
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        check_kind(&self.name, self.kind, location, Operation::Get)?;
+        let bytes = lock(&self.blobs, Operation::Get)?
+            .get(location.address())
+            .cloned()
+            .ok_or_else(|| {
+                MediaError::not_found(Operation::Get, format!("no blob at {location}"))
+                    .with_backend(&self.name)
+            })?;
+        let range = if self.capabilities.range_reads {
+            range
+        } else {
+            ByteRange::full()
+        };
+        let r = range
+            .resolve(bytes.len() as u64)
+            .map_err(|e| e.with_backend(&self.name))?;
+        let slice = bytes.slice(r.start as usize..r.end as usize);
+        let pieces: Vec<Result<Bytes>> = (0..slice.len())
+            .step_by(PIECE)
+            .map(|at| Ok(slice.slice(at..(at + PIECE).min(slice.len()))))
+            .collect();
+        Ok(futures::stream::iter(pieces).boxed())
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        if !self.capabilities.delete {
+            return Err(MediaError::new(
+                ErrorKind::Unsupported,
+                Operation::Delete,
+                "delete not supported",
+            )
+            .with_backend(&self.name));
+        }
+        lock(&self.blobs, Operation::Delete)?.remove(location.address());
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A backend that keeps blobs as files in a folder and streams them by offset, so memory stays
+/// flat whatever the blob size.
+#[derive(Debug)]
+pub struct DirBackend {
+    name: String,
+    kind: BackendKind,
+    dir: PathBuf,
+}
+
+impl DirBackend {
+    /// A store in `dir` (created if missing) acting as a store of `kind`.
+    pub fn new(name: impl Into<String>, kind: BackendKind, dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| MediaError::io(Operation::Configure, "creating store folder", e))?;
+        Ok(DirBackend {
+            name: name.into(),
+            kind,
+            dir,
+        })
+    }
+
+    fn file_for(&self, location: &Location) -> PathBuf {
+        // Addresses are derived from hex ids; hashing again keeps odd characters out of paths.
+        let key = crate::id::Digest32::sha256(location.address().as_bytes());
+        self.dir.join(key.to_hex())
+    }
+}
+
+#[async_trait]
+impl Backend for DirBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full()
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let location = test_location(self.kind, &self.name, &blob.id());
+        let target = self.file_for(&location);
+        if !target.exists() {
+            let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::copy(&blob.path, &tmp)
+                .and_then(|_| std::fs::rename(&tmp, &target))
+                .map_err(|e| {
+                    MediaError::io(Operation::Put, "copying blob", e).with_backend(&self.name)
+                })?;
+        }
+        progress.report(blob.size());
+        Ok(location)
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        check_kind(&self.name, self.kind, location, Operation::Get)?;
+        let path = self.file_for(location);
+        let name = self.name.clone();
+        let io_err = move |e| MediaError::io(Operation::Get, "reading blob", e).with_backend(&name);
+        let mut file = std::fs::File::open(&path).map_err(&io_err)?;
+        let size = file.metadata().map_err(&io_err)?.len();
+        let r = range.resolve(size).map_err(|e| e.with_backend(&self.name))?;
+        file.seek(SeekFrom::Start(r.start)).map_err(&io_err)?;
+        let remaining = r.end - r.start;
+        let stream = futures::stream::unfold(
+            (file, remaining, io_err),
+            |(mut file, remaining, io_err)| async move {
+                if remaining == 0 {
+                    return None;
+                }
+                let n = (PIECE as u64).min(remaining) as usize;
+                let mut buf = vec![0u8; n];
+                match file.read_exact(&mut buf) {
+                    Ok(()) => Some((Ok(Bytes::from(buf)), (file, remaining - n as u64, io_err))),
+                    Err(e) => Some((Err(io_err(e)), (file, 0, io_err))),
+                }
+            },
+        );
+        Ok(stream.boxed())
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        match std::fs::remove_file(self.file_for(location)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(MediaError::io(Operation::Delete, "removing blob", e).with_backend(&self.name)),
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        std::fs::metadata(&self.dir)
+            .map(|_| ())
+            .map_err(|e| MediaError::io(Operation::Health, "store folder", e).with_backend(&self.name))
+    }
+}
+
+/// Faults a [`FaultyBackend`] injects. All off by default.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Faults {
+    /// `put` fails with this kind.
+    pub fail_put: Option<ErrorKind>,
+    /// `get` fails with this kind before any byte.
+    pub fail_get: Option<ErrorKind>,
+    /// Wait this long before `put` does anything.
+    pub put_delay: Option<Duration>,
+    /// Wait this long before the first byte of a `get`.
+    pub first_byte_delay: Option<Duration>,
+    /// Wait this long before every later piece of a `get` (a slow store).
+    pub piece_delay: Option<Duration>,
+    /// The `get` stream never yields anything (a hung store).
+    pub stall: bool,
+    /// Flip a bit of the byte at this absolute offset.
+    pub corrupt_at: Option<u64>,
+    /// The stream fails (as `Unavailable`) once it reaches this absolute offset.
+    pub die_at: Option<u64>,
+    /// The stream ends cleanly, early, at this absolute offset (truncated data).
+    pub truncate_at: Option<u64>,
+}
+
+/// Counters of a [`FaultyBackend`].
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    /// `put` calls.
+    pub puts: AtomicU64,
+    /// `get` calls.
+    pub gets: AtomicU64,
+    /// `delete` calls.
+    pub deletes: AtomicU64,
+}
+
+/// Wraps a backend and injects [`Faults`], counting calls and recording requested ranges.
+#[derive(Debug)]
+pub struct FaultyBackend {
+    inner: Arc<dyn Backend>,
+    faults: Mutex<Faults>,
+    counts: CallCounts,
+    ranges: Mutex<Vec<ByteRange>>,
+}
+
+impl FaultyBackend {
+    /// Wrap `inner` with no faults.
+    pub fn new(inner: Arc<dyn Backend>) -> Self {
+        FaultyBackend {
+            inner,
+            faults: Mutex::new(Faults::default()),
+            counts: CallCounts::default(),
+            ranges: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wrap an in-memory backend.
+    pub fn memory(name: &str, kind: BackendKind) -> Self {
+        Self::new(Arc::new(MemoryBackend::new(name, kind)))
+    }
+
+    /// Change the faults (applies to calls that start afterwards).
+    pub fn set_faults(&self, f: impl FnOnce(&mut Faults)) {
+        if let Ok(mut faults) = self.faults.lock() {
+            f(&mut faults);
+        }
+    }
+
+    /// Remove every fault.
+    pub fn heal(&self) {
+        self.set_faults(|f| *f = Faults::default());
+    }
+
+    /// Call counters.
+    pub fn counts(&self) -> &CallCounts {
+        &self.counts
+    }
+
+    /// Number of `put` calls so far.
+    pub fn puts(&self) -> u64 {
+        self.counts.puts.load(Ordering::SeqCst)
+    }
+
+    /// Number of `get` calls so far.
+    pub fn gets(&self) -> u64 {
+        self.counts.gets.load(Ordering::SeqCst)
+    }
+
+    /// Every range asked of `get`, in order.
+    pub fn requested_ranges(&self) -> Vec<ByteRange> {
+        self.ranges.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn faults(&self) -> Faults {
+        self.faults.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    fn injected(&self, kind: ErrorKind, op: Operation) -> MediaError {
+        MediaError::new(kind, op, "injected fault").with_backend(self.inner.name())
+    }
+}
+
+struct FaultState {
+    inner: ByteStream,
+    pos: u64,
+    first: bool,
+    failed: bool,
+    faults: Faults,
+    name: String,
+}
+
+#[async_trait]
+impl Backend for FaultyBackend {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        self.counts.puts.fetch_add(1, Ordering::SeqCst);
+        let faults = self.faults();
+        if let Some(d) = faults.put_delay {
+            tokio::time::sleep(d).await;
+        }
+        if let Some(kind) = faults.fail_put {
+            return Err(self.injected(kind, Operation::Put));
+        }
+        self.inner.put(blob, progress).await
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        self.counts.gets.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut ranges) = self.ranges.lock() {
+            ranges.push(range);
+        }
+        let faults = self.faults();
+        if let Some(kind) = faults.fail_get {
+            return Err(self.injected(kind, Operation::Get));
+        }
+        let inner = self.inner.get(location, range).await?;
+        let start = if self.inner.capabilities().range_reads {
+            range.start
+        } else {
+            0
+        };
+        let state = FaultState {
+            inner,
+            pos: start,
+            first: true,
+            failed: false,
+            faults,
+            name: self.inner.name().to_owned(),
+        };
+        let stream = futures::stream::unfold(state, |mut st| async move {
+            if st.failed {
+                return None;
+            }
+            if st.faults.stall {
+                futures::future::pending::<()>().await;
+            }
+            let delay = if st.first {
+                st.faults.first_byte_delay
+            } else {
+                st.faults.piece_delay
+            };
+            st.first = false;
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let died = |st: &FaultState| {
+                MediaError::unavailable(Operation::Get, format!("injected death at byte {}", st.pos))
+                    .with_backend(&st.name)
+            };
+            if st.faults.die_at.is_some_and(|at| st.pos >= at) {
+                st.failed = true;
+                let e = died(&st);
+                return Some((Err(e), st));
+            }
+            if st.faults.truncate_at.is_some_and(|at| st.pos >= at) {
+                return None;
+            }
+            let mut piece = match st.inner.next().await? {
+                Ok(b) => b,
+                Err(e) => {
+                    st.failed = true;
+                    return Some((Err(e), st));
+                }
+            };
+            let end = st.pos + piece.len() as u64;
+            for cut in [st.faults.die_at, st.faults.truncate_at].into_iter().flatten() {
+                if cut > st.pos && cut < end {
+                    piece = piece.slice(..(cut - st.pos) as usize);
+                }
+            }
+            if let Some(at) = st.faults.corrupt_at {
+                if at >= st.pos && at < st.pos + piece.len() as u64 {
+                    let mut owned = piece.to_vec();
+                    owned[(at - st.pos) as usize] ^= 0x01;
+                    piece = Bytes::from(owned);
+                }
+            }
+            st.pos += piece.len() as u64;
+            Some((Ok(piece), st))
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        self.counts.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(location).await
+    }
+
+    async fn health(&self) -> Result<()> {
+        let faults = self.faults();
+        if faults.fail_get.is_some() || faults.stall {
+            return Err(self.injected(ErrorKind::Unavailable, Operation::Health));
+        }
+        self.inner.health().await
+    }
+}

@@ -1,0 +1,610 @@
+//! Downloads: plan, attempts in order (hedged where asked), chunk-by-chunk verification, and
+//! fallback that resumes at the first unverified chunk.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{FutureExt, Stream, StreamExt};
+use media_core::{
+    Backend, ByteRange, ByteStream, ChunkLayout, ChunkVerifier, Digests, DownloadPlan,
+    DownloadPolicy, ErrorKind, Location, MediaError, MediaEvent, MediaFile, MediaId, Operation,
+    OperationId, Result, Timestamp,
+};
+use sha2::Digest as _;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::stats::{add, bump};
+use crate::store::{Inner, MediaStore};
+
+/// Emit a download progress event at most every this many bytes.
+const PROGRESS_STEP: u64 = 4 << 20;
+/// Verified chunks buffered between the download task and the reader.
+const READ_AHEAD: usize = 4;
+
+/// How to read: which bytes, which policy, which backends.
+///
+/// ```
+/// use media_core::{ByteRange, PreferCdn};
+/// let opts = media_facade::ReadOptions::new()
+///     .range(ByteRange::new(0, 1024))
+///     .policy(PreferCdn::default())
+///     .only_backend("cdn");
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct ReadOptions {
+    range: ByteRange,
+    policy: Option<Arc<dyn DownloadPolicy>>,
+    only: Option<String>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("range", &self.range)
+            .field("policy", &self.policy)
+            .field("only", &self.only)
+            .finish()
+    }
+}
+
+impl ReadOptions {
+    /// The whole file with the store's policy and every backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read only `range`.
+    pub fn range(mut self, range: ByteRange) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Use `policy` instead of the store's download policy.
+    pub fn policy(mut self, policy: impl DownloadPolicy + 'static) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Ask only the backend named `name`.
+    pub fn only_backend(mut self, name: impl Into<String>) -> Self {
+        self.only = Some(name.into());
+        self
+    }
+}
+
+/// A stream of verified bytes. Every item was checked against the chunk digests before it was
+/// released; an `Err` item ends the stream.
+pub struct MediaReader {
+    op: OperationId,
+    len: u64,
+    rx: mpsc::Receiver<Result<Bytes>>,
+}
+
+impl std::fmt::Debug for MediaReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaReader")
+            .field("op", &self.op)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl MediaReader {
+    /// The download's operation id (events carry it).
+    pub fn operation(&self) -> OperationId {
+        self.op
+    }
+
+    /// Number of bytes this reader yields when it succeeds.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the reader yields no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Collect everything (for small media; large media should be streamed).
+    pub async fn read_to_end(mut self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len.min(64 << 20) as usize);
+        while let Some(piece) = self.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        Ok(out)
+    }
+
+    /// Write everything to `path` (through a temporary file renamed at the end, so a failed
+    /// download never leaves a partial file at `path`).
+    pub async fn write_to(mut self, path: &std::path::Path) -> Result<u64> {
+        let io = |e| MediaError::io(Operation::Download, "writing output", e);
+        let tmp = path.with_extension(format!("part{}", self.op.0));
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let mut written = 0u64;
+        let result: Result<()> = async {
+            while let Some(piece) = self.next().await {
+                let piece = piece?;
+                file.write_all(&piece).await.map_err(io)?;
+                written += piece.len() as u64;
+            }
+            file.sync_all().await.map_err(io)
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                tokio::fs::rename(&tmp, path).await.map_err(io)?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Stream for MediaReader {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl MediaStore {
+    /// Open `range` of the media `id` as a verified stream, with the store's download policy.
+    pub async fn open(&self, id: &MediaId, range: ByteRange) -> Result<MediaReader> {
+        self.open_with(id, ReadOptions::new().range(range)).await
+    }
+
+    /// Open media by id with explicit options.
+    pub async fn open_with(&self, id: &MediaId, options: ReadOptions) -> Result<MediaReader> {
+        let file = self.inner.catalog.get(id).await?.ok_or_else(|| {
+            MediaError::not_found(Operation::Download, format!("no media with id {id}"))
+        })?;
+        if file.is_expired_at(Timestamp::now()) {
+            return Err(MediaError::new(
+                ErrorKind::Expired,
+                Operation::Download,
+                format!("media {id} expired"),
+            ));
+        }
+        self.open_file(&file, options).await
+    }
+
+    /// Open media described by a record that is not (necessarily) in the catalog, e.g. one a
+    /// peer handed over. The record must be self-consistent.
+    pub async fn open_file(&self, file: &MediaFile, options: ReadOptions) -> Result<MediaReader> {
+        if !file.is_consistent() {
+            return Err(MediaError::invalid_input(
+                Operation::Download,
+                format!("record {} is inconsistent (digest count or id)", file.id),
+            ));
+        }
+        let bytes = options.range.resolve(file.size)?;
+        let inner = &self.inner;
+        let attempts: Vec<(Arc<dyn Backend>, Location)> = inner
+            .backends
+            .iter()
+            .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
+            .filter_map(|b| file.location(b.kind()).map(|l| (Arc::clone(b), l.clone())))
+            .collect();
+        if attempts.is_empty() {
+            return Err(MediaError::new(
+                ErrorKind::Unavailable,
+                Operation::Download,
+                format!(
+                    "no backend{} can read any location of {}",
+                    options
+                        .only
+                        .as_deref()
+                        .map(|o| format!(" named {o:?}"))
+                        .unwrap_or_default(),
+                    file.id
+                ),
+            ));
+        }
+        let candidates: Vec<_> = attempts
+            .iter()
+            .map(|(b, _)| media_core::Candidate::new(b.name(), b.kind()))
+            .collect();
+        let policy = options
+            .policy
+            .unwrap_or_else(|| Arc::clone(&inner.download_policy));
+        let plan = {
+            let table = inner
+                .throughput
+                .lock()
+                .map_err(|_| MediaError::internal(Operation::Download, "throughput lock"))?;
+            policy.plan(&candidates, &table)
+        };
+        let op = inner.next_op();
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        let job = Download {
+            inner: Arc::clone(inner),
+            op,
+            id: file.id,
+            digests: Arc::new(file.digests()),
+            bytes: bytes.clone(),
+            whole: options.range.is_full(),
+            attempts,
+            plan,
+            tx,
+        };
+        tokio::spawn(job.run());
+        Ok(MediaReader {
+            op,
+            len: bytes.end - bytes.start,
+            rx,
+        })
+    }
+
+    /// Read a whole (small) media file into memory, verified.
+    pub async fn read_all(&self, id: &MediaId) -> Result<Vec<u8>> {
+        self.open(id, ByteRange::full()).await?.read_to_end().await
+    }
+}
+
+struct Download {
+    inner: Arc<Inner>,
+    op: OperationId,
+    id: MediaId,
+    digests: Arc<Digests>,
+    bytes: Range<u64>,
+    whole: bool,
+    attempts: Vec<(Arc<dyn Backend>, Location)>,
+    plan: DownloadPlan,
+    tx: mpsc::Sender<Result<Bytes>>,
+}
+
+/// One backend's stream, positioned at the first unverified chunk.
+struct Attempt {
+    index: usize,
+    stream: ByteStream,
+    verifier: ChunkVerifier,
+    /// Bytes to drop before the wanted chunks (backends without range reads).
+    skip: u64,
+    received: u64,
+    started: Instant,
+}
+
+impl Download {
+    async fn run(self) {
+        let inner = Arc::clone(&self.inner);
+        let _active = inner.stats.active();
+        bump(&inner.stats.downloads_started);
+        let (op, id, tx) = (self.op, self.id, self.tx.clone());
+        match self.execute().await {
+            Ok(Some((bytes, backends))) => {
+                bump(&inner.stats.downloads_completed);
+                inner.emit(MediaEvent::Verified {
+                    op,
+                    id,
+                    backends,
+                    bytes,
+                });
+            }
+            Ok(None) => debug!(%op, "reader dropped; download stopped"),
+            Err(e) => {
+                bump(&inner.stats.downloads_failed);
+                inner.emit(MediaEvent::DownloadFailed {
+                    op,
+                    id,
+                    error: e.summary(),
+                });
+                let _ = tx.send(Err(e)).await;
+            }
+        }
+    }
+
+    /// Returns the bytes released and the backends used, or `None` if the reader went away.
+    async fn execute(self) -> Result<Option<(u64, Vec<String>)>> {
+        let layout = ChunkLayout::new(self.digests.size);
+        if self.bytes.is_empty() {
+            return Ok(Some((0, Vec::new())));
+        }
+        let wanted = layout.chunks_covering(self.bytes.clone());
+        let mut next_chunk = wanted.start;
+        let mut queue: VecDeque<usize> = self.plan.order.iter().copied().collect();
+        let mut used = Vec::new();
+        let mut errors: Vec<MediaError> = Vec::new();
+        let mut released = 0u64;
+        let mut reported = 0u64;
+        let mut whole = self.whole.then(sha2::Sha256::new);
+        let mut hedge = self.plan.hedge_after;
+
+        while next_chunk < wanted.end {
+            let opened = match (hedge.take(), queue.len()) {
+                (Some(after), n) if n >= 2 => self.hedged(&mut queue, next_chunk..wanted.end, after).await,
+                _ => match queue.pop_front() {
+                    Some(i) => {
+                        let next = queue.front().copied();
+                        self.open_first(i, next_chunk..wanted.end, next).await
+                    }
+                    None => break,
+                },
+            };
+            let (mut attempt, mut chunks) = match opened {
+                Ok(found) => found,
+                Err(e) => {
+                    errors.push(e);
+                    if queue.is_empty() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let name = self.attempts[attempt.index].0.name().to_owned();
+            used.push(name.clone());
+            // Deliver verified chunks until this attempt ends or fails.
+            let outcome: Result<()> = loop {
+                for (index, chunk) in chunks.drain(..) {
+                    let range = layout.chunk_range(index);
+                    let lo = self.bytes.start.max(range.start) - range.start;
+                    let hi = self.bytes.end.min(range.end) - range.start;
+                    let piece = chunk.slice(lo as usize..hi as usize);
+                    if let Some(h) = whole.as_mut() {
+                        h.update(&piece);
+                    }
+                    released += piece.len() as u64;
+                    self.inner.stats.backend(&name, |s| s.bytes_served += piece.len() as u64);
+                    if self.tx.send(Ok(piece)).await.is_err() {
+                        return Ok(None);
+                    }
+                    if released >= reported + PROGRESS_STEP || released == self.bytes.end - self.bytes.start {
+                        reported = released;
+                        self.inner.emit(MediaEvent::DownloadProgress {
+                            op: self.op,
+                            id: self.id,
+                            bytes: released,
+                            total: self.bytes.end - self.bytes.start,
+                        });
+                    }
+                }
+                next_chunk = attempt.verifier.next_chunk();
+                if attempt.verifier.is_done() {
+                    break Ok(());
+                }
+                match self.next_chunks(&mut attempt).await {
+                    Ok(more) => chunks = more,
+                    Err(e) => break Err(e),
+                }
+            };
+            let elapsed = attempt.started.elapsed();
+            match outcome {
+                Ok(()) => {
+                    self.observe(&name, attempt.received, elapsed);
+                    self.inner.stats.backend(&name, |s| s.gets_ok += 1);
+                }
+                Err(e) => {
+                    self.observe(&name, attempt.received, elapsed);
+                    self.failed(attempt.index, &e, queue.front().copied());
+                    errors.push(e);
+                }
+            }
+        }
+
+        if next_chunk < wanted.end {
+            return Err(give_up(self.id, errors));
+        }
+        add(&self.inner.stats.bytes_downloaded, released);
+        if let Some(h) = whole {
+            let digest = media_core::Digest32(h.finalize().into());
+            if digest != self.digests.sha256 {
+                return Err(MediaError::integrity(
+                    Operation::Download,
+                    "whole-file SHA-256 differs although every chunk verified: the record is inconsistent",
+                ));
+            }
+        }
+        Ok(Some((released, used)))
+    }
+
+    fn observe(&self, backend: &str, bytes: u64, elapsed: Duration) {
+        if bytes == 0 {
+            return;
+        }
+        if let Ok(mut t) = self.inner.throughput.lock() {
+            t.observe(backend, bytes, elapsed);
+        }
+    }
+
+    /// Record a failed attempt: statistics, events, and which backend comes next.
+    fn failed(&self, index: usize, error: &MediaError, next: Option<usize>) {
+        let name = self.attempts[index].0.name().to_owned();
+        warn!(id = %self.id, backend = %name, error = %error, "download attempt failed");
+        self.inner.stats.backend(&name, |s| s.gets_failed += 1);
+        if error.kind == ErrorKind::Integrity {
+            bump(&self.inner.stats.integrity_failures);
+            self.inner.stats.backend(&name, |s| s.integrity_failures += 1);
+        }
+        if next.is_some() {
+            bump(&self.inner.stats.fallbacks);
+        }
+        self.inner.emit(MediaEvent::Fallback {
+            op: self.op,
+            id: self.id,
+            from: name,
+            to: next.map(|n| self.attempts[n].0.name().to_owned()),
+            reason: error.summary(),
+        });
+    }
+
+    /// Open attempt `index` at `chunks.start` and wait for its first verified chunk(s).
+    async fn open_first(
+        &self,
+        index: usize,
+        chunks: Range<u64>,
+        next: Option<usize>,
+    ) -> Result<(Attempt, Vec<(u64, Bytes)>)> {
+        let result = self.open_attempt(index, chunks).await;
+        let result = match result {
+            Ok(mut attempt) => match self.next_chunks(&mut attempt).await {
+                Ok(first) => Ok((attempt, first)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.failed(index, e, next);
+        }
+        result
+    }
+
+    async fn open_attempt(&self, index: usize, chunks: Range<u64>) -> Result<Attempt> {
+        let (backend, location) = &self.attempts[index];
+        let layout = self.digests.layout();
+        let from = layout.chunk_range(chunks.start).start;
+        let to = layout.chunk_range(chunks.end - 1).end;
+        let ranged = backend.capabilities().range_reads;
+        let request = if ranged {
+            ByteRange::new(from, to)
+        } else {
+            ByteRange::full()
+        };
+        self.inner.emit(MediaEvent::DownloadAttempt {
+            op: self.op,
+            id: self.id,
+            backend: backend.name().to_owned(),
+            offset: from,
+        });
+        let started = Instant::now();
+        let stream = tokio::time::timeout(self.plan.attempt_timeout, backend.get(location, request))
+            .await
+            .map_err(|_| stalled(backend.name(), self.plan.attempt_timeout))?
+            .map_err(|e| named(e, backend.name()))?;
+        Ok(Attempt {
+            index,
+            stream,
+            verifier: ChunkVerifier::new(&self.digests, chunks),
+            skip: if ranged { 0 } else { from },
+            received: 0,
+            started,
+        })
+    }
+
+    /// Read until at least one more chunk verifies (or the attempt completes).
+    async fn next_chunks(&self, attempt: &mut Attempt) -> Result<Vec<(u64, Bytes)>> {
+        let name = self.attempts[attempt.index].0.name();
+        loop {
+            let next = tokio::time::timeout(self.plan.attempt_timeout, attempt.stream.next())
+                .await
+                .map_err(|_| stalled(name, self.plan.attempt_timeout))?;
+            let mut piece = match next {
+                None => return attempt.verifier.finish().map_err(|e| self.integrity(attempt, e)),
+                Some(Err(e)) => return Err(named(e, name)),
+                Some(Ok(piece)) => piece,
+            };
+            attempt.received += piece.len() as u64;
+            if attempt.skip > 0 {
+                let drop = attempt.skip.min(piece.len() as u64);
+                attempt.skip -= drop;
+                piece = piece.slice(drop as usize..);
+            }
+            if attempt.verifier.is_done() && !piece.is_empty() {
+                // A backend without range reads sends the rest of the file; we have what we
+                // asked for.
+                if self.attempts[attempt.index].0.capabilities().range_reads {
+                    return Err(self.integrity(
+                        attempt,
+                        MediaError::integrity(Operation::Get, "more bytes than asked for"),
+                    ));
+                }
+                return Ok(Vec::new());
+            }
+            let verified = attempt
+                .verifier
+                .push(&piece)
+                .map_err(|e| self.integrity(attempt, e))?;
+            if !verified.is_empty() {
+                return Ok(verified);
+            }
+        }
+    }
+
+    fn integrity(&self, attempt: &Attempt, e: MediaError) -> MediaError {
+        let name = self.attempts[attempt.index].0.name();
+        if e.kind == ErrorKind::Integrity {
+            self.inner.emit(MediaEvent::IntegrityFailure {
+                op: self.op,
+                id: self.id,
+                backend: name.to_owned(),
+                chunk: attempt.verifier.next_chunk(),
+            });
+        }
+        named(e, name)
+    }
+
+    /// Start the first attempt; if it has not verified a chunk after `after`, start the next
+    /// one too; the first to verify a chunk wins and the other is dropped.
+    async fn hedged(
+        &self,
+        queue: &mut VecDeque<usize>,
+        chunks: Range<u64>,
+        after: Duration,
+    ) -> Result<(Attempt, Vec<(u64, Bytes)>)> {
+        let Some(primary) = queue.pop_front() else {
+            return Err(MediaError::internal(Operation::Download, "empty hedge queue"));
+        };
+        let mut first = self
+            .open_first(primary, chunks.clone(), queue.front().copied())
+            .boxed();
+        tokio::select! {
+            result = &mut first => return result,
+            () = tokio::time::sleep(after) => {}
+        }
+        let Some(secondary) = queue.pop_front() else {
+            return first.await;
+        };
+        debug!(id = %self.id, "hedging to a second backend");
+        let second = self
+            .open_first(secondary, chunks, queue.front().copied())
+            .boxed();
+        match futures::future::select_ok([first, second]).await {
+            Ok((winner, _loser)) => Ok(winner),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn named(e: MediaError, backend: &str) -> MediaError {
+    if e.backend.is_none() {
+        e.with_backend(backend)
+    } else {
+        e
+    }
+}
+
+fn stalled(backend: &str, after: Duration) -> MediaError {
+    MediaError::timeout(
+        Operation::Get,
+        format!("no bytes for {} ms", after.as_millis()),
+    )
+    .with_backend(backend)
+}
+
+/// The error when no backend could deliver every chunk.
+fn give_up(id: MediaId, errors: Vec<MediaError>) -> MediaError {
+    let kinds: std::collections::HashSet<ErrorKind> = errors.iter().map(|e| e.kind).collect();
+    let kind = match (kinds.len(), kinds.iter().next()) {
+        (1, Some(&only)) => only,
+        _ => ErrorKind::Unavailable,
+    };
+    let retryable = errors.iter().any(MediaError::is_retryable);
+    let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    MediaError::new(
+        kind,
+        Operation::Download,
+        format!("no backend delivered {id}: {}", detail.join("; ")),
+    )
+    .with_retryable(retryable)
+}

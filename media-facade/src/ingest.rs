@@ -1,0 +1,219 @@
+//! Ingest: one read pass that stages the input under the data directory and computes every
+//! digest on both cores.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use bytes::Bytes;
+use media_core::{digest_copy, sniff_mime, Digests, MediaError, Operation, Result, Timestamp};
+use tokio::io::AsyncRead;
+
+/// Where upload bytes come from.
+pub enum Input {
+    /// A file on disk (read, never modified).
+    Path(PathBuf),
+    /// Bytes already in memory.
+    Bytes(Bytes),
+    /// Any async reader (network body, pipe, ...).
+    Reader(Pin<Box<dyn AsyncRead + Send + 'static>>),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            Input::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Input::Reader(_) => f.write_str("Reader(..)"),
+        }
+    }
+}
+
+/// What to upload and how to describe it.
+///
+/// ```
+/// use std::time::Duration;
+/// use media_facade::UploadRequest;
+/// let req = UploadRequest::bytes("hello.txt", b"hello".to_vec())
+///     .with_mime("text/plain")
+///     .expires_in(Duration::from_secs(3600));
+/// assert_eq!(req.name(), "hello.txt");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct UploadRequest {
+    pub(crate) input: Input,
+    pub(crate) name: String,
+    pub(crate) mime: Option<String>,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+/// Longest accepted display name, in bytes.
+const MAX_NAME: usize = 1024;
+
+impl UploadRequest {
+    /// Upload a file; its file name becomes the display name.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::new(Input::Path(path), name)
+    }
+
+    /// Upload bytes held in memory.
+    pub fn bytes(name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        Self::new(Input::Bytes(bytes.into()), name.into())
+    }
+
+    /// Upload whatever `reader` yields.
+    pub fn reader(name: impl Into<String>, reader: impl AsyncRead + Send + 'static) -> Self {
+        Self::new(Input::Reader(Box::pin(reader)), name.into())
+    }
+
+    fn new(input: Input, name: String) -> Self {
+        UploadRequest {
+            input,
+            name,
+            mime: None,
+            expires_at: None,
+        }
+    }
+
+    /// Set the MIME type instead of sniffing it.
+    #[must_use]
+    pub fn with_mime(mut self, mime: impl Into<String>) -> Self {
+        self.mime = Some(mime.into());
+        self
+    }
+
+    /// Set the display name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Remove the media at `at`.
+    #[must_use]
+    pub fn expires_at(mut self, at: Timestamp) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Remove the media `ttl` from now.
+    #[must_use]
+    pub fn expires_in(self, ttl: std::time::Duration) -> Self {
+        self.expires_at(Timestamp::now().plus(ttl))
+    }
+
+    /// The display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A display name safe to show and log: control characters replaced, length capped, never
+/// empty. Names are never used as paths.
+pub(crate) fn clean_name(name: &str) -> String {
+    let mut cleaned: String = name
+        .chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect();
+    if cleaned.len() > MAX_NAME {
+        let mut cut = MAX_NAME;
+        while !cleaned.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cleaned.truncate(cut);
+    }
+    if cleaned.trim().is_empty() {
+        "unnamed".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// The result of ingest: a staged file and its digests.
+#[derive(Debug)]
+pub(crate) struct Ingested {
+    pub path: PathBuf,
+    pub digests: Digests,
+    pub sniffed_mime: &'static str,
+}
+
+/// Stage `input` at `target` in one pass, computing every digest.
+pub(crate) async fn ingest(
+    input: Input,
+    name: &str,
+    target: PathBuf,
+    limit: Option<u64>,
+) -> Result<Ingested> {
+    let ingest_err = |context: &str, e: std::io::Error| MediaError::io(Operation::Ingest, context, e);
+    // The reader side must be built here, inside the runtime, for the blocking bridge.
+    let source: Box<dyn Read + Send> = match input {
+        Input::Path(p) => {
+            let meta = std::fs::metadata(&p)
+                .map_err(|e| ingest_err(&format!("reading {}", p.display()), e))?;
+            if !meta.is_file() {
+                return Err(MediaError::invalid_input(
+                    Operation::Ingest,
+                    format!("{} is not a regular file", p.display()),
+                ));
+            }
+            let file = std::fs::File::open(&p)
+                .map_err(|e| ingest_err(&format!("opening {}", p.display()), e))?;
+            Box::new(file)
+        }
+        Input::Bytes(b) => Box::new(std::io::Cursor::new(b)),
+        Input::Reader(r) => Box::new(tokio_util::io::SyncIoBridge::new(r)),
+    };
+    let staged = target.clone();
+    let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+        let file = std::fs::File::create(&staged)?;
+        let digests = digest_copy(source, &file, limit)?;
+        // The staged file must be durable before any store or the catalog refers to it.
+        file.sync_data()?;
+        Ok(digests)
+    })
+    .await
+    .map_err(|e| MediaError::internal(Operation::Ingest, format!("ingest task: {e}")))?;
+    let digests = match digests {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&target);
+            return Err(ingest_err("staging input", e));
+        }
+    };
+    let sniffed_mime = sniff_mime(&read_head(&target), name);
+    Ok(Ingested {
+        path: target,
+        digests,
+        sniffed_mime,
+    })
+}
+
+fn read_head(path: &Path) -> Vec<u8> {
+    let mut head = Vec::with_capacity(32);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(32).read_to_end(&mut head);
+    }
+    head
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name(""), "unnamed");
+        assert_eq!(clean_name("  "), "unnamed");
+        assert_eq!(clean_name("a\nb\u{0}.jpg"), "a_b_.jpg");
+        assert_eq!(clean_name("../../etc/passwd"), "../../etc/passwd");
+        let long = "é".repeat(2000);
+        let cleaned = clean_name(&long);
+        assert!(cleaned.len() <= MAX_NAME && cleaned.chars().all(|c| c == 'é'));
+    }
+}

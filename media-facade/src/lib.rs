@@ -1,0 +1,56 @@
+//! # media-facade
+//!
+//! [`MediaStore`] composes storage backends (CDN over S3, IPFS, BitTorrent — or any
+//! [`media_core::Backend`]) with small policy values:
+//!
+//! - **upload**: one read pass stages the input under the data directory and computes the
+//!   SHA-256, BLAKE3 and 1 MiB chunk digests on both cores; then every backend the
+//!   [`UploadPolicy`](media_core::UploadPolicy) names gets the blob in parallel, and the record
+//!   goes into a durable catalog ([`RedbCatalog`] by default) only when enough succeeded;
+//! - **download**: the [`DownloadPolicy`](media_core::DownloadPolicy) orders the backends
+//!   (P2P first, CDN first, hedged, fastest); every chunk is verified before it is released;
+//!   a failing, stalled or corrupt backend is replaced by the next one, which resumes at the
+//!   first unverified chunk; range reads are verified the same way;
+//! - **dedup**: an id already stored is returned without uploading; concurrent uploads of the
+//!   same bytes share one operation (one put per backend);
+//! - **events** on a broadcast channel, per-operation [`UploadHandle`]s, [`StatsSnapshot`]s,
+//!   expiry and delete.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> media_core::Result<()> {
+//! use std::sync::Arc;
+//! use media_core::{testing::MemoryBackend, BackendKind, ByteRange};
+//! use media_facade::{MediaStore, UploadRequest};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = MediaStore::builder(dir.path())
+//!     .backend(Arc::new(MemoryBackend::new("cdn", BackendKind::Cdn)))
+//!     .backend(Arc::new(MemoryBackend::new("torrent", BackendKind::Torrent)))
+//!     .build()
+//!     .await?;
+//! let file = store
+//!     .upload(UploadRequest::bytes("clip.mp4", vec![7u8; 3 << 20]))
+//!     .await?;
+//! let part = store.open(&file.id, ByteRange::new(10, 20)).await?.read_to_end().await?;
+//! assert_eq!(part, vec![7u8; 10]);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod catalog;
+mod download;
+mod handle;
+mod inflight;
+mod ingest;
+mod stats;
+mod store;
+
+pub use catalog::RedbCatalog;
+pub use download::{MediaReader, ReadOptions};
+pub use handle::UploadHandle;
+pub use ingest::{Input, UploadRequest};
+pub use stats::{BackendStats, StatsSnapshot};
+pub use store::{MediaStore, MediaStoreBuilder};
+
+pub use media_core;
