@@ -34,6 +34,7 @@ pub struct ChunkVerifier {
     next: u64,
     end: u64,
     buf: BytesMut,
+    failed: Option<MediaError>,
 }
 
 impl ChunkVerifier {
@@ -47,6 +48,7 @@ impl ChunkVerifier {
             next: chunks.start.min(end),
             end,
             buf: BytesMut::new(),
+            failed: None,
         }
     }
 
@@ -65,10 +67,35 @@ impl ChunkVerifier {
         (r.end - r.start) as usize
     }
 
+    /// The failure that stopped verification, if any. Once failed, every later call returns it.
+    pub fn failure(&self) -> Option<&MediaError> {
+        self.failed.as_ref()
+    }
+
     /// Feed bytes; returns the chunks that became complete and verified, with their indices.
     /// Bytes beyond the last expected chunk are an integrity error (overlong data).
-    pub fn push(&mut self, mut data: &[u8]) -> Result<Vec<(u64, Bytes)>> {
+    ///
+    /// Chunks verified before a failure in the same call are still returned (they are good);
+    /// the failure is then returned by the next call, and by [`Self::failure`].
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<(u64, Bytes)>> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let mut out = Vec::new();
+        match self.push_inner(data, &mut out) {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                if out.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(out)
+                }
+            }
+        }
+    }
+
+    fn push_inner(&mut self, mut data: &[u8], out: &mut Vec<(u64, Bytes)>) -> Result<()> {
         // An empty chunk (empty blob) verifies as soon as anything asks.
         out.extend(self.verify_empty_chunks()?);
         while !data.is_empty() {
@@ -90,7 +117,7 @@ impl ChunkVerifier {
                 out.extend(self.verify_empty_chunks()?);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn verify_empty_chunks(&mut self) -> Result<Option<(u64, Bytes)>> {
@@ -119,6 +146,9 @@ impl ChunkVerifier {
     /// Call at the end of the stream: verifies a remaining empty chunk, and fails if chunks are
     /// missing (truncated data).
     pub fn finish(&mut self) -> Result<Vec<(u64, Bytes)>> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let out: Vec<_> = self.verify_empty_chunks()?.into_iter().collect();
         if !self.is_done() {
             return Err(MediaError::integrity(
@@ -158,6 +188,14 @@ mod tests {
         assert_eq!(err.kind, crate::ErrorKind::Integrity);
         assert!(err.message.contains("chunk 1"));
         assert_eq!(v.next_chunk(), 1);
+        assert!(v.finish().is_err(), "a failed verifier stays failed");
+
+        // Good chunks before a bad one in the same push are released; the error follows.
+        let mut v = ChunkVerifier::new(&digests, 0..3);
+        let good = v.push(&d).unwrap();
+        assert_eq!(good.len(), 1);
+        assert!(v.failure().is_some());
+        assert!(v.push(&[]).is_err());
     }
 
     #[test]

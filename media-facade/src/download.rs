@@ -273,6 +273,9 @@ struct Attempt {
     verifier: ChunkVerifier,
     /// Bytes to drop before the wanted chunks (backends without range reads).
     skip: u64,
+    /// Bytes still expected after `skip`; a backend without range reads may send more, which
+    /// is cut off here.
+    remaining: u64,
     received: u64,
     started: Instant,
 }
@@ -487,6 +490,7 @@ impl Download {
             stream,
             verifier: ChunkVerifier::new(&self.digests, chunks),
             skip: if ranged { 0 } else { from },
+            remaining: to - from,
             received: 0,
             started,
         })
@@ -494,8 +498,13 @@ impl Download {
 
     /// Read until at least one more chunk verifies (or the attempt completes).
     async fn next_chunks(&self, attempt: &mut Attempt) -> Result<Vec<(u64, Bytes)>> {
-        let name = self.attempts[attempt.index].0.name();
+        let (backend, _) = &self.attempts[attempt.index];
+        let name = backend.name();
+        let ranged = backend.capabilities().range_reads;
         loop {
+            if let Some(e) = attempt.verifier.failure() {
+                return Err(self.integrity(attempt, e.clone()));
+            }
             let next = tokio::time::timeout(self.plan.attempt_timeout, attempt.stream.next())
                 .await
                 .map_err(|_| stalled(name, self.plan.attempt_timeout))?;
@@ -510,17 +519,11 @@ impl Download {
                 attempt.skip -= drop;
                 piece = piece.slice(drop as usize..);
             }
-            if attempt.verifier.is_done() && !piece.is_empty() {
-                // A backend without range reads sends the rest of the file; we have what we
-                // asked for.
-                if self.attempts[attempt.index].0.capabilities().range_reads {
-                    return Err(self.integrity(
-                        attempt,
-                        MediaError::integrity(Operation::Get, "more bytes than asked for"),
-                    ));
-                }
-                return Ok(Vec::new());
+            if !ranged && piece.len() as u64 > attempt.remaining {
+                // A backend without range reads sends the rest of the file; keep what we asked.
+                piece = piece.slice(..attempt.remaining as usize);
             }
+            attempt.remaining = attempt.remaining.saturating_sub(piece.len() as u64);
             let verified = attempt
                 .verifier
                 .push(&piece)

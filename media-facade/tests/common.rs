@@ -1,0 +1,84 @@
+//! Shared helpers for the facade tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use media_core::testing::FaultyBackend;
+use media_core::{
+    Backend, BackendKind, DownloadPolicy, MediaEvent, MemoryCatalog, CHUNK_SIZE,
+};
+use media_facade::{MediaStore, MediaStoreBuilder};
+use tokio::sync::broadcast;
+
+pub const MIB: u64 = CHUNK_SIZE;
+
+/// Deterministic bytes whose chunks all differ.
+pub fn data(len: u64, seed: u64) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub cdn: Arc<FaultyBackend>,
+    pub ipfs: Arc<FaultyBackend>,
+    pub torrent: Arc<FaultyBackend>,
+    pub store: MediaStore,
+}
+
+pub fn three_backends() -> (Arc<FaultyBackend>, Arc<FaultyBackend>, Arc<FaultyBackend>) {
+    (
+        Arc::new(FaultyBackend::memory("cdn", BackendKind::Cdn)),
+        Arc::new(FaultyBackend::memory("ipfs", BackendKind::Ipfs)),
+        Arc::new(FaultyBackend::memory("torrent", BackendKind::Torrent)),
+    )
+}
+
+pub fn builder_with(
+    dir: &tempfile::TempDir,
+    backends: &[Arc<FaultyBackend>],
+) -> MediaStoreBuilder {
+    let mut b = MediaStore::builder(dir.path()).catalog(Arc::new(MemoryCatalog::new()));
+    for backend in backends {
+        b = b.backend(Arc::clone(backend) as Arc<dyn Backend>);
+    }
+    b
+}
+
+/// cdn, ipfs, torrent registered in that order, with `policy`.
+pub async fn fixture(policy: impl DownloadPolicy + 'static) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdn, ipfs, torrent) = three_backends();
+    let store = builder_with(&dir, &[cdn.clone(), ipfs.clone(), torrent.clone()])
+        .download_policy(policy)
+        .build()
+        .await
+        .unwrap();
+    Fixture {
+        dir,
+        cdn,
+        ipfs,
+        torrent,
+        store,
+    }
+}
+
+/// Everything received so far without waiting.
+pub fn drain(rx: &mut broadcast::Receiver<MediaEvent>) -> Vec<MediaEvent> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+pub fn gets(backends: &[&Arc<FaultyBackend>]) -> Vec<u64> {
+    backends.iter().map(|b| b.gets()).collect()
+}
