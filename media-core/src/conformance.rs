@@ -128,7 +128,10 @@ pub async fn health(suite: &Suite) {
 /// Whole reads return exactly the stored bytes for sizes around chunk boundaries.
 pub async fn roundtrip_sizes(suite: &Suite) {
     let c = CHUNK_SIZE as usize;
-    for (i, size) in [1, 1000, c - 1, c, c + 1, 2 * c + 3].into_iter().enumerate() {
+    for (i, size) in [1, 1000, c - 1, c, c + 1, 2 * c + 3]
+        .into_iter()
+        .enumerate()
+    {
         let data = suite.bytes(size, i as u8 + 1);
         let blob = suite.stage(&data, "roundtrip.bin");
         let location = suite.put(&blob).await;
@@ -139,7 +142,12 @@ pub async fn roundtrip_sizes(suite: &Suite) {
             suite.name()
         );
         let back = suite.read(&location, ByteRange::full()).await;
-        assert_eq!(back.len(), size, "[{}] size {size}: length differs", suite.name());
+        assert_eq!(
+            back.len(),
+            size,
+            "[{}] size {size}: length differs",
+            suite.name()
+        );
         assert!(
             Digests::of_bytes(&back).sha256 == blob.digests.sha256,
             "[{}] size {size}: bytes differ",
@@ -158,7 +166,12 @@ pub async fn empty_blob(suite: &Suite) {
             Err(e) => panic!("[{}] put of an empty blob: {e}", suite.name()),
         };
         let back = suite.read(&location, ByteRange::full()).await;
-        assert!(back.is_empty(), "[{}] empty blob read back {} bytes", suite.name(), back.len());
+        assert!(
+            back.is_empty(),
+            "[{}] empty blob read back {} bytes",
+            suite.name(),
+            back.len()
+        );
     } else {
         match result {
             Err(e) => assert!(
@@ -236,7 +249,11 @@ pub async fn unknown_location_is_not_found(suite: &Suite) {
                 suite.name()
             );
         }
-        None => panic!("[{}] unknown location {} was served", suite.name(), suite.missing),
+        None => panic!(
+            "[{}] unknown location {} was served",
+            suite.name(),
+            suite.missing
+        ),
     }
 }
 
@@ -264,7 +281,12 @@ pub async fn concurrent_puts_of_one_blob(suite: &Suite) {
         }
     }
     locations.dedup();
-    assert_eq!(locations.len(), 1, "[{}] concurrent puts disagree", suite.name());
+    assert_eq!(
+        locations.len(),
+        1,
+        "[{}] concurrent puts disagree",
+        suite.name()
+    );
     assert!(suite.read(&locations[0], ByteRange::full()).await == data);
 }
 
@@ -276,7 +298,12 @@ pub async fn delete(suite: &Suite) {
     let result = suite.backend.delete(&location).await;
     if !suite.backend.capabilities().delete {
         match result {
-            Err(e) => assert_eq!(e.kind, ErrorKind::Unsupported, "[{}] delete: {e}", suite.name()),
+            Err(e) => assert_eq!(
+                e.kind,
+                ErrorKind::Unsupported,
+                "[{}] delete: {e}",
+                suite.name()
+            ),
             Ok(()) => panic!("[{}] declares no delete but delete succeeded", suite.name()),
         }
         return;
@@ -291,6 +318,11 @@ pub async fn delete(suite: &Suite) {
     assert!(gone, "[{}] blob still readable after delete", suite.name());
     // Deleting again is not an error worse than NotFound.
     if let Err(e) = suite.backend.delete(&location).await {
-        assert_eq!(e.kind, ErrorKind::NotFound, "[{}] second delete: {e}", suite.name());
+        assert_eq!(
+            e.kind,
+            ErrorKind::NotFound,
+            "[{}] second delete: {e}",
+            suite.name()
+        );
     }
 }

@@ -328,7 +328,15 @@ mod tests {
         for size in [1, c - 1, c, c + 1, 2 * c, 3 * c - 1, 3 * c + 7] {
             let data = pattern(size, 3);
             let mut out = Vec::new();
-            let d = digest_copy(Jagged { data: &data, step: 0 }, &mut out, None).unwrap();
+            let d = digest_copy(
+                Jagged {
+                    data: &data,
+                    step: 0,
+                },
+                &mut out,
+                None,
+            )
+            .unwrap();
             assert_eq!(out, data, "copy differs at size {size}");
             assert_eq!(d, Digests::of_bytes(&data), "digests differ at size {size}");
             let mut inc = Digester::new();
@@ -336,7 +344,10 @@ mod tests {
                 inc.update(piece);
             }
             assert_eq!(inc.finish(), d);
-            assert_eq!(d.chunks.len() as u64, ChunkLayout::new(size as u64).chunk_count());
+            assert_eq!(
+                d.chunks.len() as u64,
+                ChunkLayout::new(size as u64).chunk_count()
+            );
         }
     }
 

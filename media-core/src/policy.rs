@@ -134,6 +134,18 @@ pub trait DownloadPolicy: Send + Sync + fmt::Debug {
     fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan;
 }
 
+impl<P: UploadPolicy + ?Sized> UploadPolicy for std::sync::Arc<P> {
+    fn plan(&self, backends: &[Candidate]) -> UploadPlan {
+        (**self).plan(backends)
+    }
+}
+
+impl<P: DownloadPolicy + ?Sized> DownloadPolicy for std::sync::Arc<P> {
+    fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
+        (**self).plan(candidates, throughput)
+    }
+}
+
 /// Default per-attempt stall timeout.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -253,8 +265,12 @@ impl DownloadPolicy for Fastest {
     fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
         let mut order = order_by(candidates, true);
         order.sort_by(|&a, &b| {
-            let ra = throughput.rate(&candidates[a].name).unwrap_or(f64::INFINITY);
-            let rb = throughput.rate(&candidates[b].name).unwrap_or(f64::INFINITY);
+            let ra = throughput
+                .rate(&candidates[a].name)
+                .unwrap_or(f64::INFINITY);
+            let rb = throughput
+                .rate(&candidates[b].name)
+                .unwrap_or(f64::INFINITY);
             rb.total_cmp(&ra)
         });
         DownloadPlan {

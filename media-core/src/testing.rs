@@ -49,7 +49,10 @@ fn check_kind(name: &str, kind: BackendKind, location: &Location, op: Operation)
     if location.kind() != kind {
         return Err(MediaError::invalid_input(
             op,
-            format!("a {kind} backend cannot read a {} location", location.kind()),
+            format!(
+                "a {kind} backend cannot read a {} location",
+                location.kind()
+            ),
         )
         .with_backend(name));
     }
@@ -231,7 +234,9 @@ impl Backend for DirBackend {
         let io_err = move |e| MediaError::io(Operation::Get, "reading blob", e).with_backend(&name);
         let mut file = std::fs::File::open(&path).map_err(&io_err)?;
         let size = file.metadata().map_err(&io_err)?.len();
-        let r = range.resolve(size).map_err(|e| e.with_backend(&self.name))?;
+        let r = range
+            .resolve(size)
+            .map_err(|e| e.with_backend(&self.name))?;
         file.seek(SeekFrom::Start(r.start)).map_err(&io_err)?;
         let remaining = r.end - r.start;
         let stream = futures::stream::unfold(
@@ -255,14 +260,16 @@ impl Backend for DirBackend {
         match std::fs::remove_file(self.file_for(location)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(MediaError::io(Operation::Delete, "removing blob", e).with_backend(&self.name)),
+            Err(e) => {
+                Err(MediaError::io(Operation::Delete, "removing blob", e).with_backend(&self.name))
+            }
         }
     }
 
     async fn health(&self) -> Result<()> {
-        std::fs::metadata(&self.dir)
-            .map(|_| ())
-            .map_err(|e| MediaError::io(Operation::Health, "store folder", e).with_backend(&self.name))
+        std::fs::metadata(&self.dir).map(|_| ()).map_err(|e| {
+            MediaError::io(Operation::Health, "store folder", e).with_backend(&self.name)
+        })
     }
 }
 
@@ -442,8 +449,11 @@ impl Backend for FaultyBackend {
                 tokio::time::sleep(d).await;
             }
             let died = |st: &FaultState| {
-                MediaError::unavailable(Operation::Get, format!("injected death at byte {}", st.pos))
-                    .with_backend(&st.name)
+                MediaError::unavailable(
+                    Operation::Get,
+                    format!("injected death at byte {}", st.pos),
+                )
+                .with_backend(&st.name)
             };
             if st.faults.die_at.is_some_and(|at| st.pos >= at) {
                 st.failed = true;
@@ -461,7 +471,10 @@ impl Backend for FaultyBackend {
                 }
             };
             let end = st.pos + piece.len() as u64;
-            for cut in [st.faults.die_at, st.faults.truncate_at].into_iter().flatten() {
+            for cut in [st.faults.die_at, st.faults.truncate_at]
+                .into_iter()
+                .flatten()
+            {
                 if cut > st.pos && cut < end {
                     piece = piece.slice(..(cut - st.pos) as usize);
                 }

@@ -211,7 +211,10 @@ mod tests {
         longer.push(0);
         let good = v.push(&longer).unwrap();
         assert_eq!(good.len(), 2, "both real chunks verify");
-        assert_eq!(v.failure().map(|e| e.kind), Some(crate::ErrorKind::Integrity));
+        assert_eq!(
+            v.failure().map(|e| e.kind),
+            Some(crate::ErrorKind::Integrity)
+        );
     }
 
     #[test]
@@ -222,6 +225,9 @@ mod tests {
         assert!(v.is_done());
         let mut v = ChunkVerifier::new(&digests, 0..1);
         let _ = v.push(b"x");
-        assert!(v.failure().is_some(), "a byte after an empty blob is an error");
+        assert!(
+            v.failure().is_some(),
+            "a byte after an empty blob is an error"
+        );
     }
 }

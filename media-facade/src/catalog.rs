@@ -32,7 +32,9 @@ pub struct RedbCatalog {
 
 impl std::fmt::Debug for RedbCatalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbCatalog").field("path", &self.path).finish()
+        f.debug_struct("RedbCatalog")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -53,7 +55,9 @@ impl RedbCatalog {
                 .map_err(|e| MediaError::io(Operation::Catalog, "creating catalog folder", e))?;
         }
         let db = Database::create(&path).map_err(|e| db_err("opening catalog", e))?;
-        let txn = db.begin_write().map_err(|e| db_err("catalog transaction", e))?;
+        let txn = db
+            .begin_write()
+            .map_err(|e| db_err("catalog transaction", e))?;
         txn.open_table(MEDIA)
             .map_err(|e| db_err("creating catalog table", e))?;
         txn.commit().map_err(|e| db_err("catalog commit", e))?;
@@ -81,7 +85,10 @@ impl RedbCatalog {
 
 fn decode(bytes: &[u8]) -> Result<MediaFile> {
     serde_json::from_slice(bytes).map_err(|e| {
-        MediaError::integrity(Operation::Catalog, format!("undecodable catalog record: {e}"))
+        MediaError::integrity(
+            Operation::Catalog,
+            format!("undecodable catalog record: {e}"),
+        )
     })
 }
 
@@ -91,8 +98,12 @@ impl Catalog for RedbCatalog {
         let key = id.to_string();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(|e| db_err("catalog read", e))?;
-            let table = txn.open_table(MEDIA).map_err(|e| db_err("catalog table", e))?;
-            let value = table.get(key.as_str()).map_err(|e| db_err("catalog get", e))?;
+            let table = txn
+                .open_table(MEDIA)
+                .map_err(|e| db_err("catalog table", e))?;
+            let value = table
+                .get(key.as_str())
+                .map_err(|e| db_err("catalog get", e))?;
             value.map(|v| decode(v.value())).transpose()
         })
         .await
@@ -100,12 +111,15 @@ impl Catalog for RedbCatalog {
 
     async fn put(&self, file: &MediaFile) -> Result<()> {
         let key = file.id.to_string();
-        let value = serde_json::to_vec(file)
-            .map_err(|e| MediaError::internal(Operation::Catalog, format!("encoding record: {e}")))?;
+        let value = serde_json::to_vec(file).map_err(|e| {
+            MediaError::internal(Operation::Catalog, format!("encoding record: {e}"))
+        })?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(|e| db_err("catalog write", e))?;
             {
-                let mut table = txn.open_table(MEDIA).map_err(|e| db_err("catalog table", e))?;
+                let mut table = txn
+                    .open_table(MEDIA)
+                    .map_err(|e| db_err("catalog table", e))?;
                 table
                     .insert(key.as_str(), value.as_slice())
                     .map_err(|e| db_err("catalog insert", e))?;
@@ -120,7 +134,9 @@ impl Catalog for RedbCatalog {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(|e| db_err("catalog write", e))?;
             let existed = {
-                let mut table = txn.open_table(MEDIA).map_err(|e| db_err("catalog table", e))?;
+                let mut table = txn
+                    .open_table(MEDIA)
+                    .map_err(|e| db_err("catalog table", e))?;
                 let removed = table
                     .remove(key.as_str())
                     .map_err(|e| db_err("catalog remove", e))?;
@@ -135,7 +151,9 @@ impl Catalog for RedbCatalog {
     async fn list(&self) -> Result<Vec<MediaFile>> {
         self.blocking(|db| {
             let txn = db.begin_read().map_err(|e| db_err("catalog read", e))?;
-            let table = txn.open_table(MEDIA).map_err(|e| db_err("catalog table", e))?;
+            let table = txn
+                .open_table(MEDIA)
+                .map_err(|e| db_err("catalog table", e))?;
             let mut out = Vec::new();
             for entry in table.iter().map_err(|e| db_err("catalog scan", e))? {
                 let (_, value) = entry.map_err(|e| db_err("catalog scan", e))?;

@@ -327,7 +327,9 @@ impl Download {
 
         while next_chunk < wanted.end {
             let opened = match (hedge.take(), queue.len()) {
-                (Some(after), n) if n >= 2 => self.hedged(&mut queue, next_chunk..wanted.end, after).await,
+                (Some(after), n) if n >= 2 => {
+                    self.hedged(&mut queue, next_chunk..wanted.end, after).await
+                }
                 _ => match queue.pop_front() {
                     Some(i) => {
                         let next = queue.front().copied();
@@ -359,11 +361,15 @@ impl Download {
                         h.update(&piece);
                     }
                     released += piece.len() as u64;
-                    self.inner.stats.backend(&name, |s| s.bytes_served += piece.len() as u64);
+                    self.inner
+                        .stats
+                        .backend(&name, |s| s.bytes_served += piece.len() as u64);
                     if self.tx.send(Ok(piece)).await.is_err() {
                         return Ok(None);
                     }
-                    if released >= reported + PROGRESS_STEP || released == self.bytes.end - self.bytes.start {
+                    if released >= reported + PROGRESS_STEP
+                        || released == self.bytes.end - self.bytes.start
+                    {
                         reported = released;
                         self.inner.emit(MediaEvent::DownloadProgress {
                             op: self.op,
@@ -428,7 +434,9 @@ impl Download {
         self.inner.stats.backend(&name, |s| s.gets_failed += 1);
         if error.kind == ErrorKind::Integrity {
             bump(&self.inner.stats.integrity_failures);
-            self.inner.stats.backend(&name, |s| s.integrity_failures += 1);
+            self.inner
+                .stats
+                .backend(&name, |s| s.integrity_failures += 1);
         }
         if next.is_some() {
             bump(&self.inner.stats.fallbacks);
@@ -481,10 +489,11 @@ impl Download {
             offset: from,
         });
         let started = Instant::now();
-        let stream = tokio::time::timeout(self.plan.attempt_timeout, backend.get(location, request))
-            .await
-            .map_err(|_| stalled(backend.name(), self.plan.attempt_timeout))?
-            .map_err(|e| named(e, backend.name()))?;
+        let stream =
+            tokio::time::timeout(self.plan.attempt_timeout, backend.get(location, request))
+                .await
+                .map_err(|_| stalled(backend.name(), self.plan.attempt_timeout))?
+                .map_err(|e| named(e, backend.name()))?;
         Ok(Attempt {
             index,
             stream,
@@ -509,7 +518,12 @@ impl Download {
                 .await
                 .map_err(|_| stalled(name, self.plan.attempt_timeout))?;
             let mut piece = match next {
-                None => return attempt.verifier.finish().map_err(|e| self.integrity(attempt, e)),
+                None => {
+                    return attempt
+                        .verifier
+                        .finish()
+                        .map_err(|e| self.integrity(attempt, e))
+                }
                 Some(Err(e)) => return Err(named(e, name)),
                 Some(Ok(piece)) => piece,
             };
@@ -556,7 +570,10 @@ impl Download {
         after: Duration,
     ) -> Result<(Attempt, Vec<(u64, Bytes)>)> {
         let Some(primary) = queue.pop_front() else {
-            return Err(MediaError::internal(Operation::Download, "empty hedge queue"));
+            return Err(MediaError::internal(
+                Operation::Download,
+                "empty hedge queue",
+            ));
         };
         let mut first = self
             .open_first(primary, chunks.clone(), queue.front().copied())

@@ -79,4 +79,3 @@ impl IntoFuture for UploadHandle {
         Box::pin(self.finish())
     }
 }
-

@@ -150,7 +150,8 @@ pub(crate) async fn ingest(
     target: PathBuf,
     limit: Option<u64>,
 ) -> Result<Ingested> {
-    let ingest_err = |context: &str, e: std::io::Error| MediaError::io(Operation::Ingest, context, e);
+    let ingest_err =
+        |context: &str, e: std::io::Error| MediaError::io(Operation::Ingest, context, e);
     // The reader side must be built here, inside the runtime, for the blocking bridge.
     let source: Box<dyn Read + Send> = match input {
         Input::Path(p) => {

@@ -219,7 +219,12 @@ impl std::fmt::Debug for MediaStore {
             .field("data_dir", &self.inner.data_dir)
             .field(
                 "backends",
-                &self.inner.backends.iter().map(|b| b.name()).collect::<Vec<_>>(),
+                &self
+                    .inner
+                    .backends
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -360,9 +365,11 @@ impl MediaStore {
 
     /// Check every backend; returns each backend's name with its result.
     pub async fn health(&self) -> Vec<(String, Result<()>)> {
-        let checks = self.inner.backends.iter().map(|b| async move {
-            (b.name().to_owned(), b.health().await)
-        });
+        let checks = self
+            .inner
+            .backends
+            .iter()
+            .map(|b| async move { (b.name().to_owned(), b.health().await) });
         join_all(checks).await
     }
 }
@@ -426,9 +433,8 @@ async fn upload_steps(
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
-    let start = async move {
-        store_everywhere(&store_inner, op, ingested, name, mime, expires_at).await
-    };
+    let start =
+        async move { store_everywhere(&store_inner, op, ingested, name, mime, expires_at).await };
     let (result, joined) = inner.uploads.run(id, existing, start).await;
     if joined != Joined::Led {
         let _ = std::fs::remove_file(&part_path);
@@ -505,7 +511,11 @@ async fn store_everywhere(
                 stored.push((backend, location));
             }
             Err(e) => {
-                let e = if e.backend.is_none() { e.with_backend(&bname) } else { e };
+                let e = if e.backend.is_none() {
+                    e.with_backend(&bname)
+                } else {
+                    e
+                };
                 warn!(%id, backend = %bname, error = %e, "store failed");
                 inner.stats.backend(&bname, |s| s.puts_failed += 1);
                 inner.emit(MediaEvent::StoreFailed {

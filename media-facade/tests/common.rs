@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use media_core::testing::FaultyBackend;
-use media_core::{
-    Backend, BackendKind, DownloadPolicy, MediaEvent, MemoryCatalog, CHUNK_SIZE,
-};
+use media_core::{Backend, BackendKind, DownloadPolicy, MediaEvent, MemoryCatalog, CHUNK_SIZE};
 use media_facade::{MediaStore, MediaStoreBuilder};
 use tokio::sync::broadcast;
 
@@ -41,10 +39,7 @@ pub fn three_backends() -> (Arc<FaultyBackend>, Arc<FaultyBackend>, Arc<FaultyBa
     )
 }
 
-pub fn builder_with(
-    dir: &tempfile::TempDir,
-    backends: &[Arc<FaultyBackend>],
-) -> MediaStoreBuilder {
+pub fn builder_with(dir: &tempfile::TempDir, backends: &[Arc<FaultyBackend>]) -> MediaStoreBuilder {
     let mut b = MediaStore::builder(dir.path()).catalog(Arc::new(MemoryCatalog::new()));
     for backend in backends {
         b = b.backend(Arc::clone(backend) as Arc<dyn Backend>);

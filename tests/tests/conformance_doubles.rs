@@ -9,13 +9,19 @@ use media_core::{BackendKind, Capabilities, MediaId};
 #[tokio::test]
 async fn memory_backend_passes() {
     let backend = Arc::new(MemoryBackend::new("mem", BackendKind::Cdn));
-    let missing = test_location(BackendKind::Cdn, "mem", &MediaId::for_bytes(b"never stored"));
+    let missing = test_location(
+        BackendKind::Cdn,
+        "mem",
+        &MediaId::for_bytes(b"never stored"),
+    );
     run_all(&Suite::new(backend, missing)).await;
 }
 
 #[tokio::test]
 async fn memory_backend_without_ranges_or_delete_passes() {
-    let caps = Capabilities::full().with_range_reads(false).with_delete(false);
+    let caps = Capabilities::full()
+        .with_range_reads(false)
+        .with_delete(false);
     let backend = Arc::new(MemoryBackend::new("mem", BackendKind::Torrent).with_capabilities(caps));
     let missing = test_location(BackendKind::Torrent, "mem", &MediaId::for_bytes(b"never"));
     run_all(&Suite::new(backend, missing)).await;

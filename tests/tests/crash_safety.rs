@@ -11,7 +11,12 @@ use media_core::{BackendKind, Catalog, MediaId};
 use media_facade::{MediaStore, RedbCatalog};
 
 /// Run the writer until it reported `commits` ids, let it go on for `extra_ms`, then kill it.
-fn run_and_kill(mode: &str, target: &std::path::Path, commits: usize, extra_ms: u64) -> Vec<MediaId> {
+fn run_and_kill(
+    mode: &str,
+    target: &std::path::Path,
+    commits: usize,
+    extra_ms: u64,
+) -> Vec<MediaId> {
     let mut child: Child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
         .arg(mode)
         .arg(target)
@@ -55,9 +60,17 @@ async fn catalog_killed_mid_write_keeps_every_committed_record_whole() {
         let catalog = RedbCatalog::open(&path).expect("catalog reopens after a kill");
         let records = catalog.list().await.expect("every record decodes");
         for id in &committed {
-            let record = catalog.get(id).await.unwrap().unwrap_or_else(|| panic!("lost committed {id}"));
+            let record = catalog
+                .get(id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("lost committed {id}"));
             let thumb = record.thumbnail.clone().expect("thumbnail kept");
-            assert_eq!(media_core::Digest32::sha256(&thumb.bytes), thumb.sha256, "half-written record");
+            assert_eq!(
+                media_core::Digest32::sha256(&thumb.bytes),
+                thumb.sha256,
+                "half-written record"
+            );
             assert!(record.is_consistent());
         }
         assert!(records.len() >= committed.len());
@@ -76,15 +89,26 @@ async fn store_killed_mid_upload_keeps_finished_media_and_no_half_record() {
         .await
         .expect("store reopens after a kill");
     // Staged leftovers of the killed upload are cleared at start.
-    assert_eq!(std::fs::read_dir(dir.path().join("data/staging")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("data/staging"))
+            .unwrap()
+            .count(),
+        0
+    );
     let records = store.list().await.unwrap();
     assert!(records.len() >= committed.len());
     for record in &records {
         // Every record in the catalog is complete: its bytes are all there and verify.
-        let bytes = store.read_all(&record.id).await.expect("recorded media is readable");
+        let bytes = store
+            .read_all(&record.id)
+            .await
+            .expect("recorded media is readable");
         assert_eq!(MediaId::for_bytes(&bytes), record.id);
     }
     for id in &committed {
-        assert!(records.iter().any(|r| r.id == *id), "lost finished upload {id}");
+        assert!(
+            records.iter().any(|r| r.id == *id),
+            "lost finished upload {id}"
+        );
     }
 }

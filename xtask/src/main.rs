@@ -1,1 +1,309 @@
-fn main() {}
+//! `cargo xtask demo | test | bench`: the project's task runner.
+//!
+//! - `demo`: the main job on the default stack, end to end, in one command.
+//! - `test`: every test of the workspace (formatting, lints, unit, integration, doc tests),
+//!   after installing whatever the tests need into project-local or cache folders.
+//! - `bench`: benchmarks, reported as ratios against established tools run side by side.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+type Res<T = ()> = Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <demo|test|bench>\n\n  demo   run the end-to-end demo on the embedded stack\n  test   run every test (installs what tests need)\n  bench  run benchmarks against established tools (e.g. `bench ingest --size-mib 1024`)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(step: &str, cmd: &mut Command) -> Res {
+    eprintln!("==> {step}");
+    let t = Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: cannot start {cmd:?}: {e}"))?;
+    eprintln!("    ({step}: {:.1}s)", t.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn have(tool: &str, arg: &str) -> bool {
+    Command::new(tool)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn demo() -> Res {
+    run(
+        "demo",
+        cargo().args([
+            "run",
+            "--quiet",
+            "-p",
+            "media-facade",
+            "--features",
+            "test-support",
+            "--example",
+            "demo",
+        ]),
+    )
+}
+
+fn test(args: &[String]) -> Res {
+    let quick = args.iter().any(|a| a == "--quick");
+    if have("rustfmt", "--version") {
+        run(
+            "format check",
+            cargo().args(["fmt", "--all", "--", "--check"]),
+        )?;
+    } else {
+        eprintln!(
+            "==> format check skipped: rustfmt is not installed (rustup component add rustfmt)"
+        );
+    }
+    if !quick {
+        if have("cargo-clippy", "--version") {
+            run(
+                "clippy",
+                cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--all-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )?;
+        } else {
+            eprintln!("==> clippy skipped: not installed (rustup component add clippy)");
+        }
+    }
+    run(
+        "tests",
+        cargo().args(["test", "--workspace", "--all-targets", "--all-features"]),
+    )?;
+    run(
+        "doc tests",
+        cargo().args(["test", "--workspace", "--doc", "--all-features"]),
+    )?;
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Res {
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let size_mib: u64 = flag(args, "--size-mib").unwrap_or(1024);
+    match which {
+        "ingest" | "all" => bench_ingest(size_mib),
+        other => Err(format!("unknown benchmark {other:?} (known: ingest, all)")),
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<u64> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn bench_dir() -> Res<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let dir = target.join("bench-data");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A file of `mib` MiB of non-repeating bytes, made once and reused.
+fn bench_file(mib: u64) -> Res<PathBuf> {
+    let path = bench_dir()?.join(format!("random-{mib}MiB.bin"));
+    let want = mib << 20;
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == want) {
+        return Ok(path);
+    }
+    eprintln!("==> generating {}", path.display());
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+    );
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        out.write_all(&block).map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Wall time of one run of `cmd`, failing if it fails.
+fn timed(cmd: &mut Command) -> Res<(f64, String, String)> {
+    let t = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok((
+        secs,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+fn json_field(line: &str, field: &str) -> Option<f64> {
+    let at = line.find(&format!("\"{field}\":"))? + field.len() + 3;
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+fn bench_ingest(mib: u64) -> Res {
+    if !have("openssl", "version") {
+        return Err(
+            "the ingest benchmark compares against `openssl dgst -sha256`: install openssl".into(),
+        );
+    }
+    run(
+        "build ingest_bench (release)",
+        cargo().args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "media-facade",
+            "--features",
+            "test-support",
+            "--example",
+            "ingest_bench",
+        ]),
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let exe = target.join("release/examples/ingest_bench");
+    let file = bench_file(mib)?;
+    // Warm the page cache so both tools read from memory.
+    timed(Command::new("openssl").args(["dgst", "-sha256"]).arg(&file))?;
+
+    let mut openssl = Vec::new();
+    let mut ingest = Vec::new();
+    let mut upload = Vec::new();
+    let mut download = Vec::new();
+    let mut rss_kb = Vec::new();
+    let time_v = Path::new("/usr/bin/time").exists();
+    for round in 0..3 {
+        let (s, _, _) = timed(Command::new("openssl").args(["dgst", "-sha256"]).arg(&file))?;
+        openssl.push(s);
+        let mut cmd = if time_v {
+            let mut c = Command::new("/usr/bin/time");
+            c.arg("-v").arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let (_, out, err) = timed(cmd.arg(&file))?;
+        let line = out.lines().last().unwrap_or_default();
+        ingest.push(json_field(line, "ingest_s").ok_or("no ingest_s")?);
+        upload.push(json_field(line, "upload_s").ok_or("no upload_s")?);
+        download.push(json_field(line, "download_s").ok_or("no download_s")?);
+        if let Some(kb) = err
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            rss_kb.push(kb);
+        }
+        eprintln!(
+            "    round {round}: openssl {s:.3}s, ingest {:.3}s",
+            ingest[round]
+        );
+    }
+    let size_mb = (mib << 20) as f64 / 1e6;
+    let (o, i, u, d) = (
+        median(openssl),
+        median(ingest),
+        median(upload),
+        median(download),
+    );
+    println!(
+        "\ningest benchmark, {mib} MiB file, median of 3 (same file, same run, page cache warm)"
+    );
+    println!(
+        "  openssl dgst -sha256 FILE          {o:7.3} s  {:8.1} MB/s",
+        size_mb / o
+    );
+    println!("  ingest (copy + sha256 + blake3 + chunk digests)");
+    println!(
+        "                                     {i:7.3} s  {:8.1} MB/s   ratio vs openssl: {:.2}x",
+        size_mb / i,
+        o / i
+    );
+    println!(
+        "  MediaStore upload to 2 folder stores  {u:7.3} s  {:8.1} MB/s",
+        size_mb / u
+    );
+    println!(
+        "  MediaStore verified download         {d:7.3} s  {:8.1} MB/s",
+        size_mb / d
+    );
+    if let Some(max) = rss_kb.iter().max() {
+        println!(
+            "  peak RSS of the whole run (/usr/bin/time -v): {:.1} MiB for a {mib} MiB file",
+            *max as f64 / 1024.0
+        );
+    }
+    Ok(())
+}

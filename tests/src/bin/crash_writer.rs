@@ -13,7 +13,9 @@ use media_facade::{MediaStore, RedbCatalog, UploadRequest};
 
 /// Bytes of record `i`: distinct per record, large enough that writes take a while.
 fn payload(i: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|j| (j as u64 ^ i.wrapping_mul(2_654_435_761)) as u8).collect()
+    (0..len)
+        .map(|j| (j as u64 ^ i.wrapping_mul(2_654_435_761)) as u8)
+        .collect()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -29,8 +31,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let catalog = RedbCatalog::open(target)?;
             for i in 0u64.. {
                 let bytes = payload(i, 64);
-                let mut file =
-                    MediaFile::new(format!("r{i}"), "image/jpeg", &Digests::of_bytes(&bytes), Timestamp::now());
+                let mut file = MediaFile::new(
+                    format!("r{i}"),
+                    "image/jpeg",
+                    &Digests::of_bytes(&bytes),
+                    Timestamp::now(),
+                );
                 file.thumbnail = Some(Thumbnail::new("image/webp", 8, 8, payload(i, 48 * 1024)));
                 catalog.put(&file).await?;
                 writeln!(out, "{}", file.id)?;
@@ -40,7 +46,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "store" => {
             let dir = std::path::Path::new(target);
             let backend = DirBackend::new("cdn", BackendKind::Cdn, dir.join("blobs"))?;
-            let store = MediaStore::builder(dir.join("data")).backend(Arc::new(backend)).build().await?;
+            let store = MediaStore::builder(dir.join("data"))
+                .backend(Arc::new(backend))
+                .build()
+                .await?;
             for i in 0u64.. {
                 let file = store
                     .upload(UploadRequest::bytes(format!("m{i}"), payload(i, 700_000)))
