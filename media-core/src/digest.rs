@@ -170,22 +170,90 @@ impl Digester {
 }
 
 /// How many 1 MiB blocks may be in flight between the reader and the hashing threads.
-const PIPELINE_DEPTH: usize = 6;
+const PIPELINE_DEPTH: usize = 8;
+
+/// Threads that hash whole blocks (chunk SHA-256 and BLAKE3 subtree) in any order.
+const BLOCK_WORKERS: usize = 2;
+
+/// BLAKE3's own chunk length; a 1 MiB block is a complete BLAKE3 subtree of 1024 of them.
+const BLAKE3_CHUNK: u64 = 1024;
+
+/// What a block worker computes for one 1 MiB block.
+struct BlockDigest {
+    index: u64,
+    sha256: Digest32,
+    /// BLAKE3 chaining value of the block as a subtree at its offset (absent for an empty
+    /// block, which only happens for empty input).
+    blake3_cv: Option<blake3::hazmat::ChainingValue>,
+    /// BLAKE3 root hash as if this block were the whole input (kept for block 0 only).
+    blake3_root: Option<Digest32>,
+}
+
+fn digest_block(index: u64, block: &[u8]) -> BlockDigest {
+    use blake3::hazmat::HasherExt;
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(index * CHUNK_SIZE);
+    hasher.update(block);
+    BlockDigest {
+        index,
+        sha256: Digest32::sha256(block),
+        blake3_cv: (!block.is_empty()).then(|| hasher.finalize_non_root()),
+        blake3_root: (index == 0).then(|| Digest32(*hasher.finalize().as_bytes())),
+    }
+}
+
+/// Split `blocks` covering `chunks` BLAKE3 chunks the way the BLAKE3 tree does: the left
+/// subtree holds the largest power-of-two number of chunks below the total.
+fn blake3_halves(blocks: &[BlockDigest], chunks: u64) -> (&[BlockDigest], &[BlockDigest], u64) {
+    let left_chunks = 1u64 << (63 - (chunks - 1).leading_zeros());
+    let left_blocks = (left_chunks / (CHUNK_SIZE / BLAKE3_CHUNK)) as usize;
+    (&blocks[..left_blocks], &blocks[left_blocks..], left_chunks)
+}
+
+fn blake3_subtree(blocks: &[BlockDigest], chunks: u64) -> Option<blake3::hazmat::ChainingValue> {
+    use blake3::hazmat::{merge_subtrees_non_root, Mode};
+    if let [only] = blocks {
+        return only.blake3_cv;
+    }
+    let (left, right, left_chunks) = blake3_halves(blocks, chunks);
+    Some(merge_subtrees_non_root(
+        &blake3_subtree(left, left_chunks)?,
+        &blake3_subtree(right, chunks - left_chunks)?,
+        Mode::Hash,
+    ))
+}
+
+/// BLAKE3 of the whole input from the blocks' subtree chaining values (blocks in order).
+fn blake3_from_blocks(blocks: &[BlockDigest], size: u64) -> Option<Digest32> {
+    use blake3::hazmat::{merge_subtrees_root, Mode};
+    if blocks.len() <= 1 {
+        return blocks.first().and_then(|b| b.blake3_root);
+    }
+    let chunks = size.div_ceil(BLAKE3_CHUNK);
+    let (left, right, left_chunks) = blake3_halves(blocks, chunks);
+    let root = merge_subtrees_root(
+        &blake3_subtree(left, left_chunks)?,
+        &blake3_subtree(right, chunks - left_chunks)?,
+        Mode::Hash,
+    );
+    Some(Digest32(*root.as_bytes()))
+}
 
 /// Copy `reader` into `writer` in one pass while computing [`Digests`] on several threads.
 ///
-/// The reading thread writes and computes BLAKE3; one worker computes the whole-file SHA-256 and
-/// another the per-chunk SHA-256s, so on two cores the copy runs near the speed of a single
-/// SHA-256 pass. Memory stays bounded to a few MiB whatever the input size. `limit`, if given,
-/// refuses inputs larger than that many bytes with [`io::ErrorKind::FileTooLarge`]-like
-/// `InvalidInput`.
+/// The reading thread only reads and writes. One worker computes the whole-file SHA-256 (which
+/// is inherently sequential); block workers compute each 1 MiB block's SHA-256 and its BLAKE3
+/// subtree in any order, merged into the BLAKE3 root at the end. So the work spreads over every
+/// core and memory stays bounded to a few MiB whatever the input size. `limit`, if given,
+/// refuses inputs larger than that many bytes with an [`io::ErrorKind::InvalidInput`] error.
 pub fn digest_copy<R: Read, W: Write>(
     mut reader: R,
     mut writer: W,
     limit: Option<u64>,
 ) -> io::Result<Digests> {
     let (whole_tx, whole_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
-    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+    let (block_tx, block_rx) = mpsc::sync_channel::<(u64, Arc<Vec<u8>>)>(PIPELINE_DEPTH);
+    let block_rx = std::sync::Mutex::new(block_rx);
 
     std::thread::scope(|scope| {
         let whole_worker = scope.spawn(move || {
@@ -195,20 +263,28 @@ pub fn digest_copy<R: Read, W: Write>(
             }
             Digest32(hasher.finalize().into())
         });
-        let chunk_worker = scope.spawn(move || {
-            // Every block is exactly one chunk (only the last may be short), so each block's
-            // SHA-256 is one chunk digest.
-            chunk_rx
-                .into_iter()
-                .map(|block| Digest32::sha256(&block))
-                .collect::<Vec<_>>()
-        });
+        let block_workers: Vec<_> = (0..BLOCK_WORKERS)
+            .map(|_| {
+                let block_rx = &block_rx;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = match block_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((index, block)) = next else { break };
+                        done.push(digest_block(index, &block));
+                    }
+                    done
+                })
+            })
+            .collect();
 
-        let mut blake = blake3::Hasher::new();
         let mut size = 0u64;
         let mut in_flight: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
         let result = (|| -> io::Result<()> {
-            loop {
+            for index in 0u64.. {
                 let mut buf = reclaim_buffer(&mut in_flight);
                 let n = read_full(&mut reader, &mut buf)?;
                 if n == 0 && size > 0 {
@@ -225,11 +301,12 @@ pub fn digest_copy<R: Read, W: Write>(
                     }
                 }
                 writer.write_all(&buf)?;
-                blake.update(&buf);
                 let block = Arc::new(buf);
                 let closed = || io::Error::other("digest worker stopped");
                 whole_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
-                chunk_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
+                block_tx
+                    .send((index, Arc::clone(&block)))
+                    .map_err(|_| closed())?;
                 in_flight.push_back(block);
                 if n < CHUNK_SIZE as usize {
                     break;
@@ -238,33 +315,35 @@ pub fn digest_copy<R: Read, W: Write>(
             writer.flush()
         })();
         drop(whole_tx);
-        drop(chunk_tx);
-        let sha256 = whole_worker
-            .join()
-            .map_err(|_| io::Error::other("sha-256 worker panicked"))?;
-        let chunks = chunk_worker
-            .join()
-            .map_err(|_| io::Error::other("chunk worker panicked"))?;
+        drop(block_tx);
+        let panicked = || io::Error::other("digest worker panicked");
+        let sha256 = whole_worker.join().map_err(|_| panicked())?;
+        let mut blocks = Vec::new();
+        for worker in block_workers {
+            blocks.extend(worker.join().map_err(|_| panicked())?);
+        }
         result?;
+        blocks.sort_unstable_by_key(|b| b.index);
+        let blake3 = blake3_from_blocks(&blocks, size)
+            .ok_or_else(|| io::Error::other("missing BLAKE3 subtree"))?;
         Ok(Digests {
             size,
             sha256,
-            blake3: Digest32(*blake.finalize().as_bytes()),
-            chunks,
+            blake3,
+            chunks: blocks.iter().map(|b| b.sha256).collect(),
         })
     })
 }
 
 /// A 1 MiB buffer, reused from the oldest block both workers have finished with when possible.
 fn reclaim_buffer(in_flight: &mut VecDeque<Arc<Vec<u8>>>) -> Vec<u8> {
-    if in_flight.len() > PIPELINE_DEPTH {
+    if in_flight.len() > 2 * PIPELINE_DEPTH {
         if let Some(front) = in_flight.pop_front() {
-            match Arc::try_unwrap(front) {
-                Ok(mut buf) => {
-                    buf.resize(CHUNK_SIZE as usize, 0);
-                    return buf;
-                }
-                Err(still_used) => in_flight.push_front(still_used),
+            // A block still being hashed is simply left to its workers; dropping our handle
+            // keeps memory bounded by the channels' capacity.
+            if let Ok(mut buf) = Arc::try_unwrap(front) {
+                buf.resize(CHUNK_SIZE as usize, 0);
+                return buf;
             }
         }
     }
@@ -325,7 +404,20 @@ mod tests {
     #[test]
     fn sizes_around_chunk_multiples_match_single_threaded() {
         let c = CHUNK_SIZE as usize;
-        for size in [1, c - 1, c, c + 1, 2 * c, 3 * c - 1, 3 * c + 7] {
+        for size in [
+            1,
+            1023,
+            1024,
+            1025,
+            c - 1,
+            c,
+            c + 1,
+            2 * c,
+            3 * c - 1,
+            3 * c + 7,
+            4 * c,
+            5 * c + 1024,
+        ] {
             let data = pattern(size, 3);
             let mut out = Vec::new();
             let d = digest_copy(

@@ -172,11 +172,10 @@ pub(crate) async fn ingest(
     };
     let staged = target.clone();
     let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+        // No fsync: a staged file never outlives its upload (stores keep their own durable
+        // copies before the record is written, and start-up clears the staging folder).
         let file = std::fs::File::create(&staged)?;
-        let digests = digest_copy(source, &file, limit)?;
-        // The staged file must be durable before any store or the catalog refers to it.
-        file.sync_data()?;
-        Ok(digests)
+        digest_copy(source, &file, limit)
     })
     .await
     .map_err(|e| MediaError::internal(Operation::Ingest, format!("ingest task: {e}")))?;

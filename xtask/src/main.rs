@@ -240,6 +240,7 @@ fn bench_ingest(mib: u64) -> Res {
 
     let mut openssl = Vec::new();
     let mut ingest = Vec::new();
+    let mut digest_only = Vec::new();
     let mut upload = Vec::new();
     let mut download = Vec::new();
     let mut rss_kb = Vec::new();
@@ -257,6 +258,7 @@ fn bench_ingest(mib: u64) -> Res {
         let (_, out, err) = timed(cmd.arg(&file))?;
         let line = out.lines().last().unwrap_or_default();
         ingest.push(json_field(line, "ingest_s").ok_or("no ingest_s")?);
+        digest_only.push(json_field(line, "digest_only_s").ok_or("no digest_only_s")?);
         upload.push(json_field(line, "upload_s").ok_or("no upload_s")?);
         download.push(json_field(line, "download_s").ok_or("no download_s")?);
         if let Some(kb) = err
