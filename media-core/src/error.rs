@@ -25,6 +25,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The store cannot do this (no delete, no range reads, unsupported format).
     Unsupported,
+    /// The store refused the credentials or the request (wrong keys, no access).
+    PermissionDenied,
     /// The media exists but its `expires_at` has passed.
     Expired,
     /// A local file system or I/O failure.
@@ -54,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::Expired => "expired",
             ErrorKind::Io => "i/o error",
             ErrorKind::PolicyUnsatisfied => "policy unsatisfied",
@@ -180,6 +183,7 @@ impl MediaError {
             Io::NotFound => ErrorKind::NotFound,
             Io::TimedOut => ErrorKind::Timeout,
             Io::InvalidInput => ErrorKind::InvalidInput,
+            Io::PermissionDenied => ErrorKind::PermissionDenied,
             Io::InvalidData | Io::UnexpectedEof => ErrorKind::Integrity,
             Io::ConnectionRefused
             | Io::ConnectionReset

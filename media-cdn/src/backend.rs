@@ -1,0 +1,527 @@
+//! [`S3Backend`]: content-addressed objects in an S3 bucket, read back over HTTP(S).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::config::{ResponseChecksumValidation, StalledStreamProtectionConfig};
+use aws_sdk_s3::primitives::ByteStream as SdkBody;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use base64::Engine as _;
+use futures::{StreamExt, TryStreamExt};
+use media_core::{
+    Backend, BackendKind, ByteRange, ByteStream, Capabilities, ErrorKind, Location, MediaError,
+    Operation, Progress, Result, StagedBlob,
+};
+use sha2::Digest as _;
+use tracing::{debug, info, warn};
+
+use crate::config::S3Config;
+use crate::error::{is_precondition_failed, sdk_error};
+use crate::http::RangedGet;
+
+/// The S3 client and configuration shared by [`S3Backend`] and [`crate::S3Catalog`].
+#[derive(Debug)]
+pub(crate) struct Bucket {
+    pub config: S3Config,
+    pub client: aws_sdk_s3::Client,
+    pub http: reqwest::Client,
+}
+
+impl Bucket {
+    pub fn new(config: S3Config) -> Result<Self> {
+        config.validate()?;
+        let credentials = Credentials::new(
+            &config.access_key,
+            &config.secret_key,
+            None,
+            None,
+            "media-cdn-static",
+        );
+        let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
+            .with_max_attempts(config.max_attempts);
+        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(config.connect_timeout)
+            .build();
+        let mut builder = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .credentials_provider(credentials)
+            .force_path_style(config.path_style)
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            // We send our own SHA-256 checksums; the SDK's default CRC32 aws-chunked trailer
+            // is stored verbatim by some S3-compatible servers.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        let client = aws_sdk_s3::Client::from_conf(builder.build());
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        Ok(Bucket {
+            config,
+            client,
+            http,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// Stores media in an S3 bucket under `<prefix>/<sha256 hex>` and reads it back over HTTP
+/// from the public CDN URL (or a presigned URL for private buckets), with ranges.
+///
+/// ```no_run
+/// # async fn demo() -> media_core::Result<()> {
+/// use media_cdn::{S3Backend, S3Config};
+/// let config = S3Config::new("media", "key", "secret").with_endpoint("http://127.0.0.1:8333");
+/// let backend = S3Backend::new(config)?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct S3Backend {
+    bucket: Arc<Bucket>,
+    /// Multipart uploads we started that may still exist on the server, by key.
+    unfinished: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+fn b64(digest: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+impl S3Backend {
+    /// A backend for the bucket described by `config` (validated here; no request is sent).
+    pub fn new(config: S3Config) -> Result<Self> {
+        Ok(S3Backend {
+            bucket: Arc::new(Bucket::new(config)?),
+            unfinished: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &S3Config {
+        &self.bucket.config
+    }
+
+    /// The AWS SDK client, for operations this crate does not wrap.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.bucket.client
+    }
+
+    /// A catalog of `MediaFile` records stored next to the objects in the same bucket.
+    pub fn catalog(&self) -> crate::S3Catalog {
+        crate::S3Catalog::from_bucket(Arc::clone(&self.bucket))
+    }
+
+    /// The size of the object at `key`, or `None` if it does not exist.
+    pub async fn object_size(&self, key: &str) -> Result<Option<u64>> {
+        let b = &self.bucket;
+        match b
+            .client
+            .head_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) => {
+                let e = sdk_error(b.name(), Operation::Put, "HEAD object", e);
+                if e.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn location_for(&self, key: &str) -> Location {
+        Location::Cdn {
+            url: self.bucket.config.object_url(key),
+            key: key.to_owned(),
+        }
+    }
+
+    async fn put_single(&self, blob: &StagedBlob, key: &str) -> Result<()> {
+        let b = &self.bucket;
+        let body = SdkBody::from_path(&blob.path).await.map_err(|e| {
+            MediaError::internal(Operation::Put, format!("reading staged file: {e}"))
+        })?;
+        let result = b
+            .client
+            .put_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .content_length(blob.size() as i64)
+            .content_type(&blob.mime)
+            .checksum_sha256(b64(blob.digests.sha256.as_bytes()))
+            .if_none_match("*")
+            .body(body)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_precondition_failed(&e) => Ok(()),
+            Err(e) => {
+                let e = sdk_error(b.name(), Operation::Put, "PUT object", e);
+                if e.kind == ErrorKind::Integrity {
+                    self.remove_if_corrupt(key, blob).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Some servers (s3s-fs among them) write the body before checking its checksum and keep
+    /// the refused object. A content-addressed key must never hold other bytes: remove it
+    /// unless the server vouches for the right SHA-256.
+    async fn remove_if_corrupt(&self, key: &str, blob: &StagedBlob) {
+        let b = &self.bucket;
+        let expected = b64(blob.digests.sha256.as_bytes());
+        let head = b
+            .client
+            .head_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await;
+        let keep = match &head {
+            Ok(h) => h.checksum_sha256() == Some(expected.as_str()),
+            Err(_) => true,
+        };
+        if !keep {
+            warn!(
+                key,
+                "removing an object the server stored despite a bad checksum"
+            );
+            let _ = b
+                .client
+                .delete_object()
+                .bucket(&b.config.bucket)
+                .key(key)
+                .send()
+                .await;
+        }
+    }
+
+    /// Abort multipart uploads of `key` left by earlier failures (ours, and any the server
+    /// lists), so a retry leaves no orphan parts behind.
+    async fn abort_leftovers(&self, key: &str) {
+        let b = &self.bucket;
+        let mut ids = self
+            .unfinished
+            .lock()
+            .map(|mut m| m.remove(key).unwrap_or_default())
+            .unwrap_or_default();
+        if let Ok(listed) = b
+            .client
+            .list_multipart_uploads()
+            .bucket(&b.config.bucket)
+            .prefix(key)
+            .send()
+            .await
+        {
+            for u in listed.uploads() {
+                if u.key() == Some(key) {
+                    if let Some(id) = u.upload_id() {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            self.abort(key, &id).await;
+        }
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let b = &self.bucket;
+        let result = b
+            .client
+            .abort_multipart_upload()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => debug!(key, upload_id, "aborted multipart upload"),
+            Err(e) => {
+                let e = sdk_error(b.name(), Operation::Put, "abort multipart upload", e);
+                if e.kind != ErrorKind::NotFound {
+                    warn!(key, upload_id, error = %e, "could not abort multipart upload; will retry");
+                    if let Ok(mut m) = self.unfinished.lock() {
+                        m.entry(key.to_owned())
+                            .or_default()
+                            .push(upload_id.to_owned());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn put_multipart(&self, blob: &StagedBlob, key: &str, progress: &Progress) -> Result<()> {
+        let b = &self.bucket;
+        self.abort_leftovers(key).await;
+        let created = b
+            .client
+            .create_multipart_upload()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .content_type(&blob.mime)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(|e| sdk_error(b.name(), Operation::Put, "create multipart upload", e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| {
+                MediaError::unavailable(Operation::Put, "server returned no upload id")
+                    .with_backend(b.name())
+            })?
+            .to_owned();
+        let result = self.upload_parts(blob, key, &upload_id, progress).await;
+        let result = match result {
+            Ok(parts) => {
+                let done = b
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&b.config.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_precondition_failed(&e) => Ok(()),
+                    Err(e) => Err(sdk_error(
+                        b.name(),
+                        Operation::Put,
+                        "complete multipart upload",
+                        e,
+                    )),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.abort(key, &upload_id).await;
+        }
+        result
+    }
+
+    async fn upload_parts(
+        &self,
+        blob: &StagedBlob,
+        key: &str,
+        upload_id: &str,
+        progress: &Progress,
+    ) -> Result<Vec<CompletedPart>> {
+        let part_size = self.bucket.config.part_size;
+        let size = blob.size();
+        let count = size.div_ceil(part_size);
+        let done = AtomicU64::new(0);
+        let uploads = futures::stream::iter(0..count).map(|i| {
+            let offset = i * part_size;
+            let len = part_size.min(size - offset);
+            let done = &done;
+            async move {
+                let part = self
+                    .upload_part(blob, key, upload_id, (i + 1) as i32, offset, len)
+                    .await?;
+                progress.report(done.fetch_add(len, Ordering::Relaxed) + len);
+                Ok::<_, MediaError>(part)
+            }
+        });
+        let mut parts: Vec<CompletedPart> = uploads
+            .buffer_unordered(self.bucket.config.part_concurrency)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number());
+        Ok(parts)
+    }
+
+    async fn upload_part(
+        &self,
+        blob: &StagedBlob,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        offset: u64,
+        len: u64,
+    ) -> Result<CompletedPart> {
+        let b = &self.bucket;
+        // One read of the part: hash it and send the same bytes (bounded: part_size × in flight).
+        let path = blob.path.clone();
+        let (bytes, sha) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(path)?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact(&mut buf)?;
+            let sha = sha2::Sha256::digest(&buf);
+            Ok((bytes::Bytes::from(buf), sha))
+        })
+        .await
+        .map_err(|e| MediaError::internal(Operation::Put, format!("part reader: {e}")))?
+        .map_err(|e| {
+            MediaError::io(Operation::Put, "reading staged part", e).with_backend(b.name())
+        })?;
+        let checksum = b64(&sha);
+        let out = b
+            .client
+            .upload_part()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(len as i64)
+            .checksum_sha256(&checksum)
+            .body(SdkBody::from(bytes))
+            .send()
+            .await
+            .map_err(|e| {
+                sdk_error(
+                    b.name(),
+                    Operation::Put,
+                    &format!("upload part {number}"),
+                    e,
+                )
+            })?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag().map(str::to_owned))
+            .checksum_sha256(checksum)
+            .build())
+    }
+
+    /// The URL to read `key` from: the published URL, or a fresh presigned one.
+    async fn read_url(&self, url: &str, key: &str) -> Result<String> {
+        match self.bucket.config.presign_expiry {
+            Some(expiry) => self.presigned_url(key, expiry).await,
+            None => Ok(url.to_owned()),
+        }
+    }
+
+    /// A presigned GET URL for `key` valid for `expiry`.
+    pub async fn presigned_url(&self, key: &str, expiry: std::time::Duration) -> Result<String> {
+        let b = &self.bucket;
+        let presigning =
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expiry).map_err(|e| {
+                MediaError::invalid_input(Operation::Get, format!("presign expiry: {e}"))
+            })?;
+        let request = b
+            .client
+            .get_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| sdk_error(b.name(), Operation::Get, "presign GET", e))?;
+        Ok(request.uri().to_owned())
+    }
+}
+
+#[async_trait]
+impl Backend for S3Backend {
+    fn name(&self) -> &str {
+        self.bucket.name()
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cdn
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full().with_max_size(Some(5 << 40))
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let key = self.bucket.config.key_for(&blob.id().to_string());
+        let location = self.location_for(&key);
+        if self.object_size(&key).await? == Some(blob.size()) {
+            debug!(key, "object already stored");
+            progress.report(blob.size());
+            return Ok(location);
+        }
+        if blob.size() >= self.bucket.config.multipart_threshold {
+            self.put_multipart(blob, &key, &progress).await?;
+        } else {
+            self.put_single(blob, &key).await?;
+        }
+        progress.report(blob.size());
+        info!(key, size = blob.size(), "stored on S3");
+        Ok(location)
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        let Location::Cdn { url, key } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Get,
+                format!("an S3 backend cannot read {location}"),
+            )
+            .with_backend(self.name()));
+        };
+        let url = self.read_url(url, key).await?;
+        RangedGet {
+            backend: self.name().to_owned(),
+            url,
+            start: range.start,
+            end: range.end,
+            attempts: self.bucket.config.max_attempts,
+            read_timeout: self.bucket.config.read_timeout,
+        }
+        .open(self.bucket.http.clone())
+        .await
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let Location::Cdn { key, .. } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Delete,
+                format!("an S3 backend cannot delete {location}"),
+            )
+            .with_backend(self.name()));
+        };
+        let b = &self.bucket;
+        for k in [key.clone(), crate::catalog::record_key(key)] {
+            b.client
+                .delete_object()
+                .bucket(&b.config.bucket)
+                .key(&k)
+                .send()
+                .await
+                .map_err(|e| sdk_error(b.name(), Operation::Delete, "DELETE object", e))?;
+        }
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        let b = &self.bucket;
+        b.client
+            .head_bucket()
+            .bucket(&b.config.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(b.name(), Operation::Health, "HEAD bucket", e))
+    }
+}

@@ -1,0 +1,368 @@
+//! The S3 backend against the embedded S3 server: conformance, multipart, checksums, the
+//! shared record catalog, public and presigned reads, resume and failure handling.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use futures::StreamExt;
+use media_cdn::{EmbeddedS3, S3Backend, S3Config};
+use media_core::conformance::{run_all, Suite};
+use media_core::{
+    Backend, ByteRange, Catalog, Digests, ErrorKind, Location, MediaFile, MediaId, Progress,
+    Timestamp,
+};
+
+/// The error of a read that must fail (never prints the bytes of one that did not).
+async fn read_err(
+    backend: &S3Backend,
+    location: &Location,
+    range: ByteRange,
+) -> media_core::MediaError {
+    match read(backend, location, range).await {
+        Ok(bytes) => panic!(
+            "read of {} bytes succeeded but should have failed",
+            bytes.len()
+        ),
+        Err(e) => e,
+    }
+}
+
+async fn read(
+    backend: &S3Backend,
+    location: &Location,
+    range: ByteRange,
+) -> media_core::Result<Vec<u8>> {
+    let mut s = backend.get(location, range).await?;
+    let mut out = Vec::new();
+    while let Some(piece) = s.next().await {
+        out.extend_from_slice(&piece?);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_against_the_embedded_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path(), "media").await.unwrap();
+    let backend = S3Backend::new(server.config()).unwrap();
+    let missing = Location::Cdn {
+        url: server
+            .config()
+            .object_url(&format!("media/{}", MediaId::for_bytes(b"nothing"))),
+        key: format!("media/{}", MediaId::for_bytes(b"nothing")),
+    };
+    run_all(&Suite::new(Arc::new(backend), missing)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_round_trip_and_are_public_over_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let config = server
+        .config()
+        .with_multipart(5 * MIB as u64, 5 * MIB as u64);
+    let backend = S3Backend::new(config).unwrap();
+    let bytes = data(17 * MIB + 3, 1);
+    let blob = stage(dir.path(), &bytes);
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = reports.clone();
+    let location = backend
+        .put(&blob, Progress::new(move |n| sink.lock().unwrap().push(n)))
+        .await
+        .unwrap();
+    let Location::Cdn { url, key } = &location else {
+        panic!("not a CDN location")
+    };
+    assert_eq!(key, &format!("media/{}", blob.id()));
+    assert_eq!(*reports.lock().unwrap().last().unwrap(), bytes.len() as u64);
+    // Four parts were reported as they finished.
+    assert!(reports.lock().unwrap().len() >= 4);
+
+    let back = read(&backend, &location, ByteRange::full()).await.unwrap();
+    assert_eq!(Digests::of_bytes(&back).sha256, blob.digests.sha256);
+
+    // The object URL works without credentials, with ranges (what a browser or CDN does).
+    let resp = reqwest::Client::new()
+        .get(url)
+        .header("Range", "bytes=5242879-5242888")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 206);
+    assert_eq!(
+        &resp.bytes().await.unwrap()[..],
+        &bytes[5_242_879..5_242_889]
+    );
+    // ...but anonymous writes are refused.
+    let put = reqwest::Client::new()
+        .put(url)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+    // No multipart leftovers in the server's folder.
+    let leftovers = std::fs::read_dir(server.root())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".upload")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_file_that_does_not_match_its_checksum_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let backend = S3Backend::new(server.config()).unwrap();
+    let bytes = data(300_000, 2);
+    let blob = stage(dir.path(), &bytes);
+    // Corrupt the staged bytes after the digests were taken.
+    let mut corrupt = bytes.clone();
+    corrupt[1234] ^= 0xFF;
+    std::fs::write(&blob.path, &corrupt).unwrap();
+    let err = backend.put(&blob, Progress::none()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    assert_eq!(err.backend.as_deref(), Some("cdn"));
+    let key = format!("media/{}", blob.id());
+    assert_eq!(
+        backend.object_size(&key).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_next_to_objects_let_another_node_resolve_an_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let node_a = S3Backend::new(server.config()).unwrap();
+    let bytes = data(2 * MIB + 7, 3);
+    let blob = stage(dir.path(), &bytes);
+    let location = node_a.put(&blob, Progress::none()).await.unwrap();
+    let mut file = MediaFile::new("shared.mp4", "video/mp4", &blob.digests, Timestamp::now());
+    file.locations.push(location.clone());
+    node_a.catalog().put(&file).await.unwrap();
+
+    // Node B has its own client and no local state.
+    let node_b = S3Backend::new(server.config()).unwrap();
+    let catalog_b = node_b.catalog();
+    let found = catalog_b
+        .get(&file.id)
+        .await
+        .unwrap()
+        .expect("record visible to node B");
+    assert_eq!(found, file);
+    assert_eq!(catalog_b.list().await.unwrap(), vec![file.clone()]);
+    let got = read(
+        &node_b,
+        found.location(media_core::BackendKind::Cdn).unwrap(),
+        ByteRange::full(),
+    )
+    .await
+    .unwrap();
+    assert!(got == bytes);
+    assert!(catalog_b
+        .get(&MediaId::for_bytes(b"other"))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Delete removes the object and its record.
+    node_b.delete(&location).await.unwrap();
+    assert!(catalog_b.get(&file.id).await.unwrap().is_none());
+    let err = read_err(&node_a, &location, ByteRange::full()).await;
+    assert_eq!(err.kind, ErrorKind::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_reads_for_private_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let backend = S3Backend::new(
+        server
+            .config()
+            .with_presigned_reads(Duration::from_secs(300)),
+    )
+    .unwrap();
+    let bytes = data(100_000, 4);
+    let blob = stage(dir.path(), &bytes);
+    let location = backend.put(&blob, Progress::none()).await.unwrap();
+    assert_eq!(
+        read(&backend, &location, ByteRange::new(10, 20))
+            .await
+            .unwrap(),
+        &bytes[10..20]
+    );
+    let url = backend
+        .presigned_url(&format!("media/{}", blob.id()), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_resume_after_a_cut_and_detect_truncation() {
+    let bytes = data(3 * MIB, 5);
+    let config = S3Config::new("media", "k", "s").with_endpoint("http://127.0.0.1:9");
+    let backend = S3Backend::new(config.clone().with_max_attempts(3)).unwrap();
+
+    // Cut twice mid-body, then served whole: the stream resumes with Range requests.
+    let url = flaky_http(bytes.clone(), 2, 700_000).await;
+    let location = Location::Cdn {
+        url,
+        key: "media/x".into(),
+    };
+    assert!(read(&backend, &location, ByteRange::full()).await.unwrap() == bytes);
+    let url = flaky_http(bytes.clone(), 1, 10).await;
+    let location_ranged = Location::Cdn {
+        url,
+        key: "media/x".into(),
+    };
+    let r = ByteRange::new(MIB as u64 - 3, 2 * MIB as u64 + 3);
+    assert!(read(&backend, &location_ranged, r).await.unwrap() == bytes[MIB - 3..2 * MIB + 3]);
+
+    // Always cut: after the attempts the stream fails, typed and retryable.
+    let url = flaky_http(bytes.clone(), usize::MAX, 1000).await;
+    let location = Location::Cdn {
+        url,
+        key: "media/x".into(),
+    };
+    let err = read_err(&backend, &location, ByteRange::full()).await;
+    assert!(
+        matches!(err.kind, ErrorKind::Integrity | ErrorKind::Unavailable),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_upload_gives_a_retryable_error_and_no_orphans_after_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s3");
+    let server = EmbeddedS3::start(&root, "media").await.unwrap();
+    let addr = server.addr();
+    let config = server
+        .config()
+        .with_multipart(5 * MIB as u64, 5 * MIB as u64)
+        .with_max_attempts(2);
+    let backend = S3Backend::new(config).unwrap();
+    let bytes = data(60 * MIB, 6);
+    let blob = stage(dir.path(), &bytes);
+
+    let (first_part_tx, first_part_rx) = tokio::sync::oneshot::channel();
+    let first_part_tx = std::sync::Mutex::new(Some(first_part_tx));
+    let upload = {
+        let backend = backend.clone();
+        let blob = blob.clone();
+        tokio::spawn(async move {
+            backend
+                .put(
+                    &blob,
+                    Progress::new(move |_| {
+                        if let Some(tx) = first_part_tx.lock().unwrap().take() {
+                            let _ = tx.send(());
+                        }
+                    }),
+                )
+                .await
+        })
+    };
+    first_part_rx.await.unwrap();
+    drop(server);
+    let err = upload.await.unwrap().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        matches!(err.kind, ErrorKind::Unavailable | ErrorKind::Timeout),
+        "{err}"
+    );
+    let orphans = |root: &std::path::Path| {
+        std::fs::read_dir(root)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".upload")
+            })
+            .count()
+    };
+    assert!(orphans(&root) > 0, "the killed upload left parts behind");
+
+    let _server = EmbeddedS3::start_on(&root, "media", addr).await.unwrap();
+    let location = backend.put(&blob, Progress::none()).await.unwrap();
+    assert_eq!(orphans(&root), 0, "the retry cleaned up the aborted upload");
+    let back = read(&backend, &location, ByteRange::full()).await.unwrap();
+    assert_eq!(Digests::of_bytes(&back).sha256, blob.digests.sha256);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_and_credentials_give_typed_errors() {
+    for bad in [
+        S3Config::new("No_Such Bucket", "k", "s"),
+        S3Config::new("media", "k", "s").with_endpoint("ftp://x"),
+        S3Config::new("media", "k", "s").with_endpoint("not a url"),
+        S3Config::new("media", "", "s"),
+        S3Config::new("media", "k", "s").with_multipart(1 << 20, 1 << 20),
+    ] {
+        assert_eq!(
+            S3Backend::new(bad).unwrap_err().kind,
+            ErrorKind::InvalidInput
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let mut wrong = server.config();
+    wrong.secret_key = "wrong".into();
+    let backend = S3Backend::new(wrong).unwrap();
+    let blob = stage(dir.path(), b"some bytes");
+    let err = backend.put(&blob, Progress::none()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    assert!(!err.is_retryable());
+
+    let nowhere = S3Config::new("media", "k", "s")
+        .with_endpoint("http://127.0.0.1:9")
+        .with_max_attempts(1);
+    let err = S3Backend::new(nowhere).unwrap().health().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(err.is_retryable());
+
+    let backend = S3Backend::new(server.config()).unwrap();
+    let wrong_kind = Location::Ipfs {
+        cid: "bafkqaaa".into(),
+    };
+    assert_eq!(
+        backend
+            .get(&wrong_kind, ByteRange::full())
+            .await
+            .err()
+            .unwrap()
+            .kind,
+        ErrorKind::InvalidInput
+    );
+    let bad_url = Location::Cdn {
+        url: "not a url".into(),
+        key: "k".into(),
+    };
+    assert!(backend.get(&bad_url, ByteRange::full()).await.is_err());
+}
