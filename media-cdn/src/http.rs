@@ -190,6 +190,32 @@ impl RangedGet {
     }
 }
 
+/// Read `range` of a public URL (a CDN URL from a `MediaFile`) with streaming and resume,
+/// without S3 credentials. The bytes are unverified: check them against the record's digests
+/// (the facade does).
+pub async fn get_url(url: &str, range: media_core::ByteRange) -> Result<ByteStream> {
+    if reqwest::Url::parse(url).is_err() {
+        return Err(MediaError::invalid_input(
+            Operation::Get,
+            format!("{url:?} is not a URL"),
+        ));
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| MediaError::internal(Operation::Get, format!("HTTP client: {e}")))?;
+    RangedGet {
+        backend: "http".into(),
+        url: url.to_owned(),
+        start: range.start,
+        end: range.end,
+        attempts: 4,
+        read_timeout: Duration::from_secs(30),
+    }
+    .open(client)
+    .await
+}
+
 /// Exponential backoff with jitter: ~100 ms, 200 ms, 400 ms ... capped at 3 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(5)).min(3000);

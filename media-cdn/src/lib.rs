@@ -51,5 +51,6 @@ mod server;
 pub use backend::S3Backend;
 pub use catalog::S3Catalog;
 pub use config::{S3Config, MIN_PART_SIZE};
+pub use http::get_url;
 #[cfg(feature = "server")]
 pub use server::EmbeddedS3;

