@@ -162,6 +162,17 @@ impl MediaError {
         self
     }
 
+    /// Attach the backend's name unless one is already there (errors from a wrapped store
+    /// keep the innermost name).
+    #[must_use]
+    pub fn or_backend(self, backend: &str) -> Self {
+        if self.backend.is_some() {
+            self
+        } else {
+            self.with_backend(backend)
+        }
+    }
+
     /// Override whether retrying may help.
     #[must_use]
     pub fn with_retryable(mut self, retryable: bool) -> Self {

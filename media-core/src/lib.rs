@@ -61,7 +61,7 @@ pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};
 pub use location::{BackendKind, Location};
-pub use media::{sniff_mime, MediaFile, Thumbnail, Timestamp};
+pub use media::{sniff_mime, MediaFile, Thumbnail, Thumbnailer, Timestamp};
 pub use policy::{
     Candidate, DownloadPlan, DownloadPolicy, Fastest, Hedged, PreferCdn, PreferP2p,
     ThroughputTable, UploadPlan, UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,

@@ -56,6 +56,15 @@ pub struct Thumbnail {
     /// The encoded image.
     #[serde(with = "hex_bytes")]
     pub bytes: Vec<u8>,
+    /// A BlurHash placeholder, if computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Width of the original image as displayed, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_width: Option<u32>,
+    /// Height of the original image as displayed, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_height: Option<u32>,
 }
 
 impl Thumbnail {
@@ -67,8 +76,23 @@ impl Thumbnail {
             height,
             sha256: Digest32::sha256(&bytes),
             bytes,
+            blurhash: None,
+            source_width: None,
+            source_height: None,
         }
     }
+
+    /// Whether `bytes` still match `sha256`.
+    pub fn verify(&self) -> bool {
+        Digest32::sha256(&self.bytes) == self.sha256
+    }
+}
+
+/// Makes the inline thumbnail of uploaded media. Called once per upload, on a blocking thread,
+/// with the staged file; returning `Ok(None)` means "no thumbnail for this media".
+pub trait Thumbnailer: Send + Sync + std::fmt::Debug {
+    /// A thumbnail of the staged file at `path` with MIME type `mime`.
+    fn thumbnail(&self, path: &std::path::Path, mime: &str) -> crate::Result<Option<Thumbnail>>;
 }
 
 mod hex_bytes {

@@ -493,7 +493,7 @@ impl Download {
             tokio::time::timeout(self.plan.attempt_timeout, backend.get(location, request))
                 .await
                 .map_err(|_| stalled(backend.name(), self.plan.attempt_timeout))?
-                .map_err(|e| named(e, backend.name()))?;
+                .map_err(|e| e.or_backend(backend.name()))?;
         Ok(Attempt {
             index,
             stream,
@@ -524,7 +524,7 @@ impl Download {
                         .finish()
                         .map_err(|e| self.integrity(attempt, e))
                 }
-                Some(Err(e)) => return Err(named(e, name)),
+                Some(Err(e)) => return Err(e.or_backend(name)),
                 Some(Ok(piece)) => piece,
             };
             attempt.received += piece.len() as u64;
@@ -558,7 +558,7 @@ impl Download {
                 chunk: attempt.verifier.next_chunk(),
             });
         }
-        named(e, name)
+        e.or_backend(name)
     }
 
     /// Start the first attempt; if it has not verified a chunk after `after`, start the next
@@ -593,14 +593,6 @@ impl Download {
             Ok((winner, _loser)) => Ok(winner),
             Err(e) => Err(e),
         }
-    }
-}
-
-fn named(e: MediaError, backend: &str) -> MediaError {
-    if e.backend.is_none() {
-        e.with_backend(backend)
-    } else {
-        e
     }
 }
 

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use media_core::{
     Backend, Candidate, Catalog, DownloadPolicy, ErrorKind, MediaError, MediaEvent, MediaFile,
     MediaId, Operation, OperationId, PreferP2p, Progress, Result, StagedBlob, ThroughputTable,
-    Timestamp, UploadPolicy, UploadToAll,
+    Thumbnail, Thumbnailer, Timestamp, UploadPolicy, UploadToAll,
 };
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
@@ -55,6 +55,7 @@ pub struct MediaStoreBuilder {
     max_size: Option<u64>,
     event_capacity: usize,
     expiry_sweep: Option<Duration>,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
 }
 
 impl MediaStoreBuilder {
@@ -91,6 +92,19 @@ impl MediaStoreBuilder {
     /// Events buffered per subscriber before slow subscribers miss some (default 1024).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Make inline thumbnails at upload with this thumbnailer. With the `thumb` feature the
+    /// default is `media_thumb::MediaThumbnailer` (256 px WebP); without it, none.
+    pub fn thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
+        self.thumbnailer = Some(thumbnailer);
+        self
+    }
+
+    /// Make no thumbnails.
+    pub fn without_thumbnails(mut self) -> Self {
+        self.thumbnailer = None;
         self
     }
 
@@ -139,6 +153,7 @@ impl MediaStoreBuilder {
             throughput: Mutex::new(ThroughputTable::new()),
             uploads: InFlight::default(),
             next_op: AtomicU64::new(1),
+            thumbnailer: self.thumbnailer,
         });
         if let Some(interval) = self.expiry_sweep {
             spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
@@ -183,6 +198,7 @@ pub(crate) struct Inner {
     pub throughput: Mutex<ThroughputTable>,
     uploads: InFlight<MediaFile>,
     next_op: AtomicU64,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
 }
 
 impl Inner {
@@ -242,6 +258,7 @@ impl MediaStore {
             max_size: None,
             event_capacity: 1024,
             expiry_sweep: None,
+            thumbnailer: default_thumbnailer(),
         }
     }
 
@@ -284,6 +301,25 @@ impl MediaStore {
     /// The record of `id`, if catalogued (expired records included).
     pub async fn get(&self, id: &MediaId) -> Result<Option<MediaFile>> {
         self.inner.catalog.get(id).await
+    }
+
+    /// The thumbnail of `id`, checked against the digest in its record. `NotFound` when the
+    /// id is unknown or has no thumbnail; `Integrity` when the bytes do not match.
+    pub async fn thumbnail(&self, id: &MediaId) -> Result<Thumbnail> {
+        let file = self.inner.catalog.get(id).await?.ok_or_else(|| {
+            MediaError::not_found(Operation::Thumbnail, format!("no media with id {id}"))
+        })?;
+        let thumb = file.thumbnail.ok_or_else(|| {
+            MediaError::not_found(Operation::Thumbnail, format!("media {id} has no thumbnail"))
+        })?;
+        if !thumb.verify() {
+            return Err(MediaError::new(
+                ErrorKind::Integrity,
+                Operation::Thumbnail,
+                format!("the thumbnail of {id} does not match its SHA-256"),
+            ));
+        }
+        Ok(thumb)
     }
 
     /// Every catalogued record.
@@ -488,10 +524,12 @@ async fn store_everywhere(
             (backend, result)
         }
     });
-    let results = join_all(puts).await;
+    let (results, thumbnail) =
+        futures::join!(join_all(puts), make_thumbnail(inner, &staged_path, &mime));
 
     let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
     record.expires_at = expires_at;
+    record.thumbnail = thumbnail;
     let mut failures = Vec::new();
     let mut stored = Vec::new();
     for (backend, result) in results {
@@ -511,11 +549,7 @@ async fn store_everywhere(
                 stored.push((backend, location));
             }
             Err(e) => {
-                let e = if e.backend.is_none() {
-                    e.with_backend(&bname)
-                } else {
-                    e
-                };
+                let e = e.or_backend(&bname);
                 warn!(%id, backend = %bname, error = %e, "store failed");
                 inner.stats.backend(&bname, |s| s.puts_failed += 1);
                 inner.emit(MediaEvent::StoreFailed {
@@ -555,6 +589,35 @@ async fn store_everywhere(
     };
     let _ = std::fs::remove_file(&staged_path);
     outcome
+}
+
+#[cfg(feature = "thumb")]
+fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {
+    Some(Arc::new(media_thumb::MediaThumbnailer::default()))
+}
+
+#[cfg(not(feature = "thumb"))]
+fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {
+    None
+}
+
+/// The inline thumbnail of a staged file, made on a blocking thread while the stores upload.
+/// A thumbnail that cannot be made never fails the upload.
+async fn make_thumbnail(inner: &Inner, staged: &Path, mime: &str) -> Option<Thumbnail> {
+    let thumbnailer = Arc::clone(inner.thumbnailer.as_ref()?);
+    let (path, mime) = (staged.to_path_buf(), mime.to_owned());
+    let made = tokio::task::spawn_blocking(move || thumbnailer.thumbnail(&path, &mime)).await;
+    match made {
+        Ok(Ok(thumb)) => thumb,
+        Ok(Err(e)) => {
+            warn!(path = %staged.display(), error = %e, "no thumbnail");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "thumbnail task failed");
+            None
+        }
+    }
 }
 
 /// A progress sink that turns a backend's byte counts into throttled events.

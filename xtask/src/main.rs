@@ -195,12 +195,14 @@ fn bench(args: &[String]) -> Res {
     match which {
         "ingest" => bench_ingest(size_mib),
         "cdn" => bench_cdn(flag(args, "--size-mib").unwrap_or(256)),
+        "thumb" => bench_thumb(flag(args, "--fuzz-seconds").unwrap_or(20)),
         "all" => {
             bench_ingest(size_mib)?;
-            bench_cdn(256)
+            bench_cdn(256)?;
+            bench_thumb(20)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, all)"
         )),
     }
 }
@@ -302,13 +304,32 @@ fn release_example(package: &str, features: &[&str], example: &str) -> Res<PathB
     Ok(target_dir().join("release/examples").join(example))
 }
 
+/// `exe` run under `/usr/bin/time -v` when available, to read its peak memory.
+fn with_time_v(exe: &Path) -> Command {
+    if Path::new("/usr/bin/time").exists() {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    }
+}
+
+/// Peak RSS from `/usr/bin/time -v` output.
+fn max_rss_kb(stderr: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn bench_cdn(mib: u64) -> Res {
     if !have("curl", "--version") {
         return Err("the CDN benchmark compares against curl: install curl".into());
     }
     let exe = release_example("media-cdn", &[], "cdn_bench")?;
     let file = bench_file(mib)?;
-    let (_, out, _) = timed(Command::new(&exe).arg(&file))?;
+    let (_, out, err) = timed(with_time_v(&exe).arg(&file))?;
     let line = out.lines().last().unwrap_or_default();
     let field = |f: &str| json_field(line, f).ok_or(format!("cdn_bench printed no {f}: {line}"));
     let (up, ours, curl) = (field("upload_s")?, field("get_s")?, field("curl_s")?);
@@ -323,6 +344,9 @@ fn bench_cdn(mib: u64) -> Res {
         mb / curl
     );
     println!("  our streaming ranged GET                {ours:7.3} s  {:8.1} MB/s   ratio vs curl: {:.2}x", mb / ours, curl / ours);
+    if let Some(kb) = max_rss_kb(&err) {
+        println!("  peak RSS of the whole run (server, upload, 3 downloads; /usr/bin/time -v): {:.1} MiB", kb as f64 / 1024.0);
+    }
     Ok(())
 }
 
@@ -343,28 +367,16 @@ fn bench_ingest(mib: u64) -> Res {
     let mut upload = Vec::new();
     let mut download = Vec::new();
     let mut rss_kb = Vec::new();
-    let time_v = Path::new("/usr/bin/time").exists();
     for round in 0..3 {
         let (s, _, _) = timed(Command::new("openssl").args(["dgst", "-sha256"]).arg(&file))?;
         openssl.push(s);
-        let mut cmd = if time_v {
-            let mut c = Command::new("/usr/bin/time");
-            c.arg("-v").arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let (_, out, err) = timed(cmd.arg(&file))?;
+        let (_, out, err) = timed(with_time_v(&exe).arg(&file))?;
         let line = out.lines().last().unwrap_or_default();
         ingest.push(json_field(line, "ingest_s").ok_or("no ingest_s")?);
         digest_only.push(json_field(line, "digest_only_s").ok_or("no digest_only_s")?);
         upload.push(json_field(line, "upload_s").ok_or("no upload_s")?);
         download.push(json_field(line, "download_s").ok_or("no download_s")?);
-        if let Some(kb) = err
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
+        if let Some(kb) = max_rss_kb(&err) {
             rss_kb.push(kb);
         }
         eprintln!(
@@ -406,5 +418,86 @@ fn bench_ingest(mib: u64) -> Res {
             *max as f64 / 1024.0
         );
     }
+    Ok(())
+}
+
+/// Our `thumb` example against `vipsthumbnail -s 256` on the same generated 12 MP JPEG, then
+/// bomb refusal times and a bounded fuzz run of the decoder entry point.
+fn bench_thumb(fuzz_seconds: u64) -> Res {
+    if !have("vipsthumbnail", "--version") {
+        return Err(
+            "the thumbnail benchmark compares against vipsthumbnail: install Debian's libvips-tools"
+                .into(),
+        );
+    }
+    let thumb = release_example("media-thumb", &[], "thumb")?;
+    let lab = release_example("media-thumb", &[], "thumb_lab")?;
+    let dir = bench_dir()?;
+    let photo = dir.join("photo-12mp.jpg");
+    if !photo.is_file() {
+        timed(Command::new(&lab).arg("photo").arg(&photo))?;
+    }
+    let ours_jpeg = dir.join("ours-256.jpg");
+    let ours_webp = dir.join("ours-256.webp");
+    let vips_out = dir.join("vips-256.jpg");
+    let ours = |out: &Path, format: &str| {
+        let mut c = with_time_v(&thumb);
+        c.arg(&photo)
+            .arg(out)
+            .args(["--size", "256", "--format", format]);
+        c
+    };
+    let vips = || {
+        let mut c = with_time_v(Path::new("/usr/bin/vipsthumbnail"));
+        c.arg(&photo).args(["-s", "256", "-o"]).arg(&vips_out);
+        c
+    };
+    // Warm the page cache and both programs.
+    timed(&mut ours(&ours_jpeg, "jpeg"))?;
+    timed(&mut vips())?;
+    let (mut t_jpeg, mut t_webp, mut t_vips) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut r_jpeg, mut r_webp, mut r_vips) = (0u64, 0u64, 0u64);
+    for _ in 0..7 {
+        let (s, _, e) = timed(&mut ours(&ours_jpeg, "jpeg"))?;
+        t_jpeg.push(s);
+        r_jpeg = r_jpeg.max(max_rss_kb(&e).unwrap_or(0));
+        let (s, _, e) = timed(&mut ours(&ours_webp, "webp"))?;
+        t_webp.push(s);
+        r_webp = r_webp.max(max_rss_kb(&e).unwrap_or(0));
+        let (s, _, e) = timed(&mut vips())?;
+        t_vips.push(s);
+        r_vips = r_vips.max(max_rss_kb(&e).unwrap_or(0));
+    }
+    let (j, w, v) = (median(t_jpeg), median(t_webp), median(t_vips));
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    println!("\nthumbnail benchmark, generated 4000×3000 JPEG → 256 px, median of 7, same run");
+    println!(
+        "  vipsthumbnail -s 256 -o out.jpg        {:7.1} ms  peak RSS {:5.1} MiB   1.00",
+        v * 1e3,
+        mib(r_vips)
+    );
+    println!(
+        "  thumb IN out.jpg --format jpeg         {:7.1} ms  peak RSS {:5.1} MiB   {:.2}x vipsthumbnail's time",
+        j * 1e3,
+        mib(r_jpeg),
+        j / v
+    );
+    println!(
+        "  thumb IN out.webp (default format)     {:7.1} ms  peak RSS {:5.1} MiB   {:.2}x vipsthumbnail's time",
+        w * 1e3,
+        mib(r_webp),
+        w / v
+    );
+    let (_, bombs, _) = timed(Command::new(&lab).arg("bombs"))?;
+    println!("  decompression bombs refused:");
+    for line in bombs.lines() {
+        println!("    {line}");
+    }
+    eprintln!("==> fuzzing make_thumbnails for {fuzz_seconds} s");
+    let (_, fuzz, _) = timed(Command::new(&lab).arg("fuzz").arg(fuzz_seconds.to_string()))?;
+    println!(
+        "  fuzz ({fuzz_seconds} s of mutated JPEG/PNG/GIF/WebP): {}",
+        fuzz.trim()
+    );
     Ok(())
 }

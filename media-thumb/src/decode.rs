@@ -1,0 +1,179 @@
+//! Decoding with limits checked from the header first, and shrink-on-load for JPEG.
+
+use std::io::Cursor;
+
+use image::ImageDecoder;
+
+use crate::{Pixels, ThumbError, ThumbnailOptions};
+
+/// What the magic bytes say.
+pub(crate) fn sniff(bytes: &[u8]) -> Result<&'static str, ThumbError> {
+    let mime = media_core::sniff_mime(bytes, "");
+    match mime {
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp" => Ok(mime),
+        "image/heic" | "image/avif" => Err(ThumbError::Unsupported(format!(
+            "{mime} is not supported (convert to JPEG or WebP first)"
+        ))),
+        _ if bytes.is_empty() => Err(ThumbError::Corrupt("empty input".into())),
+        _ => Err(ThumbError::Unsupported(
+            "not a JPEG, PNG, WebP or GIF image".into(),
+        )),
+    }
+}
+
+fn check_size(width: u32, height: u32, options: &ThumbnailOptions) -> Result<(), ThumbError> {
+    let too_large = |limit: String| ThumbError::TooLarge {
+        width,
+        height,
+        limit,
+    };
+    if width == 0 || height == 0 {
+        return Err(ThumbError::Corrupt(format!(
+            "image of {width}×{height} pixels"
+        )));
+    }
+    if width > options.max_dimension || height > options.max_dimension {
+        return Err(too_large(format!(
+            "{} pixels per side",
+            options.max_dimension
+        )));
+    }
+    if u64::from(width) * u64::from(height) > options.max_pixels {
+        return Err(too_large(format!("{} pixels", options.max_pixels)));
+    }
+    Ok(())
+}
+
+pub(crate) fn decode(
+    bytes: &[u8],
+    target: u32,
+    options: &ThumbnailOptions,
+) -> Result<Pixels, ThumbError> {
+    match sniff(bytes)? {
+        "image/jpeg" => decode_jpeg(bytes, target, options),
+        mime => decode_other(bytes, mime, options),
+    }
+}
+
+/// EXIF orientation (1–8) of a JPEG, 1 when absent or unreadable.
+fn jpeg_orientation(bytes: &[u8]) -> u8 {
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
+        return 1;
+    };
+    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .and_then(|v| u8::try_from(v).ok())
+        .filter(|v| (1..=8).contains(v))
+        .unwrap_or(1)
+}
+
+fn decode_jpeg(
+    bytes: &[u8],
+    target: u32,
+    options: &ThumbnailOptions,
+) -> Result<Pixels, ThumbError> {
+    let corrupt = |e: jpeg_decoder::Error| ThumbError::Corrupt(e.to_string());
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    decoder.read_info().map_err(corrupt)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| ThumbError::Corrupt("no JPEG header".into()))?;
+    let (sw, sh) = (u32::from(info.width), u32::from(info.height));
+    check_size(sw, sh, options)?;
+    // Shrink on load: let the IDCT produce at least twice the target, not the full image.
+    let want = u64::from(target) * 2;
+    let long = u64::from(sw.max(sh));
+    if long > want {
+        let rw = (u64::from(sw) * want).div_ceil(long).max(1);
+        let rh = (u64::from(sh) * want).div_ceil(long).max(1);
+        decoder.scale(rw as u16, rh as u16).map_err(corrupt)?;
+    }
+    decoder.set_max_decoding_buffer_size(usize::try_from(options.max_alloc).unwrap_or(usize::MAX));
+    let raw = decoder.decode().map_err(corrupt)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| ThumbError::Corrupt("no JPEG header".into()))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let n = (w as usize) * (h as usize);
+    use jpeg_decoder::PixelFormat as P;
+    let data = match info.pixel_format {
+        P::RGB24 => raw,
+        P::L8 => raw.iter().flat_map(|&l| [l, l, l]).collect(),
+        P::L16 => raw
+            .chunks_exact(2)
+            .flat_map(|c| [c[0], c[0], c[0]])
+            .collect(),
+        P::CMYK32 => raw
+            .chunks_exact(4)
+            .flat_map(|c| {
+                let k = u16::from(c[3]);
+                let f = |v: u8| ((u16::from(v) * k) / 255) as u8;
+                [f(c[0]), f(c[1]), f(c[2])]
+            })
+            .collect(),
+    };
+    if data.len() < n * 3 {
+        return Err(ThumbError::Corrupt(
+            "JPEG decoded to fewer pixels than its header says".into(),
+        ));
+    }
+    Ok(Pixels {
+        width: w,
+        height: h,
+        alpha: false,
+        data,
+        orientation: jpeg_orientation(bytes),
+        source_width: sw,
+        source_height: sh,
+        source_mime: "image/jpeg",
+    })
+}
+
+fn decode_other(
+    bytes: &[u8],
+    mime: &'static str,
+    options: &ThumbnailOptions,
+) -> Result<Pixels, ThumbError> {
+    let corrupt = |e: image::ImageError| match e {
+        image::ImageError::Limits(l) => ThumbError::TooLarge {
+            width: 0,
+            height: 0,
+            limit: l.to_string(),
+        },
+        image::ImageError::Unsupported(u) => ThumbError::Unsupported(u.to_string()),
+        other => ThumbError::Corrupt(other.to_string()),
+    };
+    let format = match mime {
+        "image/png" => image::ImageFormat::Png,
+        "image/gif" => image::ImageFormat::Gif,
+        _ => image::ImageFormat::WebP,
+    };
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(options.max_dimension);
+    limits.max_image_height = Some(options.max_dimension);
+    limits.max_alloc = Some(options.max_alloc);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (sw, sh) = decoder.dimensions();
+    check_size(sw, sh, options)?;
+    let orientation = decoder.orientation().ok().map(|o| o.to_exif()).unwrap_or(1);
+    // GIF: the first frame.
+    let img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    let alpha = img.color().has_alpha();
+    let data = if alpha {
+        img.into_rgba8().into_raw()
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    Ok(Pixels {
+        width: sw,
+        height: sh,
+        alpha,
+        data,
+        orientation,
+        source_width: sw,
+        source_height: sh,
+        source_mime: mime,
+    })
+}
