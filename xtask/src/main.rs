@@ -144,9 +144,86 @@ fn ensure_seaweedfs() -> Res<PathBuf> {
     }
 }
 
+/// npm packages the interop tests run (Helia and friends), pinned by major version.
+const NPM_PACKAGES: &[&str] = &["@helia/unixfs@8", "blockstore-core@6"];
+
+/// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
+/// tools folder. Uses the system `node` when it is new enough, else npm's `node@22` package.
+fn ensure_node_tools() -> Res<(PathBuf, PathBuf)> {
+    if !have("npm", "--version") {
+        return Err(
+            "the IPFS interop tests need Node.js and npm: install them (Node ≥ 20 with npm)".into(),
+        );
+    }
+    let dir = tools_dir().join("npm");
+    let stamp = dir.join(".installed");
+    let wanted = NPM_PACKAGES.join(" ");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        run(
+            "install Helia (npm)",
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&dir)
+                .args(NPM_PACKAGES),
+        )?;
+        std::fs::write(&stamp, &wanted).map_err(|e| e.to_string())?;
+    }
+    let system_major = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|v| {
+            v.trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
+    if system_major.is_some_and(|m| m >= 22) {
+        return Ok((dir, PathBuf::from("node")));
+    }
+    let node_dir = tools_dir().join("node22");
+    let node = node_dir.join("node_modules/.bin/node");
+    if !node.is_file() {
+        std::fs::create_dir_all(&node_dir).map_err(|e| format!("{}: {e}", node_dir.display()))?;
+        // The `node` package fetches its binary in an install script: scripts stay on here.
+        run(
+            "install Node 22 (npm node@22)",
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&node_dir)
+                .arg("node@22"),
+        )?;
+    }
+    if !have(node.to_str().unwrap_or("node"), "--version") {
+        return Err(format!(
+            "Node 22 from npm did not install a working {}",
+            node.display()
+        ));
+    }
+    Ok((dir, node))
+}
+
 fn test(args: &[String]) -> Res {
     let quick = args.iter().any(|a| a == "--quick");
     let weed = ensure_seaweedfs()?;
+    let (npm_dir, node) = ensure_node_tools()?;
     if have("rustfmt", "--version") {
         run(
             "format check",
@@ -180,7 +257,10 @@ fn test(args: &[String]) -> Res {
         cargo()
             .args(["test", "--workspace", "--all-targets", "--all-features"])
             .env("MEDIA_WEED_BIN", &weed)
-            .env("MEDIA_REQUIRE_SEAWEEDFS", "1"),
+            .env("MEDIA_REQUIRE_SEAWEEDFS", "1")
+            .env("MEDIA_NODE_DIR", &npm_dir)
+            .env("MEDIA_NODE_BIN", &node)
+            .env("MEDIA_REQUIRE_NODE", "1"),
     )?;
     run(
         "doc tests",

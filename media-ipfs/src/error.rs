@@ -1,0 +1,55 @@
+//! IPFS errors, mapped onto [`media_core::MediaError`] kinds.
+
+use media_core::{ErrorKind, MediaError, Operation};
+
+/// What went wrong with a CID, a block, a gateway or the local block store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IpfsError {
+    /// A CID, range, URL or argument is malformed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A codec, hash function or UnixFS type we do not handle.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A block or CAR is structurally broken (truncated, bad varints, bad protobuf).
+    #[error("malformed data: {0}")]
+    Malformed(String),
+    /// Bytes do not hash to the CID they were fetched for.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// A block larger than we accept.
+    #[error("block too large: {0}")]
+    TooLarge(String),
+    /// The content is not held here (or the gateway answered 404).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A gateway or peer could not be reached or failed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Local storage failed.
+    #[error("I/O: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+impl IpfsError {
+    /// The media-core error kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IpfsError::InvalidInput(_) => ErrorKind::InvalidInput,
+            IpfsError::Unsupported(_) => ErrorKind::Unsupported,
+            IpfsError::Malformed(_) | IpfsError::Integrity(_) | IpfsError::TooLarge(_) => {
+                ErrorKind::Integrity
+            }
+            IpfsError::NotFound(_) => ErrorKind::NotFound,
+            IpfsError::Unavailable(_) => ErrorKind::Unavailable,
+            IpfsError::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    /// As a [`MediaError`] of `operation`.
+    pub fn into_media(self, operation: Operation) -> MediaError {
+        let kind = self.kind();
+        MediaError::new(kind, operation, self.to_string()).with_source(self)
+    }
+}
