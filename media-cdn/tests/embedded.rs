@@ -348,9 +348,7 @@ async fn bad_configuration_and_credentials_give_typed_errors() {
     assert!(err.is_retryable());
 
     let backend = S3Backend::new(server.config()).unwrap();
-    let wrong_kind = Location::Ipfs {
-        cid: "bafkqaaa".into(),
-    };
+    let wrong_kind = Location::ipfs("bafkqaaa");
     assert_eq!(
         backend
             .get(&wrong_kind, ByteRange::full())

@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn demo(backend: std::sync::Arc<dyn media_core::Backend>) {
 //! use media_core::conformance::{run_all, Suite};
-//! let missing = media_core::Location::Ipfs { cid: "bafkqaaa".into() };
+//! let missing = media_core::Location::ipfs("bafkqaaa");
 //! run_all(&Suite::new(backend, missing)).await;
 //! # }
 //! ```

@@ -56,6 +56,11 @@ pub enum Location {
     Ipfs {
         /// CIDv1 string of the file's root.
         cid: String,
+        /// An iroh blob ticket (node id, direct addresses and BLAKE3 hash) of a node holding
+        /// the bytes, for direct node-to-node transfer; any trustless gateway serves the CID
+        /// without it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
     },
     /// A torrent with a single file.
     Torrent {
@@ -67,6 +72,14 @@ pub enum Location {
 }
 
 impl Location {
+    /// An IPFS location with only a CID.
+    pub fn ipfs(cid: impl Into<String>) -> Self {
+        Location::Ipfs {
+            cid: cid.into(),
+            ticket: None,
+        }
+    }
+
     /// The kind of store this location belongs to.
     pub fn kind(&self) -> BackendKind {
         match self {
@@ -80,7 +93,7 @@ impl Location {
     pub fn address(&self) -> &str {
         match self {
             Location::Cdn { url, .. } => url,
-            Location::Ipfs { cid } => cid,
+            Location::Ipfs { cid, .. } => cid,
             Location::Torrent { info_hash, .. } => info_hash,
         }
     }
@@ -90,7 +103,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Cdn { url, .. } => write!(f, "cdn:{url}"),
-            Location::Ipfs { cid } => write!(f, "ipfs:{cid}"),
+            Location::Ipfs { cid, .. } => write!(f, "ipfs:{cid}"),
             Location::Torrent { magnet, .. } => write!(f, "torrent:{magnet}"),
         }
     }

@@ -210,7 +210,7 @@ impl MediaFile {
     /// The IPFS CID, if stored on IPFS.
     pub fn cid(&self) -> Option<&str> {
         match self.location(BackendKind::Ipfs) {
-            Some(Location::Ipfs { cid }) => Some(cid),
+            Some(Location::Ipfs { cid, .. }) => Some(cid),
             _ => None,
         }
     }
@@ -269,9 +269,7 @@ mod tests {
         let data = vec![7u8; (CHUNK_SIZE + 5) as usize];
         let digests = Digests::of_bytes(&data);
         let mut file = MediaFile::new("a.jpg", "image/jpeg", &digests, Timestamp(1));
-        file.locations.push(Location::Ipfs {
-            cid: "bafkqaaa".into(),
-        });
+        file.locations.push(Location::ipfs("bafkqaaa"));
         file.thumbnail = Some(Thumbnail::new("image/webp", 2, 1, vec![1, 2, 255]));
         let json = serde_json::to_string(&file).unwrap();
         let back: MediaFile = serde_json::from_str(&json).unwrap();

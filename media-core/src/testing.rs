@@ -30,9 +30,7 @@ pub fn test_location(kind: BackendKind, name: &str, id: &MediaId) -> Location {
             url: format!("memory://{name}/{hex}"),
             key: hex,
         },
-        BackendKind::Ipfs => Location::Ipfs {
-            cid: format!("memory-{name}-{hex}"),
-        },
+        BackendKind::Ipfs => Location::ipfs(format!("memory-{name}-{hex}")),
         BackendKind::Torrent => Location::Torrent {
             magnet: format!("magnet:?xt=urn:btih:{}&dn={name}", &hex[..40]),
             info_hash: hex[..40].to_owned(),

@@ -1,0 +1,211 @@
+//! A verifying Trustless Gateway client: fetches a CID's blocks one at a time with
+//! `?format=raw`, checks each against its CID before using it, walks the UnixFS DAG and
+//! streams the requested byte range. Works against our gateway or any public one.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cid::Cid;
+use futures::StreamExt;
+use media_core::{ByteStream, Operation};
+
+use crate::error::IpfsError;
+use crate::unixfs::{decode_file_node, parse_cid, verify_block, DAG_PB, MAX_BLOCK, RAW};
+
+/// A client of one gateway (`http://host:port`, no trailing `/ipfs`).
+#[derive(Debug, Clone)]
+pub struct GatewayClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl GatewayClient {
+    /// A client for the gateway at `base`, with a per-request timeout.
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, IpfsError> {
+        let base = base.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base)
+            .map_err(|e| IpfsError::InvalidInput(format!("gateway URL {base:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(IpfsError::InvalidInput(format!(
+                "gateway URL {base:?}: only http and https"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .no_proxy()
+            .build()
+            .map_err(|e| IpfsError::InvalidInput(format!("HTTP client: {e}")))?;
+        Ok(GatewayClient { base, http })
+    }
+
+    /// The gateway's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the gateway answers the `bafkqaaa` probe.
+    pub async fn probe(&self) -> Result<(), IpfsError> {
+        let url = format!("{}/ipfs/bafkqaaa?format=raw", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| IpfsError::Unavailable(format!("{url}: {e}")))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(IpfsError::Unavailable(format!(
+                "{url}: HTTP {}",
+                response.status()
+            )))
+        }
+    }
+
+    /// One block, verified against `cid`; refused above 2 MiB without reading further.
+    pub async fn block(&self, cid: &Cid) -> Result<Bytes, IpfsError> {
+        let url = format!("{}/ipfs/{cid}?format=raw", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/vnd.ipld.raw")
+            .send()
+            .await
+            .map_err(|e| IpfsError::Unavailable(format!("{url}: {e}")))?;
+        match response.status().as_u16() {
+            200 => {}
+            404 | 410 => return Err(IpfsError::NotFound(format!("{cid} at {}", self.base))),
+            400 => return Err(IpfsError::InvalidInput(format!("{url}: HTTP 400"))),
+            s => return Err(IpfsError::Unavailable(format!("{url}: HTTP {s}"))),
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BLOCK as u64)
+        {
+            return Err(IpfsError::TooLarge(format!(
+                "{url} announces {} bytes",
+                response.content_length().unwrap_or(0)
+            )));
+        }
+        let mut body = response.bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| IpfsError::Unavailable(format!("{url}: {e}")))?;
+            if buf.len() + piece.len() > MAX_BLOCK {
+                return Err(IpfsError::TooLarge(format!(
+                    "{url} sent more than {MAX_BLOCK} bytes"
+                )));
+            }
+            buf.extend_from_slice(&piece);
+        }
+        verify_block(cid, &buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// The file size of `root` (from its root block).
+    pub async fn size(&self, root: &Cid) -> Result<u64, IpfsError> {
+        let block = self.block(root).await?;
+        file_size_of(root, &block)
+    }
+
+    /// Stream `range` of the UnixFS file `root` (`None`: all of it), every block verified.
+    pub fn read(&self, root: &str, range: Option<Range<u64>>) -> Result<ByteStream, IpfsError> {
+        let root = parse_cid(root)?;
+        let client = self.clone();
+        let state = Walk {
+            client,
+            queue: VecDeque::from([(root, 0u64)]),
+            wanted: range,
+        };
+        let stream = futures::stream::unfold(state, |mut walk| async move {
+            match walk.next_piece().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), walk)),
+                Ok(None) => None,
+                Err(e) => {
+                    walk.queue.clear();
+                    Some((Err(e.into_media(Operation::Get)), walk))
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+}
+
+fn file_size_of(cid: &Cid, block: &[u8]) -> Result<u64, IpfsError> {
+    match cid.codec() {
+        RAW => Ok(block.len() as u64),
+        DAG_PB => {
+            let node = decode_file_node(block)?;
+            Ok(node
+                .file_size
+                .unwrap_or(node.data.len() as u64 + node.blocksizes.iter().sum::<u64>()))
+        }
+        other => Err(IpfsError::Unsupported(format!("codec 0x{other:x}"))),
+    }
+}
+
+/// Depth-first walk of a file DAG, skipping subtrees outside the wanted range.
+struct Walk {
+    client: GatewayClient,
+    queue: VecDeque<(Cid, u64)>,
+    wanted: Option<Range<u64>>,
+}
+
+impl Walk {
+    async fn next_piece(&mut self) -> Result<Option<Bytes>, IpfsError> {
+        while let Some((cid, start)) = self.queue.pop_front() {
+            let block = self.client.block(&cid).await?;
+            match cid.codec() {
+                RAW => {
+                    if let Some(piece) = self.clip(start, &block) {
+                        return Ok(Some(piece));
+                    }
+                }
+                DAG_PB => {
+                    let node = decode_file_node(&block)?;
+                    let mut at = start + node.data.len() as u64;
+                    let mut children = Vec::with_capacity(node.links.len());
+                    for (link, size) in node.links.iter().zip(&node.blocksizes) {
+                        let child = at..at + size;
+                        if self
+                            .wanted
+                            .as_ref()
+                            .is_none_or(|w| child.start < w.end && w.start < child.end)
+                        {
+                            children.push((link.cid, at));
+                        }
+                        at += size;
+                    }
+                    for child in children.into_iter().rev() {
+                        self.queue.push_front(child);
+                    }
+                    if !node.data.is_empty() {
+                        if let Some(piece) = self.clip(start, &node.data) {
+                            return Ok(Some(piece));
+                        }
+                    }
+                }
+                other => {
+                    return Err(IpfsError::Unsupported(format!(
+                        "codec 0x{other:x} inside a file DAG"
+                    )))
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The part of `data` (file bytes starting at `start`) inside the wanted range.
+    fn clip(&self, start: u64, data: &[u8]) -> Option<Bytes> {
+        let end = start + data.len() as u64;
+        let (from, to) = match &self.wanted {
+            None => (start, end),
+            Some(w) => (w.start.max(start), w.end.min(end)),
+        };
+        (from < to)
+            .then(|| Bytes::copy_from_slice(&data[(from - start) as usize..(to - start) as usize]))
+    }
+}

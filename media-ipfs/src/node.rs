@@ -1,0 +1,394 @@
+//! [`IpfsNode`]: the block store, an iroh endpoint serving its blobs, and a Trustless Gateway;
+//! [`IpfsBackend`]: the [`media_core::Backend`] over a node.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use iroh::endpoint::presets;
+use iroh::protocol::Router;
+use iroh::{Endpoint, EndpointAddr, RelayMode};
+use iroh_blobs::api::blobs::BlobStatus;
+use iroh_blobs::protocol::{ChunkRanges, ChunkRangesExt, GetRequest};
+use iroh_blobs::ticket::BlobTicket;
+use iroh_blobs::{BlobFormat, BlobsProtocol, Hash};
+use media_core::{
+    Backend, BackendKind, ByteRange, ByteStream, Capabilities, ErrorKind, Location, MediaError,
+    Operation, Progress, Result, StagedBlob,
+};
+use tracing::{debug, warn};
+
+use crate::client::GatewayClient;
+use crate::error::IpfsError;
+use crate::gateway::Gateway;
+use crate::store::{BlockStore, StoredFile};
+use crate::unixfs::parse_cid;
+
+/// How an [`IpfsNode`] runs. Defaults: everything on 127.0.0.1 with ports the OS picks, no
+/// relays, no discovery, no port mapping, no outside gateways.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IpfsConfig {
+    /// Where the block store and manifests live.
+    pub data_dir: PathBuf,
+    /// The iroh endpoint's UDP socket.
+    pub iroh_bind: SocketAddr,
+    /// Where the Trustless Gateway listens (`None`: no gateway).
+    pub gateway_listen: Option<SocketAddr>,
+    /// Trustless gateways to read CIDs this node does not hold from (ours on other nodes, or
+    /// public ones), tried in order.
+    pub gateways: Vec<String>,
+    /// Timeout of one gateway request or one iroh connection attempt.
+    pub request_timeout: Duration,
+}
+
+impl IpfsConfig {
+    /// Defaults with the store under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        IpfsConfig {
+            data_dir: data_dir.into(),
+            iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            gateways: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Bind iroh to `addr`.
+    #[must_use]
+    pub fn with_iroh_bind(mut self, addr: SocketAddr) -> Self {
+        self.iroh_bind = addr;
+        self
+    }
+
+    /// Serve the gateway on `addr`, or not at all.
+    #[must_use]
+    pub fn with_gateway_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.gateway_listen = addr;
+        self
+    }
+
+    /// Read missing CIDs from these gateways.
+    #[must_use]
+    pub fn with_gateways<S: Into<String>>(mut self, gateways: impl IntoIterator<Item = S>) -> Self {
+        self.gateways = gateways.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Per-request timeout.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+struct NodeInner {
+    store: Arc<BlockStore>,
+    endpoint: Endpoint,
+    router: Router,
+    gateway: Option<Gateway>,
+    gateways: Vec<GatewayClient>,
+    timeout: Duration,
+}
+
+/// An IPFS node: block store, iroh endpoint and Trustless Gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct IpfsNode {
+    inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for IpfsNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpfsNode")
+            .field("endpoint", &self.inner.endpoint.id())
+            .field("gateway", &self.gateway_url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> IpfsError {
+    IpfsError::Unavailable(format!("{what}: {e}"))
+}
+
+impl IpfsNode {
+    /// Open the store and start the iroh endpoint and the gateway.
+    pub async fn start(config: IpfsConfig) -> std::result::Result<Self, IpfsError> {
+        let gateways = config
+            .gateways
+            .iter()
+            .map(|g| GatewayClient::new(g, config.request_timeout))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let store = Arc::new(BlockStore::open(&config.data_dir).await?);
+        // Offline by default: no relays, no address lookup; peers are reached by the direct
+        // addresses in tickets.
+        let endpoint = Endpoint::builder(presets::Minimal)
+            .relay_mode(RelayMode::Disabled)
+            .clear_address_lookup()
+            .bind_addr(config.iroh_bind)
+            .map_err(|e| IpfsError::InvalidInput(format!("iroh bind address: {e}")))?
+            .bind()
+            .await
+            .map_err(|e| unavailable("binding the iroh endpoint", e))?;
+        let blobs = BlobsProtocol::new(store.blobs(), None);
+        let router = Router::builder(endpoint.clone())
+            .accept(iroh_blobs::ALPN, blobs)
+            .spawn();
+        let gateway = match config.gateway_listen {
+            Some(addr) => Some(Gateway::start(Arc::clone(&store), addr).await?),
+            None => None,
+        };
+        debug!(id = %endpoint.id(), "IPFS node started");
+        Ok(IpfsNode {
+            inner: Arc::new(NodeInner {
+                store,
+                endpoint,
+                router,
+                gateway,
+                gateways,
+                timeout: config.request_timeout,
+            }),
+        })
+    }
+
+    /// The block store.
+    pub fn store(&self) -> &Arc<BlockStore> {
+        &self.inner.store
+    }
+
+    /// `http://ADDR` of this node's gateway, if it serves one.
+    pub fn gateway_url(&self) -> Option<String> {
+        self.inner.gateway.as_ref().map(Gateway::url)
+    }
+
+    /// This node's iroh address: its id and the sockets it is bound to.
+    pub fn endpoint_addr(&self) -> EndpointAddr {
+        let mut addr = EndpointAddr::new(self.inner.endpoint.id());
+        for socket in self.inner.endpoint.bound_sockets() {
+            addr = addr.with_ip_addr(socket);
+        }
+        addr
+    }
+
+    /// A ticket other nodes fetch `file`'s bytes from this node with.
+    pub fn ticket(&self, file: &StoredFile) -> BlobTicket {
+        BlobTicket::new(self.endpoint_addr(), file.hash, BlobFormat::Raw)
+    }
+
+    /// An [`IpfsBackend`] named `name` over this node.
+    pub fn backend(&self, name: impl Into<String>) -> IpfsBackend {
+        IpfsBackend {
+            name: name.into(),
+            node: self.clone(),
+        }
+    }
+
+    /// Fetch `range` (`None`: all) of the blob in `ticket` from its node over iroh into the
+    /// local store, verified by iroh's BLAKE3 tree, and return the blob's size.
+    pub async fn fetch(
+        &self,
+        ticket: &BlobTicket,
+        range: Option<Range<u64>>,
+    ) -> std::result::Result<u64, IpfsError> {
+        let hash = ticket.hash();
+        let ranges = match &range {
+            // The last chunk proves the size.
+            Some(r) => ChunkRanges::bytes(r.clone()) | ChunkRanges::last_chunk(),
+            None => ChunkRanges::all(),
+        };
+        let work = async {
+            let conn = self
+                .inner
+                .endpoint
+                .connect(ticket.addr().clone(), iroh_blobs::ALPN)
+                .await
+                .map_err(|e| unavailable("connecting over iroh", e))?;
+            self.inner
+                .store
+                .blobs()
+                .remote()
+                .execute_get(conn, GetRequest::blob_ranges(hash, ranges))
+                .await
+                .map_err(|e| unavailable("iroh transfer", e))
+        };
+        tokio::time::timeout(self.inner.timeout, work)
+            .await
+            .map_err(|_| IpfsError::Unavailable(format!("iroh fetch of {hash} timed out")))??;
+        self.blob_size(hash).await
+    }
+
+    async fn blob_size(&self, hash: Hash) -> std::result::Result<u64, IpfsError> {
+        match self
+            .inner
+            .store
+            .blobs()
+            .blobs()
+            .status(hash)
+            .await
+            .map_err(|e| unavailable("iroh store", e))?
+        {
+            BlobStatus::Complete { size } | BlobStatus::Partial { size: Some(size) } => Ok(size),
+            _ => Err(IpfsError::NotFound(format!("{hash} did not arrive"))),
+        }
+    }
+
+    /// Stop the gateway, the endpoint and the store.
+    pub async fn shutdown(&self) {
+        if let Some(g) = &self.inner.gateway {
+            g.shutdown();
+        }
+        if let Err(e) = self.inner.router.shutdown().await {
+            warn!(error = %e, "iroh router shutdown");
+        }
+        self.inner.store.shutdown().await;
+    }
+}
+
+/// The IPFS [`Backend`]: `put` stores the staged file once in the iroh store and returns its
+/// Helia-compatible CID (with an iroh ticket); `get` reads local files, then fetches over
+/// iroh from the location's ticket, then from the configured gateways (verifying every
+/// block); `delete` unpins the local copy.
+#[derive(Debug, Clone)]
+pub struct IpfsBackend {
+    name: String,
+    node: IpfsNode,
+}
+
+impl IpfsBackend {
+    /// The node under this backend.
+    pub fn node(&self) -> &IpfsNode {
+        &self.node
+    }
+
+    fn err(&self, op: Operation, e: IpfsError) -> MediaError {
+        e.into_media(op).with_backend(&self.name)
+    }
+}
+
+#[async_trait]
+impl Backend for IpfsBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Ipfs
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full()
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let file = self
+            .node
+            .store()
+            .add_file(&blob.path, &blob.digests)
+            .await
+            .map_err(|e| self.err(Operation::Put, e))?;
+        progress.report(blob.size());
+        Ok(Location::Ipfs {
+            cid: file.dag.root.to_string(),
+            ticket: Some(self.node.ticket(&file).to_string()),
+        })
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        let Location::Ipfs { cid, ticket } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Get,
+                format!("{location} is not an IPFS location"),
+            )
+            .with_backend(&self.name));
+        };
+        let root = parse_cid(cid).map_err(|e| self.err(Operation::Get, e))?;
+        let store = self.node.store();
+        if let Some(file) = store.file(&root) {
+            let r = range
+                .resolve(file.dag.size)
+                .map_err(|e| e.with_backend(&self.name))?;
+            return Ok(store.read_range(file.hash, r));
+        }
+        let mut last: Option<MediaError> = None;
+        if let Some(ticket) = ticket {
+            let ticket: BlobTicket = ticket.parse().map_err(|e| {
+                MediaError::invalid_input(Operation::Get, format!("iroh ticket: {e}"))
+                    .with_backend(&self.name)
+            })?;
+            let wanted = (!range.is_full()).then(|| range.start..range.end.unwrap_or(u64::MAX));
+            match self.node.fetch(&ticket, wanted).await {
+                Ok(size) => {
+                    let r = range
+                        .resolve(size)
+                        .map_err(|e| e.with_backend(&self.name))?;
+                    return Ok(store.read_range(ticket.hash(), r));
+                }
+                Err(e) => {
+                    warn!(%cid, error = %e, "iroh fetch failed; trying gateways");
+                    last = Some(self.err(Operation::Get, e));
+                }
+            }
+        }
+        for gateway in &self.node.inner.gateways {
+            let size = match gateway.size(&root).await {
+                Ok(size) => size,
+                Err(e) => {
+                    debug!(gateway = gateway.base(), error = %e, "gateway cannot serve");
+                    last = Some(self.err(Operation::Get, e));
+                    continue;
+                }
+            };
+            let r = range
+                .resolve(size)
+                .map_err(|e| e.with_backend(&self.name))?;
+            return gateway
+                .read(cid, Some(r))
+                .map_err(|e| self.err(Operation::Get, e));
+        }
+        Err(last
+            .filter(|e| e.kind != ErrorKind::NotFound)
+            .unwrap_or_else(|| {
+                MediaError::not_found(Operation::Get, format!("{cid} is not held or reachable"))
+                    .with_backend(&self.name)
+            }))
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let Location::Ipfs { cid, .. } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Delete,
+                format!("{location} is not an IPFS location"),
+            )
+            .with_backend(&self.name));
+        };
+        let root = parse_cid(cid).map_err(|e| self.err(Operation::Delete, e))?;
+        if self
+            .node
+            .store()
+            .remove(&root)
+            .await
+            .map_err(|e| self.err(Operation::Delete, e))?
+        {
+            Ok(())
+        } else {
+            Err(
+                MediaError::not_found(Operation::Delete, format!("{cid} is not held here"))
+                    .with_backend(&self.name),
+            )
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        if let Some(url) = self.node.gateway_url() {
+            GatewayClient::new(&url, Duration::from_secs(5))
+                .map_err(|e| self.err(Operation::Health, e))?
+                .probe()
+                .await
+                .map_err(|e| self.err(Operation::Health, e))?;
+        }
+        Ok(())
+    }
+}

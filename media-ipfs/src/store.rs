@@ -1,0 +1,365 @@
+//! Local block storage: each file's bytes once, as one `iroh-blobs` blob in an `FsStore`,
+//! plus a small manifest from which its UnixFS DAG is rebuilt. Leaf `i` of the DAG is bytes
+//! `[i MiB, (i+1) MiB)` of the blob; the dag-pb nodes are recomputed from the chunk digests.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use cid::Cid;
+use futures::StreamExt;
+use iroh_blobs::store::fs::FsStore;
+use iroh_blobs::Hash;
+use media_core::{ByteStream, Digest32, Digester, Digests, Operation};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tracing::{debug, warn};
+
+use crate::error::IpfsError;
+use crate::unixfs::{FileDag, CHUNK};
+
+/// Read granularity of streamed ranges.
+const READ_PIECE: usize = 256 * 1024;
+
+/// What the manifest file of one stored file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    root: String,
+    blake3: String,
+    size: u64,
+    chunks: Vec<Digest32>,
+}
+
+/// A file held locally: its DAG and the BLAKE3 hash of its blob in the iroh store.
+#[derive(Debug)]
+pub struct StoredFile {
+    /// The UnixFS DAG (root, nodes, leaves).
+    pub dag: FileDag,
+    /// BLAKE3 of the bytes: the blob's hash in the iroh store.
+    pub hash: Hash,
+}
+
+/// Where a block's bytes come from.
+#[derive(Debug, Clone, Copy)]
+enum BlockAt {
+    /// A dag-pb node of the file's DAG.
+    Node(usize),
+    /// Raw leaf `i`: a chunk of the file's blob.
+    Leaf(u64),
+}
+
+#[derive(Default)]
+struct Index {
+    files: HashMap<Cid, Arc<StoredFile>>,
+    blocks: HashMap<Cid, (Arc<StoredFile>, BlockAt)>,
+}
+
+impl Index {
+    fn insert(&mut self, file: Arc<StoredFile>) {
+        for (i, node) in file.dag.nodes.iter().enumerate() {
+            self.blocks
+                .insert(node.cid, (Arc::clone(&file), BlockAt::Node(i)));
+        }
+        for (i, leaf) in file.dag.leaves.iter().enumerate() {
+            self.blocks
+                .entry(*leaf)
+                .or_insert_with(|| (Arc::clone(&file), BlockAt::Leaf(i as u64)));
+        }
+        self.files.insert(file.dag.root, file);
+    }
+
+    fn remove(&mut self, root: &Cid) -> Option<Arc<StoredFile>> {
+        let file = self.files.remove(root)?;
+        self.blocks.retain(|_, (f, _)| !Arc::ptr_eq(f, &file));
+        // Leaves shared with other files point at one of those again.
+        let others: Vec<_> = self.files.values().cloned().collect();
+        for other in others {
+            for (i, leaf) in other.dag.leaves.iter().enumerate() {
+                self.blocks
+                    .entry(*leaf)
+                    .or_insert_with(|| (Arc::clone(&other), BlockAt::Leaf(i as u64)));
+            }
+        }
+        Some(file)
+    }
+}
+
+/// Files stored under one directory: the iroh `FsStore` in `blobs/`, manifests in `dags/`.
+pub struct BlockStore {
+    blobs: FsStore,
+    manifests: PathBuf,
+    index: RwLock<Index>,
+}
+
+impl std::fmt::Debug for BlockStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockStore")
+            .field("manifests", &self.manifests)
+            .finish_non_exhaustive()
+    }
+}
+
+fn tag_name(root: &Cid) -> String {
+    format!("media-ipfs/{root}")
+}
+
+impl BlockStore {
+    /// Open (or create) the store under `dir`, reloading every file stored before.
+    pub async fn open(dir: &Path) -> Result<Self, IpfsError> {
+        let manifests = dir.join("dags");
+        std::fs::create_dir_all(&manifests).map_err(IpfsError::Io)?;
+        let blob_dir = std::path::absolute(dir.join("blobs")).map_err(IpfsError::Io)?;
+        let blobs = FsStore::load(&blob_dir)
+            .await
+            .map_err(|e| IpfsError::Unavailable(format!("opening the iroh store: {e}")))?;
+        let store = BlockStore {
+            blobs,
+            manifests,
+            index: RwLock::new(Index::default()),
+        };
+        store.reload().await?;
+        Ok(store)
+    }
+
+    async fn reload(&self) -> Result<(), IpfsError> {
+        let entries = std::fs::read_dir(&self.manifests).map_err(IpfsError::Io)?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match self.load_manifest(&path).await {
+                Ok(file) => self.write_index().insert(Arc::new(file)),
+                Err(e) => warn!(manifest = %path.display(), error = %e, "skipping IPFS manifest"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_manifest(&self, path: &Path) -> Result<StoredFile, IpfsError> {
+        let text = std::fs::read(path).map_err(IpfsError::Io)?;
+        let m: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| IpfsError::Malformed(format!("manifest: {e}")))?;
+        let dag = FileDag::from_chunk_digests(&m.chunks, m.size)?;
+        if dag.root.to_string() != m.root {
+            return Err(IpfsError::Integrity(format!(
+                "manifest of {} rebuilds to {}",
+                m.root, dag.root
+            )));
+        }
+        let hash: Hash = m
+            .blake3
+            .parse()
+            .map_err(|e| IpfsError::Malformed(format!("manifest hash: {e}")))?;
+        if !self
+            .blobs
+            .blobs()
+            .has(hash)
+            .await
+            .map_err(|e| IpfsError::Unavailable(e.to_string()))?
+        {
+            return Err(IpfsError::NotFound(format!(
+                "the blob of {} is missing",
+                m.root
+            )));
+        }
+        Ok(StoredFile { dag, hash })
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The iroh blob store (for serving and fetching over iroh).
+    pub fn blobs(&self) -> &FsStore {
+        &self.blobs
+    }
+
+    /// Store the file at `path` whose digests ingest computed: its bytes are copied into the
+    /// iroh store once; the DAG comes from the chunk digests. Storing a stored file is a no-op.
+    pub async fn add_file(
+        &self,
+        path: &Path,
+        digests: &Digests,
+    ) -> Result<Arc<StoredFile>, IpfsError> {
+        let dag = FileDag::from_chunk_digests(&digests.chunks, digests.size)?;
+        if let Some(file) = self.file(&dag.root) {
+            return Ok(file);
+        }
+        let absolute = std::path::absolute(path).map_err(IpfsError::Io)?;
+        let tagged = self
+            .blobs
+            .blobs()
+            .add_path(&absolute)
+            .with_named_tag(tag_name(&dag.root))
+            .await
+            .map_err(|e| IpfsError::Unavailable(format!("importing into the iroh store: {e}")))?;
+        if tagged.hash.as_bytes() != digests.blake3.as_bytes() {
+            // The file changed since ingest: refuse rather than serve bytes that do not match.
+            let _ = self.blobs.tags().delete(tag_name(&dag.root)).await;
+            return Err(IpfsError::Integrity(format!(
+                "{} changed after ingest (BLAKE3 differs)",
+                path.display()
+            )));
+        }
+        let manifest = Manifest {
+            root: dag.root.to_string(),
+            blake3: tagged.hash.to_hex(),
+            size: digests.size,
+            chunks: digests.chunks.clone(),
+        };
+        let json = serde_json::to_vec(&manifest)
+            .map_err(|e| IpfsError::Malformed(format!("manifest: {e}")))?;
+        let final_path = self.manifests.join(format!("{}.json", dag.root));
+        let tmp = final_path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).map_err(IpfsError::Io)?;
+        std::fs::rename(&tmp, &final_path).map_err(IpfsError::Io)?;
+        debug!(root = %dag.root, size = digests.size, "stored IPFS file");
+        let file = Arc::new(StoredFile {
+            dag,
+            hash: tagged.hash,
+        });
+        self.write_index().insert(Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// Digest and store a file that did not come through ingest (examples, tools).
+    pub async fn add_path(&self, path: &Path) -> Result<Arc<StoredFile>, IpfsError> {
+        let owned = path.to_path_buf();
+        let digests = tokio::task::spawn_blocking(move || -> Result<Digests, IpfsError> {
+            let mut file = std::fs::File::open(&owned).map_err(IpfsError::Io)?;
+            let mut digester = Digester::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = std::io::Read::read(&mut file, &mut buf).map_err(IpfsError::Io)?;
+                if n == 0 {
+                    break;
+                }
+                digester.update(&buf[..n]);
+            }
+            Ok(digester.finish())
+        })
+        .await
+        .map_err(|e| IpfsError::Unavailable(format!("digest task: {e}")))??;
+        self.add_file(path, &digests).await
+    }
+
+    /// The stored file whose root is `root`.
+    pub fn file(&self, root: &Cid) -> Option<Arc<StoredFile>> {
+        self.read_index().files.get(root).cloned()
+    }
+
+    /// Every stored file's root.
+    pub fn roots(&self) -> Vec<Cid> {
+        self.read_index().files.keys().copied().collect()
+    }
+
+    /// Whether any stored file has a block with this CID.
+    pub fn has_block(&self, cid: &Cid) -> bool {
+        self.read_index().blocks.contains_key(cid)
+    }
+
+    /// The bytes of block `cid`, if held.
+    pub async fn block(&self, cid: &Cid) -> Result<Option<Bytes>, IpfsError> {
+        let found = self.read_index().blocks.get(cid).cloned();
+        let Some((file, at)) = found else {
+            return Ok(None);
+        };
+        match at {
+            BlockAt::Node(i) => Ok(file.dag.nodes.get(i).map(|n| Bytes::from(n.bytes.clone()))),
+            BlockAt::Leaf(i) => {
+                let start = i * CHUNK;
+                let end = (start + CHUNK).min(file.dag.size);
+                self.read_to_bytes(file.hash, start..end).await.map(Some)
+            }
+        }
+    }
+
+    /// The dag-pb node of a stored file's DAG, if `cid` is one, with the byte range of the file
+    /// below it.
+    pub fn node_of(&self, cid: &Cid) -> Option<(Arc<StoredFile>, usize)> {
+        match self.read_index().blocks.get(cid) {
+            Some((file, BlockAt::Node(i))) => Some((Arc::clone(file), *i)),
+            _ => None,
+        }
+    }
+
+    /// Read `range` of the blob `hash` into memory (one block at most).
+    pub async fn read_to_bytes(&self, hash: Hash, range: Range<u64>) -> Result<Bytes, IpfsError> {
+        let mut reader = self.blobs.blobs().reader(hash);
+        reader
+            .seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(IpfsError::Io)?;
+        let len = usize::try_from(range.end - range.start)
+            .map_err(|_| IpfsError::InvalidInput("range too large".into()))?;
+        let mut buf = vec![0u8; len];
+        reader.read_exact(&mut buf).await.map_err(IpfsError::Io)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Stream `range` of the blob `hash`, a piece at a time.
+    pub fn read_range(&self, hash: Hash, range: Range<u64>) -> ByteStream {
+        let reader = self.blobs.blobs().reader(hash);
+        let state = (reader, range.start, range.end, false);
+        let stream =
+            futures::stream::unfold(state, |(mut reader, at, end, mut sought)| async move {
+                if at >= end {
+                    return None;
+                }
+                if !sought {
+                    if let Err(e) = reader.seek(std::io::SeekFrom::Start(at)).await {
+                        let err = IpfsError::Io(e).into_media(Operation::Get);
+                        return Some((Err(err), (reader, end, end, true)));
+                    }
+                    sought = true;
+                }
+                let want = usize::try_from(end - at)
+                    .unwrap_or(READ_PIECE)
+                    .min(READ_PIECE);
+                let mut buf = vec![0u8; want];
+                match reader.read_exact(&mut buf).await {
+                    Ok(_) => Some((
+                        Ok(Bytes::from(buf)),
+                        (reader, at + want as u64, end, sought),
+                    )),
+                    Err(e) => {
+                        let err = IpfsError::Io(e).into_media(Operation::Get);
+                        Some((Err(err), (reader, end, end, sought)))
+                    }
+                }
+            });
+        stream.boxed()
+    }
+
+    /// Remove a stored file: its tag (the blob becomes garbage), manifest and index entries.
+    pub async fn remove(&self, root: &Cid) -> Result<bool, IpfsError> {
+        let Some(_file) = self.write_index().remove(root) else {
+            return Ok(false);
+        };
+        self.blobs
+            .tags()
+            .delete(tag_name(root))
+            .await
+            .map_err(|e| IpfsError::Unavailable(format!("untagging: {e}")))?;
+        match std::fs::remove_file(self.manifests.join(format!("{root}.json"))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(IpfsError::Io(e)),
+        }
+        Ok(true)
+    }
+
+    /// Flush and stop the iroh store.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.blobs.shutdown().await {
+            warn!(error = %e, "iroh store shutdown");
+        }
+    }
+}
