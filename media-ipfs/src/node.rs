@@ -318,6 +318,14 @@ impl Backend for IpfsBackend {
                 MediaError::invalid_input(Operation::Get, format!("iroh ticket: {e}"))
                     .with_backend(&self.name)
             })?;
+            if ticket.addr().id == self.node.inner.endpoint.id() {
+                // Our own ticket for a file we no longer hold (deleted): nothing to fetch.
+                return Err(MediaError::not_found(
+                    Operation::Get,
+                    format!("{cid} was removed from this node"),
+                )
+                .with_backend(&self.name));
+            }
             let wanted = (!range.is_full()).then(|| range.start..range.end.unwrap_or(u64::MAX));
             match self.node.fetch(&ticket, wanted).await {
                 Ok(size) => {

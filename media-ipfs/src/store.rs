@@ -20,6 +20,9 @@ use tracing::{debug, warn};
 use crate::error::IpfsError;
 use crate::unixfs::{FileDag, CHUNK};
 
+/// How often untagged blobs (removed files, cached fetches) are collected.
+const GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Read granularity of streamed ranges.
 const READ_PIECE: usize = 256 * 1024;
 
@@ -111,7 +114,13 @@ impl BlockStore {
         let manifests = dir.join("dags");
         std::fs::create_dir_all(&manifests).map_err(IpfsError::Io)?;
         let blob_dir = std::path::absolute(dir.join("blobs")).map_err(IpfsError::Io)?;
-        let blobs = FsStore::load(&blob_dir)
+        // Removed files lose their tag; the collector reclaims their bytes.
+        let mut options = iroh_blobs::store::fs::options::Options::new(&blob_dir);
+        options.gc = Some(iroh_blobs::store::GcConfig {
+            interval: GC_INTERVAL,
+            add_protected: None,
+        });
+        let blobs = FsStore::load_with_opts(blob_dir.join("blobs.db"), options)
             .await
             .map_err(|e| IpfsError::Unavailable(format!("opening the iroh store: {e}")))?;
         let store = BlockStore {

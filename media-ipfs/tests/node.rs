@@ -1,0 +1,456 @@
+//! The IPFS node for real: iroh endpoints and HTTP gateways on 127.0.0.1, the conformance
+//! suite, node-to-node transfer, gateway behaviour, a lying gateway, restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use media_core::conformance::{run_all, Suite};
+use media_core::{Backend, ByteRange, Digests, ErrorKind, Location, Progress, StagedBlob};
+use media_ipfs::{car, FileDag, GatewayClient, IpfsConfig, IpfsError, IpfsNode};
+
+const MIB: u64 = 1 << 20;
+
+fn data(len: u64, seed: u64) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+async fn node(dir: &std::path::Path) -> IpfsNode {
+    IpfsNode::start(IpfsConfig::new(dir).with_request_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+}
+
+/// Stage `bytes` as ingest would and put them on `backend`.
+async fn put(backend: &dyn Backend, dir: &std::path::Path, bytes: &[u8]) -> (Location, Digests) {
+    let digests = Digests::of_bytes(bytes);
+    let path = dir.join(format!("staged-{}", digests.id()));
+    std::fs::write(&path, bytes).unwrap();
+    let blob = StagedBlob::new(
+        &path,
+        "clip.bin",
+        "application/octet-stream",
+        Arc::new(digests.clone()),
+    );
+    let location = backend.put(&blob, Progress::none()).await.unwrap();
+    // The store keeps its own copy: the staged file goes away after put, as in the facade.
+    std::fs::remove_file(&path).unwrap();
+    (location, digests)
+}
+
+/// The error of a `get` that must fail.
+async fn get_err(backend: &dyn Backend, location: &Location) -> media_core::MediaError {
+    match backend.get(location, ByteRange::full()).await {
+        Ok(_) => panic!("get of {location} succeeded"),
+        Err(e) => e,
+    }
+}
+
+async fn read(backend: &dyn Backend, location: &Location, range: ByteRange) -> Vec<u8> {
+    let mut stream = backend.get(location, range).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(piece) = stream.next().await {
+        out.extend_from_slice(&piece.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite_passes_on_the_ipfs_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path()).await;
+    let missing = Location::ipfs(FileDag::of_bytes(b"never stored").root.to_string());
+    run_all(&Suite::new(Arc::new(node.backend("ipfs")), missing)).await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_gives_the_helia_cid_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let bytes = data(3 * MIB + 17, 1);
+    let (location, _) = {
+        let node = node(dir.path()).await;
+        let out = put(&node.backend("ipfs"), staging.path(), &bytes).await;
+        node.shutdown().await;
+        out
+    };
+    let Location::Ipfs { cid, ticket } = &location else {
+        panic!("not an IPFS location: {location}")
+    };
+    assert_eq!(cid, &FileDag::of_bytes(&bytes).root.to_string());
+    assert!(ticket.as_deref().is_some_and(|t| t.starts_with("blob")));
+
+    let node = node(dir.path()).await;
+    let backend = node.backend("ipfs");
+    assert_eq!(read(&backend, &location, ByteRange::full()).await, bytes);
+    assert_eq!(
+        read(&backend, &location, ByteRange::new(MIB - 3, 2 * MIB + 5)).await,
+        bytes[(MIB - 3) as usize..(2 * MIB + 5) as usize]
+    );
+    backend.delete(&location).await.unwrap();
+    let err = get_err(&backend, &Location::ipfs(cid.clone())).await;
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_transfer_over_iroh_with_ranges() {
+    let (a_dir, b_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = node(a_dir.path()).await;
+    // B has no gateway to fall back on: only iroh can serve it.
+    let b = IpfsNode::start(IpfsConfig::new(b_dir.path()).with_gateway_listen(None))
+        .await
+        .unwrap();
+    let bytes = data(5 * MIB + 333, 2);
+    let (location, _) = put(&a.backend("ipfs"), staging.path(), &bytes).await;
+    let b_backend = b.backend("ipfs");
+    // A ranged fetch first (only those chunks travel), then the whole file.
+    let part = read(
+        &b_backend,
+        &location,
+        ByteRange::new(2 * MIB + 1, 3 * MIB + 7),
+    )
+    .await;
+    assert_eq!(part, bytes[(2 * MIB + 1) as usize..(3 * MIB + 7) as usize]);
+    assert_eq!(read(&b_backend, &location, ByteRange::full()).await, bytes);
+    // Without the ticket B cannot find the CID anywhere.
+    let Location::Ipfs { cid, .. } = &location else {
+        unreachable!()
+    };
+    let err = get_err(&b_backend, &Location::ipfs(cid.clone())).await;
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    // A node that is gone: a clear retryable error, not a hang.
+    a.shutdown().await;
+    let c_dir = tempfile::tempdir().unwrap();
+    let c = IpfsNode::start(
+        IpfsConfig::new(c_dir.path())
+            .with_gateway_listen(None)
+            .with_request_timeout(Duration::from_secs(3)),
+    )
+    .await
+    .unwrap();
+    let err = get_err(&c.backend("ipfs"), &location).await;
+    assert!(err.is_retryable(), "{err}");
+    b.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reads_through_another_nodes_gateway_verifying_blocks() {
+    let (a_dir, b_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = node(a_dir.path()).await;
+    let b =
+        IpfsNode::start(IpfsConfig::new(b_dir.path()).with_gateways([a.gateway_url().unwrap()]))
+            .await
+            .unwrap();
+    let bytes = data(4 * MIB + 9, 3);
+    let (location, _) = put(&a.backend("ipfs"), staging.path(), &bytes).await;
+    let Location::Ipfs { cid, .. } = &location else {
+        unreachable!()
+    };
+    let by_cid = Location::ipfs(cid.clone());
+    let b_backend = b.backend("ipfs");
+    assert_eq!(read(&b_backend, &by_cid, ByteRange::full()).await, bytes);
+    assert_eq!(
+        read(&b_backend, &by_cid, ByteRange::new(MIB + 5, 3 * MIB + 1)).await,
+        bytes[(MIB + 5) as usize..(3 * MIB + 1) as usize]
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_speaks_the_trustless_gateway_spec() {
+    let (dir, staging) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node = node(dir.path()).await;
+    let bytes = data(3 * MIB + 100, 4);
+    let (location, _) = put(&node.backend("ipfs"), staging.path(), &bytes).await;
+    let dag = FileDag::of_bytes(&bytes);
+    let base = node.gateway_url().unwrap();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move { http.get(format!("{base}{path}")).send().await.unwrap() }
+    };
+    let root = dag.root;
+    assert_eq!(location.address(), root.to_string());
+
+    // The probe.
+    let r = get("/ipfs/bafkqaaa".into()).await;
+    assert_eq!(r.status(), 200);
+    // Raw block: the root node, byte for byte.
+    let r = get(format!("/ipfs/{root}?format=raw")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/vnd.ipld.raw");
+    assert_eq!(r.headers()["etag"], format!("\"{root}.raw\""));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(r.bytes().await.unwrap(), dag.nodes[0].bytes);
+    // Accept header instead of ?format.
+    let r = http
+        .get(format!("{base}/ipfs/{}", dag.leaves[1]))
+        .header("accept", "application/vnd.ipld.raw")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        bytes[MIB as usize..2 * MIB as usize]
+    );
+    // HEAD: headers, no body; 404 for a missing root in HEAD too.
+    let r = http
+        .head(format!("{base}/ipfs/{root}?format=raw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let missing = FileDag::of_bytes(b"absent").root;
+    assert_eq!(
+        http.head(format!("{base}/ipfs/{missing}?format=raw"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(format!("/ipfs/{missing}?format=raw")).await.status(),
+        404
+    );
+    assert_eq!(
+        get(format!("/ipfs/{missing}?format=car")).await.status(),
+        404
+    );
+    // 400s: bad CID, unknown format, unknown codec, bad parameters.
+    assert_eq!(get("/ipfs/not-a-cid?format=raw".into()).await.status(), 400);
+    assert_eq!(get(format!("/ipfs/{root}?format=tar")).await.status(), 400);
+    assert_eq!(
+        get(format!("/ipfs/{root}?format=car&dag-scope=everything"))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        get(format!("/ipfs/{root}?format=car&entity-bytes=x"))
+            .await
+            .status(),
+        400
+    );
+    let cbor = media_ipfs::Cid::new_v1(0x71, *root.hash());
+    assert_eq!(get(format!("/ipfs/{cbor}?format=raw")).await.status(), 400);
+
+    // CAR, whole DAG: header with the root, every block verified, bytes reassemble.
+    let r = get(format!("/ipfs/{root}?format=car")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.ipld.car; version=1"
+    );
+    let parsed = car::parse(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(parsed.roots, vec![root]);
+    assert_eq!(parsed.blocks.len(), 1 + dag.leaves.len());
+    assert_eq!(parsed.blocks[0].0, root);
+    let joined: Vec<u8> = parsed.blocks[1..]
+        .iter()
+        .flat_map(|(_, b)| b.clone())
+        .collect();
+    assert_eq!(joined, bytes);
+    // dag-scope=block: the root only. entity-bytes: only the leaves in range.
+    let r = get(format!("/ipfs/{root}?format=car&dag-scope=block")).await;
+    assert_eq!(
+        car::parse(&r.bytes().await.unwrap()).unwrap().blocks.len(),
+        1
+    );
+    let r = get(format!(
+        "/ipfs/{root}?format=car&dag-scope=entity&entity-bytes={}:{}",
+        MIB + 10,
+        2 * MIB + 10
+    ))
+    .await;
+    let parsed = car::parse(&r.bytes().await.unwrap()).unwrap();
+    let cids: Vec<_> = parsed.blocks.iter().map(|(c, _)| *c).collect();
+    assert_eq!(cids, vec![root, dag.leaves[1], dag.leaves[2]]);
+    // Accept: CAR.
+    let r = http
+        .get(format!("{base}/ipfs/{root}"))
+        .header("accept", "application/vnd.ipld.car")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.ipld.car; version=1"
+    );
+
+    // Deserialized bytes with Range.
+    let r = get(format!("/ipfs/{root}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), bytes);
+    let r = http
+        .get(format!("{base}/ipfs/{root}"))
+        .header("range", format!("bytes={}-{}", MIB - 2, MIB + 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes {}-{}/{}", MIB - 2, MIB + 2, bytes.len())
+    );
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        bytes[(MIB - 2) as usize..=(MIB + 2) as usize]
+    );
+    let r = http
+        .get(format!("{base}/ipfs/{root}"))
+        .header("range", format!("bytes={}-", bytes.len() + 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    node.shutdown().await;
+}
+
+/// A gateway that lies: serves the right bytes except for one corrupted block, and a huge
+/// block for another CID.
+async fn lying_gateway(honest: String, corrupt: media_ipfs::Cid, huge: media_ipfs::Cid) -> String {
+    use axum::extract::Path;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/ipfs/{cid}",
+        get(move |Path(cid): Path<String>| {
+            let honest = honest.clone();
+            async move {
+                if cid == huge.to_string() {
+                    return Bytes::from(vec![0u8; 3 << 20]);
+                }
+                let mut body = reqwest::get(format!("{honest}/ipfs/{cid}?format=raw"))
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+                    .to_vec();
+                if cid == corrupt.to_string() {
+                    body[100] ^= 0x01;
+                }
+                Bytes::from(body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_rejects_wrong_and_oversized_blocks() {
+    let (dir, staging) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node = node(dir.path()).await;
+    let bytes = data(3 * MIB, 5);
+    put(&node.backend("ipfs"), staging.path(), &bytes).await;
+    let dag = FileDag::of_bytes(&bytes);
+    let other = FileDag::of_bytes(b"some other file");
+    let liar = lying_gateway(node.gateway_url().unwrap(), dag.leaves[2], other.root).await;
+    let client = GatewayClient::new(&liar, Duration::from_secs(10)).unwrap();
+
+    // The first two chunks verify and arrive; the corrupted third one is an integrity error.
+    let mut stream = client.read(&dag.root.to_string(), None).unwrap();
+    let mut got = Vec::new();
+    let mut failure = None;
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(b) => got.extend_from_slice(&b),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(got, bytes[..2 * MIB as usize]);
+    assert_eq!(
+        failure.expect("corruption detected").kind,
+        ErrorKind::Integrity
+    );
+    // Ranges that avoid the bad block are fine.
+    let mut ok = Vec::new();
+    let mut s = client
+        .read(&dag.root.to_string(), Some(10..MIB + 10))
+        .unwrap();
+    while let Some(piece) = s.next().await {
+        ok.extend_from_slice(&piece.unwrap());
+    }
+    assert_eq!(ok, bytes[10..(MIB + 10) as usize]);
+    // An oversized block is refused.
+    assert!(matches!(
+        client.block(&other.root).await,
+        Err(IpfsError::TooLarge(_))
+    ));
+    // Malformed CIDs and URLs.
+    assert!(matches!(
+        client.read("bafy!!", None),
+        Err(IpfsError::InvalidInput(_))
+    ));
+    assert!(GatewayClient::new("ftp://example.invalid", Duration::from_secs(1)).is_err());
+    assert!(GatewayClient::new("not a url", Duration::from_secs(1)).is_err());
+
+    // Through the backend: a node that reads via the liar gets the integrity error too.
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = IpfsNode::start(IpfsConfig::new(b_dir.path()).with_gateways([liar.clone()]))
+        .await
+        .unwrap();
+    let mut stream = b
+        .backend("ipfs")
+        .get(&Location::ipfs(dag.root.to_string()), ByteRange::full())
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while let Some(piece) = stream.next().await {
+        if let Err(e) = piece {
+            kinds.push(e.kind);
+        }
+    }
+    assert_eq!(kinds, vec![ErrorKind::Integrity]);
+    // Bad locations are typed errors.
+    let backend = node.backend("ipfs");
+    for bad in ["", "Qm-not-a-cid", "bafyfoo"] {
+        let err = get_err(&backend, &Location::ipfs(bad)).await;
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
+    }
+    let err = backend
+        .get(
+            &Location::Ipfs {
+                cid: dag.root.to_string(),
+                ticket: Some("blobgarbage".into()),
+            },
+            ByteRange::full(),
+        )
+        .await;
+    // Held locally: the ticket is not even looked at.
+    assert!(err.is_ok());
+    b.shutdown().await;
+    node.shutdown().await;
+}
