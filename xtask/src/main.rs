@@ -145,7 +145,14 @@ fn ensure_seaweedfs() -> Res<PathBuf> {
 }
 
 /// npm packages the interop tests run (Helia and friends), pinned by major version.
-const NPM_PACKAGES: &[&str] = &["@helia/unixfs@8", "blockstore-core@6"];
+const NPM_PACKAGES: &[&str] = &[
+    "helia@7",
+    "@helia/unixfs@8",
+    "@helia/verified-fetch@8",
+    "@helia/trustless-gateway-client@1",
+    "@helia/fallback-router@1",
+    "multiformats@14",
+];
 
 /// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
 /// tools folder. Uses the system `node` when it is new enough, else npm's `node@22` package.

@@ -1,0 +1,124 @@
+//! A real Helia node, offline, fetches files from our Trustless Gateway through its
+//! trustless-gateway block broker (`unixfs.cat`), and `@helia/verified-fetch` reads them as
+//! file bytes, as a raw block and as a CAR. Node and the npm packages come from
+//! `cargo xtask test`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use media_core::Digest32;
+use media_ipfs::{FileDag, IpfsConfig, IpfsNode};
+
+fn helia() -> Option<(PathBuf, PathBuf)> {
+    let dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
+    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
+    match (dir, node) {
+        (Some(dir), Some(node)) if dir.join("node_modules/helia").is_dir() => Some((dir, node)),
+        _ if std::env::var_os("CI").is_some()
+            || std::env::var_os("MEDIA_REQUIRE_NODE").is_some() =>
+        {
+            panic!("Helia is required: run the tests with `cargo xtask test` (it installs helia and node@22 with npm) or set MEDIA_NODE_DIR and MEDIA_NODE_BIN")
+        }
+        _ => {
+            eprintln!("SKIPPED: Helia not installed (cargo xtask test installs it)");
+            None
+        }
+    }
+}
+
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}
+
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    let at = line
+        .find(&format!("\"{name}\":"))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + name.len()
+        + 3;
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim_matches('"')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helia_fetches_and_verifies_from_our_gateway() {
+    let Some((npm_dir, node_bin)) = helia() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files_dir = tempfile::tempdir().unwrap();
+    let node = IpfsNode::start(IpfsConfig::new(dir.path())).await.unwrap();
+    let contents = vec![
+        b"hello world\n".to_vec(),
+        data(5_000_000, 1),
+        data(1 << 20, 2),
+        Vec::new(),
+    ];
+    let mut cids = Vec::new();
+    for (i, bytes) in contents.iter().enumerate() {
+        let path = files_dir.path().join(format!("f{i}"));
+        std::fs::write(&path, bytes).unwrap();
+        let file = node.store().add_path(&path).await.unwrap();
+        assert_eq!(file.dag.root, FileDag::of_bytes(bytes).root);
+        cids.push(file.dag.clone());
+    }
+    let script = npm_dir.join("helia_fetch.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/helia_fetch.mjs"),
+        &script,
+    )
+    .unwrap();
+    let gateway = node.gateway_url().unwrap();
+    let out = tokio::process::Command::from(Command::new(&node_bin))
+        .arg(&script)
+        .arg(&gateway)
+        .args(cids.iter().map(|d| d.root.to_string()))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helia failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), contents.len(), "{stdout}");
+    for ((line, bytes), dag) in lines.iter().zip(&contents).zip(&cids) {
+        let sha = Digest32::sha256(bytes).to_hex();
+        assert_eq!(field(line, "cid"), dag.root.to_string());
+        assert_eq!(field(line, "size"), bytes.len().to_string(), "{line}");
+        assert_eq!(
+            field(line, "cat_sha256"),
+            sha,
+            "unixfs.cat via the block broker: {line}"
+        );
+        assert_eq!(field(line, "fetch_status"), "200");
+        assert_eq!(
+            field(line, "fetch_sha256"),
+            sha,
+            "verified-fetch file bytes: {line}"
+        );
+        assert_eq!(field(line, "raw_status"), "200");
+        // The raw block of the root hashes to the root CID's own digest.
+        assert_eq!(
+            field(line, "raw_sha256"),
+            Digest32(dag.root.hash().digest().try_into().unwrap()).to_hex(),
+            "{line}"
+        );
+        assert_eq!(field(line, "car_status"), "200");
+        assert!(field(line, "car_content_type").starts_with("application/vnd.ipld.car"));
+        let car_bytes: usize = field(line, "car_bytes").parse().unwrap();
+        assert!(car_bytes > bytes.len(), "{line}");
+    }
+    node.shutdown().await;
+}
