@@ -112,26 +112,112 @@ impl GatewayClient {
     }
 
     /// Stream `range` of the UnixFS file `root` (`None`: all of it), every block verified.
+    ///
+    /// The dag-pb nodes on the way to the range are fetched first (a few small requests);
+    /// then the raw leaves are fetched [`LEAVES_IN_FLIGHT`] at a time and released in order.
     pub fn read(&self, root: &str, range: Option<Range<u64>>) -> Result<ByteStream, IpfsError> {
         let root = parse_cid(root)?;
         let client = self.clone();
-        let state = Walk {
-            client,
-            queue: VecDeque::from([(root, 0u64)]),
-            wanted: range,
+        let planned = async move {
+            client
+                .plan(root, range.clone())
+                .await
+                .map(|p| (client, p, range))
         };
-        let stream = futures::stream::unfold(state, |mut walk| async move {
-            match walk.next_piece().await {
-                Ok(Some(bytes)) => Some((Ok(bytes), walk)),
-                Ok(None) => None,
-                Err(e) => {
-                    walk.queue.clear();
-                    Some((Err(e.into_media(Operation::Get)), walk))
+        let stream = futures::stream::once(planned)
+            .map(|planned| match planned {
+                Ok((client, pieces, range)) => futures::stream::iter(pieces)
+                    .map(move |piece| {
+                        let client = client.clone();
+                        let range = range.clone();
+                        async move {
+                            let (start, data) = match piece {
+                                Piece::Leaf(cid, start) => (start, client.block(&cid).await?),
+                                Piece::Inline(start, data) => (start, data),
+                            };
+                            Ok(clip(range.as_ref(), start, &data))
+                        }
+                    })
+                    .buffered(LEAVES_IN_FLIGHT)
+                    .left_stream(),
+                Err(e) => futures::stream::once(async move { Err(e) }).right_stream(),
+            })
+            .flatten()
+            .filter_map(|r: Result<Option<Bytes>, IpfsError>| async move {
+                match r {
+                    Ok(Some(bytes)) => Some(Ok(bytes)),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e.into_media(Operation::Get))),
                 }
-            }
+            });
+        // Stop at the first error: what follows it is not in order any more.
+        let mut failed = false;
+        let stream = stream.take_while(move |r| {
+            let go = !failed;
+            failed |= r.is_err();
+            futures::future::ready(go)
         });
         Ok(stream.boxed())
     }
+
+    /// Walk the dag-pb nodes depth-first and list the pieces of file bytes in order,
+    /// skipping subtrees outside `wanted`.
+    async fn plan(&self, root: Cid, wanted: Option<Range<u64>>) -> Result<Vec<Piece>, IpfsError> {
+        let mut pieces = Vec::new();
+        let mut queue = VecDeque::from([(root, 0u64)]);
+        while let Some((cid, start)) = queue.pop_front() {
+            match cid.codec() {
+                RAW => pieces.push(Piece::Leaf(cid, start)),
+                DAG_PB => {
+                    let block = self.block(&cid).await?;
+                    let node = decode_file_node(&block)?;
+                    if !node.data.is_empty() {
+                        pieces.push(Piece::Inline(start, Bytes::from(node.data.clone())));
+                    }
+                    let mut at = start + node.data.len() as u64;
+                    let mut children = Vec::with_capacity(node.links.len());
+                    for (link, size) in node.links.iter().zip(&node.blocksizes) {
+                        let child = at..at + size;
+                        if wanted
+                            .as_ref()
+                            .is_none_or(|w| child.start < w.end && w.start < child.end)
+                        {
+                            children.push((link.cid, at));
+                        }
+                        at += size;
+                    }
+                    for child in children.into_iter().rev() {
+                        queue.push_front(child);
+                    }
+                }
+                other => {
+                    return Err(IpfsError::Unsupported(format!(
+                        "codec 0x{other:x} inside a file DAG"
+                    )))
+                }
+            }
+        }
+        Ok(pieces)
+    }
+}
+
+/// Raw leaves fetched concurrently by [`GatewayClient::read`].
+pub const LEAVES_IN_FLIGHT: usize = 4;
+
+/// A piece of file bytes starting at a file offset.
+enum Piece {
+    Leaf(Cid, u64),
+    Inline(u64, Bytes),
+}
+
+/// The part of `data` (file bytes starting at `start`) inside `wanted`.
+fn clip(wanted: Option<&Range<u64>>, start: u64, data: &Bytes) -> Option<Bytes> {
+    let end = start + data.len() as u64;
+    let (from, to) = match wanted {
+        None => (start, end),
+        Some(w) => (w.start.max(start), w.end.min(end)),
+    };
+    (from < to).then(|| data.slice((from - start) as usize..(to - start) as usize))
 }
 
 fn file_size_of(cid: &Cid, block: &[u8]) -> Result<u64, IpfsError> {
@@ -144,68 +230,5 @@ fn file_size_of(cid: &Cid, block: &[u8]) -> Result<u64, IpfsError> {
                 .unwrap_or(node.data.len() as u64 + node.blocksizes.iter().sum::<u64>()))
         }
         other => Err(IpfsError::Unsupported(format!("codec 0x{other:x}"))),
-    }
-}
-
-/// Depth-first walk of a file DAG, skipping subtrees outside the wanted range.
-struct Walk {
-    client: GatewayClient,
-    queue: VecDeque<(Cid, u64)>,
-    wanted: Option<Range<u64>>,
-}
-
-impl Walk {
-    async fn next_piece(&mut self) -> Result<Option<Bytes>, IpfsError> {
-        while let Some((cid, start)) = self.queue.pop_front() {
-            let block = self.client.block(&cid).await?;
-            match cid.codec() {
-                RAW => {
-                    if let Some(piece) = self.clip(start, &block) {
-                        return Ok(Some(piece));
-                    }
-                }
-                DAG_PB => {
-                    let node = decode_file_node(&block)?;
-                    let mut at = start + node.data.len() as u64;
-                    let mut children = Vec::with_capacity(node.links.len());
-                    for (link, size) in node.links.iter().zip(&node.blocksizes) {
-                        let child = at..at + size;
-                        if self
-                            .wanted
-                            .as_ref()
-                            .is_none_or(|w| child.start < w.end && w.start < child.end)
-                        {
-                            children.push((link.cid, at));
-                        }
-                        at += size;
-                    }
-                    for child in children.into_iter().rev() {
-                        self.queue.push_front(child);
-                    }
-                    if !node.data.is_empty() {
-                        if let Some(piece) = self.clip(start, &node.data) {
-                            return Ok(Some(piece));
-                        }
-                    }
-                }
-                other => {
-                    return Err(IpfsError::Unsupported(format!(
-                        "codec 0x{other:x} inside a file DAG"
-                    )))
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// The part of `data` (file bytes starting at `start`) inside the wanted range.
-    fn clip(&self, start: u64, data: &[u8]) -> Option<Bytes> {
-        let end = start + data.len() as u64;
-        let (from, to) = match &self.wanted {
-            None => (start, end),
-            Some(w) => (w.start.max(start), w.end.min(end)),
-        };
-        (from < to)
-            .then(|| Bytes::copy_from_slice(&data[(from - start) as usize..(to - start) as usize]))
     }
 }

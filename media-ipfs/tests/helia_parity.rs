@@ -72,7 +72,7 @@ fn helia_cids(dir: &Path, node: &Path, files: &[PathBuf]) -> Vec<String> {
     let text = String::from_utf8(out.stdout).unwrap();
     let cids: Vec<String> = text
         .lines()
-        .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+        .map(|l| l.split(' ').nth(1).unwrap().to_owned())
         .collect();
     assert_eq!(cids.len(), files.len(), "helia printed {text}");
     cids
