@@ -7,28 +7,28 @@ use media_core::{ErrorKind, MediaError, Operation};
 #[non_exhaustive]
 pub enum IpfsError {
     /// A CID, range, URL or argument is malformed.
-    #[error("invalid input: {0}")]
+    #[error("{0}")]
     InvalidInput(String),
     /// A codec, hash function or UnixFS type we do not handle.
-    #[error("unsupported: {0}")]
+    #[error("{0}")]
     Unsupported(String),
     /// A block or CAR is structurally broken (truncated, bad varints, bad protobuf).
-    #[error("malformed data: {0}")]
+    #[error("{0}")]
     Malformed(String),
     /// Bytes do not hash to the CID they were fetched for.
-    #[error("integrity check failed: {0}")]
+    #[error("{0}")]
     Integrity(String),
     /// A block larger than we accept.
-    #[error("block too large: {0}")]
+    #[error("{0}")]
     TooLarge(String),
     /// The content is not held here (or the gateway answered 404).
-    #[error("not found: {0}")]
+    #[error("{0}")]
     NotFound(String),
     /// A gateway or peer could not be reached or failed.
-    #[error("unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
     /// Local storage failed.
-    #[error("I/O: {0}")]
+    #[error("{0}")]
     Io(#[source] std::io::Error),
 }
 

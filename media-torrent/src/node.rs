@@ -1,0 +1,685 @@
+//! [`TorrentNode`]: a librqbit session that seeds what we store and fetches by magnet;
+//! [`TorrentBackend`]: its [`media_core::Backend`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use librqbit::api::TorrentIdOrHash;
+use librqbit::dht::Id20;
+use librqbit::{
+    AddTorrent, AddTorrentOptions, ListenerMode, ListenerOptions, ManagedTorrent, Session,
+    SessionOptions,
+};
+use media_core::{
+    Backend, BackendKind, ByteRange, ByteStream, Capabilities, Location, MediaError, MediaId,
+    Operation, Progress, Result, StagedBlob,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use tracing::{debug, info, warn};
+
+use crate::error::TorrentError;
+use crate::metainfo::{torrent_name, MagnetLink, Metainfo};
+
+/// Read granularity of streamed ranges.
+const READ_PIECE: usize = 256 * 1024;
+
+/// How a [`TorrentNode`] runs. Defaults: TCP on 127.0.0.1 with a port the OS picks, no DHT,
+/// no local service discovery, no UPnP, no trackers, librqbit's own persistence off (we keep
+/// our own: the `.torrent` files and data under the data directory).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TorrentConfig {
+    /// Where torrents, seeded data and fetched data live.
+    pub data_dir: PathBuf,
+    /// The peer listener (port 0: the OS picks).
+    pub listen: SocketAddr,
+    /// The address peers should use for us (magnets' `x.pe`); the listen address if unset.
+    pub public_addr: Option<SocketAddr>,
+    /// Trackers announced in our torrents and magnets.
+    pub trackers: Vec<String>,
+    /// BEP 19 web seed for stored media: `{base}/{sha256 hex}` (the CDN URL of the same bytes,
+    /// which content addressing makes predictable).
+    pub web_seed_base: Option<String>,
+    /// Peers to try for every download, besides those in the magnet.
+    pub peers: Vec<SocketAddr>,
+    /// Turn on the mainline DHT (off by default).
+    pub dht: bool,
+    /// How long a magnet may take to deliver its metadata.
+    pub metadata_timeout: Duration,
+    /// How long a download may go without receiving a byte.
+    pub read_timeout: Duration,
+    /// Download rate limit per torrent, bytes per second (none by default).
+    pub download_limit: Option<u32>,
+}
+
+impl TorrentConfig {
+    /// Defaults with data under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        TorrentConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_addr: None,
+            trackers: Vec::new(),
+            web_seed_base: None,
+            peers: Vec::new(),
+            dht: false,
+            metadata_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
+            download_limit: None,
+        }
+    }
+
+    /// Limit each download to `bytes_per_second`.
+    #[must_use]
+    pub fn with_download_limit(mut self, bytes_per_second: u32) -> Self {
+        self.download_limit = Some(bytes_per_second);
+        self
+    }
+
+    /// Listen on `addr`.
+    #[must_use]
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Announce these trackers.
+    #[must_use]
+    pub fn with_trackers<S: Into<String>>(mut self, trackers: impl IntoIterator<Item = S>) -> Self {
+        self.trackers = trackers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Web seeds at `{base}/{sha256 hex}` (e.g. the CDN's public base URL and key prefix).
+    #[must_use]
+    pub fn with_web_seed_base(mut self, base: impl Into<String>) -> Self {
+        self.web_seed_base = Some(base.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Always try these peers.
+    #[must_use]
+    pub fn with_peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.peers = peers.into_iter().collect();
+        self
+    }
+
+    /// Metadata and read timeouts.
+    #[must_use]
+    pub fn with_timeouts(mut self, metadata: Duration, read: Duration) -> Self {
+        self.metadata_timeout = metadata;
+        self.read_timeout = read;
+        self
+    }
+
+    /// Turn the DHT on or off.
+    #[must_use]
+    pub fn with_dht(mut self, on: bool) -> Self {
+        self.dht = on;
+        self
+    }
+}
+
+/// What we seed: the file on disk and the metainfo it came from.
+#[derive(Debug, Clone)]
+struct Seeded {
+    meta: Metainfo,
+    file: PathBuf,
+}
+
+struct Inner {
+    session: Arc<Session>,
+    config: TorrentConfig,
+    addr: SocketAddr,
+    seeded: Mutex<HashMap<String, Seeded>>,
+}
+
+/// A BitTorrent node: seeds stored media and downloads by magnet. Cheap to clone.
+#[derive(Clone)]
+pub struct TorrentNode {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TorrentNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorrentNode")
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> TorrentError {
+    TorrentError::Unavailable(format!("{what}: {e:#}"))
+}
+
+/// A port the OS considers free on `ip` (librqbit must know the port it announces).
+fn pick_port(listen: SocketAddr) -> std::result::Result<SocketAddr, TorrentError> {
+    if listen.port() != 0 {
+        return Ok(listen);
+    }
+    let probe = std::net::TcpListener::bind(listen).map_err(TorrentError::Io)?;
+    probe.local_addr().map_err(TorrentError::Io)
+}
+
+impl TorrentNode {
+    /// Start the session and re-seed every torrent stored under the data directory.
+    pub async fn start(config: TorrentConfig) -> std::result::Result<Self, TorrentError> {
+        for dir in ["torrents", "seed", "fetch"] {
+            std::fs::create_dir_all(config.data_dir.join(dir)).map_err(TorrentError::Io)?;
+        }
+        let addr = pick_port(config.listen)?;
+        let mut options = SessionOptions {
+            disable_local_service_discovery: true,
+            fastresume: false,
+            persistence: None,
+            listen: Some(ListenerOptions {
+                mode: ListenerMode::TcpOnly,
+                listen_addr: addr,
+                enable_upnp_port_forwarding: false,
+                announce_port: Some(config.public_addr.map_or(addr.port(), |a| a.port())),
+                ipv4_only: addr.is_ipv4(),
+                ..ListenerOptions::default()
+            }),
+            ipv4_only: addr.is_ipv4(),
+            ..SessionOptions::default()
+        };
+        if !config.dht {
+            options.dht = None;
+        }
+        let session = Session::new_with_opts(config.data_dir.join("fetch"), options)
+            .await
+            .map_err(|e| unavailable("starting the BitTorrent session", e))?;
+        let node = TorrentNode {
+            inner: Arc::new(Inner {
+                session,
+                config,
+                addr,
+                seeded: Mutex::new(HashMap::new()),
+            }),
+        };
+        node.reseed().await;
+        info!(%addr, "BitTorrent node listening");
+        Ok(node)
+    }
+
+    /// The peer address in our magnets.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.config.public_addr.unwrap_or(self.inner.addr)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TorrentConfig {
+        &self.inner.config
+    }
+
+    /// A [`TorrentBackend`] named `name` over this node.
+    pub fn backend(&self, name: impl Into<String>) -> TorrentBackend {
+        TorrentBackend {
+            name: name.into(),
+            node: self.clone(),
+        }
+    }
+
+    fn seeded(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seeded>> {
+        self.inner.seeded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn torrent_path(&self, hex: &str) -> PathBuf {
+        self.inner
+            .config
+            .data_dir
+            .join("torrents")
+            .join(format!("{hex}.torrent"))
+    }
+
+    fn seed_dir(&self, hex: &str) -> PathBuf {
+        self.inner.config.data_dir.join("seed").join(hex)
+    }
+
+    /// Re-add every torrent found under `torrents/` whose data is still there.
+    async fn reseed(&self) {
+        let Ok(entries) = std::fs::read_dir(self.inner.config.data_dir.join("torrents")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(hex) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let Ok(meta_path) = std::fs::read(path.with_extension("meta")) else {
+                continue;
+            };
+            let Ok(meta) = serde_json::from_slice::<StoredMeta>(&meta_path) else {
+                warn!(torrent = %path.display(), "unreadable torrent record");
+                continue;
+            };
+            let file = self.seed_dir(&hex).join(&meta.name);
+            match Metainfo::from_file(&file, &meta.name) {
+                Ok(mut m) if m.info_hash_hex() == hex => {
+                    m.trackers = meta.trackers;
+                    m.web_seeds = meta.web_seeds;
+                    if let Err(e) = self.seed(m, file).await {
+                        warn!(%hex, error = %e, "could not re-seed");
+                    }
+                }
+                Ok(_) => warn!(%hex, "seeded data changed on disk; not re-seeding"),
+                Err(e) => warn!(%hex, error = %e, "seeded data missing; not re-seeding"),
+            }
+        }
+    }
+
+    /// Add `meta` (whose file is at `file`, already complete) to the session and seed it.
+    async fn seed(&self, meta: Metainfo, file: PathBuf) -> std::result::Result<(), TorrentError> {
+        let hex = meta.info_hash_hex();
+        let folder = file
+            .parent()
+            .ok_or_else(|| TorrentError::InvalidInput("seed file has no folder".into()))?
+            .to_string_lossy()
+            .into_owned();
+        let bytes = Bytes::from(meta.to_torrent_bytes());
+        let handle = self
+            .inner
+            .session
+            .add_torrent(
+                AddTorrent::from_bytes(bytes),
+                Some(AddTorrentOptions {
+                    overwrite: true,
+                    output_folder: Some(folder),
+                    disable_trackers: meta.trackers.is_empty(),
+                    ..AddTorrentOptions::default()
+                }),
+            )
+            .await
+            .map_err(|e| unavailable("adding the torrent", e))?
+            .into_handle()
+            .ok_or_else(|| TorrentError::Unavailable("the session returned no torrent".into()))?;
+        // The session checks the existing data against the piece hashes; seeding starts when
+        // every piece verified.
+        tokio::time::timeout(Duration::from_secs(600), handle.wait_until_completed())
+            .await
+            .map_err(|_| TorrentError::Timeout(format!("checking {hex} took too long")))?
+            .map_err(|e| unavailable("checking the seeded data", e))?;
+        debug!(%hex, "seeding");
+        self.seeded().insert(hex, Seeded { meta, file });
+        Ok(())
+    }
+
+    /// Seed the file at `path` as `name`; returns its metainfo (with trackers and web seed).
+    pub async fn seed_file(
+        &self,
+        path: &Path,
+        name: &str,
+        id: Option<MediaId>,
+    ) -> std::result::Result<Metainfo, TorrentError> {
+        let name = torrent_name(name);
+        let owned = path.to_path_buf();
+        let hash_name = name.clone();
+        let mut meta = tokio::task::spawn_blocking(move || Metainfo::from_file(&owned, &hash_name))
+            .await
+            .map_err(|e| unavailable("hashing task", e))??;
+        let hex = meta.info_hash_hex();
+        if let Some(existing) = self.seeded().get(&hex) {
+            return Ok(existing.meta.clone());
+        }
+        meta.trackers = self.inner.config.trackers.clone();
+        if let (Some(base), Some(id)) = (&self.inner.config.web_seed_base, id) {
+            meta.web_seeds = vec![format!("{base}/{id}")];
+        }
+        let dir = self.seed_dir(&hex);
+        std::fs::create_dir_all(&dir).map_err(TorrentError::Io)?;
+        let file = dir.join(&name);
+        if !file.exists() {
+            // A hard link keeps one copy of the bytes; across file systems, copy.
+            if std::fs::hard_link(path, &file).is_err() {
+                std::fs::copy(path, &file).map_err(TorrentError::Io)?;
+            }
+        }
+        let record = StoredMeta {
+            name: name.clone(),
+            trackers: meta.trackers.clone(),
+            web_seeds: meta.web_seeds.clone(),
+        };
+        let torrent_path = self.torrent_path(&hex);
+        std::fs::write(&torrent_path, meta.to_torrent_bytes()).map_err(TorrentError::Io)?;
+        let record_json = serde_json::to_vec(&record)
+            .map_err(|e| TorrentError::InvalidInput(format!("torrent record: {e}")))?;
+        std::fs::write(torrent_path.with_extension("meta"), record_json)
+            .map_err(TorrentError::Io)?;
+        self.seed(meta.clone(), file).await?;
+        Ok(meta)
+    }
+
+    /// The magnet of a seeded torrent, with our address as `x.pe`.
+    pub fn magnet(&self, meta: &Metainfo) -> String {
+        meta.magnet(&[self.peer_addr()])
+    }
+
+    /// Stream `range` of the single file of the torrent behind `magnet`: from disk when we
+    /// seed it, else by downloading (pieces of the range first) from the magnet's peers.
+    pub async fn read(
+        &self,
+        magnet: &str,
+        range: ByteRange,
+    ) -> std::result::Result<ByteStream, TorrentError> {
+        let link = MagnetLink::parse(magnet)?;
+        let hex = link.info_hash_hex();
+        let local = self.seeded().get(&hex).cloned();
+        if let Some(seeded) = local {
+            let r = range
+                .resolve(seeded.meta.length)
+                .map_err(|e| TorrentError::InvalidInput(e.message))?;
+            let file = tokio::fs::File::open(&seeded.file)
+                .await
+                .map_err(TorrentError::Io)?;
+            return Ok(stream_reader(file, r, None));
+        }
+        let handle = self.add_magnet(&link).await?;
+        let length = handle
+            .with_metadata(|m| m.file_infos.first().map(|f| f.len))
+            .ok()
+            .flatten()
+            .ok_or_else(|| TorrentError::Unavailable(format!("{hex}: metadata without a file")))?;
+        let r = range
+            .resolve(length)
+            .map_err(|e| TorrentError::InvalidInput(e.message))?;
+        let stream = handle
+            .clone()
+            .stream(0)
+            .await
+            .map_err(|e| unavailable("opening the torrent stream", e))?;
+        Ok(stream_reader(
+            stream,
+            r,
+            Some(self.inner.config.read_timeout),
+        ))
+    }
+
+    async fn add_magnet(
+        &self,
+        link: &MagnetLink,
+    ) -> std::result::Result<Arc<ManagedTorrent>, TorrentError> {
+        let hex = link.info_hash_hex();
+        if let Some(handle) = self.torrent_handle(&hex) {
+            return Ok(handle);
+        }
+        // librqbit understands xt and tr; peers from x.pe and our configuration go in directly.
+        let mut magnet = format!("magnet:?xt=urn:btih:{hex}");
+        for t in &link.trackers {
+            magnet.push_str("&tr=");
+            magnet.push_str(&crate::metainfo::percent_encode(t));
+        }
+        let mut peers = link.peers.clone();
+        peers.extend(self.inner.config.peers.iter().copied());
+        peers.retain(|p| *p != self.peer_addr());
+        let folder = self.inner.config.data_dir.join("fetch").join(&hex);
+        let options = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(folder.to_string_lossy().into_owned()),
+            initial_peers: Some(peers),
+            disable_trackers: link.trackers.is_empty(),
+            ratelimits: librqbit::limits::LimitsConfig {
+                upload_bps: None,
+                download_bps: self
+                    .inner
+                    .config
+                    .download_limit
+                    .and_then(std::num::NonZeroU32::new),
+            },
+            ..AddTorrentOptions::default()
+        };
+        let added = tokio::time::timeout(
+            self.inner.config.metadata_timeout,
+            self.inner
+                .session
+                .add_torrent(AddTorrent::from_url(magnet), Some(options)),
+        )
+        .await
+        .map_err(|_| {
+            TorrentError::NotFound(format!(
+                "no reachable peer had the metadata of {hex} within {:?}",
+                self.inner.config.metadata_timeout
+            ))
+        })?
+        .map_err(|e| {
+            // librqbit gives up at once when no peer source is left; its error is an
+            // `anyhow` chain, so the adapter classifies it here, once, into a kind.
+            let text = format!("{e:#}");
+            if text.contains("no way to discover") || text.contains("no known way to resolve peers")
+            {
+                TorrentError::NotFound(format!("no reachable peer has {hex}: {text}"))
+            } else {
+                unavailable("adding the magnet", e)
+            }
+        })?;
+        added
+            .into_handle()
+            .ok_or_else(|| TorrentError::Unavailable("the session returned no torrent".into()))
+    }
+
+    fn torrent_handle(&self, hex: &str) -> Option<Arc<ManagedTorrent>> {
+        let id: Id20 = hex.parse().ok()?;
+        self.inner.session.get(TorrentIdOrHash::Hash(id))
+    }
+
+    /// Stop seeding and remove the torrent and its data (seeded or fetched).
+    pub async fn remove(&self, info_hash_hex: &str) -> std::result::Result<bool, TorrentError> {
+        let was_seeded = self.seeded().remove(info_hash_hex).is_some();
+        let mut found = was_seeded;
+        if let Some(handle) = self.torrent_handle(info_hash_hex) {
+            found = true;
+            self.inner
+                .session
+                .delete(TorrentIdOrHash::Id(handle.id()), false)
+                .await
+                .map_err(|e| unavailable("removing the torrent", e))?;
+        }
+        let torrent = self.torrent_path(info_hash_hex);
+        for path in [torrent.with_extension("meta"), torrent] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(TorrentError::Io(e)),
+            }
+        }
+        for dir in [
+            self.seed_dir(info_hash_hex),
+            self.inner.config.data_dir.join("fetch").join(info_hash_hex),
+        ] {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => found = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(TorrentError::Io(e)),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Info hashes we seed.
+    pub fn seeding(&self) -> Vec<String> {
+        self.seeded().keys().cloned().collect()
+    }
+
+    /// Stop the session.
+    pub async fn shutdown(&self) {
+        self.inner.session.stop().await;
+    }
+}
+
+/// What we keep next to each `.torrent` to re-seed it after a restart.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StoredMeta {
+    name: String,
+    trackers: Vec<String>,
+    web_seeds: Vec<String>,
+}
+
+/// Stream `range` of `reader` in pieces; with `idle`, a read that gets no byte for that long
+/// ends the stream with a timeout error (a seeder that vanished mid-transfer).
+fn stream_reader<R>(reader: R, range: std::ops::Range<u64>, idle: Option<Duration>) -> ByteStream
+where
+    R: AsyncRead + tokio::io::AsyncSeek + Unpin + Send + 'static,
+{
+    let state = (reader, range.start, range.end, false);
+    futures::stream::unfold(state, move |(mut reader, at, end, mut sought)| async move {
+        if at >= end {
+            return None;
+        }
+        if !sought {
+            if let Err(e) = reader.seek(std::io::SeekFrom::Start(at)).await {
+                return Some((
+                    Err(TorrentError::Io(e).into_media(Operation::Get)),
+                    (reader, end, end, true),
+                ));
+            }
+            sought = true;
+        }
+        let want = usize::try_from(end - at)
+            .unwrap_or(READ_PIECE)
+            .min(READ_PIECE);
+        let mut buf = vec![0u8; want];
+        let read = reader.read(&mut buf);
+        let n = match idle {
+            Some(limit) => match tokio::time::timeout(limit, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Some((
+                        Err(TorrentError::Timeout(format!("no data for {limit:?}"))
+                            .into_media(Operation::Get)),
+                        (reader, end, end, sought),
+                    ))
+                }
+            },
+            None => read.await,
+        };
+        match n {
+            Ok(0) => Some((
+                Err(
+                    TorrentError::Unavailable("the torrent stream ended early".into())
+                        .into_media(Operation::Get),
+                ),
+                (reader, end, end, sought),
+            )),
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), (reader, at + n as u64, end, sought)))
+            }
+            Err(e) => Some((
+                Err(TorrentError::Unavailable(format!("torrent stream: {e}"))
+                    .into_media(Operation::Get)),
+                (reader, end, end, sought),
+            )),
+        }
+    })
+    .boxed()
+}
+
+/// The BitTorrent [`Backend`]: `put` seeds the staged file (torrent built by us, data hard
+/// linked, verified by the session) and returns its magnet; `get` reads seeded files from
+/// disk and downloads others by magnet, streaming the range; `delete` stops seeding and
+/// removes the data. Empty files cannot be torrents and are refused.
+#[derive(Debug, Clone)]
+pub struct TorrentBackend {
+    name: String,
+    node: TorrentNode,
+}
+
+impl TorrentBackend {
+    /// The node under this backend.
+    pub fn node(&self) -> &TorrentNode {
+        &self.node
+    }
+
+    fn err(&self, op: Operation, e: TorrentError) -> MediaError {
+        e.into_media(op).with_backend(&self.name)
+    }
+}
+
+#[async_trait]
+impl Backend for TorrentBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Torrent
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full().with_empty_blobs(false)
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        if blob.size() == 0 {
+            return Err(MediaError::new(
+                media_core::ErrorKind::Unsupported,
+                Operation::Put,
+                "BitTorrent cannot carry an empty file",
+            )
+            .with_backend(&self.name));
+        }
+        let meta = self
+            .node
+            .seed_file(&blob.path, &blob.name, Some(blob.id()))
+            .await
+            .map_err(|e| self.err(Operation::Put, e))?;
+        progress.report(blob.size());
+        Ok(Location::Torrent {
+            magnet: self.node.magnet(&meta),
+            info_hash: meta.info_hash_hex(),
+        })
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        let Location::Torrent { magnet, .. } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Get,
+                format!("{location} is not a torrent location"),
+            )
+            .with_backend(&self.name));
+        };
+        let name = self.name.clone();
+        let stream = self
+            .node
+            .read(magnet, range)
+            .await
+            .map_err(|e| self.err(Operation::Get, e))?;
+        Ok(stream
+            .map(move |r| r.map_err(|e| e.or_backend(&name)))
+            .boxed())
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let Location::Torrent { magnet, .. } = location else {
+            return Err(MediaError::invalid_input(
+                Operation::Delete,
+                format!("{location} is not a torrent location"),
+            )
+            .with_backend(&self.name));
+        };
+        let link = MagnetLink::parse(magnet).map_err(|e| self.err(Operation::Delete, e))?;
+        let hex = link.info_hash_hex();
+        if self
+            .node
+            .remove(&hex)
+            .await
+            .map_err(|e| self.err(Operation::Delete, e))?
+        {
+            Ok(())
+        } else {
+            Err(
+                MediaError::not_found(Operation::Delete, format!("torrent {hex} is not here"))
+                    .with_backend(&self.name),
+            )
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        Ok(())
+    }
+}

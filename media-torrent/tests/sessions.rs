@@ -1,0 +1,249 @@
+//! Real librqbit sessions on 127.0.0.1: seed and fetch every size class, conformance,
+//! restart, bad magnets, unknown torrents, a seeder that vanishes mid-transfer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use media_core::conformance::{run_all, Suite};
+use media_core::{
+    Backend, ByteRange, Digest32, Digests, ErrorKind, Location, MediaError, Progress, StagedBlob,
+};
+use media_torrent::{MagnetLink, TorrentConfig, TorrentNode};
+
+const MIB: u64 = 1 << 20;
+
+fn data(len: u64, seed: u64) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn config(dir: &std::path::Path) -> TorrentConfig {
+    TorrentConfig::new(dir).with_timeouts(Duration::from_secs(10), Duration::from_secs(10))
+}
+
+async fn put(backend: &dyn Backend, dir: &std::path::Path, name: &str, bytes: &[u8]) -> Location {
+    let digests = Digests::of_bytes(bytes);
+    let path = dir.join(format!("staged-{}", digests.id()));
+    std::fs::write(&path, bytes).unwrap();
+    let blob = StagedBlob::new(&path, name, "video/mp4", Arc::new(digests));
+    let location = backend.put(&blob, Progress::none()).await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    location
+}
+
+async fn read(
+    backend: &dyn Backend,
+    location: &Location,
+    range: ByteRange,
+) -> Result<Vec<u8>, MediaError> {
+    let mut stream = backend.get(location, range).await?;
+    let mut out = Vec::new();
+    while let Some(piece) = stream.next().await {
+        out.extend_from_slice(&piece?);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_seed_and_fetch_every_size_class() {
+    let (a_dir, b_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = TorrentNode::start(config(a_dir.path())).await.unwrap();
+    let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
+    let (seeder, leecher) = (a.backend("torrent"), b.backend("torrent"));
+    let piece = MIB;
+    let sizes = [
+        1,
+        piece - 1,
+        piece,
+        piece + 1,
+        2 * piece,
+        3 * piece,
+        13 * piece + 12_345,
+    ];
+    for (i, &size) in sizes.iter().enumerate() {
+        let bytes = data(size, i as u64);
+        let location = put(&seeder, staging.path(), &format!("clip {i}.mp4"), &bytes).await;
+        let Location::Torrent { magnet, info_hash } = &location else {
+            panic!()
+        };
+        let parsed = MagnetLink::parse(magnet).unwrap();
+        assert_eq!(&parsed.info_hash_hex(), info_hash);
+        assert_eq!(parsed.length, Some(size));
+        assert_eq!(parsed.peers, vec![a.peer_addr()]);
+        let got = read(&leecher, &location, ByteRange::full()).await.unwrap();
+        assert_eq!(got.len() as u64, size, "size {size}");
+        assert_eq!(
+            Digest32::sha256(&got),
+            Digest32::sha256(&bytes),
+            "size {size}"
+        );
+        if size > 10 {
+            let (s, e) = (size / 3, size - 3);
+            let part = read(&leecher, &location, ByteRange::new(s, e))
+                .await
+                .unwrap();
+            assert_eq!(part, bytes[s as usize..e as usize], "range of size {size}");
+        }
+    }
+    // Empty files have no torrent: a clear error.
+    let digests = Digests::of_bytes(b"");
+    let empty = staging.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let err = seeder
+        .put(
+            &StagedBlob::new(&empty, "e", "text/plain", Arc::new(digests)),
+            Progress::none(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsupported);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite_passes_on_the_torrent_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TorrentNode::start(
+        TorrentConfig::new(dir.path())
+            .with_timeouts(Duration::from_secs(2), Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let missing = Location::Torrent {
+        magnet: "magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233".into(),
+        info_hash: "00112233445566778899aabbccddeeff00112233".into(),
+    };
+    run_all(&Suite::new(Arc::new(node.backend("torrent")), missing)).await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_survives_a_restart_and_delete_removes_everything() {
+    let (a_dir, b_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let bytes = data(3 * MIB + 5, 9);
+    let listen: std::net::SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let location = {
+        let a = TorrentNode::start(config(a_dir.path()).with_listen(listen))
+            .await
+            .unwrap();
+        let location = put(&a.backend("torrent"), staging.path(), "a.mp4", &bytes).await;
+        a.shutdown().await;
+        location
+    };
+    let a = TorrentNode::start(config(a_dir.path()).with_listen(listen))
+        .await
+        .unwrap();
+    let Location::Torrent { info_hash, .. } = &location else {
+        panic!()
+    };
+    assert_eq!(a.seeding(), vec![info_hash.clone()]);
+    let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
+    assert_eq!(
+        read(&b.backend("torrent"), &location, ByteRange::full())
+            .await
+            .unwrap(),
+        bytes
+    );
+
+    a.backend("torrent").delete(&location).await.unwrap();
+    assert!(a.seeding().is_empty());
+    assert!(!a_dir.path().join("seed").join(info_hash).exists());
+    assert!(!a_dir
+        .path()
+        .join("torrents")
+        .join(format!("{info_hash}.torrent"))
+        .exists());
+    let err = a.backend("torrent").delete(&location).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_magnets_unknown_torrents_and_vanishing_seeders_give_typed_errors() {
+    let (a_dir, b_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let b = TorrentNode::start(
+        TorrentConfig::new(b_dir.path())
+            .with_timeouts(Duration::from_secs(2), Duration::from_secs(3))
+            .with_download_limit(1 << 20),
+    )
+    .await
+    .unwrap();
+    let leecher = b.backend("torrent");
+    for bad in [
+        "",
+        "magnet:?dn=x",
+        "http://x/y.torrent",
+        "magnet:?xt=urn:btih:nothex",
+    ] {
+        let location = Location::Torrent {
+            magnet: bad.into(),
+            info_hash: String::new(),
+        };
+        let err = read(&leecher, &location, ByteRange::full())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
+    }
+    let unknown = Location::Torrent {
+        magnet: "magnet:?xt=urn:btih:ffeeddccbbaa99887766554433221100ffeeddcc&x.pe=127.0.0.1:9"
+            .into(),
+        info_hash: "ffeeddccbbaa99887766554433221100ffeeddcc".into(),
+    };
+    let err = read(&leecher, &unknown, ByteRange::full())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.is_retryable());
+
+    // The seeder goes away after the first bytes of a download limited to 1 MiB/s.
+    let a = TorrentNode::start(config(a_dir.path())).await.unwrap();
+    let bytes = data(24 * MIB, 11);
+    let location = put(&a.backend("torrent"), staging.path(), "big.mp4", &bytes).await;
+    let mut stream = leecher.get(&location, ByteRange::full()).await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first, bytes[..first.len()]);
+    a.shutdown().await;
+    let mut received = first.len();
+    let err = loop {
+        match stream.next().await {
+            Some(Ok(piece)) => {
+                assert_eq!(piece, bytes[received..received + piece.len()]);
+                received += piece.len();
+            }
+            Some(Err(e)) => break e,
+            None => panic!("all {received} bytes arrived although the seeder left"),
+        }
+    };
+    assert!(
+        matches!(err.kind, ErrorKind::Timeout | ErrorKind::Unavailable),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert!((received as u64) < 24 * MIB);
+    b.shutdown().await;
+}
