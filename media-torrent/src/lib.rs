@@ -29,5 +29,5 @@ pub mod metainfo;
 mod node;
 
 pub use error::TorrentError;
-pub use metainfo::{piece_length_for, MagnetLink, Metainfo};
+pub use metainfo::{piece_length_for, with_exact_source, MagnetLink, Metainfo};
 pub use node::{TorrentBackend, TorrentConfig, TorrentNode};

@@ -174,11 +174,19 @@ impl Metainfo {
             m.push_str(&percent_encode(w));
         }
         for p in peers {
+            // Not percent-encoded: WebTorrent's magnet parser reads x.pe verbatim.
             m.push_str("&x.pe=");
-            m.push_str(&percent_encode(&p.to_string()));
+            m.push_str(&p.to_string());
         }
         m
     }
+}
+
+/// `magnet` with an `xs=` exact source: an HTTP URL of the `.torrent` file, from which clients
+/// that cannot reach any peer (browsers) get the metadata, then the bytes from the `ws=` web
+/// seed.
+pub fn with_exact_source(magnet: &str, torrent_url: &str) -> String {
+    format!("{magnet}&xs={}", percent_encode(torrent_url))
 }
 
 /// A name safe as a single file name: no separators, no control characters, not `.`/`..`.
@@ -260,6 +268,8 @@ pub struct MagnetLink {
     pub web_seeds: Vec<String>,
     /// `x.pe`.
     pub peers: Vec<SocketAddr>,
+    /// `xs`: where the `.torrent` file can be fetched.
+    pub exact_sources: Vec<String>,
 }
 
 impl MagnetLink {
@@ -277,6 +287,7 @@ impl MagnetLink {
             trackers: Vec::new(),
             web_seeds: Vec::new(),
             peers: Vec::new(),
+            exact_sources: Vec::new(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair
@@ -293,6 +304,7 @@ impl MagnetLink {
                 "xl" => magnet.length = Some(value.parse().map_err(|_| bad("bad xl"))?),
                 "tr" => magnet.trackers.push(value),
                 "ws" => magnet.web_seeds.push(value),
+                "xs" => magnet.exact_sources.push(value),
                 "x.pe" => magnet
                     .peers
                     .push(value.parse().map_err(|_| bad("x.pe must be IP:PORT"))?),
@@ -387,6 +399,7 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:6881".parse().unwrap();
         let link = m.magnet(&[peer]);
         assert!(link.contains("&xl=10&"));
+        assert!(link.ends_with("&x.pe=127.0.0.1:6881"));
         assert!(link.contains("ws=http%3A%2F%2F127.0.0.1%3A9000%2Fmedia%2Fabc%3Fx%3D1%26y%3D2"));
         let parsed = MagnetLink::parse(&link).unwrap();
         assert_eq!(parsed.info_hash, m.info_hash());

@@ -355,6 +355,11 @@ impl TorrentNode {
         Ok(meta)
     }
 
+    /// The `.torrent` file of a torrent we seed.
+    pub fn torrent_file(&self, info_hash_hex: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.torrent_path(info_hash_hex)).ok()
+    }
+
     /// The magnet of a seeded torrent, with our address as `x.pe`.
     pub fn magnet(&self, meta: &Metainfo) -> String {
         meta.magnet(&[self.peer_addr()])

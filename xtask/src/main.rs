@@ -152,6 +152,8 @@ const NPM_PACKAGES: &[&str] = &[
     "@helia/trustless-gateway-client@1",
     "@helia/fallback-router@1",
     "multiformats@14",
+    "webtorrent@3",
+    "bittorrent-tracker@11",
 ];
 
 /// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
@@ -227,10 +229,52 @@ fn ensure_node_tools() -> Res<(PathBuf, PathBuf)> {
     Ok((dir, node))
 }
 
+/// libtorrent's Python bindings from PyPI (a standard BitTorrent client for the interop
+/// tests), installed into the tools folder; returns the folder to put on `PYTHONPATH`.
+fn ensure_libtorrent() -> Res<PathBuf> {
+    let target = tools_dir().join("pylibtorrent");
+    if target.join("libtorrent").exists()
+        || std::fs::read_dir(&target)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("libtorrent"))
+            })
+            .unwrap_or(false)
+    {
+        return Ok(target);
+    }
+    if !Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Err("the BitTorrent interop tests need libtorrent from PyPI: `python3 -m pip` is not available (install Python 3 with pip)".into());
+    }
+    run(
+        "install libtorrent (pip)",
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+                "--target",
+            ])
+            .arg(&target)
+            .arg("libtorrent==2.*"),
+    )?;
+    Ok(target)
+}
+
 fn test(args: &[String]) -> Res {
     let quick = args.iter().any(|a| a == "--quick");
     let weed = ensure_seaweedfs()?;
     let (npm_dir, node) = ensure_node_tools()?;
+    let libtorrent = ensure_libtorrent()?;
     if have("rustfmt", "--version") {
         run(
             "format check",
@@ -267,7 +311,8 @@ fn test(args: &[String]) -> Res {
             .env("MEDIA_REQUIRE_SEAWEEDFS", "1")
             .env("MEDIA_NODE_DIR", &npm_dir)
             .env("MEDIA_NODE_BIN", &node)
-            .env("MEDIA_REQUIRE_NODE", "1"),
+            .env("MEDIA_REQUIRE_NODE", "1")
+            .env("MEDIA_PY_LIBTORRENT", &libtorrent),
     )?;
     run(
         "doc tests",
