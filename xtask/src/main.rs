@@ -329,14 +329,16 @@ fn bench(args: &[String]) -> Res {
         "cdn" => bench_cdn(flag(args, "--size-mib").unwrap_or(256)),
         "thumb" => bench_thumb(flag(args, "--fuzz-seconds").unwrap_or(20)),
         "ipfs" => bench_ipfs(flag(args, "--size-mib").unwrap_or(300)),
+        "torrent" => bench_torrent(flag(args, "--size-mib").unwrap_or(256)),
         "all" => {
             bench_ingest(size_mib)?;
             bench_cdn(256)?;
             bench_thumb(20)?;
-            bench_ipfs(300)
+            bench_ipfs(300)?;
+            bench_torrent(256)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, all)"
         )),
     }
 }
@@ -750,6 +752,122 @@ fn bench_ipfs(mib: u64) -> Res {
         "  fetch CID (block by block, verified)    {f:7.3} s  {:8.1} MB/s   {:.2}x curl's speed",
         mb / f,
         c / f
+    );
+    Ok(())
+}
+
+/// A long-running child whose stdout lines are read until `want` lines arrived; killed on drop.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_lines(cmd: &mut Command, want: usize) -> Res<(Background, Vec<String>)> {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("starting {cmd:?}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let bg = Background(child);
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines().take(want) {
+        lines.push(line.map_err(|e| e.to_string())?);
+    }
+    if lines.len() < want {
+        return Err(format!("{cmd:?} stopped early: {lines:?}"));
+    }
+    Ok((bg, lines))
+}
+
+/// Loopback download of one file from our seeder: our `fetch` example against `aria2c` on the
+/// same torrent (aria2c ignores `x.pe`, so both find the seeder through a local tracker).
+fn bench_torrent(mib: u64) -> Res {
+    if !have("aria2c", "--version") {
+        return Err(
+            "the BitTorrent benchmark compares against aria2c: install Debian's aria2".into(),
+        );
+    }
+    let (npm_dir, node) = ensure_node_tools()?;
+    let seed_exe = release_example("media-torrent", &[], "seed")?;
+    let fetch_exe = release_example("media-torrent", &[], "fetch")?;
+    let file = bench_file(mib)?;
+    for s in ["tracker.mjs", "no-webrtc.mjs"] {
+        std::fs::copy(
+            root().join("media-torrent/tests/js").join(s),
+            npm_dir.join(s),
+        )
+        .map_err(|e| format!("copying {s}: {e}"))?;
+    }
+    let (_tracker, lines) = spawn_lines(
+        Command::new(&node).current_dir(&npm_dir).args([
+            "--import",
+            "./no-webrtc.mjs",
+            "tracker.mjs",
+        ]),
+        1,
+    )?;
+    let announce = lines[0]
+        .split('"')
+        .nth(3)
+        .ok_or(format!("tracker printed {:?}", lines[0]))?
+        .to_owned();
+    let data = bench_dir()?.join("torrent-seed");
+    let _ = std::fs::remove_dir_all(&data);
+    let (_seeder, lines) = spawn_lines(
+        Command::new(&seed_exe)
+            .arg(&file)
+            .args(["--tracker", &announce, "--data"])
+            .arg(&data),
+        3,
+    )?;
+    let magnet = lines[0].clone();
+    let torrent = lines[1].trim_start_matches("torrent ").to_owned();
+    let out = bench_dir()?.join("torrent-out");
+    let mb = (mib << 20) as f64 / 1e6;
+    let (mut ours, mut aria) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&out);
+        let (s, _, _) = timed(Command::new(&fetch_exe).arg(&magnet).arg("--out").arg(&out))?;
+        ours.push(s);
+        let _ = std::fs::remove_dir_all(&out);
+        let (s, _, _) = timed(
+            Command::new("aria2c")
+                .args([
+                    "--enable-dht=false",
+                    "--enable-dht6=false",
+                    "--bt-enable-lpd=false",
+                    "--enable-peer-exchange=false",
+                    "--seed-time=0",
+                    "--quiet=true",
+                    "--file-allocation=none",
+                    "--check-integrity=false",
+                    "-d",
+                ])
+                .arg(&out)
+                .arg(&torrent),
+        )?;
+        aria.push(s);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    let (o, a) = (median(ours), median(aria));
+    println!(
+        "\nBitTorrent benchmark, {mib} MiB file from our librqbit seeder on loopback, median of 3"
+    );
+    println!(
+        "  aria2c FILE.torrent (local tracker)      {a:7.3} s  {:8.1} MB/s",
+        mb / a
+    );
+    println!(
+        "  fetch MAGNET (our node, x.pe)            {o:7.3} s  {:8.1} MB/s   {:.2}x aria2c's speed",
+        mb / o,
+        a / o
     );
     Ok(())
 }
