@@ -110,6 +110,27 @@ impl std::fmt::Debug for IpfsNode {
     }
 }
 
+/// The node's iroh identity, kept in the data directory so tickets stay valid across
+/// restarts.
+fn load_or_create_key(path: &std::path::Path) -> std::result::Result<iroh::SecretKey, IpfsError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| IpfsError::Malformed(format!("{} is not a 32-byte key", path.display())))?;
+            Ok(iroh::SecretKey::from_bytes(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = iroh::SecretKey::generate();
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, key.to_bytes()).map_err(IpfsError::Io)?;
+            std::fs::rename(&tmp, path).map_err(IpfsError::Io)?;
+            Ok(key)
+        }
+        Err(e) => Err(IpfsError::Io(e)),
+    }
+}
+
 fn unavailable(what: &str, e: impl std::fmt::Display) -> IpfsError {
     IpfsError::Unavailable(format!("{what}: {e}"))
 }
@@ -123,9 +144,11 @@ impl IpfsNode {
             .map(|g| GatewayClient::new(g, config.request_timeout))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let store = Arc::new(BlockStore::open(&config.data_dir).await?);
+        let secret_key = load_or_create_key(&config.data_dir.join("iroh.key"))?;
         // Offline by default: no relays, no address lookup; peers are reached by the direct
         // addresses in tickets.
         let endpoint = Endpoint::builder(presets::Minimal)
+            .secret_key(secret_key)
             .relay_mode(RelayMode::Disabled)
             .clear_address_lookup()
             .bind_addr(config.iroh_bind)
