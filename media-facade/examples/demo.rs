@@ -1,21 +1,19 @@
-//! The demo `cargo xtask demo` runs: a sample photo and a video-sized file go to three stores,
-//! come back through every store alone and through every policy, then failures are drilled:
-//! a dead store, a corrupt store, a stalled store. Exits non-zero if anything did not verify.
-//!
-//! At this stage the three stores are local test doubles (in-memory and folder backends with
-//! fault injection) acting as CDN, IPFS and BitTorrent; the real adapters replace them as they
-//! land.
+//! The demo `cargo xtask demo` runs, on the embedded default stack: node A runs an in-process
+//! S3 server (CDN), an IPFS node (iroh + Trustless Gateway) and a BitTorrent seeder on
+//! 127.0.0.1; it uploads a generated photo and a video-sized file to all three. Node B, with
+//! nothing but the `MediaFile` records, downloads each file through every store alone and
+//! through every policy, then failures are drilled on A: the CDN killed, a corrupted CDN
+//! object, the torrent seeder gone. Exits non-zero if any byte did not verify.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use media_core::testing::{DirBackend, FaultyBackend, MemoryBackend};
 use media_core::{
-    BackendKind, ByteRange, DownloadPolicy, ErrorKind, Fastest, Hedged, MediaEvent, MediaFile,
-    MediaId, PreferCdn, PreferP2p,
+    ByteRange, DownloadPolicy, Fastest, Hedged, Location, MediaEvent, MediaFile, MediaId,
+    PreferCdn, PreferP2p,
 };
-use media_facade::{MediaStore, ReadOptions, UploadRequest};
+use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRequest};
 
 struct Row {
     step: String,
@@ -35,11 +33,25 @@ fn sample(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A tiny JPEG-looking sample (JPEG magic, then noise): enough for MIME sniffing.
+/// A real 3000×2000 JPEG (gradients and rings), so the upload makes a real thumbnail.
 fn sample_photo() -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    b.extend(sample(2_400_000, 7));
-    b
+    let (w, h) = (3000u32, 2000u32);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let ring = (((fx - 0.5).powi(2) + (fy - 0.5).powi(2)).sqrt() * 60.0).sin();
+        image::Rgb([
+            (fx * 255.0) as u8,
+            (fy * 255.0) as u8,
+            ((ring * 0.5 + 0.5) * 255.0) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    let encoded =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88).encode_image(&img);
+    if encoded.is_err() {
+        return sample(2_400_000, 7);
+    }
+    out
 }
 
 async fn read(
@@ -60,11 +72,11 @@ async fn read(
 async fn main() -> ExitCode {
     match run().await {
         Ok(rows) => {
-            println!("\n{:<48} {:<6} detail", "step", "result");
-            println!("{}", "-".repeat(100));
+            println!("\n{:<52} {:<6} detail", "step", "result");
+            println!("{}", "-".repeat(104));
             for r in &rows {
                 println!(
-                    "{:<48} {:<6} {}",
+                    "{:<52} {:<6} {}",
                     r.step,
                     if r.ok { "ok" } else { "FAILED" },
                     r.detail
@@ -85,29 +97,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let cdn = Arc::new(FaultyBackend::new(Arc::new(DirBackend::new(
-        "cdn",
-        BackendKind::Cdn,
-        dir.path().join("cdn"),
-    )?)));
-    let ipfs = Arc::new(FaultyBackend::new(Arc::new(MemoryBackend::new(
-        "ipfs",
-        BackendKind::Ipfs,
-    ))));
-    let torrent = Arc::new(FaultyBackend::new(Arc::new(MemoryBackend::new(
-        "torrent",
-        BackendKind::Torrent,
-    ))));
-    let store = MediaStore::builder(dir.path().join("data"))
-        .backend(cdn.clone())
-        .backend(ipfs.clone())
-        .backend(torrent.clone())
-        .build()
-        .await?;
+fn print_events(store: &MediaStore, node: &'static str) -> tokio::task::JoinHandle<()> {
     let mut events = store.subscribe();
-    let printer = tokio::spawn(async move {
+    tokio::spawn(async move {
         while let Ok(e) = events.recv().await {
             match e {
                 MediaEvent::UploadProgress {
@@ -115,28 +107,44 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
                     bytes,
                     total,
                     ..
-                } => {
-                    println!(
-                        "  upload {backend:<8} {:>5.1}%",
-                        100.0 * bytes as f64 / total.max(1) as f64
-                    )
-                }
+                } => println!(
+                    "  [{node}] upload {backend:<8} {:>5.1}%",
+                    100.0 * bytes as f64 / total.max(1) as f64
+                ),
                 MediaEvent::Fallback {
                     from, to, reason, ..
-                } => {
-                    println!(
-                        "  fallback {from} -> {}: {}",
-                        to.unwrap_or_else(|| "none".into()),
-                        reason.message
-                    )
-                }
+                } => println!(
+                    "  [{node}] fallback {from} -> {}: {}",
+                    to.unwrap_or_else(|| "none".into()),
+                    reason.message
+                ),
                 MediaEvent::IntegrityFailure { backend, chunk, .. } => {
-                    println!("  integrity failure from {backend} at chunk {chunk}")
+                    println!("  [{node}] integrity failure from {backend} at chunk {chunk}")
                 }
                 _ => {}
             }
         }
-    });
+    })
+}
+
+async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let timeout = Duration::from_secs(10);
+    println!("starting node A (S3 server, IPFS node + gateway, BitTorrent seeder on 127.0.0.1)");
+    let mut a =
+        EmbeddedStack::start(StackConfig::new(dir.path().join("a")).with_p2p_timeout(timeout))
+            .await?;
+    println!("starting node B (its own stores; it knows A only through the records)");
+    let b = EmbeddedStack::start_with(
+        StackConfig::new(dir.path().join("b")).with_p2p_timeout(timeout),
+        |builder| {
+            builder.download_policy(PreferP2p {
+                attempt_timeout: timeout,
+            })
+        },
+    )
+    .await?;
+    let printers = [print_events(&a.store, "A"), print_events(&b.store, "B")];
 
     let mut rows = Vec::new();
     let photo = sample_photo();
@@ -144,99 +152,189 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     for (name, bytes) in [("photo.jpg", &photo), ("clip.mp4", &video)] {
         println!(
-            "uploading {name} ({} bytes) to cdn, ipfs, torrent",
+            "A uploads {name} ({} bytes) to cdn, ipfs, torrent",
             bytes.len()
         );
         let t = Instant::now();
-        let file = store
+        let file = a
+            .store
             .upload(UploadRequest::bytes(name, bytes.clone()))
             .await?;
         println!("{}", serde_json::to_string_pretty(&summary(&file))?);
         rows.push(Row {
-            step: format!("upload {name}"),
+            step: format!("A uploads {name}"),
             ok: file.locations.len() == 3 && file.id == MediaId::for_bytes(bytes),
             detail: format!("{} stores in {:?}", file.locations.len(), t.elapsed()),
         });
+        if name == "photo.jpg" {
+            let thumb = a.store.thumbnail(&file.id).await;
+            rows.push(Row {
+                step: "thumbnail of photo.jpg".into(),
+                ok: thumb.as_ref().is_ok_and(|t| t.verify()),
+                detail: match &thumb {
+                    Ok(t) => format!(
+                        "{}×{} {} ({} bytes), verified",
+                        t.width,
+                        t.height,
+                        t.mime,
+                        t.bytes.len()
+                    ),
+                    Err(e) => e.to_string(),
+                },
+            });
+        }
+        // B learns of the file the way peers do: the record alone.
+        b.store.import(&file).await?;
         files.push((file, bytes.clone()));
     }
 
     let policies: Vec<(&str, Arc<dyn DownloadPolicy>)> = vec![
-        ("prefer-p2p", Arc::new(PreferP2p::default())),
-        ("prefer-cdn", Arc::new(PreferCdn::default())),
+        (
+            "prefer-p2p",
+            Arc::new(PreferP2p {
+                attempt_timeout: timeout,
+            }),
+        ),
+        (
+            "prefer-cdn",
+            Arc::new(PreferCdn {
+                attempt_timeout: timeout,
+            }),
+        ),
         (
             "hedged",
-            Arc::new(Hedged::after(Duration::from_millis(100))),
+            Arc::new(Hedged::after(Duration::from_millis(300))),
         ),
         ("fastest", Arc::new(Fastest::default())),
     ];
     for (file, bytes) in &files {
         for backend in ["cdn", "ipfs", "torrent"] {
-            let r = read(&store, file, ReadOptions::new().only_backend(backend)).await;
+            let r = read(&b.store, file, ReadOptions::new().only_backend(backend)).await;
             rows.push(check(
-                format!("get {} via {backend} alone", file.name),
+                format!("B gets {} via {backend} alone", file.name),
                 r,
                 bytes,
             ));
         }
         for (pname, policy) in &policies {
-            let opts = ReadOptions::new().policy(Arc::clone(policy));
-            let r = read(&store, file, opts).await;
-            rows.push(check(format!("get {} with {pname}", file.name), r, bytes));
+            let r = read(
+                &b.store,
+                file,
+                ReadOptions::new().policy(Arc::clone(policy)),
+            )
+            .await;
+            rows.push(check(
+                format!("B gets {} with {pname}", file.name),
+                r,
+                bytes,
+            ));
         }
     }
     let (video_file, video_bytes) = &files[1];
     let seek = ByteRange::new(5_000_000, 9_000_000);
-    let r = read(&store, video_file, ReadOptions::new().range(seek)).await;
+    let r = read(&b.store, video_file, ReadOptions::new().range(seek)).await;
     rows.push(check(
-        "seek clip.mp4 5 MB..9 MB".into(),
+        "B seeks clip.mp4 5 MB..9 MB".into(),
         r,
         &video_bytes[5_000_000..9_000_000],
     ));
 
-    println!("drill: the CDN dies");
-    cdn.set_faults(|f| f.fail_get = Some(ErrorKind::Unavailable));
+    println!("drill: A's CDN is killed");
+    let s3 = a.s3.take().ok_or("node A runs no S3 server")?;
+    let (s3_root, s3_addr) = (s3.root().to_path_buf(), s3.addr());
+    s3.stop();
     let r = read(
-        &store,
+        &b.store,
         video_file,
-        ReadOptions::new().policy(PreferCdn::default()),
+        ReadOptions::new().policy(PreferCdn {
+            attempt_timeout: timeout,
+        }),
     )
     .await;
-    rows.push(check("CDN dead -> P2P serves".into(), r, video_bytes));
-    cdn.heal();
+    rows.push(check("CDN killed -> P2P serves".into(), r, video_bytes));
+    a.s3 = Some(media_cdn::EmbeddedS3::start_on(&s3_root, "media", s3_addr).await?);
 
-    println!("drill: the CDN serves a corrupt byte");
-    cdn.set_faults(|f| f.corrupt_at = Some(7_777_777));
-    let before = store.stats().integrity_failures;
+    println!("drill: a byte of A's CDN object is corrupted on disk");
+    let object = s3_root
+        .join("media")
+        .join("media")
+        .join(video_file.id.to_string());
+    let original = std::fs::read(&object)?;
+    let mut corrupted = original.clone();
+    corrupted[7_777_777] ^= 0x5A;
+    std::fs::write(&object, &corrupted)?;
+    let before = b.store.stats().integrity_failures;
     let r = read(
-        &store,
+        &b.store,
         video_file,
-        ReadOptions::new().policy(PreferCdn::default()),
+        ReadOptions::new().policy(PreferCdn {
+            attempt_timeout: timeout,
+        }),
     )
     .await;
-    let detected = store.stats().integrity_failures > before;
-    let mut row = check("corrupt CDN -> detected, fallback".into(), r, video_bytes);
+    let detected = b.store.stats().integrity_failures > before;
+    let mut row = check(
+        "corrupt CDN object -> detected, fallback".into(),
+        r,
+        video_bytes,
+    );
     row.ok &= detected;
+    if !detected {
+        row.detail
+            .push_str(" (but no integrity failure was counted)");
+    }
     rows.push(row);
-    cdn.heal();
+    std::fs::write(&object, &original)?;
 
-    println!("drill: the torrent seeder is gone, IPFS stalls");
-    torrent.set_faults(|f| f.fail_get = Some(ErrorKind::Unavailable));
-    ipfs.set_faults(|f| f.stall = true);
-    let policy = PreferP2p {
-        attempt_timeout: Duration::from_millis(500),
-    };
-    let r = read(&store, video_file, ReadOptions::new().policy(policy)).await;
+    println!("drill: A's torrent seeder is gone");
+    if let Some(t) = &a.torrent {
+        t.shutdown().await;
+    }
+    // B drops its own copy of the torrent, so only a seeder could serve it.
+    if let Some(loc @ Location::Torrent { .. }) =
+        video_file.location(media_core::BackendKind::Torrent)
+    {
+        if let Some(bt) = b.store.backends().iter().find(|x| x.name() == "torrent") {
+            let _ = bt.delete(loc).await;
+        }
+    }
+    let alone = read(
+        &b.store,
+        video_file,
+        ReadOptions::new().only_backend("torrent"),
+    )
+    .await;
+    rows.push(Row {
+        step: "seeder gone -> torrent alone fails".into(),
+        ok: alone.is_err(),
+        detail: match alone {
+            Err(e) => e,
+            Ok(_) => "served although the seeder is gone".into(),
+        },
+    });
+    let r = read(
+        &b.store,
+        video_file,
+        ReadOptions::new().policy(PreferP2p {
+            attempt_timeout: timeout,
+        }),
+    )
+    .await;
     rows.push(check(
-        "seeder gone, IPFS stalled -> CDN serves".into(),
+        "seeder gone -> IPFS or CDN serves".into(),
         r,
         video_bytes,
     ));
-    torrent.heal();
-    ipfs.heal();
 
-    let stats = store.stats();
-    println!("\nstatistics:\n{}", serde_json::to_string_pretty(&stats)?);
-    printer.abort();
+    println!(
+        "\nB's statistics:\n{}",
+        serde_json::to_string_pretty(&b.store.stats())?
+    );
+    for p in printers {
+        p.abort();
+    }
+    b.shutdown().await;
+    a.shutdown().await;
     Ok(rows)
 }
 
@@ -272,6 +370,6 @@ fn summary(file: &MediaFile) -> serde_json::Value {
         "cid": file.cid(),
         "magnet": file.magnet(),
         "chunks": file.chunks.len(),
-        "thumbnail_bytes": file.thumbnail.as_ref().map(|t| t.bytes.len()),
+        "thumbnail": file.thumbnail.as_ref().map(|t| format!("{}×{} {} bytes", t.width, t.height, t.bytes.len())),
     })
 }

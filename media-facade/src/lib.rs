@@ -40,6 +40,7 @@
 
 mod catalog;
 mod download;
+mod embedded;
 mod handle;
 mod inflight;
 mod ingest;
@@ -48,9 +49,18 @@ mod store;
 
 pub use catalog::RedbCatalog;
 pub use download::{MediaReader, ReadOptions};
+pub use embedded::{EmbeddedStack, StackConfig};
 pub use handle::UploadHandle;
 pub use ingest::{Input, UploadRequest};
 pub use stats::{BackendStats, StatsSnapshot};
 pub use store::{MediaStore, MediaStoreBuilder};
 
+#[cfg(feature = "cdn")]
+pub use media_cdn;
 pub use media_core;
+#[cfg(feature = "ipfs")]
+pub use media_ipfs;
+#[cfg(feature = "thumb")]
+pub use media_thumb;
+#[cfg(feature = "torrent")]
+pub use media_torrent;

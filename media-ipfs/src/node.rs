@@ -115,9 +115,9 @@ impl std::fmt::Debug for IpfsNode {
 fn load_or_create_key(path: &std::path::Path) -> std::result::Result<iroh::SecretKey, IpfsError> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let bytes: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| IpfsError::Malformed(format!("{} is not a 32-byte key", path.display())))?;
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                IpfsError::Malformed(format!("{} is not a 32-byte key", path.display()))
+            })?;
             Ok(iroh::SecretKey::from_bytes(&bytes))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

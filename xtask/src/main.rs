@@ -72,16 +72,7 @@ fn have(tool: &str, arg: &str) -> bool {
 fn demo() -> Res {
     run(
         "demo",
-        cargo().args([
-            "run",
-            "--quiet",
-            "-p",
-            "media-facade",
-            "--features",
-            "test-support",
-            "--example",
-            "demo",
-        ]),
+        cargo().args(["run", "--quiet", "-p", "media-facade", "--example", "demo"]),
     )
 }
 
@@ -301,6 +292,26 @@ fn test(args: &[String]) -> Res {
             )?;
         } else {
             eprintln!("==> clippy skipped: not installed (rustup component add clippy)");
+        }
+    }
+    if !quick {
+        // Every store is a cargo feature: each one alone must build.
+        for features in ["", "cdn", "ipfs", "torrent", "thumb"] {
+            let mut cmd = cargo();
+            cmd.args([
+                "check",
+                "--quiet",
+                "-p",
+                "media-facade",
+                "--no-default-features",
+            ]);
+            if !features.is_empty() {
+                cmd.args(["--features", features]);
+            }
+            run(
+                &format!("check media-facade with features [{features}]"),
+                &mut cmd,
+            )?;
         }
     }
     run(
