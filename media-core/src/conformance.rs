@@ -23,6 +23,20 @@ use crate::error::ErrorKind;
 use crate::location::Location;
 use crate::range::ByteRange;
 
+/// Deterministic, non-repeating bytes for tests: `len` bytes from an xorshift stream seeded
+/// by `seed`, so every 1 MiB chunk differs from the others and from other seeds.
+pub fn test_bytes(len: u64, seed: u64) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 /// What the suite needs: the backend, a location of its kind that holds nothing, and a folder
 /// for staged files.
 #[derive(Debug)]
@@ -62,15 +76,7 @@ impl Suite {
 
     /// Deterministic, non-repeating test bytes of `len` (chunks differ from each other).
     pub fn bytes(&self, len: usize, seed: u8) -> Vec<u8> {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (u64::from(seed) << 8) ^ u64::from(self.salt);
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect()
+        test_bytes(len as u64, (u64::from(seed) << 8) ^ u64::from(self.salt))
     }
 
     /// Write `data` as a staged blob.

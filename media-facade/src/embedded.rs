@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use media_core::{Backend, MediaError, Operation, Result};
 
+use crate::config::{ExternalS3, PolicyChoice};
 use crate::{MediaStore, MediaStoreBuilder};
 
 /// Which stores an [`EmbeddedStack`] runs and how. Defaults: every store compiled in (by
@@ -37,6 +38,16 @@ pub struct StackConfig {
     pub ipfs_gateways: Vec<String>,
     /// Timeouts of the P2P stores (metadata / idle reads / gateway requests).
     pub p2p_timeout: Duration,
+    /// An S3 service to use instead of the embedded server.
+    pub external_s3: Option<ExternalS3>,
+    /// BitTorrent trackers.
+    pub trackers: Vec<String>,
+    /// Turn on the BitTorrent DHT.
+    pub dht: bool,
+    /// The download policy (default P2P first).
+    pub download_policy: Option<PolicyChoice>,
+    /// Stall timeout per download attempt.
+    pub attempt_timeout: Duration,
 }
 
 impl StackConfig {
@@ -53,7 +64,19 @@ impl StackConfig {
             gateway_addr: None,
             ipfs_gateways: Vec::new(),
             p2p_timeout: Duration::from_secs(30),
+            external_s3: None,
+            trackers: Vec::new(),
+            dht: false,
+            download_policy: None,
+            attempt_timeout: media_core::DEFAULT_ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// Use this S3 service instead of the embedded server.
+    #[must_use]
+    pub fn with_external_s3(mut self, s3: ExternalS3) -> Self {
+        self.external_s3 = Some(s3);
+        self
     }
 
     /// Turn stores on or off (a store not compiled in stays off).
@@ -192,7 +215,28 @@ impl EmbeddedStack {
         let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
 
         #[cfg(feature = "cdn")]
-        let (s3, cdn_base) = if config.cdn {
+        let (s3, cdn_base) = if let (true, Some(ext)) = (config.cdn, &config.external_s3) {
+            let mut s3_config =
+                media_cdn::S3Config::new(&ext.bucket, &ext.access_key, &ext.secret_key)
+                    .with_endpoint(&ext.endpoint);
+            if let Some(region) = &ext.region {
+                s3_config = s3_config.with_region(region);
+            }
+            if let Some(prefix) = &ext.prefix {
+                s3_config = s3_config.with_prefix(prefix);
+            }
+            s3_config = match &ext.public_base_url {
+                Some(base) => s3_config.with_public_base_url(base),
+                // A private bucket: reads through presigned URLs, and no web seed.
+                None => s3_config.with_presigned_reads(Duration::from_secs(3600)),
+            };
+            let base = ext
+                .public_base_url
+                .as_ref()
+                .map(|_| s3_config.object_url(&s3_config.prefix));
+            backends.push(Arc::new(media_cdn::S3Backend::new(s3_config)?));
+            (None, base)
+        } else if config.cdn {
             let root = config.data_dir.join("s3");
             let server = match config.s3_addr {
                 Some(addr) => media_cdn::EmbeddedS3::start_on(&root, "media", addr).await?,
@@ -231,7 +275,9 @@ impl EmbeddedStack {
         #[cfg(feature = "torrent")]
         let torrent = if config.torrent {
             let mut tc = media_torrent::TorrentConfig::new(config.data_dir.join("torrent"))
-                .with_timeouts(config.p2p_timeout, config.p2p_timeout);
+                .with_timeouts(config.p2p_timeout, config.p2p_timeout)
+                .with_trackers(config.trackers.clone())
+                .with_dht(config.dht);
             if let Some(addr) = config.torrent_addr {
                 tc = tc.with_listen(addr);
             }
@@ -258,6 +304,9 @@ impl EmbeddedStack {
         let mut builder = MediaStore::builder(&config.data_dir);
         for b in backends {
             builder = builder.backend(b);
+        }
+        if let Some(choice) = config.download_policy {
+            builder = builder.download_policy_arc(choice.policy(config.attempt_timeout));
         }
         let store = customize(builder).build().await?;
         Ok(EmbeddedStack {

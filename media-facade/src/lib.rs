@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod config;
 mod download;
 mod embedded;
 mod handle;
@@ -48,6 +49,7 @@ mod stats;
 mod store;
 
 pub use catalog::RedbCatalog;
+pub use config::{ExternalS3, PolicyChoice};
 pub use download::{MediaReader, ReadOptions};
 pub use embedded::{EmbeddedStack, StackConfig};
 pub use handle::UploadHandle;

@@ -83,6 +83,12 @@ impl MediaStoreBuilder {
         self
     }
 
+    /// The order downloads try backends in, as a shared policy value.
+    pub fn download_policy_arc(mut self, policy: Arc<dyn DownloadPolicy>) -> Self {
+        self.download_policy = policy;
+        self
+    }
+
     /// Refuse uploads larger than `bytes`.
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = Some(bytes);

@@ -112,17 +112,7 @@ fn field(line: &str, name: &str) -> String {
     rest[..end].trim_matches('"').to_owned()
 }
 
-fn data(len: u64, seed: u64) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
+use media_core::conformance::test_bytes as data;
 
 async fn seed(node: &TorrentNode, dir: &Path, name: &str, bytes: &[u8]) -> (String, String) {
     let digests = Digests::of_bytes(bytes);

@@ -13,17 +13,7 @@ use media_torrent::{MagnetLink, TorrentConfig, TorrentNode};
 
 const MIB: u64 = 1 << 20;
 
-fn data(len: u64, seed: u64) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
+use media_core::conformance::test_bytes as data;
 
 fn config(dir: &std::path::Path) -> TorrentConfig {
     TorrentConfig::new(dir).with_timeouts(Duration::from_secs(10), Duration::from_secs(10))

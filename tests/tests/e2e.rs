@@ -11,15 +11,7 @@ const MIB: usize = 1 << 20;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
+    media_core::conformance::test_bytes(len as u64, seed)
 }
 
 async fn node(dir: &std::path::Path) -> EmbeddedStack {
@@ -152,4 +144,67 @@ async fn a_restarted_node_keeps_seeding_and_serving() {
     assert_eq!(a.store.get(&file.id).await.unwrap(), None);
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_is_configuration_only_an_external_s3_from_a_toml_file() {
+    // A "remote" S3 service (here another S3 server on loopback) behind a "CDN" base URL.
+    let (remote_dir, data_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let remote = media_facade::media_cdn::EmbeddedS3::start(remote_dir.path(), "shared")
+        .await
+        .unwrap();
+    let r = remote.config();
+    let toml = format!(
+        r#"
+        p2p_timeout_secs = 5
+        [download]
+        policy = "cdn"
+        [cdn]
+        endpoint = "{endpoint}"
+        bucket = "shared"
+        access_key = "{key}"
+        secret_key = "{secret}"
+        public_base_url = "{endpoint}/shared"
+        [ipfs]
+        enabled = false
+        [torrent]
+        enabled = true
+        "#,
+        endpoint = r.endpoint.clone().unwrap(),
+        key = r.access_key,
+        secret = r.secret_key,
+    );
+    let config_path = data_dir.path().join("media.toml");
+    std::fs::write(&config_path, toml).unwrap();
+    let config = StackConfig::from_file(&config_path, data_dir.path()).unwrap();
+    let node = EmbeddedStack::start(config).await.unwrap();
+    assert!(
+        node.s3.is_none(),
+        "no embedded S3 server when an external one is configured"
+    );
+    let bytes = data(2 * MIB + 1, 3);
+    let file = node
+        .store
+        .upload(UploadRequest::bytes("remote.bin", bytes.clone()))
+        .await
+        .unwrap();
+    let url = file.cdn_url().unwrap().to_owned();
+    assert_eq!(
+        url,
+        format!("{}/shared/media/{}", r.endpoint.clone().unwrap(), file.id)
+    );
+    // The object is on the remote service, served to anyone at its public URL...
+    let got = read(&node.store, &file, ReadOptions::new().only_backend("cdn"))
+        .await
+        .unwrap();
+    assert_eq!(got, bytes);
+    // ...and the torrent's web seed is that public URL.
+    assert!(file.magnet().unwrap().contains("ws=http"));
+    // The remote folder holds it.
+    assert!(remote_dir
+        .path()
+        .join("shared/media")
+        .join(file.id.to_string())
+        .exists());
+    node.shutdown().await;
 }

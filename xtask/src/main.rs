@@ -341,15 +341,17 @@ fn bench(args: &[String]) -> Res {
         "thumb" => bench_thumb(flag(args, "--fuzz-seconds").unwrap_or(20)),
         "ipfs" => bench_ipfs(flag(args, "--size-mib").unwrap_or(300)),
         "torrent" => bench_torrent(flag(args, "--size-mib").unwrap_or(256)),
+        "e2e" => bench_e2e(flag(args, "--size-mib").unwrap_or(256)),
         "all" => {
             bench_ingest(size_mib)?;
             bench_cdn(256)?;
             bench_thumb(20)?;
             bench_ipfs(300)?;
-            bench_torrent(256)
+            bench_torrent(256)?;
+            bench_e2e(256)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, all)"
         )),
     }
 }
@@ -879,6 +881,70 @@ fn bench_torrent(mib: u64) -> Res {
         "  fetch MAGNET (our node, x.pe)            {o:7.3} s  {:8.1} MB/s   {:.2}x aria2c's speed",
         mb / o,
         a / o
+    );
+    Ok(())
+}
+
+/// The embedded stack end to end: upload to all three stores against the slowest store alone,
+/// and time to the first verified byte with the preferred store (the CDN) dead.
+fn bench_e2e(mib: u64) -> Res {
+    let exe = release_example("media-facade", &[], "e2e_bench")?;
+    let file = bench_file(mib)?;
+    let mut rows: Vec<[f64; 8]> = Vec::new();
+    for round in 0..3 {
+        let (_, out, _) = timed(Command::new(&exe).arg(&file))?;
+        let line = out.lines().last().unwrap_or_default();
+        let f = |name: &str| {
+            json_field(line, name).ok_or(format!("e2e_bench printed no {name}: {line}"))
+        };
+        rows.push([
+            f("all_s")?,
+            f("cdn_s")?,
+            f("ipfs_s")?,
+            f("torrent_s")?,
+            f("slowest_single_s")?,
+            f("ttfb_alive_s")?,
+            f("ttfb_cdn_dead_hedged_s")?,
+            f("ttfb_cdn_dead_prefer_cdn_s")?,
+        ]);
+        eprintln!("    round {round}: {line}");
+    }
+    let col = |i: usize| median(rows.iter().map(|r| r[i]).collect());
+    let mb = (mib << 20) as f64 / 1e6;
+    println!("\nend-to-end benchmark, embedded stack, {mib} MiB file, median of 3");
+    println!(
+        "  upload to the CDN alone                  {:7.3} s  {:8.1} MB/s",
+        col(1),
+        mb / col(1)
+    );
+    println!(
+        "  upload to IPFS alone                     {:7.3} s  {:8.1} MB/s",
+        col(2),
+        mb / col(2)
+    );
+    println!(
+        "  upload to BitTorrent alone               {:7.3} s  {:8.1} MB/s",
+        col(3),
+        mb / col(3)
+    );
+    println!(
+        "  upload to all three in parallel          {:7.3} s  {:8.1} MB/s   {:.2}x the slowest store alone",
+        col(0),
+        mb / col(0),
+        col(0) / col(4)
+    );
+    println!("  first verified byte on another node, CDN first, hedged after 200 ms:");
+    println!(
+        "    every store up                         {:7.1} ms",
+        col(5) * 1e3
+    );
+    println!(
+        "    CDN dead, hedged                       {:7.1} ms",
+        col(6) * 1e3
+    );
+    println!(
+        "    CDN dead, CDN-first without hedging    {:7.1} ms",
+        col(7) * 1e3
     );
     Ok(())
 }

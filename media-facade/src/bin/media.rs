@@ -9,6 +9,9 @@
 //! media [--data DIR] serve          # keep seeding and serving the gateway until Ctrl-C
 //! ```
 //!
+//! `--config FILE.toml` reads the configuration file (see `StackConfig::from_toml`): an
+//! external S3 and CDN, trackers and DHT, gateways, the download policy.
+//!
 //! The data directory (default `./media-data`) holds the catalog and every store; its
 //! services keep their ports across runs (`addrs.json`), so URLs, magnets and tickets printed
 //! once stay valid.
@@ -23,7 +26,7 @@ use media_core::{
 };
 use media_facade::{EmbeddedStack, ReadOptions, StackConfig, UploadRequest};
 
-const USAGE: &str = "usage: media [--data DIR] <command>
+const USAGE: &str = "usage: media [--data DIR] [--config FILE.toml] <command>
   put FILE...                                   store files on every store
   get ID --out FILE [--prefer p2p|cdn|hedged|fastest] [--range A-B]
   ls                                            list stored media
@@ -35,13 +38,21 @@ const USAGE: &str = "usage: media [--data DIR] <command>
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut data = PathBuf::from("media-data");
-    if let Some(i) = args.iter().position(|a| a == "--data") {
-        if i + 1 >= args.len() {
-            eprintln!("media: --data needs a folder\n{USAGE}");
-            return ExitCode::from(2);
+    let mut config_file = None;
+    for (name, slot) in [("--data", 0), ("--config", 1)] {
+        if let Some(i) = args.iter().position(|a| a == name) {
+            if i + 1 >= args.len() {
+                eprintln!("media: {name} needs a path\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            let value = PathBuf::from(args.remove(i + 1));
+            args.remove(i);
+            if slot == 0 {
+                data = value;
+            } else {
+                config_file = Some(value);
+            }
         }
-        data = PathBuf::from(args.remove(i + 1));
-        args.remove(i);
     }
     if args.is_empty() || args[0] == "-h" || args[0] == "--help" {
         println!("{USAGE}");
@@ -51,7 +62,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    match run(data, &args).await {
+    match run(data, config_file, &args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("media: {e}");
@@ -72,12 +83,17 @@ fn parse_id(s: &str) -> Result<MediaId, String> {
         .map_err(|e| format!("{s:?} is not a media id (64 hex characters): {e}"))
 }
 
-async fn run(data: PathBuf, args: &[String]) -> Result<(), String> {
+async fn run(data: PathBuf, config_file: Option<PathBuf>, args: &[String]) -> Result<(), String> {
     let command = args[0].as_str();
     if !matches!(command, "put" | "get" | "ls" | "stat" | "rm" | "serve") {
         return Err(format!("unknown command {command:?}\n{USAGE}"));
     }
-    let stack = EmbeddedStack::start(StackConfig::new(&data))
+    let config = match &config_file {
+        Some(path) => StackConfig::from_file(path, &data).map_err(|e| e.to_string())?,
+        None => StackConfig::new(&data),
+    };
+    let data = config.data_dir.clone();
+    let stack = EmbeddedStack::start(config)
         .await
         .map_err(|e| e.to_string())?;
     let store = stack.store.clone();
