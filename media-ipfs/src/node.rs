@@ -270,6 +270,39 @@ impl IpfsNode {
     }
 }
 
+/// Bytes fetched over iroh per request while streaming a range.
+const IROH_WINDOW: u64 = 16 << 20;
+
+/// Stream `range` of the ticket's blob: the window up to `fetched_to` is already local, the
+/// rest is fetched a window at a time just before it is read.
+fn windowed(node: IpfsNode, ticket: BlobTicket, range: Range<u64>, fetched_to: u64) -> ByteStream {
+    use futures::StreamExt;
+    let hash = ticket.hash();
+    let first = range.start..fetched_to.clamp(range.start, range.end);
+    let mut at = first.end;
+    let mut windows = Vec::from([first]);
+    while at < range.end {
+        let end = at.saturating_add(IROH_WINDOW).min(range.end);
+        windows.push(at..end);
+        at = end;
+    }
+    futures::stream::iter(windows.into_iter().enumerate())
+        .then(move |(i, window)| {
+            let (node, ticket) = (node.clone(), ticket.clone());
+            async move {
+                if i > 0 {
+                    if let Err(e) = node.fetch(&ticket, Some(window.clone())).await {
+                        let err = e.into_media(Operation::Get);
+                        return futures::stream::once(async move { Err(err) }).boxed();
+                    }
+                }
+                node.store().read_range(hash, window)
+            }
+        })
+        .flatten()
+        .boxed()
+}
+
 /// The IPFS [`Backend`]: `put` stores the staged file once in the iroh store and returns its
 /// Helia-compatible CID (with an iroh ticket); `get` reads local files, then fetches over
 /// iroh from the location's ticket, then from the configured gateways (verifying every
@@ -349,13 +382,19 @@ impl Backend for IpfsBackend {
                 )
                 .with_backend(&self.name));
             }
-            let wanted = (!range.is_full()).then(|| range.start..range.end.unwrap_or(u64::MAX));
-            match self.node.fetch(&ticket, wanted).await {
+            // The first window (and the last chunk, which proves the size) before the first
+            // byte; the rest window by window as the reader goes, so the first byte does not
+            // wait for the whole file.
+            let first_end = range
+                .start
+                .saturating_add(IROH_WINDOW)
+                .min(range.end.unwrap_or(u64::MAX));
+            match self.node.fetch(&ticket, Some(range.start..first_end)).await {
                 Ok(size) => {
                     let r = range
                         .resolve(size)
                         .map_err(|e| e.with_backend(&self.name))?;
-                    return Ok(store.read_range(ticket.hash(), r));
+                    return Ok(windowed(self.node.clone(), ticket, r, first_end));
                 }
                 Err(e) => {
                     warn!(%cid, error = %e, "iroh fetch failed; trying gateways");

@@ -117,6 +117,20 @@ async fn two_nodes_transfer_over_iroh_with_ranges() {
     .await;
     assert_eq!(part, bytes[(2 * MIB + 1) as usize..(3 * MIB + 7) as usize]);
     assert_eq!(read(&b_backend, &location, ByteRange::full()).await, bytes);
+    // Larger than one 16 MiB fetch window: streamed window by window.
+    let big = data(37 * MIB + 5, 12);
+    let (big_location, _) = put(&a.backend("ipfs"), staging.path(), &big).await;
+    let span = read(
+        &b_backend,
+        &big_location,
+        ByteRange::new(15 * MIB, 33 * MIB + 1),
+    )
+    .await;
+    assert_eq!(span, big[(15 * MIB) as usize..(33 * MIB + 1) as usize]);
+    assert_eq!(
+        read(&b_backend, &big_location, ByteRange::full()).await,
+        big
+    );
     // Without the ticket B cannot find the CID anywhere.
     let Location::Ipfs { cid, .. } = &location else {
         unreachable!()
