@@ -62,6 +62,33 @@ pub struct ExternalS3 {
     pub prefix: Option<String>,
 }
 
+impl ExternalS3 {
+    /// An S3 service at `endpoint` with a bucket and static credentials.
+    pub fn new(
+        endpoint: impl Into<String>,
+        bucket: impl Into<String>,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        ExternalS3 {
+            endpoint: endpoint.into(),
+            bucket: bucket.into(),
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            region: None,
+            public_base_url: None,
+            prefix: None,
+        }
+    }
+
+    /// Objects are public at `{base}/{key}` (a CDN in front of the bucket).
+    #[must_use]
+    pub fn with_public_base_url(mut self, base: impl Into<String>) -> Self {
+        self.public_base_url = Some(base.into());
+        self
+    }
+}
+
 /// Which download policy a stack's store uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

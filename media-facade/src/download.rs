@@ -168,7 +168,7 @@ impl MediaStore {
 
     /// Open media by id with explicit options.
     pub async fn open_with(&self, id: &MediaId, options: ReadOptions) -> Result<MediaReader> {
-        let file = self.inner.catalog.get(id).await?.ok_or_else(|| {
+        let file = self.inner.resolve(id).await?.ok_or_else(|| {
             MediaError::not_found(Operation::Download, format!("no media with id {id}"))
         })?;
         if file.is_expired_at(Timestamp::now()) {

@@ -213,6 +213,9 @@ impl EmbeddedStack {
             allow(unused_mut)
         )]
         let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
+        // The CDN store's bucket doubles as the catalog other nodes resolve ids through.
+        #[cfg_attr(not(feature = "cdn"), allow(unused_mut))]
+        let mut shared_catalog: Option<Arc<dyn media_core::Catalog>> = None;
 
         #[cfg(feature = "cdn")]
         let (s3, cdn_base) = if let (true, Some(ext)) = (config.cdn, &config.external_s3) {
@@ -234,7 +237,9 @@ impl EmbeddedStack {
                 .public_base_url
                 .as_ref()
                 .map(|_| s3_config.object_url(&s3_config.prefix));
-            backends.push(Arc::new(media_cdn::S3Backend::new(s3_config)?));
+            let backend = media_cdn::S3Backend::new(s3_config)?;
+            shared_catalog = Some(Arc::new(backend.catalog()));
+            backends.push(Arc::new(backend));
             (None, base)
         } else if config.cdn {
             let root = config.data_dir.join("s3");
@@ -244,7 +249,9 @@ impl EmbeddedStack {
             };
             let s3_config = server.config();
             let base = s3_config.object_url(&s3_config.prefix);
-            backends.push(Arc::new(media_cdn::S3Backend::new(s3_config)?));
+            let backend = media_cdn::S3Backend::new(s3_config)?;
+            shared_catalog = Some(Arc::new(backend.catalog()));
+            backends.push(Arc::new(backend));
             (Some(server), Some(base))
         } else {
             (None, None)
@@ -304,6 +311,9 @@ impl EmbeddedStack {
         let mut builder = MediaStore::builder(&config.data_dir);
         for b in backends {
             builder = builder.backend(b);
+        }
+        if let Some(catalog) = shared_catalog {
+            builder = builder.shared_catalog(catalog);
         }
         if let Some(choice) = config.download_policy {
             builder = builder.download_policy_arc(choice.policy(config.attempt_timeout));

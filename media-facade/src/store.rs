@@ -56,6 +56,7 @@ pub struct MediaStoreBuilder {
     event_capacity: usize,
     expiry_sweep: Option<Duration>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    shared_catalog: Option<Arc<dyn Catalog>>,
 }
 
 impl MediaStoreBuilder {
@@ -105,6 +106,14 @@ impl MediaStoreBuilder {
     /// default is `media_thumb::MediaThumbnailer` (256 px WebP); without it, none.
     pub fn thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
         self.thumbnailer = Some(thumbnailer);
+        self
+    }
+
+    /// A catalog shared with other nodes (e.g. `media_cdn::S3Catalog`, the records next to the
+    /// objects in the bucket): every stored record is published there too, and ids missing
+    /// from the local catalog are resolved through it.
+    pub fn shared_catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
+        self.shared_catalog = Some(catalog);
         self
     }
 
@@ -160,6 +169,7 @@ impl MediaStoreBuilder {
             uploads: InFlight::default(),
             next_op: AtomicU64::new(1),
             thumbnailer: self.thumbnailer,
+            shared_catalog: self.shared_catalog,
         });
         if let Some(interval) = self.expiry_sweep {
             spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
@@ -205,9 +215,34 @@ pub(crate) struct Inner {
     uploads: InFlight<MediaFile>,
     next_op: AtomicU64,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    shared_catalog: Option<Arc<dyn Catalog>>,
 }
 
 impl Inner {
+    /// The record of `id` from the local catalog, else from the shared one (then remembered
+    /// locally, if it is self-consistent).
+    pub async fn resolve(&self, id: &MediaId) -> Result<Option<MediaFile>> {
+        if let Some(file) = self.catalog.get(id).await? {
+            return Ok(Some(file));
+        }
+        let Some(shared) = &self.shared_catalog else {
+            return Ok(None);
+        };
+        match shared.get(id).await {
+            Ok(Some(file)) if file.id == *id && file.is_consistent() => {
+                self.catalog.put(&file).await?;
+                Ok(Some(file))
+            }
+            Ok(Some(_)) => {
+                warn!(%id, "shared catalog returned an inconsistent record; ignored");
+                Ok(None)
+            }
+            Ok(None) => Ok(None),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn emit(&self, event: MediaEvent) {
         debug!(?event, "media event");
         // No subscriber is fine.
@@ -265,6 +300,7 @@ impl MediaStore {
             event_capacity: 1024,
             expiry_sweep: None,
             thumbnailer: default_thumbnailer(),
+            shared_catalog: None,
         }
     }
 
@@ -306,7 +342,7 @@ impl MediaStore {
 
     /// The record of `id`, if catalogued (expired records included).
     pub async fn get(&self, id: &MediaId) -> Result<Option<MediaFile>> {
-        self.inner.catalog.get(id).await
+        self.inner.resolve(id).await
     }
 
     /// The thumbnail of `id`, checked against the digest in its record. `NotFound` when the
@@ -591,7 +627,14 @@ async fn store_everywhere(
         )
         .with_retryable(retryable))
     } else {
-        inner.catalog.put(&record).await.map(|()| record)
+        let stored = inner.catalog.put(&record).await.map(|()| record);
+        if let (Ok(record), Some(shared)) = (&stored, &inner.shared_catalog) {
+            // Best effort: the media is stored; other nodes just cannot resolve it by id yet.
+            if let Err(e) = shared.put(record).await {
+                warn!(%id, error = %e, "could not publish the record to the shared catalog");
+            }
+        }
+        stored
     };
     let _ = std::fs::remove_file(&staged_path);
     outcome

@@ -208,3 +208,79 @@ async fn scale_out_is_configuration_only_an_external_s3_from_a_toml_file() {
         .exists());
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(a_dir.path()).await;
+    let bytes = data(2 * MIB + 17, 4);
+    let file = a
+        .store
+        .upload(UploadRequest::bytes("shared.mp4", bytes.clone()))
+        .await
+        .unwrap();
+
+    // B uses A's bucket as its CDN store (as nodes behind one S3/CDN do) and knows only the id.
+    let s3 = a.s3.as_ref().unwrap().config();
+    let shared = media_facade::ExternalS3::new(
+        s3.endpoint.clone().unwrap(),
+        &s3.bucket,
+        &s3.access_key,
+        &s3.secret_key,
+    )
+    .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
+    let b = EmbeddedStack::start(
+        StackConfig::new(b_dir.path())
+            .with_p2p_timeout(TIMEOUT)
+            .with_external_s3(shared),
+    )
+    .await
+    .unwrap();
+    let resolved = b
+        .store
+        .get(&file.id)
+        .await
+        .unwrap()
+        .expect("resolved through the shared bucket");
+    assert_eq!(resolved, file);
+    for backend in ["cdn", "ipfs", "torrent"] {
+        let got = read(
+            &b.store,
+            &resolved,
+            ReadOptions::new().only_backend(backend),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, bytes, "via {backend}");
+    }
+    assert_eq!(
+        b.store
+            .open(&file.id, ByteRange::new(5, 10))
+            .await
+            .unwrap()
+            .read_to_end()
+            .await
+            .unwrap(),
+        bytes[5..10]
+    );
+    // Unknown ids stay unknown.
+    let unknown = media_core::MediaId::for_bytes(b"never stored");
+    assert_eq!(b.store.get(&unknown).await.unwrap(), None);
+    // A deletes: the record leaves the bucket too.
+    a.store.delete(&file.id).await.unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let c = EmbeddedStack::start(StackConfig::new(c_dir.path()).with_external_s3(
+        media_facade::ExternalS3::new(
+            s3.endpoint.clone().unwrap(),
+            &s3.bucket,
+            &s3.access_key,
+            &s3.secret_key,
+        ),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(c.store.get(&file.id).await.unwrap(), None);
+    c.shutdown().await;
+    b.shutdown().await;
+    a.shutdown().await;
+}
