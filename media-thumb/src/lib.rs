@@ -40,6 +40,9 @@ pub use thumbnailer::MediaThumbnailer;
 use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage, RgbaImage};
 
+/// Long side of the image a BlurHash is computed from.
+const BLURHASH_SOURCE: u32 = 32;
+
 /// Output encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -283,7 +286,9 @@ fn make_inner(bytes: &[u8], options: &ThumbnailOptions) -> Result<Thumbnails, Th
     }
     let blurhash = match (options.blurhash, smallest) {
         (true, Some(img)) => {
-            let rgba = img.to_rgba8();
+            // A BlurHash keeps only 4×3 low frequencies: 32 px are plenty, and its cosine
+            // transform over a full 256 px thumbnail would cost more than the resize.
+            let rgba = img.thumbnail(BLURHASH_SOURCE, BLURHASH_SOURCE).to_rgba8();
             blurhash::encode(4, 3, rgba.width(), rgba.height(), rgba.as_raw()).ok()
         }
         _ => None,
