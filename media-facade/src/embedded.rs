@@ -218,6 +218,7 @@ impl EmbeddedStack {
         let mut shared_catalog: Option<Arc<dyn media_core::Catalog>> = None;
 
         #[cfg(feature = "cdn")]
+        #[cfg_attr(not(feature = "torrent"), allow(unused_variables))]
         let (s3, cdn_base) = if let (true, Some(ext)) = (config.cdn, &config.external_s3) {
             let mut s3_config =
                 media_cdn::S3Config::new(&ext.bucket, &ext.access_key, &ext.secret_key)
@@ -256,7 +257,7 @@ impl EmbeddedStack {
         } else {
             (None, None)
         };
-        #[cfg(not(feature = "cdn"))]
+        #[cfg(all(not(feature = "cdn"), feature = "torrent"))]
         let cdn_base: Option<String> = None;
 
         #[cfg(feature = "ipfs")]
@@ -300,7 +301,6 @@ impl EmbeddedStack {
         } else {
             None
         };
-        let _ = &cdn_base;
 
         if backends.is_empty() {
             return Err(MediaError::invalid_input(

@@ -3,18 +3,10 @@
 use cid::Cid;
 
 use crate::error::IpfsError;
-use crate::unixfs::{verify_block, MAX_BLOCK};
+use crate::unixfs::{put_varint, read_varint, verify_block, MAX_BLOCK};
 
 /// Media type of CAR v1 responses.
 pub const CAR_CONTENT_TYPE: &str = "application/vnd.ipld.car; version=1";
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
 
 /// The CAR v1 header with one root, length prefix included.
 pub fn header(root: &Cid) -> Vec<u8> {
@@ -52,18 +44,7 @@ pub fn block_prefix(cid: &Cid, block_len: usize) -> Vec<u8> {
 }
 
 fn varint(buf: &[u8], at: &mut usize) -> Result<u64, IpfsError> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf
-            .get(*at)
-            .ok_or_else(|| IpfsError::Malformed("CAR: truncated varint".into()))?;
-        *at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(IpfsError::Malformed("CAR: varint too long".into()))
+    read_varint(buf, at).map_err(|why| IpfsError::Malformed(format!("CAR: {why}")))
 }
 
 /// A parsed CAR v1: its roots and blocks, every block checked against its CID.

@@ -176,7 +176,8 @@ impl FileDag {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Append `v` as an unsigned LEB128 varint (protobuf, multiformats and CAR all use it).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -253,19 +254,7 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, IpfsError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self
-                .buf
-                .get(self.at)
-                .ok_or_else(|| malformed("truncated varint"))?;
-            self.at += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(malformed("varint longer than 64 bits"))
+        read_varint(self.buf, &mut self.at).map_err(malformed)
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], IpfsError> {
@@ -297,6 +286,20 @@ impl<'a> Reader<'a> {
         self.at += n;
         Ok(())
     }
+}
+
+/// Read an unsigned LEB128 varint at `*at`, advancing it; the error says what is wrong.
+pub(crate) fn read_varint(buf: &[u8], at: &mut usize) -> Result<u64, &'static str> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*at).ok_or("truncated varint")?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err("varint longer than 64 bits")
 }
 
 fn malformed(what: &str) -> IpfsError {

@@ -11,26 +11,18 @@ use media_core::Digest32;
 use media_ipfs::{FileDag, IpfsConfig, IpfsNode};
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
+    media_core::conformance::test_bytes(len as u64, seed)
 }
 
-fn field<'a>(line: &'a str, name: &str) -> &'a str {
-    let at = line
-        .find(&format!("\"{name}\":"))
-        .unwrap_or_else(|| panic!("no {name} in {line}"))
-        + name.len()
-        + 3;
-    let rest = &line[at..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim_matches('"')
+/// A field of a JSON line printed by a script, as text (strings unquoted).
+fn field(line: &str, name: &str) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    match &value[name] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => panic!("no {name} in {line}"),
+        other => other.to_string(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,19 +97,15 @@ fn spawn_json(mut cmd: Command) -> (Guard, String) {
     (Guard(child), line)
 }
 
+/// A field of a JSON line printed by a script, as text (strings unquoted).
 fn field(line: &str, name: &str) -> String {
-    let at = line
-        .find(&format!("\"{name}\":"))
-        .unwrap_or_else(|| panic!("no {name} in {line}"))
-        + name.len()
-        + 3;
-    let rest = &line[at..];
-    let end = if let Some(quoted) = rest.strip_prefix('"') {
-        quoted.find('"').unwrap() + 2
-    } else {
-        rest.find([',', '}']).unwrap()
-    };
-    rest[..end].trim_matches('"').to_owned()
+    let value: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    match &value[name] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => panic!("no {name} in {line}"),
+        other => other.to_string(),
+    }
 }
 
 use media_core::conformance::test_bytes as data;
