@@ -5,7 +5,6 @@
 //! adapter builds its DAG from them, and every backend's bytes are verified against them chunk by
 //! chunk before they reach a caller.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::sync::mpsc;
@@ -172,9 +171,6 @@ impl Digester {
 /// How many 1 MiB blocks may be in flight between the reader and the hashing threads.
 const PIPELINE_DEPTH: usize = 8;
 
-/// Threads that hash whole blocks (chunk SHA-256 and BLAKE3 subtree) in any order.
-const BLOCK_WORKERS: usize = 2;
-
 /// BLAKE3's own chunk length; a 1 MiB block is a complete BLAKE3 subtree of 1024 of them.
 const BLAKE3_CHUNK: u64 = 1024;
 
@@ -241,29 +237,48 @@ fn blake3_from_blocks(blocks: &[BlockDigest], size: u64) -> Option<Digest32> {
 
 /// Copy `reader` into `writer` in one pass while computing [`Digests`] on several threads.
 ///
-/// The reading thread only reads and writes. One worker computes the whole-file SHA-256 (which
-/// is inherently sequential); block workers compute each 1 MiB block's SHA-256 and its BLAKE3
-/// subtree in any order, merged into the BLAKE3 root at the end. So the work spreads over every
-/// core and memory stays bounded to a few MiB whatever the input size. `limit`, if given,
-/// refuses inputs larger than that many bytes with an [`io::ErrorKind::InvalidInput`] error.
-pub fn digest_copy<R: Read, W: Write>(
+/// The calling thread reads and computes the whole-file SHA-256 (inherently sequential); a
+/// writer thread writes; block workers (one per other core) compute each 1 MiB block's SHA-256
+/// and its BLAKE3 subtree in any order, merged into the BLAKE3 root at the end. So the work
+/// spreads over every core and memory stays bounded to a few MiB whatever the input size.
+/// `limit`, if given, refuses inputs larger than that many bytes with an
+/// [`io::ErrorKind::InvalidInput`] error.
+pub fn digest_copy<R: Read, W: Write + Send>(
     mut reader: R,
     mut writer: W,
     limit: Option<u64>,
 ) -> io::Result<Digests> {
-    let (whole_tx, whole_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
-    let (block_tx, block_rx) = mpsc::sync_channel::<(u64, Arc<Vec<u8>>)>(PIPELINE_DEPTH);
+    digest_blocks(|buf| read_full(&mut reader, buf), Some(&mut writer), limit)
+}
+
+/// The digest pipeline. `fill` puts the next block's bytes into the buffer it is given and
+/// returns how many (fewer than a block only at the end); `writer`, if any, receives every
+/// block on its own thread.
+fn digest_blocks(
+    mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    writer: Option<&mut (dyn Write + Send)>,
+    limit: Option<u64>,
+) -> io::Result<Digests> {
+    let (write_tx, write_rx) = mpsc::sync_channel::<Arc<PooledBlock>>(PIPELINE_DEPTH);
+    let write_tx = writer.is_some().then_some(write_tx);
+    let (block_tx, block_rx) = mpsc::sync_channel::<(u64, Arc<PooledBlock>)>(PIPELINE_DEPTH);
     let block_rx = std::sync::Mutex::new(block_rx);
+    let block_workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get() - 1)
+        .max(1);
 
     std::thread::scope(|scope| {
-        let whole_worker = scope.spawn(move || {
-            let mut hasher = sha2::Sha256::new();
-            for block in whole_rx {
-                hasher.update(&block[..]);
-            }
-            Digest32(hasher.finalize().into())
+        // Writing has its own thread: the kernel's copy into a fresh page cache can cost as
+        // much as hashing, and then the two overlap instead of queueing behind each other.
+        let write_worker = writer.map(|writer| {
+            scope.spawn(move || -> io::Result<()> {
+                for block in write_rx {
+                    writer.write_all(block.bytes())?;
+                }
+                writer.flush()
+            })
         });
-        let block_workers: Vec<_> = (0..BLOCK_WORKERS)
+        let block_workers: Vec<_> = (0..block_workers)
             .map(|_| {
                 let block_rx = &block_rx;
                 scope.spawn(move || {
@@ -274,23 +289,29 @@ pub fn digest_copy<R: Read, W: Write>(
                             Err(_) => break,
                         };
                         let Ok((index, block)) = next else { break };
-                        done.push(digest_block(index, &block));
+                        done.push(digest_block(index, block.bytes()));
                     }
                     done
                 })
             })
             .collect();
 
+        // This thread reads and computes the whole-file SHA-256, the one inherently sequential
+        // digest and so the critical path. It must not share a core with a queue of block
+        // work as an equal (fair scheduling would halve its speed), so block work goes to the
+        // workers only while they keep up; when their queue is full this thread hashes the
+        // block itself. The load balances itself whatever the core count or the copy's cost.
+        let mut whole = sha2::Sha256::new();
+        let mut done_here = Vec::new();
         let mut size = 0u64;
-        let mut in_flight: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
+        let mut pool = BufferPool::new();
         let result = (|| -> io::Result<()> {
             for index in 0u64.. {
-                let mut buf = reclaim_buffer(&mut in_flight);
-                let n = read_full(&mut reader, &mut buf)?;
+                let mut buf = pool.take()?;
+                let n = fill(&mut buf)?;
                 if n == 0 && size > 0 {
                     break;
                 }
-                buf.truncate(n);
                 size += n as u64;
                 if let Some(limit) = limit {
                     if size > limit {
@@ -300,25 +321,33 @@ pub fn digest_copy<R: Read, W: Write>(
                         ));
                     }
                 }
-                writer.write_all(&buf)?;
-                let block = Arc::new(buf);
+                let block = Arc::new(pool.block(buf, n));
                 let closed = || io::Error::other("digest worker stopped");
-                whole_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
-                block_tx
-                    .send((index, Arc::clone(&block)))
-                    .map_err(|_| closed())?;
-                in_flight.push_back(block);
+                if let Some(write_tx) = &write_tx {
+                    write_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
+                }
+                whole.update(block.bytes());
+                match block_tx.try_send((index, Arc::clone(&block))) {
+                    Ok(()) => {}
+                    Err(mpsc::TrySendError::Full(_)) => {
+                        done_here.push(digest_block(index, block.bytes()));
+                    }
+                    Err(mpsc::TrySendError::Disconnected(_)) => return Err(closed()),
+                }
                 if n < CHUNK_SIZE as usize {
                     break;
                 }
             }
-            writer.flush()
+            Ok(())
         })();
-        drop(whole_tx);
+        drop(write_tx);
         drop(block_tx);
         let panicked = || io::Error::other("digest worker panicked");
-        let sha256 = whole_worker.join().map_err(|_| panicked())?;
-        let mut blocks = Vec::new();
+        // A write error is the root cause when the reader saw a closed channel, so it wins.
+        if let Some(write_worker) = write_worker {
+            write_worker.join().map_err(|_| panicked())??;
+        }
+        let mut blocks = done_here;
         for worker in block_workers {
             blocks.extend(worker.join().map_err(|_| panicked())?);
         }
@@ -328,26 +357,79 @@ pub fn digest_copy<R: Read, W: Write>(
             .ok_or_else(|| io::Error::other("missing BLAKE3 subtree"))?;
         Ok(Digests {
             size,
-            sha256,
+            sha256: Digest32(whole.finalize().into()),
             blake3,
             chunks: blocks.iter().map(|b| b.sha256).collect(),
         })
     })
 }
 
-/// A 1 MiB buffer, reused from the oldest block both workers have finished with when possible.
-fn reclaim_buffer(in_flight: &mut VecDeque<Arc<Vec<u8>>>) -> Vec<u8> {
-    if in_flight.len() > 2 * PIPELINE_DEPTH {
-        if let Some(front) = in_flight.pop_front() {
-            // A block still being hashed is simply left to its workers; dropping our handle
-            // keeps memory bounded by the channels' capacity.
-            if let Ok(mut buf) = Arc::try_unwrap(front) {
-                buf.resize(CHUNK_SIZE as usize, 0);
-                return buf;
-            }
+/// At most this many 1 MiB buffers exist at once: enough for every channel to be full.
+const POOL_BUFFERS: usize = 3 * PIPELINE_DEPTH + 4;
+
+/// The pipeline's 1 MiB buffers, each returned when the last thread done with it lets go.
+///
+/// Reuse matters beyond allocation cost: a fresh buffer is fresh memory, whose first touch on a
+/// VM may fault on the host, which made staging a 1 GiB file several times slower here.
+struct BufferPool {
+    returned_tx: mpsc::Sender<Vec<u8>>,
+    returned_rx: mpsc::Receiver<Vec<u8>>,
+    allocated: usize,
+}
+
+impl BufferPool {
+    fn new() -> Self {
+        let (returned_tx, returned_rx) = mpsc::channel();
+        BufferPool {
+            returned_tx,
+            returned_rx,
+            allocated: 0,
         }
     }
-    vec![0u8; CHUNK_SIZE as usize]
+
+    /// A full-length buffer: a returned one, a new one while under the cap, else the next
+    /// one returned (the workers always finish the blocks they hold, so one comes back).
+    fn take(&mut self) -> io::Result<Vec<u8>> {
+        if let Ok(buf) = self.returned_rx.try_recv() {
+            return Ok(buf);
+        }
+        if self.allocated < POOL_BUFFERS {
+            self.allocated += 1;
+            return Ok(vec![0u8; CHUNK_SIZE as usize]);
+        }
+        self.returned_rx
+            .recv()
+            .map_err(|_| io::Error::other("digest buffers lost"))
+    }
+
+    /// Wrap `buf`, of which the first `len` bytes are data, to go back here when dropped.
+    fn block(&self, buf: Vec<u8>, len: usize) -> PooledBlock {
+        PooledBlock {
+            buf,
+            len,
+            home: self.returned_tx.clone(),
+        }
+    }
+}
+
+/// One block's bytes, shared by the threads that need them; the buffer goes home on drop.
+struct PooledBlock {
+    buf: Vec<u8>,
+    len: usize,
+    home: mpsc::Sender<Vec<u8>>,
+}
+
+impl PooledBlock {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for PooledBlock {
+    fn drop(&mut self) {
+        // The pool is gone only when digesting has ended; the buffer is then simply freed.
+        let _ = self.home.send(std::mem::take(&mut self.buf));
+    }
 }
 
 /// Read until `buf` is full or the input ends; returns the bytes read.
@@ -462,7 +544,8 @@ mod tests {
             }
         }
         let data = pattern(3 * CHUNK_SIZE as usize, 1);
-        assert!(digest_copy(&data[..], Broken, None).is_err());
+        let err = digest_copy(&data[..], Broken, None).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
     }
 
     proptest! {
