@@ -10,8 +10,9 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use cid::Cid;
 use futures::StreamExt;
+use iroh_blobs::api::blobs::{AddPathOptions, ImportMode};
 use iroh_blobs::store::fs::FsStore;
-use iroh_blobs::Hash;
+use iroh_blobs::{BlobFormat, Hash};
 use media_core::{ByteStream, Digest32, Digester, Digests, Operation};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -93,6 +94,8 @@ impl Index {
 pub struct BlockStore {
     blobs: FsStore,
     manifests: PathBuf,
+    /// Hard links to stored files, which the iroh store references in place instead of copying.
+    linked: PathBuf,
     index: RwLock<Index>,
 }
 
@@ -113,6 +116,8 @@ impl BlockStore {
     pub async fn open(dir: &Path) -> Result<Self, IpfsError> {
         let manifests = dir.join("dags");
         std::fs::create_dir_all(&manifests).map_err(IpfsError::Io)?;
+        let linked = std::path::absolute(dir.join("files")).map_err(IpfsError::Io)?;
+        std::fs::create_dir_all(&linked).map_err(IpfsError::Io)?;
         let blob_dir = std::path::absolute(dir.join("blobs")).map_err(IpfsError::Io)?;
         // Removed files lose their tag; the collector reclaims their bytes.
         let mut options = iroh_blobs::store::fs::options::Options::new(&blob_dir);
@@ -126,6 +131,7 @@ impl BlockStore {
         let store = BlockStore {
             blobs,
             manifests,
+            linked,
             index: RwLock::new(Index::default()),
         };
         store.reload().await?;
@@ -142,6 +148,21 @@ impl BlockStore {
             match self.load_manifest(&path).await {
                 Ok(file) => self.write_index().insert(Arc::new(file)),
                 Err(e) => warn!(manifest = %path.display(), error = %e, "skipping IPFS manifest"),
+            }
+        }
+        // A link without a stored file is left from an import that did not finish.
+        let kept: std::collections::HashSet<String> = self
+            .read_index()
+            .files
+            .values()
+            .map(|f| f.hash.to_hex().to_string())
+            .collect();
+        for entry in std::fs::read_dir(&self.linked)
+            .map_err(IpfsError::Io)?
+            .flatten()
+        {
+            if !kept.contains(entry.file_name().to_string_lossy().as_ref()) {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
         Ok(())
@@ -202,16 +223,40 @@ impl BlockStore {
             return Ok(file);
         }
         let absolute = std::path::absolute(path).map_err(IpfsError::Io)?;
-        let tagged = self
+        // A hard link of the (immutable, staged) file lets the iroh store reference the bytes in
+        // place rather than copy them; a copy is only made where linking is impossible.
+        let link = self.linked_path(&Hash::from_bytes(digests.blake3.0));
+        let _ = std::fs::remove_file(&link);
+        let (source, mode) = match std::fs::hard_link(&absolute, &link) {
+            Ok(()) => (link.clone(), ImportMode::TryReference),
+            Err(e) => {
+                debug!(error = %e, "cannot hard-link into the IPFS store; copying");
+                (absolute, ImportMode::Copy)
+            }
+        };
+        let imported = self
             .blobs
             .blobs()
-            .add_path(&absolute)
+            .add_path_with_opts(AddPathOptions {
+                path: source,
+                format: BlobFormat::Raw,
+                mode,
+            })
             .with_named_tag(tag_name(&dag.root))
-            .await
-            .map_err(|e| IpfsError::Unavailable(format!("importing into the iroh store: {e}")))?;
+            .await;
+        let tagged = match imported {
+            Ok(tagged) => tagged,
+            Err(e) => {
+                let _ = std::fs::remove_file(&link);
+                return Err(IpfsError::Unavailable(format!(
+                    "importing into the iroh store: {e}"
+                )));
+            }
+        };
         if tagged.hash.as_bytes() != digests.blake3.as_bytes() {
             // The file changed since ingest: refuse rather than serve bytes that do not match.
             let _ = self.blobs.tags().delete(tag_name(&dag.root)).await;
+            let _ = std::fs::remove_file(&link);
             return Err(IpfsError::Integrity(format!(
                 "{} changed after ingest (BLAKE3 differs)",
                 path.display()
@@ -349,7 +394,7 @@ impl BlockStore {
 
     /// Remove a stored file: its tag (the blob becomes garbage), manifest and index entries.
     pub async fn remove(&self, root: &Cid) -> Result<bool, IpfsError> {
-        let Some(_file) = self.write_index().remove(root) else {
+        let Some(file) = self.write_index().remove(root) else {
             return Ok(false);
         };
         self.blobs
@@ -357,12 +402,22 @@ impl BlockStore {
             .delete(tag_name(root))
             .await
             .map_err(|e| IpfsError::Unavailable(format!("untagging: {e}")))?;
-        match std::fs::remove_file(self.manifests.join(format!("{root}.json"))) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(IpfsError::Io(e)),
+        for owned in [
+            self.manifests.join(format!("{root}.json")),
+            self.linked_path(&file.hash),
+        ] {
+            match std::fs::remove_file(owned) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(IpfsError::Io(e)),
+            }
         }
         Ok(true)
+    }
+
+    /// Where the hard link of the file with BLAKE3 `hash` lives.
+    fn linked_path(&self, hash: &Hash) -> PathBuf {
+        self.linked.join(hash.to_hex())
     }
 
     /// Flush and stop the iroh store.

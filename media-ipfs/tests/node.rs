@@ -79,6 +79,18 @@ async fn put_gives_the_helia_cid_and_survives_a_restart() {
     };
     assert_eq!(cid, &FileDag::of_bytes(&bytes).root.to_string());
     assert!(ticket.as_deref().is_some_and(|t| t.starts_with("blob")));
+    // The staged file was hard-linked and referenced in place, not copied: one link, named by
+    // BLAKE3, sharing the bytes (and serving them after the staged file was removed).
+    let links = || {
+        std::fs::read_dir(dir.path().join("files"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        links(),
+        vec![iroh_blobs::Hash::new(&bytes).to_hex().to_string()]
+    );
 
     let node = node(dir.path()).await;
     let backend = node.backend("ipfs");
@@ -90,6 +102,7 @@ async fn put_gives_the_helia_cid_and_survives_a_restart() {
     backend.delete(&location).await.unwrap();
     let err = get_err(&backend, &Location::ipfs(cid.clone())).await;
     assert_eq!(err.kind, ErrorKind::NotFound);
+    assert!(links().is_empty(), "delete leaves no link behind");
     node.shutdown().await;
 }
 
