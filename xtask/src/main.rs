@@ -523,20 +523,31 @@ fn bench_ingest(mib: u64) -> Res {
         let (s, _, _) = timed(Command::new("openssl").args(["dgst", "-sha256"]).arg(&file))?;
         openssl.push(s);
         // The staged copy alone, by an established tool making the same system calls as
-        // ingest (read and write in 1 MiB blocks), right before ours. On this VM the cost of
-        // writing into the page cache swings several-fold from run to run with the host's
-        // state of the memory (seen: 1 GiB in 0.23 s or in 1.6 s, nearly all of it in the
-        // kernel's copy), so the copy's own figure is printed beside ours.
+        // ingest (read and write in 1 MiB blocks), side by side with ours. On this VM the cost
+        // of writing into the page cache swings several-fold with the host's state of the
+        // memory (seen: 1 GiB in 0.23 s or in 1.6 s, nearly all of it in the kernel's copy),
+        // and whichever of the two runs second finds memory the first just freed. So the
+        // order alternates by round, and the copy's own figure is printed beside ours.
         let copy_target = file.with_extension("dd-copy");
-        let (c, _, _) = timed(
-            Command::new("dd")
-                .arg(format!("if={}", file.display()))
-                .arg(format!("of={}", copy_target.display()))
-                .arg("bs=1M"),
-        )?;
-        copy.push(c);
-        let _ = std::fs::remove_file(&copy_target);
+        let copy_alone = || -> Res<f64> {
+            let (c, _, _) = timed(
+                Command::new("dd")
+                    .arg(format!("if={}", file.display()))
+                    .arg(format!("of={}", copy_target.display()))
+                    .arg("bs=1M"),
+            )?;
+            let _ = std::fs::remove_file(&copy_target);
+            Ok(c)
+        };
+        let dd_first = round % 2 == 0;
+        if dd_first {
+            copy.push(copy_alone()?);
+        }
         let (_, out, err) = timed(with_time_v(&exe).arg(&file))?;
+        if !dd_first {
+            settle_page_cache();
+            copy.push(copy_alone()?);
+        }
         let line = out.lines().last().unwrap_or_default();
         ingest.push(json_field(line, "ingest_s").ok_or("no ingest_s")?);
         digest_only.push(json_field(line, "digest_only_s").ok_or("no digest_only_s")?);
