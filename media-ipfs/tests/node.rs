@@ -107,6 +107,26 @@ async fn put_gives_the_helia_cid_and_survives_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_linked_is_copied_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let bytes = data(2 * MIB + 5, 7);
+    let node = node(dir.path()).await;
+    // A directory where the link would go makes linking fail, as another filesystem would.
+    let blocker = dir
+        .path()
+        .join("files")
+        .join(iroh_blobs::Hash::new(&bytes).to_hex().to_string());
+    std::fs::create_dir_all(blocker.join("occupied")).unwrap();
+    let backend = node.backend("ipfs");
+    let (location, _) = put(&backend, staging.path(), &bytes).await;
+    // The staged file is gone; the store answers from its own copy.
+    assert_eq!(read(&backend, &location, ByteRange::full()).await, bytes);
+    assert!(blocker.is_dir(), "the store left the directory alone");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_transfer_over_iroh_with_ranges() {
     let (a_dir, b_dir, staging) = (
         tempfile::tempdir().unwrap(),
