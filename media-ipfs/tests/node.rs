@@ -116,7 +116,7 @@ async fn a_file_that_cannot_be_linked_is_copied_instead() {
     let blocker = dir
         .path()
         .join("files")
-        .join(iroh_blobs::Hash::new(&bytes).to_hex().to_string());
+        .join(iroh_blobs::Hash::new(&bytes).to_hex());
     std::fs::create_dir_all(blocker.join("occupied")).unwrap();
     let backend = node.backend("ipfs");
     let (location, _) = put(&backend, staging.path(), &bytes).await;
