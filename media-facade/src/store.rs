@@ -562,7 +562,33 @@ async fn store_everywhere(
         let progress = progress_events(inner, op, id, backend.name(), digests.size);
         let blob = &blob;
         async move {
-            let result = backend.put(blob, progress).await;
+            // Each store's outcome is reported the moment it is known, not when the slowest
+            // store is done, so a caller following events sees the fast stores land first.
+            let bname = backend.name().to_owned();
+            let result = match backend.put(blob, progress).await {
+                Ok(location) => {
+                    inner.stats.backend(&bname, |s| s.puts_ok += 1);
+                    inner.emit(MediaEvent::Stored {
+                        op,
+                        id,
+                        backend: bname,
+                        location: location.clone(),
+                    });
+                    Ok(location)
+                }
+                Err(e) => {
+                    let e = e.or_backend(&bname);
+                    warn!(%id, backend = %bname, error = %e, "store failed");
+                    inner.stats.backend(&bname, |s| s.puts_failed += 1);
+                    inner.emit(MediaEvent::StoreFailed {
+                        op,
+                        id,
+                        backend: bname,
+                        error: e.summary(),
+                    });
+                    Err(e)
+                }
+            };
             (backend, result)
         }
     });
@@ -575,33 +601,14 @@ async fn store_everywhere(
     let mut failures = Vec::new();
     let mut stored = Vec::new();
     for (backend, result) in results {
-        let bname = backend.name().to_owned();
         match result {
             Ok(location) => {
-                inner.stats.backend(&bname, |s| s.puts_ok += 1);
-                inner.emit(MediaEvent::Stored {
-                    op,
-                    id,
-                    backend: bname,
-                    location: location.clone(),
-                });
                 if record.location(location.kind()).is_none() {
                     record.locations.push(location.clone());
                 }
                 stored.push((backend, location));
             }
-            Err(e) => {
-                let e = e.or_backend(&bname);
-                warn!(%id, backend = %bname, error = %e, "store failed");
-                inner.stats.backend(&bname, |s| s.puts_failed += 1);
-                inner.emit(MediaEvent::StoreFailed {
-                    op,
-                    id,
-                    backend: bname,
-                    error: e.summary(),
-                });
-                failures.push(e);
-            }
+            Err(e) => failures.push(e),
         }
     }
 

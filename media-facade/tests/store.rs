@@ -62,6 +62,32 @@ async fn upload_stores_on_every_backend_with_digests_and_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_store_is_reported_as_it_lands_not_when_the_slowest_is_done() {
+    let f = fixture(PreferP2p::default()).await;
+    f.cdn
+        .set_faults(|x| x.put_delay = Some(Duration::from_secs(2)));
+    let bytes = data(MIB + 3, 21);
+    let id = MediaId::for_bytes(&bytes);
+    let mut handle = f.store.upload(UploadRequest::bytes("late-cdn.bin", bytes));
+    let mut landed = Vec::new();
+    while let Some(event) = handle.next_event().await {
+        if let MediaEvent::Stored { backend, .. } = event {
+            landed.push(backend);
+            if landed.len() == 2 {
+                break;
+            }
+        }
+    }
+    landed.sort();
+    assert_eq!(landed, ["ipfs", "torrent"]);
+    // The CDN is still storing: the upload has not finished, so no record exists yet.
+    assert_eq!(f.store.get(&id).await.unwrap(), None);
+    let file = handle.await.unwrap();
+    assert_eq!(file.locations.len(), 3);
+    assert_eq!(f.store.get(&id).await.unwrap(), Some(file));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_is_reported_and_the_minimum_decides() {
     let f = fixture(PreferP2p::default()).await;
     f.torrent
