@@ -51,6 +51,8 @@ mod verify;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "stream")]
+pub mod stream;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

@@ -9,10 +9,10 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use cid::Cid;
-use futures::StreamExt;
 use iroh_blobs::api::blobs::{AddPathOptions, ImportMode};
 use iroh_blobs::store::fs::FsStore;
 use iroh_blobs::{BlobFormat, Hash};
+use media_core::stream::{range_stream, RangeReadFailure};
 use media_core::{ByteStream, Digest32, Digester, Digests, Operation};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -361,35 +361,15 @@ impl BlockStore {
     /// Stream `range` of the blob `hash`, a piece at a time.
     pub fn read_range(&self, hash: Hash, range: Range<u64>) -> ByteStream {
         let reader = self.blobs.blobs().reader(hash);
-        let state = (reader, range.start, range.end, false);
-        let stream =
-            futures::stream::unfold(state, |(mut reader, at, end, mut sought)| async move {
-                if at >= end {
-                    return None;
+        range_stream(reader, range, READ_PIECE, None, |failure| {
+            let e = match failure {
+                RangeReadFailure::Seek(e) | RangeReadFailure::Read(e) => e,
+                other => {
+                    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{other:?}"))
                 }
-                if !sought {
-                    if let Err(e) = reader.seek(std::io::SeekFrom::Start(at)).await {
-                        let err = IpfsError::Io(e).into_media(Operation::Get);
-                        return Some((Err(err), (reader, end, end, true)));
-                    }
-                    sought = true;
-                }
-                let want = usize::try_from(end - at)
-                    .unwrap_or(READ_PIECE)
-                    .min(READ_PIECE);
-                let mut buf = vec![0u8; want];
-                match reader.read_exact(&mut buf).await {
-                    Ok(_) => Some((
-                        Ok(Bytes::from(buf)),
-                        (reader, at + want as u64, end, sought),
-                    )),
-                    Err(e) => {
-                        let err = IpfsError::Io(e).into_media(Operation::Get);
-                        Some((Err(err), (reader, end, end, sought)))
-                    }
-                }
-            });
-        stream.boxed()
+            };
+            IpfsError::Io(e).into_media(Operation::Get)
+        })
     }
 
     /// Remove a stored file: its tag (the blob becomes garbage), manifest and index entries.

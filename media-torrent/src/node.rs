@@ -16,11 +16,12 @@ use librqbit::{
     AddTorrent, AddTorrentOptions, ListenerMode, ListenerOptions, ManagedTorrent, Session,
     SessionOptions,
 };
+use media_core::stream::{range_stream, RangeReadFailure};
 use media_core::{
     Backend, BackendKind, ByteRange, ByteStream, Capabilities, Location, MediaError, MediaId,
     Operation, Progress, Result, StagedBlob,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncRead;
 use tracing::{debug, info, warn};
 
 use crate::error::TorrentError;
@@ -524,64 +525,23 @@ struct StoredMeta {
     web_seeds: Vec<String>,
 }
 
-/// Stream `range` of `reader` in pieces; with `idle`, a read that gets no byte for that long
-/// ends the stream with a timeout error (a seeder that vanished mid-transfer).
+/// Stream `range` of `reader`; with `idle`, a read that gets no byte for that long ends the
+/// stream with a timeout error (a seeder that vanished mid-transfer).
 fn stream_reader<R>(reader: R, range: std::ops::Range<u64>, idle: Option<Duration>) -> ByteStream
 where
     R: AsyncRead + tokio::io::AsyncSeek + Unpin + Send + 'static,
 {
-    let state = (reader, range.start, range.end, false);
-    futures::stream::unfold(state, move |(mut reader, at, end, mut sought)| async move {
-        if at >= end {
-            return None;
-        }
-        if !sought {
-            if let Err(e) = reader.seek(std::io::SeekFrom::Start(at)).await {
-                return Some((
-                    Err(TorrentError::Io(e).into_media(Operation::Get)),
-                    (reader, end, end, true),
-                ));
+    range_stream(reader, range, READ_PIECE, idle, |failure| {
+        let e = match failure {
+            RangeReadFailure::Seek(e) => TorrentError::Io(e),
+            RangeReadFailure::Read(e) => TorrentError::Unavailable(format!("torrent stream: {e}")),
+            RangeReadFailure::Idle(limit) => {
+                TorrentError::Timeout(format!("no data for {limit:?}"))
             }
-            sought = true;
-        }
-        let want = usize::try_from(end - at)
-            .unwrap_or(READ_PIECE)
-            .min(READ_PIECE);
-        let mut buf = vec![0u8; want];
-        let read = reader.read(&mut buf);
-        let n = match idle {
-            Some(limit) => match tokio::time::timeout(limit, read).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Some((
-                        Err(TorrentError::Timeout(format!("no data for {limit:?}"))
-                            .into_media(Operation::Get)),
-                        (reader, end, end, sought),
-                    ))
-                }
-            },
-            None => read.await,
+            _ => TorrentError::Unavailable("the torrent stream ended early".into()),
         };
-        match n {
-            Ok(0) => Some((
-                Err(
-                    TorrentError::Unavailable("the torrent stream ended early".into())
-                        .into_media(Operation::Get),
-                ),
-                (reader, end, end, sought),
-            )),
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), (reader, at + n as u64, end, sought)))
-            }
-            Err(e) => Some((
-                Err(TorrentError::Unavailable(format!("torrent stream: {e}"))
-                    .into_media(Operation::Get)),
-                (reader, end, end, sought),
-            )),
-        }
+        e.into_media(Operation::Get)
     })
-    .boxed()
 }
 
 /// The BitTorrent [`Backend`]: `put` seeds the staged file (torrent built by us, data hard
