@@ -248,19 +248,7 @@ pub fn digest_copy<R: Read, W: Write + Send>(
     mut writer: W,
     limit: Option<u64>,
 ) -> io::Result<Digests> {
-    digest_blocks(|buf| read_full(&mut reader, buf), Some(&mut writer), limit)
-}
-
-/// The digest pipeline. `fill` puts the next block's bytes into the buffer it is given and
-/// returns how many (fewer than a block only at the end); `writer`, if any, receives every
-/// block on its own thread.
-fn digest_blocks(
-    mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
-    writer: Option<&mut (dyn Write + Send)>,
-    limit: Option<u64>,
-) -> io::Result<Digests> {
     let (write_tx, write_rx) = mpsc::sync_channel::<Arc<PooledBlock>>(PIPELINE_DEPTH);
-    let write_tx = writer.is_some().then_some(write_tx);
     let (block_tx, block_rx) = mpsc::sync_channel::<(u64, Arc<PooledBlock>)>(PIPELINE_DEPTH);
     let block_rx = std::sync::Mutex::new(block_rx);
     let block_workers = std::thread::available_parallelism()
@@ -270,13 +258,11 @@ fn digest_blocks(
     std::thread::scope(|scope| {
         // Writing has its own thread: the kernel's copy into a fresh page cache can cost as
         // much as hashing, and then the two overlap instead of queueing behind each other.
-        let write_worker = writer.map(|writer| {
-            scope.spawn(move || -> io::Result<()> {
-                for block in write_rx {
-                    writer.write_all(block.bytes())?;
-                }
-                writer.flush()
-            })
+        let write_worker = scope.spawn(move || -> io::Result<()> {
+            for block in write_rx {
+                writer.write_all(block.bytes())?;
+            }
+            writer.flush()
         });
         let block_workers: Vec<_> = (0..block_workers)
             .map(|_| {
@@ -308,7 +294,7 @@ fn digest_blocks(
         let result = (|| -> io::Result<()> {
             for index in 0u64.. {
                 let mut buf = pool.take()?;
-                let n = fill(&mut buf)?;
+                let n = read_full(&mut reader, &mut buf)?;
                 if n == 0 && size > 0 {
                     break;
                 }
@@ -323,9 +309,7 @@ fn digest_blocks(
                 }
                 let block = Arc::new(pool.block(buf, n));
                 let closed = || io::Error::other("digest worker stopped");
-                if let Some(write_tx) = &write_tx {
-                    write_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
-                }
+                write_tx.send(Arc::clone(&block)).map_err(|_| closed())?;
                 whole.update(block.bytes());
                 match block_tx.try_send((index, Arc::clone(&block))) {
                     Ok(()) => {}
@@ -344,9 +328,7 @@ fn digest_blocks(
         drop(block_tx);
         let panicked = || io::Error::other("digest worker panicked");
         // A write error is the root cause when the reader saw a closed channel, so it wins.
-        if let Some(write_worker) = write_worker {
-            write_worker.join().map_err(|_| panicked())??;
-        }
+        write_worker.join().map_err(|_| panicked())??;
         let mut blocks = done_here;
         for worker in block_workers {
             blocks.extend(worker.join().map_err(|_| panicked())?);
