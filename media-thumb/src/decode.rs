@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use image::ImageDecoder;
 
-use crate::{Pixels, ThumbError, ThumbnailOptions};
+use crate::{jpeg_scaled, Pixels, ThumbError, ThumbnailOptions};
 
 /// What the magic bytes say.
 pub(crate) fn sniff(bytes: &[u8]) -> Result<&'static str, ThumbError> {
@@ -83,10 +83,37 @@ fn decode_jpeg(
     // Shrink on load: let the IDCT produce at least twice the target, not the full image.
     let want = u64::from(target) * 2;
     let long = u64::from(sw.max(sh));
+    let mut block = 8;
     if long > want {
         let rw = (u64::from(sw) * want).div_ceil(long).max(1);
         let rh = (u64::from(sh) * want).div_ceil(long).max(1);
+        block = [1u64, 2, 4, 8]
+            .into_iter()
+            .find(|&n| {
+                (u64::from(sw) * n).div_ceil(8) >= rw && (u64::from(sh) * n).div_ceil(8) >= rh
+            })
+            .unwrap_or(8);
         decoder.scale(rw as u16, rh as u16).map_err(corrupt)?;
+    }
+    let orientation = jpeg_orientation(bytes);
+    if block < 8 {
+        match jpeg_scaled::decode(bytes, block as usize, options.max_alloc) {
+            jpeg_scaled::Outcome::Decoded(scaled) => {
+                return Ok(Pixels {
+                    width: scaled.width,
+                    height: scaled.height,
+                    alpha: false,
+                    data: scaled.rgb,
+                    orientation,
+                    source_width: sw,
+                    source_height: sh,
+                    source_mime: "image/jpeg",
+                })
+            }
+            jpeg_scaled::Outcome::Declined(reason) => {
+                tracing::debug!(%reason, "JPEG fast path declined; using jpeg-decoder");
+            }
+        }
     }
     decoder.set_max_decoding_buffer_size(usize::try_from(options.max_alloc).unwrap_or(usize::MAX));
     let raw = decoder.decode().map_err(corrupt)?;
@@ -122,7 +149,7 @@ fn decode_jpeg(
         height: h,
         alpha: false,
         data,
-        orientation: jpeg_orientation(bytes),
+        orientation,
         source_width: sw,
         source_height: sh,
         source_mime: "image/jpeg",

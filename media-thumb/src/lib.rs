@@ -3,7 +3,9 @@
 //! Thumbnails for a social app's photos: fast, safe with hostile input, and private.
 //!
 //! - **Fast**: JPEGs are decoded at reduced scale in the DCT domain (to at least twice the
-//!   target box, the trick `vipsthumbnail` uses), then resized with `fast_image_resize`.
+//!   target box, the trick `vipsthumbnail` uses), then resized with `fast_image_resize`. The
+//!   common camera JPEG (baseline, one interleaved scan) goes through a decoder of our own
+//!   that only reads what the reduced IDCT needs; anything else goes to `jpeg-decoder`.
 //! - **Safe**: dimensions and allocation limits are checked from the header before any large
 //!   allocation (decompression bombs are refused in microseconds); corrupt and truncated input
 //!   gives a typed [`ThumbError`], never a panic.
@@ -32,6 +34,7 @@
 
 mod decode;
 mod error;
+mod jpeg_scaled;
 mod thumbnailer;
 
 pub use error::ThumbError;
