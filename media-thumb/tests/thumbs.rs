@@ -402,3 +402,72 @@ mod mutated {
         }
     }
 }
+
+/// Camera-sized JPEGs of every layout take the shrink-on-load path (or fall back to
+/// jpeg-decoder where it declines) and come out the same way up and the same colours.
+#[test]
+fn jpegs_of_every_layout_come_out_alike() {
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+    let shown = image::imageops::resize(&displayed(), 600, 400, image::imageops::Nearest);
+    let encoded = |sampling: SamplingFactor, restart: u16, progressive: bool| {
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(&mut out, 88);
+        encoder.set_sampling_factor(sampling);
+        if restart > 0 {
+            encoder.set_restart_interval(restart);
+        }
+        encoder.set_progressive(progressive);
+        encoder
+            .encode(shown.as_raw(), 600, 400, ColorType::Rgb)
+            .expect("encoding a test JPEG");
+        out
+    };
+    let cases = [
+        ("image crate, 4:2:0", jpeg(&shown)),
+        (
+            "4:4:4, restart every 5 MCUs",
+            encoded(SamplingFactor::F_1_1, 5, false),
+        ),
+        ("4:2:2", encoded(SamplingFactor::F_2_1, 0, false)),
+        (
+            "4:4:0, restart every MCU",
+            encoded(SamplingFactor::F_1_2, 1, false),
+        ),
+        ("progressive 4:2:0", encoded(SamplingFactor::F_2_2, 0, true)),
+        (
+            "one scan per component",
+            encoded(SamplingFactor::F_4_1, 0, false),
+        ),
+    ];
+    for (what, bytes) in cases {
+        for size in [30, 80, 200] {
+            let thumbs =
+                make_thumbnails(&bytes, &opts(size)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!((thumbs.width, thumbs.height), (600, 400), "{what}");
+            let v = &thumbs.variants[0];
+            let (w, h) = (size, size * 2 / 3);
+            assert_eq!((v.width, v.height), (w, h), "{what} at {size}");
+            let img = decode(&v.bytes);
+            let corners = [
+                colour(&img, w / 10, h / 10),
+                colour(&img, w - w / 10, h / 10),
+                colour(&img, w / 2, h - h / 10),
+            ];
+            assert_eq!(corners, ['R', 'G', 'B'], "{what} at {size}");
+        }
+    }
+    // And turned by its EXIF orientation on the fast path too (6: stored rotated 90° left).
+    let stored = stored_for(&shown, 6);
+    let bytes = with_segments(&jpeg(&stored), &[exif_segment(6, false)]);
+    let thumbs = make_thumbnails(&bytes, &opts(60)).expect("oriented");
+    let img = decode(&thumbs.variants[0].bytes);
+    assert_eq!(img.dimensions(), (60, 40));
+    assert_eq!(
+        [
+            colour(&img, 6, 4),
+            colour(&img, 54, 4),
+            colour(&img, 30, 36)
+        ],
+        ['R', 'G', 'B']
+    );
+}
