@@ -70,16 +70,10 @@ fn seeds() -> Vec<Vec<u8>> {
     // Big enough for the shrink-on-load fast path at the fuzz's 32 px box, and one with
     // restart markers and 4:2:2 sampling.
     let big = common::photo(300, 200);
-    let mut restarts = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut restarts, 85);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_1);
-    encoder.set_restart_interval(3);
-    encoder
-        .encode(big.as_raw(), 300, 200, jpeg_encoder::ColorType::Rgb)
-        .expect("encoding a fuzz seed");
+    let sampling = jpeg_encoder::SamplingFactor::F_2_1;
     vec![
         common::jpeg(&big),
-        restarts,
+        common::jpeg_layout(big.as_raw(), (300, 200, 3), sampling, 3, false),
         common::with_segments(&common::jpeg(&rgb), &[common::exif_segment(6, true)]),
         common::jpeg(&shown),
         common::encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Png),

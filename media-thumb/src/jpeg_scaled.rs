@@ -856,10 +856,16 @@ fn idct(coefficients: &[i32; 16], n: usize, plane: &mut [u8], at: usize, stride:
     }
 }
 
+/// The images the integration tests make, for the unit tests too.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_images;
+
 #[cfg(test)]
 mod tests {
+    use super::test_images as common;
     use super::*;
-    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+    use jpeg_encoder::SamplingFactor;
     use proptest::prelude::*;
 
     /// A smooth photo-like picture with a little noise, `channels` 1 (grey) or 3.
@@ -892,22 +898,15 @@ mod tests {
         restart: u16,
         progressive: bool,
     ) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut encoder = Encoder::new(&mut out, 90);
-        encoder.set_sampling_factor(sampling);
-        if restart > 0 {
-            encoder.set_restart_interval(restart);
-        }
-        encoder.set_progressive(progressive);
-        let (pixels, colour) = if grey {
-            (picture(width, height, 1), ColorType::Luma)
-        } else {
-            (picture(width, height, 3), ColorType::Rgb)
-        };
-        encoder
-            .encode(&pixels, width, height, colour)
-            .expect("encoding a test JPEG");
-        out
+        let channels = if grey { 1 } else { 3 };
+        let pixels = picture(width, height, usize::from(channels));
+        common::jpeg_layout(
+            &pixels,
+            (width, height, channels),
+            sampling,
+            restart,
+            progressive,
+        )
     }
 
     /// jpeg-decoder's output at the same scale, as RGB.
@@ -1053,14 +1052,7 @@ mod tests {
         ) {
             let sampling = [SamplingFactor::F_1_1, SamplingFactor::F_2_2, SamplingFactor::F_2_1][sampling];
             let mut bytes = encode(40, 24, false, sampling, restart, false);
-            for (at, value) in flips {
-                let i = at.index(bytes.len());
-                bytes[i] = value;
-            }
-            if truncate {
-                let keep = cut.index(bytes.len());
-                bytes.truncate(keep);
-            }
+            common::mutate(&mut bytes, &flips, truncate.then_some(cut));
             if let Outcome::Decoded(scaled) = decode(&bytes, block, 1 << 24) {
                 prop_assert_eq!(scaled.rgb.len(), scaled.width as usize * scaled.height as usize * 3);
             }

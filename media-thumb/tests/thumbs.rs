@@ -381,14 +381,7 @@ mod mutated {
             truncate in any::<bool>(),
         ) {
             let mut bytes = seeds()[seed].clone();
-            for (at, value) in flips {
-                let i = at.index(bytes.len());
-                bytes[i] = value;
-            }
-            if truncate {
-                let keep = cut.index(bytes.len());
-                bytes.truncate(keep);
-            }
+            mutate(&mut bytes, &flips, truncate.then_some(cut));
             match make_thumbnails(&bytes, &opts(24)) {
                 Ok(t) => {
                     for v in &t.variants {
@@ -407,20 +400,16 @@ mod mutated {
 /// jpeg-decoder where it declines) and come out the same way up and the same colours.
 #[test]
 fn jpegs_of_every_layout_come_out_alike() {
-    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+    use jpeg_encoder::SamplingFactor;
     let shown = image::imageops::resize(&displayed(), 600, 400, image::imageops::Nearest);
     let encoded = |sampling: SamplingFactor, restart: u16, progressive: bool| {
-        let mut out = Vec::new();
-        let mut encoder = Encoder::new(&mut out, 88);
-        encoder.set_sampling_factor(sampling);
-        if restart > 0 {
-            encoder.set_restart_interval(restart);
-        }
-        encoder.set_progressive(progressive);
-        encoder
-            .encode(shown.as_raw(), 600, 400, ColorType::Rgb)
-            .expect("encoding a test JPEG");
-        out
+        jpeg_layout(
+            shown.as_raw(),
+            (600, 400, 3),
+            sampling,
+            restart,
+            progressive,
+        )
     };
     let cases = [
         ("image crate, 4:2:0", jpeg(&shown)),

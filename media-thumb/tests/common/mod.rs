@@ -46,6 +46,49 @@ pub fn jpeg(img: &RgbImage) -> Vec<u8> {
     out
 }
 
+/// The layouts other encoders write: chroma sampling, restart markers, progressive scans
+/// (through jpeg-encoder). `channels` is 1 (grey) or 3 (RGB) bytes a pixel in `pixels`.
+pub fn jpeg_layout(
+    pixels: &[u8],
+    (width, height, channels): (u16, u16, u8),
+    sampling: jpeg_encoder::SamplingFactor,
+    restart_interval: u16,
+    progressive: bool,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 88);
+    encoder.set_sampling_factor(sampling);
+    if restart_interval > 0 {
+        encoder.set_restart_interval(restart_interval);
+    }
+    encoder.set_progressive(progressive);
+    let colour = if channels == 1 {
+        jpeg_encoder::ColorType::Luma
+    } else {
+        jpeg_encoder::ColorType::Rgb
+    };
+    encoder
+        .encode(pixels, width, height, colour)
+        .expect("encoding a test JPEG");
+    out
+}
+
+/// Overwrites bytes at the drawn places, then cuts the end off where `cut` says.
+pub fn mutate(
+    bytes: &mut Vec<u8>,
+    flips: &[(proptest::sample::Index, u8)],
+    cut: Option<proptest::sample::Index>,
+) {
+    for (at, value) in flips {
+        let i = at.index(bytes.len());
+        bytes[i] = *value;
+    }
+    if let Some(cut) = cut {
+        let keep = cut.index(bytes.len());
+        bytes.truncate(keep);
+    }
+}
+
 pub fn png_rgba(img: &RgbaImage) -> Vec<u8> {
     encode(&DynamicImage::ImageRgba8(img.clone()), ImageFormat::Png)
 }
