@@ -23,6 +23,18 @@ use crate::error::ErrorKind;
 use crate::location::Location;
 use crate::range::ByteRange;
 
+/// A field of a JSON line that an interop script (Helia, WebTorrent, libtorrent) printed, as
+/// text (strings unquoted). Panics with the line when it is not JSON or lacks the field.
+pub fn json_field(line: &str, name: &str) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    match &value[name] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => panic!("no {name} in {line}"),
+        other => other.to_string(),
+    }
+}
+
 /// Deterministic, non-repeating bytes for tests: `len` bytes from an xorshift stream seeded
 /// by `seed`, so every 1 MiB chunk differs from the others and from other seeds.
 pub fn test_bytes(len: u64, seed: u64) -> Vec<u8> {

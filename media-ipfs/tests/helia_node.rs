@@ -7,22 +7,12 @@ mod common;
 
 use std::process::Command;
 
+use media_core::conformance::json_field as field;
 use media_core::Digest32;
 use media_ipfs::{FileDag, IpfsConfig, IpfsNode};
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
     media_core::conformance::test_bytes(len as u64, seed)
-}
-
-/// A field of a JSON line printed by a script, as text (strings unquoted).
-fn field(line: &str, name: &str) -> String {
-    let value: serde_json::Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-    match &value[name] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => panic!("no {name} in {line}"),
-        other => other.to_string(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

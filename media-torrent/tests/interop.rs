@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use media_core::conformance::{json_field as field, test_bytes as data};
 use media_core::{Backend, ByteRange, Digest32, Digests, Location, Progress, StagedBlob};
 use media_torrent::{MagnetLink, TorrentConfig, TorrentNode};
 
@@ -96,19 +97,6 @@ fn spawn_json(mut cmd: Command) -> (Guard, String) {
     assert!(line.starts_with('{'), "script printed {line:?}");
     (Guard(child), line)
 }
-
-/// A field of a JSON line printed by a script, as text (strings unquoted).
-fn field(line: &str, name: &str) -> String {
-    let value: serde_json::Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-    match &value[name] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => panic!("no {name} in {line}"),
-        other => other.to_string(),
-    }
-}
-
-use media_core::conformance::test_bytes as data;
 
 async fn seed(node: &TorrentNode, dir: &Path, name: &str, bytes: &[u8]) -> (String, String) {
     let digests = Digests::of_bytes(bytes);
