@@ -57,36 +57,48 @@ enum BlockAt {
 #[derive(Default)]
 struct Index {
     files: HashMap<Cid, Arc<StoredFile>>,
-    blocks: HashMap<Cid, (Arc<StoredFile>, BlockAt)>,
+    /// Every stored file that holds each block (usually one); the first answers reads. Kept
+    /// per block so that removing a file costs its own blocks, not the whole index.
+    blocks: HashMap<Cid, Vec<(Arc<StoredFile>, BlockAt)>>,
+}
+
+/// The blocks of a file's DAG: its dag-pb nodes and its raw leaves.
+fn blocks_of(file: &StoredFile) -> impl Iterator<Item = (Cid, BlockAt)> + '_ {
+    let nodes = (file.dag.nodes.iter().enumerate()).map(|(i, node)| (node.cid, BlockAt::Node(i)));
+    let leaves =
+        (file.dag.leaves.iter().enumerate()).map(|(i, leaf)| (*leaf, BlockAt::Leaf(i as u64)));
+    nodes.chain(leaves)
 }
 
 impl Index {
     fn insert(&mut self, file: Arc<StoredFile>) {
-        for (i, node) in file.dag.nodes.iter().enumerate() {
-            self.blocks
-                .insert(node.cid, (Arc::clone(&file), BlockAt::Node(i)));
+        let root = file.dag.root;
+        self.remove(&root);
+        for (cid, at) in blocks_of(&file) {
+            let holders = self.blocks.entry(cid).or_default();
+            // A chunk repeated within the file is read from its first place.
+            if !holders.iter().any(|(f, _)| Arc::ptr_eq(f, &file)) {
+                holders.push((Arc::clone(&file), at));
+            }
         }
-        for (i, leaf) in file.dag.leaves.iter().enumerate() {
-            self.blocks
-                .entry(*leaf)
-                .or_insert_with(|| (Arc::clone(&file), BlockAt::Leaf(i as u64)));
-        }
-        self.files.insert(file.dag.root, file);
+        self.files.insert(root, file);
     }
 
     fn remove(&mut self, root: &Cid) -> Option<Arc<StoredFile>> {
         let file = self.files.remove(root)?;
-        self.blocks.retain(|_, (f, _)| !Arc::ptr_eq(f, &file));
-        // Leaves shared with other files point at one of those again.
-        let others: Vec<_> = self.files.values().cloned().collect();
-        for other in others {
-            for (i, leaf) in other.dag.leaves.iter().enumerate() {
-                self.blocks
-                    .entry(*leaf)
-                    .or_insert_with(|| (Arc::clone(&other), BlockAt::Leaf(i as u64)));
+        for (cid, _) in blocks_of(&file) {
+            if let Some(holders) = self.blocks.get_mut(&cid) {
+                holders.retain(|(f, _)| !Arc::ptr_eq(f, &file));
+                if holders.is_empty() {
+                    self.blocks.remove(&cid);
+                }
             }
         }
         Some(file)
+    }
+
+    fn block(&self, cid: &Cid) -> Option<&(Arc<StoredFile>, BlockAt)> {
+        self.blocks.get(cid).and_then(|holders| holders.first())
     }
 }
 
@@ -316,12 +328,12 @@ impl BlockStore {
 
     /// Whether any stored file has a block with this CID.
     pub fn has_block(&self, cid: &Cid) -> bool {
-        self.read_index().blocks.contains_key(cid)
+        self.read_index().block(cid).is_some()
     }
 
     /// The bytes of block `cid`, if held.
     pub async fn block(&self, cid: &Cid) -> Result<Option<Bytes>, IpfsError> {
-        let found = self.read_index().blocks.get(cid).cloned();
+        let found = self.read_index().block(cid).cloned();
         let Some((file, at)) = found else {
             return Ok(None);
         };
@@ -338,7 +350,7 @@ impl BlockStore {
     /// The dag-pb node of a stored file's DAG, if `cid` is one, with the byte range of the file
     /// below it.
     pub fn node_of(&self, cid: &Cid) -> Option<(Arc<StoredFile>, usize)> {
-        match self.read_index().blocks.get(cid) {
+        match self.read_index().block(cid) {
             Some((file, BlockAt::Node(i))) => Some((Arc::clone(file), *i)),
             _ => None,
         }

@@ -107,6 +107,39 @@ async fn put_gives_the_helia_cid_and_survives_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_shared_by_two_files_lives_until_both_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let node = node(dir.path()).await;
+    let backend = node.backend("ipfs");
+    // Same first chunk, different second chunks.
+    let shared = data(MIB, 11);
+    let first = [shared.clone(), data(MIB, 12)].concat();
+    let second = [shared.clone(), data(MIB + 3, 13)].concat();
+    let (first_dag, second_dag) = (FileDag::of_bytes(&first), FileDag::of_bytes(&second));
+    assert_eq!(first_dag.leaves[0], second_dag.leaves[0]);
+    let (first_at, _) = put(&backend, staging.path(), &first).await;
+    let (second_at, _) = put(&backend, staging.path(), &second).await;
+    let store = node.store();
+    let block = |cid| async move { store.block(&cid).await.unwrap() };
+
+    backend.delete(&first_at).await.unwrap();
+    assert_eq!(
+        block(first_dag.leaves[0]).await.as_deref(),
+        Some(&shared[..]),
+        "the shared chunk is still served, now from the second file"
+    );
+    assert_eq!(block(first_dag.leaves[1]).await, None);
+    assert_eq!(block(first_dag.root).await, None);
+    assert_eq!(read(&backend, &second_at, ByteRange::full()).await, second);
+
+    backend.delete(&second_at).await.unwrap();
+    assert_eq!(block(second_dag.leaves[0]).await, None);
+    assert!(!store.has_block(&second_dag.root));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_cannot_be_linked_is_copied_instead() {
     let dir = tempfile::tempdir().unwrap();
     let staging = tempfile::tempdir().unwrap();
