@@ -47,6 +47,7 @@ mod location;
 mod media;
 mod policy;
 mod range;
+mod sha256_pair;
 mod verify;
 
 #[cfg(feature = "conformance")]
