@@ -219,7 +219,8 @@ impl EmbeddedStack {
 
         #[cfg(feature = "cdn")]
         #[cfg_attr(not(feature = "torrent"), allow(unused_variables))]
-        let (s3, cdn_base) = if let (true, Some(ext)) = (config.cdn, &config.external_s3) {
+        let (s3, cdn_base, cdn_store) = if let (true, Some(ext)) = (config.cdn, &config.external_s3)
+        {
             let mut s3_config =
                 media_cdn::S3Config::new(&ext.bucket, &ext.access_key, &ext.secret_key)
                     .with_endpoint(&ext.endpoint);
@@ -240,8 +241,9 @@ impl EmbeddedStack {
                 .map(|_| s3_config.object_url(&s3_config.prefix));
             let backend = media_cdn::S3Backend::new(s3_config)?;
             shared_catalog = Some(Arc::new(backend.catalog()));
-            backends.push(Arc::new(backend));
-            (None, base)
+            let backend: Arc<dyn Backend> = Arc::new(backend);
+            backends.push(Arc::clone(&backend));
+            (None, base, Some(backend))
         } else if config.cdn {
             let root = config.data_dir.join("s3");
             let server = match config.s3_addr {
@@ -252,13 +254,14 @@ impl EmbeddedStack {
             let base = s3_config.object_url(&s3_config.prefix);
             let backend = media_cdn::S3Backend::new(s3_config)?;
             shared_catalog = Some(Arc::new(backend.catalog()));
-            backends.push(Arc::new(backend));
-            (Some(server), Some(base))
+            let backend: Arc<dyn Backend> = Arc::new(backend);
+            backends.push(Arc::clone(&backend));
+            (Some(server), Some(base), Some(backend))
         } else {
-            (None, None)
+            (None, None, None)
         };
         #[cfg(all(not(feature = "cdn"), feature = "torrent"))]
-        let cdn_base: Option<String> = None;
+        let (cdn_base, cdn_store): (Option<String>, Option<Arc<dyn Backend>>) = (None, None);
 
         #[cfg(feature = "ipfs")]
         let ipfs = if config.ipfs {
@@ -296,7 +299,13 @@ impl EmbeddedStack {
             let node = media_torrent::TorrentNode::start(tc)
                 .await
                 .map_err(|e| e.into_media(Operation::Configure))?;
-            backends.push(Arc::new(node.backend("torrent")));
+            let mut backend = node.backend("torrent");
+            // With a public CDN the .torrent goes there too, as the magnet's `xs=`: browsers'
+            // WebTorrent reaches no TCP peer and needs the metadata over HTTP.
+            if let (Some(_), Some(store)) = (&cdn_base, &cdn_store) {
+                backend = backend.with_metadata_store(Arc::clone(store));
+            }
+            backends.push(Arc::new(backend));
             Some(node)
         } else {
             None

@@ -11,7 +11,9 @@
 //!   seeds stored files from a hard link of the staged file, persists its torrents under the
 //!   data directory and re-seeds them on start, and downloads by magnet with a metadata
 //!   timeout, streaming the requested range.
-//! - [`TorrentBackend`]: its [`media_core::Backend`].
+//! - [`TorrentBackend`]: its [`media_core::Backend`]; with
+//!   [`TorrentBackend::with_metadata_store`] it also publishes each `.torrent` on the CDN
+//!   and adds it to the magnet as `xs=`, the way in for browsers' WebTorrent.
 //!
 //! ```
 //! use media_torrent::{MagnetLink, Metainfo};

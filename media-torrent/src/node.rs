@@ -18,14 +18,14 @@ use librqbit::{
 };
 use media_core::stream::{range_stream, RangeReadFailure};
 use media_core::{
-    Backend, BackendKind, ByteRange, ByteStream, Capabilities, Location, MediaError, MediaId,
-    Operation, Progress, Result, StagedBlob,
+    Backend, BackendKind, ByteRange, ByteStream, Capabilities, Digests, Location, MediaError,
+    MediaId, Operation, Progress, Result, StagedBlob,
 };
 use tokio::io::AsyncRead;
 use tracing::{debug, info, warn};
 
 use crate::error::TorrentError;
-use crate::metainfo::{torrent_name, MagnetLink, Metainfo};
+use crate::metainfo::{torrent_name, with_exact_source, MagnetLink, Metainfo};
 
 /// Read granularity of streamed ranges.
 const READ_PIECE: usize = 256 * 1024;
@@ -224,6 +224,7 @@ impl TorrentNode {
         TorrentBackend {
             name: name.into(),
             node: self.clone(),
+            metadata_store: None,
         }
     }
 
@@ -250,6 +251,9 @@ impl TorrentNode {
         };
         for entry in entries.flatten() {
             let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("torrent") {
+                continue;
+            }
             let Some(hex) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
                 continue;
             };
@@ -486,7 +490,11 @@ impl TorrentNode {
                 .map_err(|e| unavailable("removing the torrent", e))?;
         }
         let torrent = self.torrent_path(info_hash_hex);
-        for path in [torrent.with_extension("meta"), torrent] {
+        let sidecars = [
+            torrent.with_extension("meta"),
+            torrent.with_extension("published"),
+        ];
+        for path in sidecars.into_iter().chain([torrent]) {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -548,16 +556,97 @@ where
 /// linked, verified by the session) and returns its magnet; `get` reads seeded files from
 /// disk and downloads others by magnet, streaming the range; `delete` stops seeding and
 /// removes the data. Empty files cannot be torrents and are refused.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TorrentBackend {
     name: String,
     node: TorrentNode,
+    metadata_store: Option<Arc<dyn Backend>>,
+}
+
+impl std::fmt::Debug for TorrentBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorrentBackend")
+            .field("name", &self.name)
+            .field("node", &self.node)
+            .field(
+                "metadata_store",
+                &self.metadata_store.as_ref().map(|s| s.name().to_owned()),
+            )
+            .finish()
+    }
 }
 
 impl TorrentBackend {
     /// The node under this backend.
     pub fn node(&self) -> &TorrentNode {
         &self.node
+    }
+
+    /// Publish each seeded torrent's `.torrent` file on `store` (usually the CDN backend) and
+    /// add its URL to the magnet as `xs=`. A client that reaches no peer (a browser's
+    /// WebTorrent, which speaks no TCP) then gets the metadata over HTTP and the bytes from the
+    /// `ws=` web seed. Deleting the torrent deletes the published file too. A failed publish
+    /// is logged and leaves the magnet without `xs=`; it never fails the upload.
+    #[must_use]
+    pub fn with_metadata_store(mut self, store: Arc<dyn Backend>) -> Self {
+        self.metadata_store = Some(store);
+        self
+    }
+
+    /// Puts the `.torrent` of `hex` on the metadata store; returns its URL.
+    async fn publish_torrent_file(&self, hex: &str, name: &str) -> Option<String> {
+        let store = self.metadata_store.as_ref()?;
+        let path = self.node.torrent_path(hex);
+        let published = async {
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| MediaError::io(Operation::Put, "reading the .torrent file", e))?;
+            let blob = StagedBlob::new(
+                &path,
+                format!("{name}.torrent"),
+                "application/x-bittorrent",
+                Arc::new(Digests::of_bytes(&bytes)),
+            );
+            let location = store.put(&blob, Progress::none()).await?;
+            let Location::Cdn { url, .. } = &location else {
+                return Err(MediaError::invalid_input(
+                    Operation::Put,
+                    format!("{} gives no HTTP URL for the .torrent file", store.name()),
+                ));
+            };
+            let record = serde_json::to_vec(&location)
+                .map_err(|e| MediaError::invalid_input(Operation::Put, e.to_string()))?;
+            tokio::fs::write(path.with_extension("published"), record)
+                .await
+                .map_err(|e| MediaError::io(Operation::Put, "recording the .torrent's place", e))?;
+            Ok(url.clone())
+        };
+        match published.await {
+            Ok(url) => Some(url),
+            Err(e) => {
+                warn!(%hex, error = %e, "could not publish the .torrent file; magnet without xs=");
+                None
+            }
+        }
+    }
+
+    /// Deletes the published `.torrent` of `hex`, if there is one.
+    async fn unpublish_torrent_file(&self, hex: &str) {
+        let Some(store) = &self.metadata_store else {
+            return;
+        };
+        let record = self.node.torrent_path(hex).with_extension("published");
+        let Ok(text) = tokio::fs::read(&record).await else {
+            return;
+        };
+        match serde_json::from_slice::<Location>(&text) {
+            Ok(location) => match store.delete(&location).await {
+                Ok(()) => {}
+                Err(e) if e.kind == media_core::ErrorKind::NotFound => {}
+                Err(e) => warn!(%hex, error = %e, "could not delete the published .torrent"),
+            },
+            Err(e) => warn!(%hex, error = %e, "unreadable record of the published .torrent"),
+        }
     }
 
     fn err(&self, op: Operation, e: TorrentError) -> MediaError {
@@ -593,10 +682,15 @@ impl Backend for TorrentBackend {
             .seed_file(&blob.path, &blob.name, Some(blob.id()))
             .await
             .map_err(|e| self.err(Operation::Put, e))?;
+        let hex = meta.info_hash_hex();
+        let mut magnet = self.node.magnet(&meta);
+        if let Some(url) = self.publish_torrent_file(&hex, &meta.name).await {
+            magnet = with_exact_source(&magnet, &url);
+        }
         progress.report(blob.size());
         Ok(Location::Torrent {
-            magnet: self.node.magnet(&meta),
-            info_hash: meta.info_hash_hex(),
+            magnet,
+            info_hash: hex,
         })
     }
 
@@ -629,6 +723,7 @@ impl Backend for TorrentBackend {
         };
         let link = MagnetLink::parse(magnet).map_err(|e| self.err(Operation::Delete, e))?;
         let hex = link.info_hash_hex();
+        self.unpublish_torrent_file(&hex).await;
         if self
             .node
             .remove(&hex)

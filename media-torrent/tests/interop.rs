@@ -278,7 +278,7 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
         .await
         .unwrap();
     let s3_config = server.config();
-    let cdn = media_cdn::S3Backend::new(s3_config.clone()).unwrap();
+    let cdn: Arc<dyn Backend> = Arc::new(media_cdn::S3Backend::new(s3_config.clone()).unwrap());
     let bytes = data(3 * MIB + 99, 21);
     let digests = Digests::of_bytes(&bytes);
     let staged = staging.path().join("staged");
@@ -295,44 +295,38 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
 
     let base = s3_config.object_url(&s3_config.prefix);
     assert_eq!(url, format!("{base}/{}", digests.id()));
-    let node = TorrentNode::start(node_config(dir.path()).with_web_seed_base(base))
+    let node = TorrentNode::start(node_config(dir.path()).with_web_seed_base(base.clone()))
         .await
         .unwrap();
-    let location = node
+    // The backend publishes the .torrent on the CDN (content addressed like any blob) and
+    // adds it as `xs=`: a client that reaches no peer gets the metadata over HTTP.
+    let backend = node
         .backend("torrent")
-        .put(&blob, Progress::none())
-        .await
-        .unwrap();
-    let Location::Torrent { magnet, info_hash } = location else {
+        .with_metadata_store(Arc::clone(&cdn));
+    let location = backend.put(&blob, Progress::none()).await.unwrap();
+    let Location::Torrent { magnet, info_hash } = location.clone() else {
         panic!()
     };
-    assert_eq!(
-        MagnetLink::parse(&magnet).unwrap().web_seeds,
-        vec![url.clone()]
-    );
+    let link = MagnetLink::parse(&magnet).unwrap();
+    assert_eq!(link.web_seeds, vec![url.clone()]);
     let torrent = node.torrent_file(&info_hash).unwrap();
     assert!(
         torrent.windows(url.len()).any(|w| w == url.as_bytes()),
         "url-list in the .torrent"
     );
-    // The .torrent goes on the CDN too (content addressed like any blob): `xs=` lets a client
-    // that reaches no peer get the metadata over HTTP.
-    let torrent_path = staging.path().join("t.torrent");
-    std::fs::write(&torrent_path, &torrent).unwrap();
-    let torrent_digests = Digests::of_bytes(&torrent);
-    let torrent_blob = StagedBlob::new(
-        &torrent_path,
-        "t.torrent",
-        "application/x-bittorrent",
-        Arc::new(torrent_digests),
-    );
-    let Location::Cdn {
-        url: torrent_url, ..
-    } = cdn.put(&torrent_blob, Progress::none()).await.unwrap()
-    else {
-        panic!()
+    let torrent_id = Digests::of_bytes(&torrent).id().to_string();
+    assert_eq!(link.exact_sources, vec![format!("{base}/{torrent_id}")]);
+    let published = Location::Cdn {
+        url: link.exact_sources[0].clone(),
+        key: s3_config.key_for(&torrent_id),
     };
-    let magnet = media_torrent::with_exact_source(&magnet, &torrent_url);
+    let mut served = Vec::new();
+    let mut stream = cdn.get(&published, ByteRange::full()).await.unwrap();
+    while let Some(piece) = stream.next().await {
+        served.extend_from_slice(&piece.unwrap());
+    }
+    assert_eq!(served, torrent, "the CDN serves the .torrent at xs=");
+
     // Our seeder is gone: its x.pe address refuses connections. Only HTTP is left.
     node.shutdown().await;
     let line = webtorrent_download(&tools, &magnet, out.path(), &[]);
@@ -342,4 +336,17 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
         bytes.len().to_string(),
         "{line}"
     );
+
+    // After a restart, deleting the torrent deletes the published .torrent too: a deleted
+    // photo's name and hashes do not stay public.
+    let node = TorrentNode::start(node_config(dir.path()).with_web_seed_base(base))
+        .await
+        .unwrap();
+    let backend = node
+        .backend("torrent")
+        .with_metadata_store(Arc::clone(&cdn));
+    backend.delete(&location).await.unwrap();
+    let gone = cdn.get(&published, ByteRange::full()).await.err();
+    assert_eq!(gone.map(|e| e.kind), Some(media_core::ErrorKind::NotFound));
+    node.shutdown().await;
 }

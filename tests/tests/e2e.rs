@@ -56,9 +56,17 @@ async fn node_b_reads_what_node_a_stored_through_every_store_and_falls_back() {
         .await
         .unwrap();
     assert_eq!(file.locations.len(), 3);
+    let magnet = file.magnet().unwrap();
+    // Magnet parameters are percent-encoded.
+    let encoded = |url: &str| url.replace(':', "%3A").replace('/', "%2F");
     assert!(
-        file.magnet().unwrap().contains("ws="),
-        "the magnet carries the CDN URL as web seed"
+        magnet.contains(&format!("ws={}", encoded(file.cdn_url().unwrap()))),
+        "the magnet carries the CDN URL as web seed: {magnet}"
+    );
+    let (cdn_base, _) = file.cdn_url().unwrap().rsplit_once('/').unwrap();
+    assert!(
+        magnet.contains(&format!("xs={}", encoded(&format!("{cdn_base}/")))),
+        "the .torrent is published on the CDN as the magnet's exact source: {magnet}"
     );
     b.store.import(&file).await.unwrap();
 
