@@ -167,6 +167,10 @@ impl S3Backend {
             .checksum_sha256(b64(blob.digests.sha256.as_bytes()))
             .if_none_match("*")
             .body(body)
+            // The signed checksum header already binds the body; signing the payload too
+            // would hash every byte once more on each side.
+            .customize()
+            .disable_payload_signing()
             .send()
             .await;
         match result {
@@ -396,6 +400,9 @@ impl S3Backend {
             .content_length(len as i64)
             .checksum_sha256(&checksum)
             .body(SdkBody::from(bytes))
+            // As for single PUTs: the signed part checksum binds the body.
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| {
