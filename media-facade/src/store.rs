@@ -565,30 +565,32 @@ async fn store_everywhere(
             // Each store's outcome is reported the moment it is known, not when the slowest
             // store is done, so a caller following events sees the fast stores land first.
             let bname = backend.name().to_owned();
-            let result = match backend.put(blob, progress).await {
+            let result = backend
+                .put(blob, progress)
+                .await
+                .map_err(|e| e.or_backend(&bname));
+            let event = match &result {
                 Ok(location) => {
                     inner.stats.backend(&bname, |s| s.puts_ok += 1);
-                    inner.emit(MediaEvent::Stored {
+                    MediaEvent::Stored {
                         op,
                         id,
                         backend: bname,
                         location: location.clone(),
-                    });
-                    Ok(location)
+                    }
                 }
                 Err(e) => {
-                    let e = e.or_backend(&bname);
                     warn!(%id, backend = %bname, error = %e, "store failed");
                     inner.stats.backend(&bname, |s| s.puts_failed += 1);
-                    inner.emit(MediaEvent::StoreFailed {
+                    MediaEvent::StoreFailed {
                         op,
                         id,
                         backend: bname,
                         error: e.summary(),
-                    });
-                    Err(e)
+                    }
                 }
             };
+            inner.emit(event);
             (backend, result)
         }
     });
