@@ -713,7 +713,9 @@ struct Upsampler {
     stride: usize,
     /// (first, second, weight of second in 1/256) per output column; `None` at full resolution.
     columns: Option<Vec<(usize, usize, u16)>>,
-    rows: Option<(usize, usize)>,
+    /// How many output rows share a source row, and how many source rows the image uses.
+    v_ratio: usize,
+    rows: usize,
     blended: Vec<u8>,
     line: Vec<u8>,
 }
@@ -744,7 +746,8 @@ impl Upsampler {
         Upsampler {
             stride: c.blocks_x * block,
             columns,
-            rows: Some((v_ratio.max(1), out_h.div_ceil(v_ratio.max(1)))),
+            v_ratio: v_ratio.max(1),
+            rows: out_h.div_ceil(v_ratio.max(1)),
             blended: vec![0; cols],
             line: vec![0; out_w],
         }
@@ -753,9 +756,8 @@ impl Upsampler {
     fn fill(&mut self, plane: &[u8], y: usize) -> Res<()> {
         let short = || "plane smaller than the image".to_string();
         let line_at = |row: usize| plane.get(row * self.stride..(row + 1) * self.stride);
-        let (v_ratio, rows) = self.rows.unwrap_or((1, 1));
-        let (r0, r1, wy) = if v_ratio > 1 {
-            neighbours(y, v_ratio, rows)
+        let (r0, r1, wy) = if self.v_ratio > 1 {
+            neighbours(y, self.v_ratio, self.rows)
         } else {
             (y, y, 0)
         };
