@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let location = backend.put(&blob, Progress::none()).await?;
     let upload_s = t.elapsed().as_secs_f64();
-    let media_core::Location::Cdn { url, .. } = &location else {
+    let Some(url) = location.cdn_url() else {
         return Err("not a CDN location".into());
     };
 

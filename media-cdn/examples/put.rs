@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .put(&blob, Progress::new(|n| eprint!("\ruploaded {n} bytes")))
         .await?;
     eprintln!();
-    let media_core::Location::Cdn { url, key } = location else {
+    let (Some(url), Some(key)) = (location.cdn_url(), location.key()) else {
         return Err("unexpected location".into());
     };
     println!("key     {key}");

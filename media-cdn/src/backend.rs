@@ -5,8 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
-use aws_sdk_s3::config::{ResponseChecksumValidation, StalledStreamProtectionConfig};
 use aws_sdk_s3::primitives::ByteStream as SdkBody;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
@@ -18,64 +16,10 @@ use media_core::{
 use sha2::Digest as _;
 use tracing::{debug, info, warn};
 
+use crate::bucket::Bucket;
 use crate::config::S3Config;
 use crate::error::{is_precondition_failed, sdk_error};
 use crate::http::RangedGet;
-
-/// The S3 client and configuration shared by [`S3Backend`] and [`crate::S3Catalog`].
-#[derive(Debug)]
-pub(crate) struct Bucket {
-    pub config: S3Config,
-    pub client: aws_sdk_s3::Client,
-    pub http: reqwest::Client,
-}
-
-impl Bucket {
-    pub fn new(config: S3Config) -> Result<Self> {
-        config.validate()?;
-        let credentials = Credentials::new(
-            &config.access_key,
-            &config.secret_key,
-            None,
-            None,
-            "media-cdn-static",
-        );
-        let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
-            .with_max_attempts(config.max_attempts);
-        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(config.connect_timeout)
-            .build();
-        let mut builder = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .credentials_provider(credentials)
-            .force_path_style(config.path_style)
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            // We send our own SHA-256 checksums; the SDK's default CRC32 aws-chunked trailer
-            // is stored verbatim by some S3-compatible servers.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
-        let client = aws_sdk_s3::Client::from_conf(builder.build());
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
-        Ok(Bucket {
-            config,
-            client,
-            http,
-        })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.config.name
-    }
-}
 
 /// Stores media in an S3 bucket under `<prefix>/<sha256 hex>` and reads it back over HTTP
 /// from the public CDN URL (or a presigned URL for private buckets), with ranges.
@@ -146,10 +90,26 @@ impl S3Backend {
     }
 
     fn location_for(&self, key: &str) -> Location {
-        Location::Cdn {
-            url: self.bucket.config.object_url(key),
-            key: key.to_owned(),
+        Location::cdn(self.bucket.config.object_url(key), key)
+    }
+
+    /// The object key a location names, if it is one of ours: `<prefix>/<sha256 hex>`. A
+    /// record from a stranger cannot make us touch any other key.
+    fn own_key<'a>(&self, location: &'a Location, op: Operation) -> Result<&'a str> {
+        let key = location.key().ok_or_else(|| {
+            MediaError::invalid_input(op, format!("an S3 backend cannot use {location}"))
+                .with_backend(self.name())
+        })?;
+        let hex = key.rsplit('/').next().unwrap_or_default();
+        let is_id = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_id || self.bucket.config.key_for(hex) != key {
+            return Err(MediaError::invalid_input(
+                op,
+                format!("{key:?} is not a media key of this bucket"),
+            )
+            .with_backend(self.name()));
         }
+        Ok(key)
     }
 
     async fn put_single(&self, blob: &StagedBlob, key: &str) -> Result<()> {
@@ -421,10 +381,19 @@ impl S3Backend {
     }
 
     /// The URL to read `key` from: the published URL, or a fresh presigned one.
-    async fn read_url(&self, url: &str, key: &str) -> Result<String> {
+    async fn read_url(&self, location: &Location) -> Result<String> {
         match self.bucket.config.presign_expiry {
-            Some(expiry) => self.presigned_url(key, expiry).await,
-            None => Ok(url.to_owned()),
+            Some(expiry) => {
+                let key = self.own_key(location, Operation::Get)?;
+                self.presigned_url(key, expiry).await
+            }
+            None => location.cdn_url().map(str::to_owned).ok_or_else(|| {
+                MediaError::invalid_input(
+                    Operation::Get,
+                    format!("an S3 backend cannot read {location}"),
+                )
+                .with_backend(self.name())
+            }),
         }
     }
 
@@ -454,7 +423,7 @@ impl Backend for S3Backend {
     }
 
     fn kind(&self) -> BackendKind {
-        BackendKind::Cdn
+        BackendKind::CDN
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -480,14 +449,7 @@ impl Backend for S3Backend {
     }
 
     async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
-        let Location::Cdn { url, key } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Get,
-                format!("an S3 backend cannot read {location}"),
-            )
-            .with_backend(self.name()));
-        };
-        let url = self.read_url(url, key).await?;
+        let url = self.read_url(location).await?;
         RangedGet {
             backend: self.name().to_owned(),
             url,
@@ -501,15 +463,9 @@ impl Backend for S3Backend {
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {
-        let Location::Cdn { key, .. } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Delete,
-                format!("an S3 backend cannot delete {location}"),
-            )
-            .with_backend(self.name()));
-        };
+        let key = self.own_key(location, Operation::Delete)?;
         let b = &self.bucket;
-        for k in [key.clone(), crate::catalog::record_key(key)] {
+        for k in [key.to_owned(), crate::catalog::record_key(key)] {
             b.client
                 .delete_object()
                 .bucket(&b.config.bucket)

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream as SdkBody;
 use media_core::{Catalog, ErrorKind, MediaError, MediaFile, MediaId, Operation, Result};
 
-use crate::backend::Bucket;
+use crate::bucket::Bucket;
 use crate::error::sdk_error;
 
 /// The record key of the object at `object_key`: `<prefix>/<sha256>.json`.

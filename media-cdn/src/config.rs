@@ -1,8 +1,18 @@
-//! Configuration of the S3 backend.
+//! Configuration of the CDN store: [`S3Config`] for one bucket, and the `[cdn]` section of a
+//! node's configuration file with its [`CdnProvider`].
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use media_core::{MediaError, Operation, Result};
+use async_trait::async_trait;
+use media_core::{
+    parse_section, Backend, MediaError, Operation, PublicHttpStore, Result, StartContext,
+    Service, StartedStore, StoreProvider,
+};
+use serde::Deserialize;
+
+use crate::backend::S3Backend;
 
 /// How to reach a bucket and how to publish its objects.
 ///
@@ -48,6 +58,8 @@ pub struct S3Config {
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a download before it resumes (default 30 s).
     pub read_timeout: Duration,
+    /// Deadline of one S3 request attempt (a PUT, one part, a HEAD), default 120 s.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -94,6 +106,7 @@ impl S3Config {
             max_attempts: 4,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(120),
         }
     }
 
@@ -161,7 +174,14 @@ impl S3Config {
         self
     }
 
-    /// Set the read stall timeout of downloads.
+    /// Set the deadline of one S3 request attempt.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Set the longest wait for the next bytes of a download.
     #[must_use]
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
@@ -243,4 +263,189 @@ impl S3Config {
         }
         Ok(())
     }
+}
+
+/// The `[cdn]` section of a node's configuration. Without `endpoint` the node runs the
+/// embedded S3 server under `<data_dir>/s3`; with it, an external S3 service (SeaweedFS,
+/// MinIO, AWS, R2) is used.
+///
+/// ```toml
+/// [cdn]
+/// endpoint = "https://s3.example.com"
+/// bucket = "media"
+/// access_key = "AKIA..."
+/// secret_key = "..."
+/// region = "auto"
+/// public_base_url = "https://cdn.example.com"
+/// ```
+#[derive(Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CdnSection {
+    /// Run the CDN store (default true).
+    pub enabled: Option<bool>,
+    /// Fixed address of the embedded S3 server (default: a port kept in `addrs.json`).
+    pub listen: Option<SocketAddr>,
+    /// External S3 endpoint URL.
+    pub endpoint: Option<String>,
+    /// Bucket name (external S3).
+    pub bucket: Option<String>,
+    /// Access key id (external S3).
+    pub access_key: Option<String>,
+    /// Secret key (external S3).
+    pub secret_key: Option<String>,
+    /// Region (default `us-east-1`).
+    pub region: Option<String>,
+    /// Public (CDN) base URL objects are read from; without it reads use presigned URLs.
+    pub public_base_url: Option<String>,
+    /// Key prefix (default `media`).
+    pub prefix: Option<String>,
+}
+
+impl std::fmt::Debug for CdnSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdnSection")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("region", &self.region)
+            .field("public_base_url", &self.public_base_url)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl CdnSection {
+    /// An external S3 service at `endpoint` with a bucket and static credentials.
+    pub fn external(
+        endpoint: impl Into<String>,
+        bucket: impl Into<String>,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        CdnSection {
+            endpoint: Some(endpoint.into()),
+            bucket: Some(bucket.into()),
+            access_key: Some(access_key.into()),
+            secret_key: Some(secret_key.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Objects are public at `{base}/{key}` (a CDN in front of the bucket).
+    #[must_use]
+    pub fn with_public_base_url(mut self, base: impl Into<String>) -> Self {
+        self.public_base_url = Some(base.into());
+        self
+    }
+
+    /// The external bucket's configuration, `None` for the embedded server.
+    pub fn external_config(&self) -> Result<Option<S3Config>> {
+        let (endpoint, bucket, access_key, secret_key) = match (
+            &self.endpoint,
+            &self.bucket,
+            &self.access_key,
+            &self.secret_key,
+        ) {
+            (None, None, None, None) => return Ok(None),
+            (Some(e), Some(b), Some(a), Some(s)) => (e, b, a, s),
+            _ => {
+                return Err(MediaError::invalid_input(
+                    Operation::Configure,
+                    "[cdn]: an external S3 needs endpoint, bucket, access_key and secret_key",
+                ))
+            }
+        };
+        let mut config = S3Config::new(bucket, access_key, secret_key).with_endpoint(endpoint);
+        if let Some(region) = &self.region {
+            config = config.with_region(region);
+        }
+        if let Some(prefix) = &self.prefix {
+            config = config.with_prefix(prefix);
+        }
+        config = match &self.public_base_url {
+            Some(base) => config.with_public_base_url(base),
+            // A private bucket: reads through presigned URLs, and no web seed.
+            None => config.with_presigned_reads(Duration::from_secs(3600)),
+        };
+        config.validate()?;
+        Ok(Some(config))
+    }
+}
+
+/// Starts the CDN store from its `[cdn]` section: the embedded S3 server by default, or an
+/// external bucket. Its bucket doubles as the catalog other nodes resolve ids through, and a
+/// public bucket is offered to later stores as their [`PublicHttpStore`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CdnProvider;
+
+#[async_trait]
+impl StoreProvider for CdnProvider {
+    fn section(&self) -> &'static str {
+        "cdn"
+    }
+
+    fn check(&self, section: &serde_json::Value) -> Result<()> {
+        let section: CdnSection = parse_section("cdn", Some(section.clone()))?;
+        section.external_config()?;
+        Ok(())
+    }
+
+    async fn start(
+        &self,
+        section: Option<serde_json::Value>,
+        ctx: &StartContext,
+    ) -> Result<Option<StartedStore>> {
+        let section: CdnSection = parse_section("cdn", section)?;
+        if section.enabled == Some(false) {
+            return Ok(None);
+        }
+        let (config, server) = match section.external_config()? {
+            Some(config) => (config, None),
+            None => start_embedded(&section, ctx).await?,
+        };
+        let public_base = config
+            .public_base_url
+            .as_ref()
+            .map(|_| config.object_url(&config.prefix));
+        let backend = S3Backend::new(config)?;
+        let catalog = Arc::new(backend.catalog());
+        let backend: Arc<dyn Backend> = Arc::new(backend);
+        if let Some(base) = public_base {
+            ctx.set_public_store(PublicHttpStore::new(base, Arc::clone(&backend)));
+        }
+        #[cfg_attr(not(feature = "server"), allow(unused_mut))]
+        let mut started = StartedStore::backend(backend).with_shared_catalog(catalog);
+        if let Some(server) = server {
+            started = started.with_service(server);
+        }
+        Ok(Some(started))
+    }
+}
+
+#[cfg(feature = "server")]
+async fn start_embedded(
+    section: &CdnSection,
+    ctx: &StartContext,
+) -> Result<(S3Config, Option<Arc<dyn Service>>)> {
+    let addr = match section.listen {
+        Some(addr) => addr,
+        None => ctx.stable_addr("s3", media_core::Transport::Tcp)?,
+    };
+    let server = crate::EmbeddedS3::start_on(ctx.data_dir().join("s3"), "media", addr).await?;
+    Ok((server.config(), Some(Arc::new(server))))
+}
+
+#[cfg(not(feature = "server"))]
+async fn start_embedded(
+    _: &CdnSection,
+    _: &StartContext,
+) -> Result<(S3Config, Option<Arc<dyn Service>>)> {
+    Err(MediaError::invalid_input(
+        Operation::Configure,
+        "[cdn]: no endpoint, and media-cdn was built without its embedded server (feature `server`)",
+    ))
 }

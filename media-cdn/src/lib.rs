@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod bucket;
 mod catalog;
 mod config;
 mod error;
@@ -50,7 +51,7 @@ mod server;
 
 pub use backend::S3Backend;
 pub use catalog::S3Catalog;
-pub use config::{S3Config, MIN_PART_SIZE};
+pub use config::{CdnProvider, CdnSection, S3Config, MIN_PART_SIZE};
 pub use http::get_url;
 #[cfg(feature = "server")]
 pub use server::EmbeddedS3;

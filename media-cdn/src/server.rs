@@ -16,12 +16,36 @@ use tracing::{debug, info};
 
 use crate::config::S3Config;
 
-/// Signed requests may do anything; anonymous ones may only read objects.
+/// Signed requests may do anything; anonymous ones may only read objects. No request, signed
+/// or not, may name a path that leaves its bucket (`..`, `.` or hidden segments): s3s-fs
+/// keeps its metadata beside the buckets in the same root.
 struct PublicRead;
+
+/// Whether a bucket or key names only ordinary entries inside its folder.
+fn is_plain_path(path: &str) -> bool {
+    !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|segment| !segment.starts_with('.'))
+}
 
 #[async_trait::async_trait]
 impl S3Access for PublicRead {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let plain = match cx.s3_path() {
+            s3s::path::S3Path::Root => true,
+            s3s::path::S3Path::Bucket { bucket } => is_plain_path(bucket),
+            s3s::path::S3Path::Object { bucket, key } => {
+                is_plain_path(bucket) && is_plain_path(key)
+            }
+        };
+        if !plain {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "paths with '.' segments are refused"
+            ));
+        }
         if cx.credentials().is_some() {
             return Ok(());
         }
@@ -46,7 +70,6 @@ impl S3Access for PublicRead {
 /// assert!(config.endpoint.as_deref().unwrap().starts_with("http://127.0.0.1:"));
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct EmbeddedS3 {
     addr: SocketAddr,
     root: PathBuf,
@@ -56,9 +79,21 @@ pub struct EmbeddedS3 {
     task: JoinHandle<()>,
 }
 
+impl std::fmt::Debug for EmbeddedS3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedS3")
+            .field("addr", &self.addr)
+            .field("root", &self.root)
+            .field("bucket", &self.bucket)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
 impl EmbeddedS3 {
     /// Serve `root` on an OS-chosen port of 127.0.0.1 with bucket `bucket` (created if
-    /// missing) and generated credentials.
+    /// missing) and fresh random credentials (see [`EmbeddedS3::start_on`]).
     pub async fn start(root: impl AsRef<Path>, bucket: &str) -> Result<Self> {
         Self::start_on(
             root,
@@ -78,9 +113,11 @@ impl EmbeddedS3 {
         let fs = s3s_fs::FileSystem::new(&root).map_err(|e| {
             MediaError::internal(Operation::Configure, format!("embedded S3 storage: {e:?}"))
         })?;
-        // Credentials are per root folder and stable across restarts.
-        let access_key = "media-local".to_owned();
-        let secret_key = local_secret(&root)?;
+        // Fresh credentials from the OS's CSPRNG at every start, kept in memory only: nothing
+        // under the served root (or anywhere on disk) holds them. Public reads need none.
+        let _ = std::fs::remove_file(root.join(LEGACY_SECRET_FILE));
+        let access_key = format!("media-{}", random_hex(8)?);
+        let secret_key = random_hex(32)?;
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(
@@ -150,34 +187,50 @@ impl EmbeddedS3 {
     pub fn stop(self) {}
 }
 
+#[async_trait::async_trait]
+impl media_core::Service for EmbeddedS3 {
+    fn endpoints(&self) -> Vec<(String, String)> {
+        vec![("s3".to_owned(), self.endpoint())]
+    }
+
+    async fn shutdown(&self) {
+        self.task.abort();
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl Drop for EmbeddedS3 {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-/// A random secret kept in the root folder so restarts keep the same credentials.
-fn local_secret(root: &Path) -> Result<String> {
-    let path = root.join(".media-local-secret");
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        if !s.trim().is_empty() {
-            return Ok(s.trim().to_owned());
-        }
-    }
-    let seed = format!(
-        "{:?}{}{}",
-        std::time::SystemTime::now(),
-        std::process::id(),
-        root.display()
-    );
-    let secret = hex_of(&sha2::Digest::finalize(
-        <sha2::Sha256 as sha2::Digest>::new_with_prefix(seed.as_bytes()),
-    ));
-    std::fs::write(&path, &secret)
-        .map_err(|e| MediaError::io(Operation::Configure, "writing local S3 secret", e))?;
-    Ok(secret)
+/// Where versions before 0.2 kept the secret, inside the served root; removed at start.
+const LEGACY_SECRET_FILE: &str = ".media-local-secret";
+
+/// `n` random bytes from the OS, hex.
+fn random_hex(n: usize) -> Result<String> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        MediaError::internal(Operation::Configure, format!("OS random source: {e}"))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_paths_pass() {
+        for ok in ["media", "media/ab12", "a/b/c"] {
+            assert!(is_plain_path(ok), "{ok}");
+        }
+        for bad in ["..", "media/../x", "./x", ".media-local-secret", "a/.bucket-x", "a\\..", "a/./b"] {
+            assert!(!is_plain_path(bad), "{bad}");
+        }
+    }
 }

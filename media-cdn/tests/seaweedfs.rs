@@ -32,10 +32,7 @@ async fn conformance_multipart_checksums_and_records_against_seaweedfs() {
     .await;
 
     let missing_key = format!("media/{}", MediaId::for_bytes(b"nothing"));
-    let missing = Location::Cdn {
-        url: backend.config().object_url(&missing_key),
-        key: missing_key,
-    };
+    let missing = Location::cdn(backend.config().object_url(&missing_key), missing_key);
     run_all(&Suite::new(Arc::new(backend.clone()), missing)).await;
 
     // Multipart with per-part SHA-256 checksums.

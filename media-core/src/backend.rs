@@ -31,6 +31,9 @@ pub struct Capabilities {
     pub empty_blobs: bool,
     /// Largest blob accepted, if limited.
     pub max_size: Option<u64>,
+    /// The store is a peer-to-peer network (IPFS, BitTorrent): reading from it reveals this
+    /// node's address to peers; `PreferP2p` tries it first.
+    pub peer_to_peer: bool,
 }
 
 impl Capabilities {
@@ -41,6 +44,7 @@ impl Capabilities {
             delete: true,
             empty_blobs: true,
             max_size: None,
+            peer_to_peer: false,
         }
     }
 
@@ -62,6 +66,13 @@ impl Capabilities {
     #[must_use]
     pub const fn with_empty_blobs(mut self, yes: bool) -> Self {
         self.empty_blobs = yes;
+        self
+    }
+
+    /// Set `peer_to_peer`.
+    #[must_use]
+    pub const fn with_peer_to_peer(mut self, yes: bool) -> Self {
+        self.peer_to_peer = yes;
         self
     }
 

@@ -154,7 +154,7 @@ pub async fn roundtrip_sizes(suite: &Suite) {
         let blob = suite.stage(&data, "roundtrip.bin");
         let location = suite.put(&blob).await;
         assert_eq!(
-            location.kind(),
+            *location.kind(),
             suite.backend.kind(),
             "[{}] put returned a location of another kind",
             suite.name()

@@ -91,6 +91,29 @@ pub enum MediaEvent {
         /// Why.
         error: ErrorSummary,
     },
+    /// A download began: `bytes` verified bytes are wanted.
+    DownloadStarted {
+        /// The operation.
+        op: OperationId,
+        /// Content id.
+        id: MediaId,
+        /// Bytes asked for.
+        bytes: u64,
+    },
+    /// One backend's attempt of a download ended, having released `bytes` verified bytes;
+    /// `complete` when it delivered everything still wanted (otherwise a `Fallback` follows).
+    AttemptEnded {
+        /// The operation.
+        op: OperationId,
+        /// Content id.
+        id: MediaId,
+        /// Backend name.
+        backend: String,
+        /// Verified bytes released from this backend.
+        bytes: u64,
+        /// Whether the attempt delivered the rest of the download.
+        complete: bool,
+    },
     /// A download asked one backend for bytes starting at `offset`.
     DownloadAttempt {
         /// The operation.
@@ -182,6 +205,8 @@ impl MediaEvent {
             | MediaEvent::StoreFailed { op, .. }
             | MediaEvent::UploadFinished { op, .. }
             | MediaEvent::UploadFailed { op, .. }
+            | MediaEvent::DownloadStarted { op, .. }
+            | MediaEvent::AttemptEnded { op, .. }
             | MediaEvent::DownloadAttempt { op, .. }
             | MediaEvent::Fallback { op, .. }
             | MediaEvent::IntegrityFailure { op, .. }

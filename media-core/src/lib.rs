@@ -14,7 +14,7 @@
 //! - the [`Backend`] trait with [`Capabilities`], [`StagedBlob`], [`ByteStream`], [`ByteRange`];
 //! - one error type [`MediaError`] with an [`ErrorKind`] and retryability;
 //! - [`MediaEvent`]s, [`UploadPolicy`] / [`DownloadPolicy`] with the shipped policies
-//!   ([`PreferP2p`], [`PreferCdn`], [`Hedged`], [`Fastest`], [`UploadToAll`]), and the
+//!   ([`PreferP2p`], [`PreferCdn`], [`Hedge`], [`Fastest`], [`UploadToAll`]), and the
 //!   [`Catalog`] trait with a [`MemoryCatalog`].
 //!
 //! Features: `conformance` (the behaviour suite adapters run against their real store) and
@@ -47,6 +47,7 @@ mod location;
 mod media;
 mod policy;
 mod range;
+mod service;
 mod sha256_pair;
 mod verify;
 
@@ -63,11 +64,15 @@ pub use digest::{digest_copy, ChunkLayout, Digester, Digests, CHUNK_SIZE};
 pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};
-pub use location::{BackendKind, Location};
+pub use location::{BackendKind, InvalidKind, Location};
 pub use media::{sniff_mime, MediaFile, Thumbnail, Thumbnailer, Timestamp};
 pub use policy::{
-    Candidate, DownloadPlan, DownloadPolicy, Fastest, Hedged, PreferCdn, PreferP2p,
-    ThroughputTable, UploadPlan, UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,
+    download_policy_named, Candidate, DownloadPlan, DownloadPolicy, Fastest, Hedge, PreferCdn,
+    PreferP2p, ThroughputTable, UploadPlan, UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_HEDGE_AFTER,
 };
 pub use range::ByteRange;
+pub use service::{
+    parse_section, PublicHttpStore, Service, StartContext, StartedStore, StoreProvider, Transport,
+};
 pub use verify::ChunkVerifier;

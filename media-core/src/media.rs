@@ -186,33 +186,39 @@ impl MediaFile {
         self.expires_at.is_some_and(|t| t <= now)
     }
 
-    /// The location on a store of `kind`, if any.
-    pub fn location(&self, kind: BackendKind) -> Option<&Location> {
-        self.locations.iter().find(|l| l.kind() == kind)
+    /// The first location on a store of `kind`, if any.
+    pub fn location(&self, kind: &BackendKind) -> Option<&Location> {
+        self.locations.iter().find(|l| l.kind == *kind)
+    }
+
+    /// Every location on stores of `kind` (two buckets give two CDN locations).
+    pub fn locations_of<'a>(
+        &'a self,
+        kind: &'a BackendKind,
+    ) -> impl Iterator<Item = &'a Location> + 'a {
+        self.locations.iter().filter(move |l| l.kind == *kind)
+    }
+
+    /// Add a location unless the record already has the same one.
+    pub fn add_location(&mut self, location: Location) {
+        if !self.locations.contains(&location) {
+            self.locations.push(location);
+        }
     }
 
     /// The CDN URL, if stored on a CDN.
     pub fn cdn_url(&self) -> Option<&str> {
-        match self.location(BackendKind::Cdn) {
-            Some(Location::Cdn { url, .. }) => Some(url),
-            _ => None,
-        }
+        self.locations.iter().find_map(Location::cdn_url)
     }
 
     /// The magnet link, if seeded on BitTorrent.
     pub fn magnet(&self) -> Option<&str> {
-        match self.location(BackendKind::Torrent) {
-            Some(Location::Torrent { magnet, .. }) => Some(magnet),
-            _ => None,
-        }
+        self.locations.iter().find_map(Location::magnet)
     }
 
     /// The IPFS CID, if stored on IPFS.
     pub fn cid(&self) -> Option<&str> {
-        match self.location(BackendKind::Ipfs) {
-            Some(Location::Ipfs { cid, .. }) => Some(cid),
-            _ => None,
-        }
+        self.locations.iter().find_map(Location::cid)
     }
 }
 

@@ -15,15 +15,25 @@ pub struct Candidate {
     pub name: String,
     /// Backend kind.
     pub kind: BackendKind,
+    /// Whether the backend is a peer-to-peer network ([`crate::Capabilities::peer_to_peer`]).
+    pub p2p: bool,
 }
 
 impl Candidate {
-    /// A candidate named `name` of `kind`.
+    /// A candidate named `name` of `kind`, not peer-to-peer.
     pub fn new(name: impl Into<String>, kind: BackendKind) -> Self {
         Candidate {
             name: name.into(),
             kind,
+            p2p: false,
         }
+    }
+
+    /// Mark the candidate peer-to-peer or not.
+    #[must_use]
+    pub fn with_p2p(mut self, p2p: bool) -> Self {
+        self.p2p = p2p;
+        self
     }
 }
 
@@ -48,7 +58,7 @@ pub trait UploadPolicy: Send + Sync + fmt::Debug {
 ///
 /// ```
 /// use media_core::{BackendKind, Candidate, UploadPolicy, UploadToAll};
-/// let backends = [Candidate::new("cdn", BackendKind::Cdn), Candidate::new("ipfs", BackendKind::Ipfs)];
+/// let backends = [Candidate::new("cdn", BackendKind::CDN), Candidate::new("ipfs", BackendKind::IPFS)];
 /// assert_eq!(UploadToAll::default().plan(&backends).required, 1);
 /// assert_eq!(UploadToAll::all_required().plan(&backends).required, 2);
 /// ```
@@ -109,6 +119,12 @@ impl ThroughputTable {
         *entry = Self::ALPHA * rate + (1.0 - Self::ALPHA) * *entry;
     }
 
+    /// Record that `backend` failed an attempt: it counts as delivering nothing for a second,
+    /// so policies ranking by rate try it after the stores that work.
+    pub fn penalize(&mut self, backend: &str) {
+        self.observe(backend, 0, Duration::from_secs(1));
+    }
+
     /// The smoothed rate of `backend`, if observed.
     pub fn rate(&self, backend: &str) -> Option<f64> {
         self.rates.get(backend).copied()
@@ -121,14 +137,23 @@ impl ThroughputTable {
 pub struct DownloadPlan {
     /// Indices into the candidate list, in the order to try them.
     pub order: Vec<usize>,
-    /// Longest wait for the next bytes from one attempt before it is abandoned.
-    pub attempt_timeout: Duration,
     /// If set, start the second attempt in parallel when the first has not delivered its first
     /// verified chunk after this long; the first to deliver wins.
     pub hedge_after: Option<Duration>,
 }
 
-/// Decides the order in which backends are asked for bytes.
+impl DownloadPlan {
+    /// Try candidates in `order`, one at a time.
+    pub fn in_order(order: Vec<usize>) -> Self {
+        DownloadPlan {
+            order,
+            hedge_after: None,
+        }
+    }
+}
+
+/// Decides the order in which backends are asked for bytes. How long one attempt may stall
+/// is not a policy's business: it lives in the facade's read options.
 pub trait DownloadPolicy: Send + Sync + fmt::Debug {
     /// The plan for one download among `candidates` (backends holding a location).
     fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan;
@@ -146,120 +171,95 @@ impl<P: DownloadPolicy + ?Sized> DownloadPolicy for std::sync::Arc<P> {
     }
 }
 
-/// Default per-attempt stall timeout.
+impl<P: DownloadPolicy + ?Sized> DownloadPolicy for Box<P> {
+    fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
+        (**self).plan(candidates, throughput)
+    }
+}
+
+/// Default longest wait for the next bytes of one download attempt.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default delay before a [`Hedge`] asks the next store too.
+pub const DEFAULT_HEDGE_AFTER: Duration = Duration::from_millis(300);
 
 fn order_by(candidates: &[Candidate], p2p_first: bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     // Stable: keeps registration order within each group.
-    order.sort_by_key(|&i| candidates[i].kind.is_p2p() != p2p_first);
+    order.sort_by_key(|&i| candidates[i].p2p != p2p_first);
     order
 }
 
-/// Try peer-to-peer stores (IPFS, BitTorrent) first, then the CDN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PreferP2p {
-    /// Stall timeout per attempt.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for PreferP2p {
-    fn default() -> Self {
-        PreferP2p {
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-        }
-    }
-}
+/// Try peer-to-peer stores (IPFS, BitTorrent) first, then the others (CDN, HTTP servers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PreferP2p;
 
 impl DownloadPolicy for PreferP2p {
     fn plan(&self, candidates: &[Candidate], _: &ThroughputTable) -> DownloadPlan {
-        DownloadPlan {
-            order: order_by(candidates, true),
-            attempt_timeout: self.attempt_timeout,
-            hedge_after: None,
-        }
+        DownloadPlan::in_order(order_by(candidates, true))
     }
 }
 
-/// Try the CDN first, then peer-to-peer stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PreferCdn {
-    /// Stall timeout per attempt.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for PreferCdn {
-    fn default() -> Self {
-        PreferCdn {
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-        }
-    }
-}
+/// Try the CDN (and other non-P2P stores) first, then peer-to-peer stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PreferCdn;
 
 impl DownloadPolicy for PreferCdn {
     fn plan(&self, candidates: &[Candidate], _: &ThroughputTable) -> DownloadPlan {
-        DownloadPlan {
-            order: order_by(candidates, false),
-            attempt_timeout: self.attempt_timeout,
-            hedge_after: None,
-        }
+        DownloadPlan::in_order(order_by(candidates, false))
     }
 }
 
-/// P2P first (or CDN first), but if the first store has not delivered a verified chunk after
-/// `after`, ask the next one too and keep whichever answers first.
+/// Wraps any policy: if its first store has not delivered a verified chunk after `after`,
+/// ask its second one too and keep whichever answers first (as `tower`'s `Hedge` wraps any
+/// service).
+///
+/// ```
+/// use std::time::Duration;
+/// use media_core::{BackendKind, Candidate, DownloadPolicy, Fastest, Hedge, PreferCdn, ThroughputTable};
+/// let c = [Candidate::new("cdn", BackendKind::CDN), Candidate::new("ipfs", BackendKind::IPFS).with_p2p(true)];
+/// let plan = Hedge::new(PreferCdn, Duration::from_millis(50)).plan(&c, &ThroughputTable::new());
+/// assert_eq!(plan.order, [0, 1]);
+/// assert_eq!(plan.hedge_after, Some(Duration::from_millis(50)));
+/// let _fastest_hedged = Hedge::new(Fastest, Duration::from_millis(50));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hedged {
-    /// Delay before the hedge request.
-    pub after: Duration,
-    /// Order CDN first instead of P2P first.
-    pub cdn_first: bool,
-    /// Stall timeout per attempt.
-    pub attempt_timeout: Duration,
+pub struct Hedge<P> {
+    inner: P,
+    after: Duration,
 }
 
-impl Hedged {
-    /// P2P first, hedged to the next store after `after`.
-    pub fn after(after: Duration) -> Self {
-        Hedged {
-            after,
-            cdn_first: false,
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-        }
+impl<P: DownloadPolicy> Hedge<P> {
+    /// Hedge `inner`'s plan after `after`.
+    pub fn new(inner: P, after: Duration) -> Self {
+        Hedge { inner, after }
+    }
+
+    /// The wrapped policy.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// The hedge delay.
+    pub fn after(&self) -> Duration {
+        self.after
     }
 }
 
-impl Default for Hedged {
-    fn default() -> Self {
-        Hedged::after(Duration::from_millis(500))
-    }
-}
-
-impl DownloadPolicy for Hedged {
-    fn plan(&self, candidates: &[Candidate], _: &ThroughputTable) -> DownloadPlan {
+impl<P: DownloadPolicy> DownloadPolicy for Hedge<P> {
+    fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
         DownloadPlan {
-            order: order_by(candidates, !self.cdn_first),
-            attempt_timeout: self.attempt_timeout,
             hedge_after: Some(self.after),
+            ..self.inner.plan(candidates, throughput)
         }
     }
 }
 
 /// Backends never measured first (so each gets measured), then by observed throughput,
-/// fastest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fastest {
-    /// Stall timeout per attempt.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for Fastest {
-    fn default() -> Self {
-        Fastest {
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-        }
-    }
-}
+/// fastest first. A failed attempt counts as a very slow one (see
+/// [`ThroughputTable::penalize`]), so a dead store sinks to the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fastest;
 
 impl DownloadPolicy for Fastest {
     fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
@@ -273,12 +273,45 @@ impl DownloadPolicy for Fastest {
                 .unwrap_or(f64::INFINITY);
             rb.total_cmp(&ra)
         });
-        DownloadPlan {
-            order,
-            attempt_timeout: self.attempt_timeout,
-            hedge_after: None,
-        }
+        DownloadPlan::in_order(order)
     }
+}
+
+/// The download policy called `name`, the one parser for policy names in configuration
+/// files and command lines: `p2p`, `cdn`, `fastest`, and `hedged` (P2P first, hedged) or
+/// `hedged-<name>` (any of the others, hedged after `hedge_after`).
+///
+/// ```
+/// use std::time::Duration;
+/// let p = media_core::download_policy_named("hedged-fastest", Duration::from_millis(100)).unwrap();
+/// assert!(format!("{p:?}").contains("Fastest"));
+/// assert!(media_core::download_policy_named("quickest", Duration::ZERO).is_err());
+/// ```
+pub fn download_policy_named(
+    name: &str,
+    hedge_after: Duration,
+) -> crate::Result<std::sync::Arc<dyn DownloadPolicy>> {
+    use std::sync::Arc;
+    Ok(match name {
+        "p2p" => Arc::new(PreferP2p),
+        "cdn" => Arc::new(PreferCdn),
+        "fastest" => Arc::new(Fastest),
+        "hedged" => Arc::new(Hedge::new(PreferP2p, hedge_after)),
+        other => match other.strip_prefix("hedged-") {
+            Some(base) if !base.starts_with("hedged") => {
+                Arc::new(Hedge::new(download_policy_named(base, hedge_after)?, hedge_after))
+            }
+            _ => {
+                return Err(crate::MediaError::invalid_input(
+                    crate::Operation::Configure,
+                    format!(
+                        "download policy {:?}: p2p, cdn, fastest, hedged or hedged-<p2p|cdn|fastest>",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ))
+            }
+        },
+    })
 }
 
 #[cfg(test)]
@@ -287,9 +320,9 @@ mod tests {
 
     fn three() -> Vec<Candidate> {
         vec![
-            Candidate::new("cdn", BackendKind::Cdn),
-            Candidate::new("torrent", BackendKind::Torrent),
-            Candidate::new("ipfs", BackendKind::Ipfs),
+            Candidate::new("cdn", BackendKind::CDN),
+            Candidate::new("torrent", BackendKind::TORRENT).with_p2p(true),
+            Candidate::new("ipfs", BackendKind::IPFS).with_p2p(true),
         ]
     }
 
@@ -302,16 +335,18 @@ mod tests {
         let c = three();
         let t = ThroughputTable::new();
         assert_eq!(
-            names(&c, &PreferP2p::default().plan(&c, &t)),
+            names(&c, &PreferP2p.plan(&c, &t)),
             ["torrent", "ipfs", "cdn"]
         );
         assert_eq!(
-            names(&c, &PreferCdn::default().plan(&c, &t)),
+            names(&c, &PreferCdn.plan(&c, &t)),
             ["cdn", "torrent", "ipfs"]
         );
-        let hedged = Hedged::after(Duration::from_millis(5)).plan(&c, &t);
+        let hedged = Hedge::new(PreferP2p, Duration::from_millis(5)).plan(&c, &t);
         assert_eq!(names(&c, &hedged), ["torrent", "ipfs", "cdn"]);
         assert_eq!(hedged.hedge_after, Some(Duration::from_millis(5)));
+        let hedged_cdn = Hedge::new(PreferCdn, Duration::from_millis(5)).plan(&c, &t);
+        assert_eq!(names(&c, &hedged_cdn), ["cdn", "torrent", "ipfs"]);
     }
 
     #[test]
@@ -322,14 +357,48 @@ mod tests {
         t.observe("torrent", 1_000, Duration::from_secs(1));
         // ipfs unmeasured → first; then cdn (fast), then torrent (slow).
         assert_eq!(
-            names(&c, &Fastest::default().plan(&c, &t)),
+            names(&c, &Fastest.plan(&c, &t)),
             ["ipfs", "cdn", "torrent"]
         );
         t.observe("ipfs", 10_000, Duration::from_secs(1));
         assert_eq!(
-            names(&c, &Fastest::default().plan(&c, &t)),
+            names(&c, &Fastest.plan(&c, &t)),
             ["cdn", "ipfs", "torrent"]
         );
+    }
+
+    #[test]
+    fn a_failing_store_sinks_in_fastest() {
+        let c = three();
+        let mut t = ThroughputTable::new();
+        for name in ["cdn", "torrent", "ipfs"] {
+            t.observe(name, 10_000_000, Duration::from_secs(1));
+        }
+        assert_eq!(names(&c, &Fastest.plan(&c, &t))[0], "torrent");
+        t.penalize("torrent");
+        assert_eq!(names(&c, &Fastest.plan(&c, &t))[2], "torrent");
+    }
+
+    #[test]
+    fn policy_names_parse_and_compose() {
+        let c = three();
+        let t = ThroughputTable::new();
+        let after = Duration::from_millis(7);
+        for (name, first, hedged) in [
+            ("p2p", "torrent", false),
+            ("cdn", "cdn", false),
+            ("fastest", "torrent", false),
+            ("hedged", "torrent", true),
+            ("hedged-cdn", "cdn", true),
+            ("hedged-fastest", "torrent", true),
+        ] {
+            let plan = download_policy_named(name, after).unwrap().plan(&c, &t);
+            assert_eq!(names(&c, &plan)[0], first, "{name}");
+            assert_eq!(plan.hedge_after.is_some(), hedged, "{name}");
+        }
+        for bad in ["", "hedged-", "hedged-hedged", "fast", "hedged-quick"] {
+            assert!(download_policy_named(bad, after).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

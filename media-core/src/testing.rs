@@ -25,16 +25,17 @@ const PIECE: usize = 200_000;
 /// The location a test backend named `name` of `kind` gives the blob `id`.
 pub fn test_location(kind: BackendKind, name: &str, id: &MediaId) -> Location {
     let hex = id.to_string();
-    match kind {
-        BackendKind::Cdn => Location::Cdn {
-            url: format!("memory://{name}/{hex}"),
-            key: hex,
-        },
-        BackendKind::Ipfs => Location::ipfs(format!("memory-{name}-{hex}")),
-        BackendKind::Torrent => Location::Torrent {
-            magnet: format!("magnet:?xt=urn:btih:{}&dn={name}", &hex[..40]),
-            info_hash: hex[..40].to_owned(),
-        },
+    if kind == BackendKind::CDN {
+        Location::cdn(format!("memory://{name}/{hex}"), hex)
+    } else if kind == BackendKind::IPFS {
+        Location::ipfs(format!("memory-{name}-{hex}"))
+    } else if kind == BackendKind::TORRENT {
+        Location::torrent(
+            format!("magnet:?xt=urn:btih:{}&dn={name}", &hex[..40]),
+            &hex[..40],
+        )
+    } else {
+        Location::new(kind, format!("memory://{name}/{hex}"))
     }
 }
 
@@ -43,7 +44,7 @@ fn lock<'a, T>(m: &'a Mutex<T>, op: Operation) -> Result<MutexGuard<'a, T>> {
         .map_err(|_| MediaError::internal(op, "test backend lock poisoned"))
 }
 
-fn check_kind(name: &str, kind: BackendKind, location: &Location, op: Operation) -> Result<()> {
+fn check_kind(name: &str, kind: &BackendKind, location: &Location, op: Operation) -> Result<()> {
     if location.kind() != kind {
         return Err(MediaError::invalid_input(
             op,
@@ -71,8 +72,9 @@ impl MemoryBackend {
     pub fn new(name: impl Into<String>, kind: BackendKind) -> Self {
         MemoryBackend {
             name: name.into(),
+            capabilities: Capabilities::full()
+                .with_peer_to_peer(kind == BackendKind::IPFS || kind == BackendKind::TORRENT),
             kind,
-            capabilities: Capabilities::full(),
             blobs: Mutex::new(HashMap::new()),
         }
     }
@@ -108,7 +110,7 @@ impl Backend for MemoryBackend {
     }
 
     fn kind(&self) -> BackendKind {
-        self.kind
+        self.kind.clone()
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -119,13 +121,13 @@ impl Backend for MemoryBackend {
         let bytes = std::fs::read(&blob.path)
             .map_err(|e| MediaError::io(Operation::Put, "reading staged blob", e))?;
         progress.report(bytes.len() as u64);
-        let location = test_location(self.kind, &self.name, &blob.id());
+        let location = test_location(self.kind.clone(), &self.name, &blob.id());
         lock(&self.blobs, Operation::Put)?.insert(location.address().to_owned(), bytes.into());
         Ok(location)
     }
 
     async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
-        check_kind(&self.name, self.kind, location, Operation::Get)?;
+        check_kind(&self.name, &self.kind, location, Operation::Get)?;
         let bytes = lock(&self.blobs, Operation::Get)?
             .get(location.address())
             .cloned()
@@ -203,15 +205,16 @@ impl Backend for DirBackend {
     }
 
     fn kind(&self) -> BackendKind {
-        self.kind
+        self.kind.clone()
     }
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::full()
+            .with_peer_to_peer(self.kind == BackendKind::IPFS || self.kind == BackendKind::TORRENT)
     }
 
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
-        let location = test_location(self.kind, &self.name, &blob.id());
+        let location = test_location(self.kind.clone(), &self.name, &blob.id());
         let target = self.file_for(&location);
         if !target.exists() {
             let tmp = target.with_extension(format!("tmp{}", std::process::id()));
@@ -226,7 +229,7 @@ impl Backend for DirBackend {
     }
 
     async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
-        check_kind(&self.name, self.kind, location, Operation::Get)?;
+        check_kind(&self.name, &self.kind, location, Operation::Get)?;
         let path = self.file_for(location);
         let name = self.name.clone();
         let io_err = move |e| MediaError::io(Operation::Get, "reading blob", e).with_backend(&name);

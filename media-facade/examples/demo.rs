@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media_core::{
-    ByteRange, DownloadPolicy, Fastest, Hedged, Location, MediaEvent, MediaFile, MediaId,
+    ByteRange, DownloadPolicy, Fastest, Hedge, MediaEvent, MediaFile, MediaId,
     PreferCdn, PreferP2p,
 };
 use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRequest};
@@ -131,17 +131,15 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let timeout = Duration::from_secs(10);
     println!("starting node A (S3 server, IPFS node + gateway, BitTorrent seeder on 127.0.0.1)");
-    let mut a =
-        EmbeddedStack::start(StackConfig::new(dir.path().join("a")).with_p2p_timeout(timeout))
-            .await?;
+    let a = EmbeddedStack::start_with(
+        StackConfig::new(dir.path().join("a")).with_p2p_timeout(timeout),
+        |builder| builder.attempt_timeout(timeout),
+    )
+    .await?;
     println!("starting node B (its own stores; it knows A only through the records)");
     let b = EmbeddedStack::start_with(
         StackConfig::new(dir.path().join("b")).with_p2p_timeout(timeout),
-        |builder| {
-            builder.download_policy(PreferP2p {
-                attempt_timeout: timeout,
-            })
-        },
+        |builder| builder.download_policy(PreferP2p).attempt_timeout(timeout),
     )
     .await?;
     let printers = [print_events(&a.store, "A"), print_events(&b.store, "B")];
@@ -191,21 +189,17 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let policies: Vec<(&str, Arc<dyn DownloadPolicy>)> = vec![
         (
             "prefer-p2p",
-            Arc::new(PreferP2p {
-                attempt_timeout: timeout,
-            }),
+            Arc::new(PreferP2p),
         ),
         (
             "prefer-cdn",
-            Arc::new(PreferCdn {
-                attempt_timeout: timeout,
-            }),
+            Arc::new(PreferCdn),
         ),
         (
             "hedged",
-            Arc::new(Hedged::after(Duration::from_millis(300))),
+            Arc::new(Hedge::new(PreferP2p, Duration::from_millis(300))),
         ),
-        ("fastest", Arc::new(Fastest::default())),
+        ("fastest", Arc::new(Fastest)),
     ];
     for (file, bytes) in &files {
         for backend in ["cdn", "ipfs", "torrent"] {
@@ -240,19 +234,20 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     ));
 
     println!("drill: A's CDN is killed");
-    let s3 = a.s3.take().ok_or("node A runs no S3 server")?;
+    let s3 = a
+        .service::<media_facade::media_cdn::EmbeddedS3>()
+        .ok_or("node A runs no S3 server")?;
     let (s3_root, s3_addr) = (s3.root().to_path_buf(), s3.addr());
-    s3.stop();
+    media_core::Service::shutdown(s3).await;
     let r = read(
         &b.store,
         video_file,
-        ReadOptions::new().policy(PreferCdn {
-            attempt_timeout: timeout,
-        }),
+        ReadOptions::new().policy(PreferCdn),
     )
     .await;
     rows.push(check("CDN killed -> P2P serves".into(), r, video_bytes));
-    a.s3 = Some(media_cdn::EmbeddedS3::start_on(&s3_root, "media", s3_addr).await?);
+    // Back on the same address, so the URLs in the records work again.
+    let _s3_again = media_facade::media_cdn::EmbeddedS3::start_on(&s3_root, "media", s3_addr).await?;
 
     println!("drill: a byte of A's CDN object is corrupted on disk");
     let object = s3_root
@@ -267,9 +262,7 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let r = read(
         &b.store,
         video_file,
-        ReadOptions::new().policy(PreferCdn {
-            attempt_timeout: timeout,
-        }),
+        ReadOptions::new().policy(PreferCdn),
     )
     .await;
     let detected = b.store.stats().integrity_failures > before;
@@ -287,13 +280,11 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     std::fs::write(&object, &original)?;
 
     println!("drill: A's torrent seeder is gone");
-    if let Some(t) = &a.torrent {
+    if let Some(t) = a.service::<media_facade::media_torrent::TorrentNode>() {
         t.shutdown().await;
     }
     // B drops its own copy of the torrent, so only a seeder could serve it.
-    if let Some(loc @ Location::Torrent { .. }) =
-        video_file.location(media_core::BackendKind::Torrent)
-    {
+    if let Some(loc) = video_file.location(&media_core::BackendKind::TORRENT) {
         if let Some(bt) = b.store.backends().iter().find(|x| x.name() == "torrent") {
             let _ = bt.delete(loc).await;
         }
@@ -315,9 +306,7 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let r = read(
         &b.store,
         video_file,
-        ReadOptions::new().policy(PreferP2p {
-            attempt_timeout: timeout,
-        }),
+        ReadOptions::new().policy(PreferP2p),
     )
     .await;
     rows.push(check(

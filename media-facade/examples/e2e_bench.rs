@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use media_core::{Hedged, MediaEvent, MediaFile, PreferCdn};
+use media_core::{Hedge, MediaEvent, MediaFile, PreferCdn};
 use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRequest};
 
 /// CPU seconds (user + system) this process has used so far, from /proc (0 elsewhere).
@@ -41,7 +41,10 @@ async fn upload_with(
     stores: (bool, bool, bool),
 ) -> Result<((f64, f64), MediaFile, EmbeddedStack), Box<dyn std::error::Error>> {
     let stack = EmbeddedStack::start_with(
-        StackConfig::new(dir).with_stores(stores.0, stores.1, stores.2),
+        StackConfig::new(dir)
+            .with_store_enabled("cdn", stores.0)
+            .with_store_enabled("ipfs", stores.1)
+            .with_store_enabled("torrent", stores.2),
         |b| b.without_thumbnails(),
     )
     .await?;
@@ -117,28 +120,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             singles.push((name, secs));
         }
     }
-    let ((all, all_cpu), media, mut a) = all_run.ok_or("the all-stores upload did not run")?;
+    let ((all, all_cpu), media, a) = all_run.ok_or("the all-stores upload did not run")?;
 
     let b = EmbeddedStack::start(StackConfig::new(dir.path().join("b"))).await?;
     b.store.import(&media).await?;
-    let hedged = Hedged {
-        after: Duration::from_millis(200),
-        cdn_first: true,
-        attempt_timeout: Duration::from_secs(10),
+    let hedged = Hedge::new(PreferCdn, Duration::from_millis(200));
+    let read = |policy| {
+        ReadOptions::new()
+            .policy_arc(policy)
+            .attempt_timeout(Duration::from_secs(10))
     };
-    let alive = first_byte(&b.store, &media, ReadOptions::new().policy(hedged)).await?;
-    if let Some(s3) = a.s3.take() {
-        s3.stop();
+    let alive = first_byte(&b.store, &media, read(std::sync::Arc::new(hedged))).await?;
+    if let Some(s3) = a.service::<media_facade::media_cdn::EmbeddedS3>() {
+        media_core::Service::shutdown(s3).await;
     }
-    let dead_hedged = first_byte(&b.store, &media, ReadOptions::new().policy(hedged)).await?;
-    let dead_plain = first_byte(
-        &b.store,
-        &media,
-        ReadOptions::new().policy(PreferCdn {
-            attempt_timeout: Duration::from_secs(10),
-        }),
-    )
-    .await?;
+    let dead_hedged = first_byte(&b.store, &media, read(std::sync::Arc::new(hedged))).await?;
+    let dead_plain = first_byte(&b.store, &media, read(std::sync::Arc::new(PreferCdn))).await?;
     b.shutdown().await;
     a.shutdown().await;
     let slowest = singles.iter().map(|(_, s)| *s).fold(0.0, f64::max);

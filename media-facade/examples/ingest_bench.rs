@@ -39,12 +39,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = MediaStore::builder(work.path().join("data"))
         .backend(Arc::new(DirBackend::new(
             "cdn",
-            BackendKind::Cdn,
+            BackendKind::CDN,
             work.path().join("cdn"),
         )?))
         .backend(Arc::new(DirBackend::new(
             "ipfs",
-            BackendKind::Ipfs,
+            BackendKind::IPFS,
             work.path().join("ipfs"),
         )?))
         .build()

@@ -3,200 +3,49 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{FutureExt, StreamExt};
 use media_core::{
-    Backend, ByteRange, ByteStream, ChunkLayout, ChunkVerifier, Digests, DownloadPlan,
-    DownloadPolicy, ErrorKind, Location, MediaError, MediaEvent, MediaFile, MediaId, Operation,
-    OperationId, Result, Timestamp,
+    Backend, ByteRange, ByteStream, ChunkLayout, ChunkVerifier, Digests, DownloadPlan, ErrorKind,
+    Location, MediaError, MediaEvent, MediaFile, MediaId, Operation, OperationId, Result,
 };
 use sha2::Digest as _;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::stats::{add, bump};
-use crate::store::{Inner, MediaStore};
+use crate::options::ReadOptions;
+use crate::reader::MediaReader;
+use crate::state::Inner;
 
 /// Emit a download progress event at most every this many bytes.
 const PROGRESS_STEP: u64 = 4 << 20;
 /// Verified chunks buffered between the download task and the reader.
 const READ_AHEAD: usize = 4;
 
-/// How to read: which bytes, which policy, which backends.
-///
-/// ```
-/// use media_core::{ByteRange, PreferCdn};
-/// let opts = media_facade::ReadOptions::new()
-///     .range(ByteRange::new(0, 1024))
-///     .policy(PreferCdn::default())
-///     .only_backend("cdn");
-/// # let _ = opts;
-/// ```
-#[derive(Clone, Default)]
-#[must_use]
-pub struct ReadOptions {
-    range: ByteRange,
-    policy: Option<Arc<dyn DownloadPolicy>>,
-    only: Option<String>,
-}
-
-impl std::fmt::Debug for ReadOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOptions")
-            .field("range", &self.range)
-            .field("policy", &self.policy)
-            .field("only", &self.only)
-            .finish()
-    }
-}
-
-impl ReadOptions {
-    /// The whole file with the store's policy and every backend.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Read only `range`.
-    pub fn range(mut self, range: ByteRange) -> Self {
-        self.range = range;
-        self
-    }
-
-    /// Use `policy` instead of the store's download policy.
-    pub fn policy(mut self, policy: impl DownloadPolicy + 'static) -> Self {
-        self.policy = Some(Arc::new(policy));
-        self
-    }
-
-    /// Ask only the backend named `name`.
-    pub fn only_backend(mut self, name: impl Into<String>) -> Self {
-        self.only = Some(name.into());
-        self
-    }
-}
-
-/// A stream of verified bytes. Every item was checked against the chunk digests before it was
-/// released; an `Err` item ends the stream.
-pub struct MediaReader {
-    op: OperationId,
-    len: u64,
-    rx: mpsc::Receiver<Result<Bytes>>,
-}
-
-impl std::fmt::Debug for MediaReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaReader")
-            .field("op", &self.op)
-            .field("len", &self.len)
-            .finish()
-    }
-}
-
-impl MediaReader {
-    /// The download's operation id (events carry it).
-    pub fn operation(&self) -> OperationId {
-        self.op
-    }
-
-    /// Number of bytes this reader yields when it succeeds.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether the reader yields no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Collect everything (for small media; large media should be streamed).
-    pub async fn read_to_end(mut self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.len.min(64 << 20) as usize);
-        while let Some(piece) = self.next().await {
-            out.extend_from_slice(&piece?);
-        }
-        Ok(out)
-    }
-
-    /// Write everything to `path` (through a temporary file renamed at the end, so a failed
-    /// download never leaves a partial file at `path`).
-    pub async fn write_to(mut self, path: &std::path::Path) -> Result<u64> {
-        let io = |e| MediaError::io(Operation::Download, "writing output", e);
-        let tmp = path.with_extension(format!("part{}", self.op.0));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-        let mut written = 0u64;
-        let result: Result<()> = async {
-            while let Some(piece) = self.next().await {
-                let piece = piece?;
-                file.write_all(&piece).await.map_err(io)?;
-                written += piece.len() as u64;
-            }
-            file.sync_all().await.map_err(io)
-        }
-        .await;
-        match result {
-            Ok(()) => {
-                tokio::fs::rename(&tmp, path).await.map_err(io)?;
-                Ok(written)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
-        }
-    }
-}
-
-impl Stream for MediaReader {
-    type Item = Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl MediaStore {
-    /// Open `range` of the media `id` as a verified stream, with the store's download policy.
-    pub async fn open(&self, id: &MediaId, range: ByteRange) -> Result<MediaReader> {
-        self.open_with(id, ReadOptions::new().range(range)).await
-    }
-
-    /// Open media by id with explicit options.
-    pub async fn open_with(&self, id: &MediaId, options: ReadOptions) -> Result<MediaReader> {
-        let file = self.inner.resolve(id).await?.ok_or_else(|| {
-            MediaError::not_found(Operation::Download, format!("no media with id {id}"))
-        })?;
-        if file.is_expired_at(Timestamp::now()) {
-            return Err(MediaError::new(
-                ErrorKind::Expired,
-                Operation::Download,
-                format!("media {id} expired"),
-            ));
-        }
-        self.open_file(&file, options).await
-    }
-
-    /// Open media described by a record that is not (necessarily) in the catalog, e.g. one a
-    /// peer handed over. The record must be self-consistent.
-    pub async fn open_file(&self, file: &MediaFile, options: ReadOptions) -> Result<MediaReader> {
-        if !file.is_consistent() {
-            return Err(MediaError::invalid_input(
-                Operation::Download,
-                format!("record {} is inconsistent (digest count or id)", file.id),
-            ));
-        }
+/// Plan a download of `file` and start it in the background; the reader receives the
+/// verified bytes.
+pub(crate) fn start(
+    inner: &Arc<Inner>,
+    file: &MediaFile,
+    options: ReadOptions,
+) -> Result<MediaReader> {
         let bytes = options.range.resolve(file.size)?;
-        let inner = &self.inner;
+        // Every location a backend of its kind can read is one attempt: two buckets holding
+        // the media are two chances, not one.
         let attempts: Vec<(Arc<dyn Backend>, Location)> = inner
             .backends
             .iter()
             .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
-            .filter_map(|b| file.location(b.kind()).map(|l| (Arc::clone(b), l.clone())))
+            .flat_map(|b| {
+                let kind = b.kind();
+                file.locations
+                    .iter()
+                    .filter(move |l| l.kind == kind)
+                    .map(move |l| (Arc::clone(b), l.clone()))
+            })
             .collect();
         if attempts.is_empty() {
             return Err(MediaError::new(
@@ -215,7 +64,7 @@ impl MediaStore {
         }
         let candidates: Vec<_> = attempts
             .iter()
-            .map(|(b, _)| media_core::Candidate::new(b.name(), b.kind()))
+            .map(|(b, _)| Inner::candidate(b.as_ref()))
             .collect();
         let policy = options
             .policy
@@ -238,21 +87,12 @@ impl MediaStore {
             whole: options.range.is_full(),
             attempts,
             plan,
+            attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
             tx,
         };
         tokio::spawn(job.run());
-        Ok(MediaReader {
-            op,
-            len: bytes.end - bytes.start,
-            rx,
-        })
+        Ok(MediaReader::new(op, bytes.end - bytes.start, rx))
     }
-
-    /// Read a whole (small) media file into memory, verified.
-    pub async fn read_all(&self, id: &MediaId) -> Result<Vec<u8>> {
-        self.open(id, ByteRange::full()).await?.read_to_end().await
-    }
-}
 
 struct Download {
     inner: Arc<Inner>,
@@ -263,6 +103,7 @@ struct Download {
     whole: bool,
     attempts: Vec<(Arc<dyn Backend>, Location)>,
     plan: DownloadPlan,
+    attempt_timeout: Duration,
     tx: mpsc::Sender<Result<Bytes>>,
 }
 
@@ -284,11 +125,14 @@ impl Download {
     async fn run(self) {
         let inner = Arc::clone(&self.inner);
         let _active = inner.stats.active();
-        bump(&inner.stats.downloads_started);
         let (op, id, tx) = (self.op, self.id, self.tx.clone());
+        inner.emit(MediaEvent::DownloadStarted {
+            op,
+            id,
+            bytes: self.bytes.end - self.bytes.start,
+        });
         match self.execute().await {
             Ok(Some((bytes, backends))) => {
-                bump(&inner.stats.downloads_completed);
                 inner.emit(MediaEvent::Verified {
                     op,
                     id,
@@ -298,7 +142,6 @@ impl Download {
             }
             Ok(None) => debug!(%op, "reader dropped; download stopped"),
             Err(e) => {
-                bump(&inner.stats.downloads_failed);
                 inner.emit(MediaEvent::DownloadFailed {
                     op,
                     id,
@@ -350,6 +193,7 @@ impl Download {
             };
             let name = self.attempts[attempt.index].0.name().to_owned();
             used.push(name.clone());
+            let released_before = released;
             // Deliver verified chunks until this attempt ends or fails.
             let outcome: Result<()> = loop {
                 for (index, chunk) in chunks.drain(..) {
@@ -361,9 +205,6 @@ impl Download {
                         h.update(&piece);
                     }
                     released += piece.len() as u64;
-                    self.inner
-                        .stats
-                        .backend(&name, |s| s.bytes_served += piece.len() as u64);
                     if self.tx.send(Ok(piece)).await.is_err() {
                         return Ok(None);
                     }
@@ -389,23 +230,23 @@ impl Download {
                 }
             };
             let elapsed = attempt.started.elapsed();
-            match outcome {
-                Ok(()) => {
-                    self.observe(&name, attempt.received, elapsed);
-                    self.inner.stats.backend(&name, |s| s.gets_ok += 1);
-                }
-                Err(e) => {
-                    self.observe(&name, attempt.received, elapsed);
-                    self.failed(attempt.index, &e, queue.front().copied());
-                    errors.push(e);
-                }
+            self.observe(&name, attempt.received, elapsed);
+            self.inner.emit(MediaEvent::AttemptEnded {
+                op: self.op,
+                id: self.id,
+                backend: name.clone(),
+                bytes: released - released_before,
+                complete: outcome.is_ok(),
+            });
+            if let Err(e) = outcome {
+                self.failed(attempt.index, &e, queue.front().copied());
+                errors.push(e);
             }
         }
 
         if next_chunk < wanted.end {
             return Err(give_up(self.id, errors));
         }
-        add(&self.inner.stats.bytes_downloaded, released);
         if let Some(h) = whole {
             let digest = media_core::Digest32(h.finalize().into());
             if digest != self.digests.sha256 {
@@ -431,15 +272,8 @@ impl Download {
     fn failed(&self, index: usize, error: &MediaError, next: Option<usize>) {
         let name = self.attempts[index].0.name().to_owned();
         warn!(id = %self.id, backend = %name, error = %error, "download attempt failed");
-        self.inner.stats.backend(&name, |s| s.gets_failed += 1);
-        if error.kind == ErrorKind::Integrity {
-            bump(&self.inner.stats.integrity_failures);
-            self.inner
-                .stats
-                .backend(&name, |s| s.integrity_failures += 1);
-        }
-        if next.is_some() {
-            bump(&self.inner.stats.fallbacks);
+        if let Ok(mut t) = self.inner.throughput.lock() {
+            t.penalize(&name);
         }
         self.inner.emit(MediaEvent::Fallback {
             op: self.op,
@@ -490,9 +324,9 @@ impl Download {
         });
         let started = Instant::now();
         let stream =
-            tokio::time::timeout(self.plan.attempt_timeout, backend.get(location, request))
+            tokio::time::timeout(self.attempt_timeout, backend.get(location, request))
                 .await
-                .map_err(|_| stalled(backend.name(), self.plan.attempt_timeout))?
+                .map_err(|_| stalled(backend.name(), self.attempt_timeout))?
                 .map_err(|e| e.or_backend(backend.name()))?;
         Ok(Attempt {
             index,
@@ -514,9 +348,9 @@ impl Download {
             if let Some(e) = attempt.verifier.failure() {
                 return Err(self.integrity(attempt, e.clone()));
             }
-            let next = tokio::time::timeout(self.plan.attempt_timeout, attempt.stream.next())
+            let next = tokio::time::timeout(self.attempt_timeout, attempt.stream.next())
                 .await
-                .map_err(|_| stalled(name, self.plan.attempt_timeout))?;
+                .map_err(|_| stalled(name, self.attempt_timeout))?;
             let mut piece = match next {
                 None => {
                     return attempt

@@ -24,8 +24,8 @@
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = MediaStore::builder(dir.path())
-//!     .backend(Arc::new(MemoryBackend::new("cdn", BackendKind::Cdn)))
-//!     .backend(Arc::new(MemoryBackend::new("torrent", BackendKind::Torrent)))
+//!     .backend(Arc::new(MemoryBackend::new("cdn", BackendKind::CDN)))
+//!     .backend(Arc::new(MemoryBackend::new("torrent", BackendKind::TORRENT)))
 //!     .build()
 //!     .await?;
 //! let file = store
@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+mod builder;
 mod catalog;
 mod config;
 mod download;
@@ -45,17 +46,25 @@ mod embedded;
 mod handle;
 mod inflight;
 mod ingest;
+mod options;
+mod providers;
+mod reader;
+mod state;
 mod stats;
 mod store;
+mod upload;
 
+pub use builder::MediaStoreBuilder;
 pub use catalog::RedbCatalog;
-pub use config::{ExternalS3, PolicyChoice};
-pub use download::{MediaReader, ReadOptions};
-pub use embedded::{EmbeddedStack, StackConfig};
+pub use config::StackConfig;
+pub use embedded::EmbeddedStack;
 pub use handle::UploadHandle;
 pub use ingest::{Input, UploadRequest};
+pub use options::ReadOptions;
+pub use providers::providers;
+pub use reader::MediaReader;
 pub use stats::{BackendStats, StatsSnapshot};
-pub use store::{MediaStore, MediaStoreBuilder};
+pub use store::MediaStore;
 
 #[cfg(feature = "cdn")]
 pub use media_cdn;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use media_core::MediaEvent;
 use serde::{Deserialize, Serialize};
 
 /// Per-backend counters.
@@ -62,69 +63,77 @@ pub struct StatsSnapshot {
     pub backends: BTreeMap<String, BackendStats>,
 }
 
+/// The store's counters. They are derived from the events in one place,
+/// [`Stats::record`], which sees every event the store emits; only the number of running
+/// operations is a gauge kept by guards.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub uploads_started: AtomicU64,
-    pub uploads_completed: AtomicU64,
-    pub uploads_failed: AtomicU64,
-    pub deduplicated: AtomicU64,
-    pub bytes_uploaded: AtomicU64,
-    pub downloads_started: AtomicU64,
-    pub downloads_completed: AtomicU64,
-    pub downloads_failed: AtomicU64,
-    pub bytes_downloaded: AtomicU64,
-    pub fallbacks: AtomicU64,
-    pub integrity_failures: AtomicU64,
-    pub expired: AtomicU64,
-    pub deleted: AtomicU64,
-    pub active: AtomicU64,
-    backends: Mutex<BTreeMap<String, BackendStats>>,
-}
-
-pub(crate) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-pub(crate) fn add(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
+    counters: Mutex<StatsSnapshot>,
+    active: AtomicU64,
 }
 
 impl Stats {
-    pub fn backend(&self, name: &str, f: impl FnOnce(&mut BackendStats)) {
-        if let Ok(mut map) = self.backends.lock() {
-            f(map.entry(name.to_owned()).or_default());
+    /// Count what `event` says happened.
+    pub fn record(&self, event: &MediaEvent) {
+        let Ok(mut s) = self.counters.lock() else {
+            return;
+        };
+        let s = &mut *s;
+        let mut backend = |name: &str, f: &dyn Fn(&mut BackendStats)| {
+            f(s.backends.entry(name.to_owned()).or_default());
+        };
+        match event {
+            MediaEvent::UploadStarted { .. } => s.uploads_started += 1,
+            MediaEvent::Ingested { size, .. } => s.bytes_uploaded += size,
+            MediaEvent::Stored { backend: b, .. } => backend(b, &|b| b.puts_ok += 1),
+            MediaEvent::StoreFailed { backend: b, .. } => backend(b, &|b| b.puts_failed += 1),
+            MediaEvent::UploadFinished { deduplicated, .. } => {
+                s.uploads_completed += 1;
+                s.deduplicated += u64::from(*deduplicated);
+            }
+            MediaEvent::UploadFailed { .. } => s.uploads_failed += 1,
+            MediaEvent::DownloadStarted { .. } => s.downloads_started += 1,
+            MediaEvent::AttemptEnded {
+                backend: b,
+                bytes,
+                complete,
+                ..
+            } => backend(b, &|b| {
+                b.bytes_served += bytes;
+                b.gets_ok += u64::from(*complete);
+            }),
+            MediaEvent::Fallback { from, to, .. } => {
+                s.fallbacks += u64::from(to.is_some());
+                backend(from, &|b| b.gets_failed += 1);
+            }
+            MediaEvent::IntegrityFailure { backend: b, .. } => {
+                s.integrity_failures += 1;
+                backend(b, &|b| b.integrity_failures += 1);
+            }
+            MediaEvent::Verified { bytes, .. } => {
+                s.downloads_completed += 1;
+                s.bytes_downloaded += bytes;
+            }
+            MediaEvent::DownloadFailed { .. } => s.downloads_failed += 1,
+            MediaEvent::Expired { .. } => s.expired += 1,
+            MediaEvent::Deleted { .. } => s.deleted += 1,
+            _ => {}
         }
     }
 
     /// Marks an operation active until the guard drops.
     pub fn active(&self) -> ActiveGuard<'_> {
-        bump(&self.active);
+        self.active.fetch_add(1, Ordering::Relaxed);
         ActiveGuard(&self.active)
     }
 
     pub fn snapshot(&self, rate: impl Fn(&str) -> Option<f64>) -> StatsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut backends = self.backends.lock().map(|m| m.clone()).unwrap_or_default();
-        for (name, b) in backends.iter_mut() {
+        let mut snapshot = self.counters.lock().map(|s| s.clone()).unwrap_or_default();
+        snapshot.active_operations = self.active.load(Ordering::Relaxed);
+        for (name, b) in snapshot.backends.iter_mut() {
             b.throughput = rate(name);
         }
-        StatsSnapshot {
-            uploads_started: get(&self.uploads_started),
-            uploads_completed: get(&self.uploads_completed),
-            uploads_failed: get(&self.uploads_failed),
-            deduplicated: get(&self.deduplicated),
-            bytes_uploaded: get(&self.bytes_uploaded),
-            downloads_started: get(&self.downloads_started),
-            downloads_completed: get(&self.downloads_completed),
-            downloads_failed: get(&self.downloads_failed),
-            bytes_downloaded: get(&self.bytes_downloaded),
-            fallbacks: get(&self.fallbacks),
-            integrity_failures: get(&self.integrity_failures),
-            expired: get(&self.expired),
-            deleted: get(&self.deleted),
-            active_operations: get(&self.active),
-            backends,
-        }
+        snapshot
     }
 }
 
@@ -133,5 +142,32 @@ pub(crate) struct ActiveGuard<'a>(&'a AtomicU64);
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_core::{ErrorKind, MediaError, MediaId, Operation, OperationId};
+
+    #[test]
+    fn counters_follow_events() {
+        let stats = Stats::default();
+        let (op, id) = (OperationId(1), MediaId::for_bytes(b"x"));
+        let err = MediaError::new(ErrorKind::Timeout, Operation::Get, "slow").summary();
+        for e in [
+            MediaEvent::DownloadStarted { op, id, bytes: 9 },
+            MediaEvent::IntegrityFailure { op, id, backend: "a".into(), chunk: 0 },
+            MediaEvent::Fallback { op, id, from: "a".into(), to: Some("b".into()), reason: err },
+            MediaEvent::AttemptEnded { op, id, backend: "b".into(), bytes: 9, complete: true },
+            MediaEvent::Verified { op, id, backends: vec!["a".into(), "b".into()], bytes: 9 },
+        ] {
+            stats.record(&e);
+        }
+        let s = stats.snapshot(|_| None);
+        assert_eq!((s.downloads_started, s.downloads_completed, s.fallbacks), (1, 1, 1));
+        assert_eq!((s.integrity_failures, s.bytes_downloaded), (1, 9));
+        assert_eq!((s.backends["a"].gets_failed, s.backends["a"].integrity_failures), (1, 1));
+        assert_eq!((s.backends["b"].gets_ok, s.backends["b"].bytes_served), (1, 9));
     }
 }

@@ -33,9 +33,9 @@ pub struct Fixture {
 
 pub fn three_backends() -> (Arc<FaultyBackend>, Arc<FaultyBackend>, Arc<FaultyBackend>) {
     (
-        Arc::new(FaultyBackend::memory("cdn", BackendKind::Cdn)),
-        Arc::new(FaultyBackend::memory("ipfs", BackendKind::Ipfs)),
-        Arc::new(FaultyBackend::memory("torrent", BackendKind::Torrent)),
+        Arc::new(FaultyBackend::memory("cdn", BackendKind::CDN)),
+        Arc::new(FaultyBackend::memory("ipfs", BackendKind::IPFS)),
+        Arc::new(FaultyBackend::memory("torrent", BackendKind::TORRENT)),
     )
 }
 
@@ -49,10 +49,19 @@ pub fn builder_with(dir: &tempfile::TempDir, backends: &[Arc<FaultyBackend>]) ->
 
 /// cdn, ipfs, torrent registered in that order, with `policy`.
 pub async fn fixture(policy: impl DownloadPolicy + 'static) -> Fixture {
+    fixture_with_timeout(policy, media_core::DEFAULT_ATTEMPT_TIMEOUT).await
+}
+
+/// Like [`fixture`], giving up on a store after `attempt_timeout` without bytes.
+pub async fn fixture_with_timeout(
+    policy: impl DownloadPolicy + 'static,
+    attempt_timeout: std::time::Duration,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (cdn, ipfs, torrent) = three_backends();
     let store = builder_with(&dir, &[cdn.clone(), ipfs.clone(), torrent.clone()])
         .download_policy(policy)
+        .attempt_timeout(attempt_timeout)
         .build()
         .await
         .unwrap();

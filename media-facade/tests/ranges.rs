@@ -29,7 +29,7 @@ proptest! {
     ) {
         let rt = runtime();
         rt.block_on(async {
-            let f = fixture(PreferP2p::default()).await;
+            let f = fixture(PreferP2p).await;
             let bytes = data(size, seed);
             let file = f.store.upload(UploadRequest::bytes("p", bytes.clone())).await.unwrap();
             let (mut start, mut end) = (a % (size + 1), b % (size + 1));

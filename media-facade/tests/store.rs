@@ -9,14 +9,14 @@ use std::time::Duration;
 use common::*;
 use media_core::testing::{FaultyBackend, MemoryBackend};
 use media_core::{
-    Backend, BackendKind, ByteRange, Capabilities, Digests, ErrorKind, Fastest, Hedged, MediaEvent,
+    Backend, BackendKind, ByteRange, Capabilities, Digests, ErrorKind, Fastest, Hedge, MediaEvent,
     MediaId, PreferCdn, PreferP2p, UploadToAll,
 };
 use media_facade::{MediaStore, ReadOptions, UploadRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_stores_on_every_backend_with_digests_and_events() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let mut events = f.store.subscribe();
     let bytes = data(3 * MIB + 512 * 1024, 1);
     let file = f
@@ -63,7 +63,7 @@ async fn upload_stores_on_every_backend_with_digests_and_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_store_is_reported_as_it_lands_not_when_the_slowest_is_done() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     f.cdn
         .set_faults(|x| x.put_delay = Some(Duration::from_secs(2)));
     let bytes = data(MIB + 3, 21);
@@ -89,7 +89,7 @@ async fn each_store_is_reported_as_it_lands_not_when_the_slowest_is_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_is_reported_and_the_minimum_decides() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     f.torrent
         .set_faults(|x| x.fail_put = Some(ErrorKind::Unavailable));
     let mut events = f.store.subscribe();
@@ -131,7 +131,7 @@ async fn a_failing_store_is_reported_and_the_minimum_decides() {
         .is_none());
     // The two stores that succeeded were cleaned up.
     let probe =
-        media_core::testing::test_location(BackendKind::Cdn, "cdn", &MediaId::for_bytes(&bytes));
+        media_core::testing::test_location(BackendKind::CDN, "cdn", &MediaId::for_bytes(&bytes));
     let gone = cdn
         .get(&probe, ByteRange::full())
         .await
@@ -149,7 +149,7 @@ async fn a_failing_store_is_reported_and_the_minimum_decides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_ask_backends_in_their_order() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(2 * MIB + 3, 4);
     let file = f
         .store
@@ -161,7 +161,7 @@ async fn policies_ask_backends_in_their_order() {
     assert_eq!(f.store.read_all(&file.id).await.unwrap(), bytes);
     assert_eq!(gets(&[&f.cdn, &f.ipfs, &f.torrent]), [0, 1, 0]);
 
-    let cdn_first = ReadOptions::new().policy(PreferCdn::default());
+    let cdn_first = ReadOptions::new().policy(PreferCdn);
     let got = f
         .store
         .open_with(&file.id, cdn_first)
@@ -196,7 +196,7 @@ async fn policies_ask_backends_in_their_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fallback_on_error_names_both_backends() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(MIB + 10, 5);
     let file = f
         .store
@@ -226,10 +226,7 @@ async fn fallback_on_error_names_both_backends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_backend_times_out_and_falls_back() {
-    let policy = PreferP2p {
-        attempt_timeout: Duration::from_millis(200),
-    };
-    let f = fixture(policy).await;
+    let f = fixture_with_timeout(PreferP2p, Duration::from_millis(200)).await;
     let bytes = data(MIB / 2, 6);
     let file = f
         .store
@@ -248,7 +245,7 @@ async fn a_stalled_backend_times_out_and_falls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corruption_is_caught_and_the_next_backend_resumes_at_the_bad_chunk() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(5 * MIB + 123, 7);
     let file = f
         .store
@@ -288,7 +285,7 @@ async fn corruption_is_caught_and_the_next_backend_resumes_at_the_bad_chunk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_dying_mid_stream_or_truncating_is_resumed_elsewhere() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(4 * MIB + 9, 8);
     let file = f
         .store
@@ -312,7 +309,7 @@ async fn a_store_dying_mid_stream_or_truncating_is_resumed_elsewhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_backend_fails_the_reader_gets_a_typed_error() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(MIB + 1, 9);
     let file = f
         .store
@@ -338,7 +335,7 @@ async fn when_every_backend_fails_the_reader_gets_a_typed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_reads_are_verified_chunk_aligned_and_fall_back() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(4 * MIB, 10);
     let file = f
         .store
@@ -388,7 +385,7 @@ async fn backends_without_range_reads_still_serve_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let caps = Capabilities::full().with_range_reads(false);
     let plain = Arc::new(FaultyBackend::new(Arc::new(
-        MemoryBackend::new("torrent", BackendKind::Torrent).with_capabilities(caps),
+        MemoryBackend::new("torrent", BackendKind::TORRENT).with_capabilities(caps),
     )));
     let store = builder_with(&dir, std::slice::from_ref(&plain))
         .build()
@@ -423,7 +420,7 @@ async fn backends_without_range_reads_still_serve_ranges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hedged_reads_ask_the_next_store_when_the_first_is_slow() {
-    let f = fixture(Hedged::after(Duration::from_millis(50))).await;
+    let f = fixture(Hedge::new(PreferP2p, Duration::from_millis(50))).await;
     let bytes = data(2 * MIB, 12);
     let file = f
         .store
@@ -451,7 +448,7 @@ async fn hedged_reads_ask_the_next_store_when_the_first_is_slow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hedged_reads_survive_a_failing_primary() {
-    let f = fixture(Hedged::after(Duration::from_millis(30))).await;
+    let f = fixture(Hedge::new(PreferP2p, Duration::from_millis(30))).await;
     let bytes = data(MIB + 5, 13);
     let file = f
         .store
@@ -468,7 +465,7 @@ async fn hedged_reads_survive_a_failing_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fastest_learns_from_observed_throughput() {
-    let f = fixture(Fastest::default()).await;
+    let f = fixture(Fastest).await;
     let bytes = data(2 * MIB, 14);
     let file = f
         .store
@@ -496,7 +493,7 @@ async fn fastest_learns_from_observed_throughput() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_bytes_are_stored_once() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(300_000, 15);
     let first = f
         .store
@@ -527,7 +524,7 @@ async fn the_same_bytes_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_uploads_of_the_same_bytes_share_one_put_per_backend() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     for b in [&f.cdn, &f.ipfs, &f.torrent] {
         b.set_faults(|x| x.put_delay = Some(Duration::from_millis(300)));
     }
@@ -562,8 +559,8 @@ async fn fifty_concurrent_uploads_of_the_same_bytes_share_one_put_per_backend() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_media_is_refused_and_purged_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let cdn = Arc::new(MemoryBackend::new("cdn", BackendKind::Cdn));
-    let ipfs = Arc::new(MemoryBackend::new("ipfs", BackendKind::Ipfs));
+    let cdn = Arc::new(MemoryBackend::new("cdn", BackendKind::CDN));
+    let ipfs = Arc::new(MemoryBackend::new("ipfs", BackendKind::IPFS));
     let store = MediaStore::builder(dir.path())
         .backend(cdn.clone())
         .backend(ipfs.clone())
@@ -609,7 +606,7 @@ async fn expired_media_is_refused_and_purged_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_expired_on_demand() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let file = f
         .store
         .upload(UploadRequest::bytes("x", data(10, 18)).expires_in(Duration::from_millis(50)))
@@ -629,7 +626,7 @@ async fn purge_expired_on_demand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_removes_from_every_store_and_the_catalog() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let file = f
         .store
         .upload(UploadRequest::bytes("x", data(2000, 19)))
@@ -664,7 +661,7 @@ async fn delete_removes_from_every_store_and_the_catalog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_and_one_byte_files_round_trip() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     for bytes in [Vec::new(), vec![42u8]] {
         let file = f
             .store
@@ -755,7 +752,7 @@ async fn bad_input_gets_typed_errors_and_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_from_files_and_readers_and_progress_events() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(9 * MIB + 3, 20);
     let path = f.dir.path().join("video.mp4");
     std::fs::write(&path, &bytes).unwrap();
@@ -799,7 +796,7 @@ async fn uploads_from_files_and_readers_and_progress_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_node_downloads_from_the_record_alone() {
-    let f = fixture(PreferCdn::default()).await;
+    let f = fixture(PreferCdn).await;
     let bytes = data(2 * MIB + 9, 22);
     let file = f
         .store
@@ -829,7 +826,7 @@ async fn a_second_node_downloads_from_the_record_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_catalog_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(MemoryBackend::new("cdn", BackendKind::Cdn));
+    let backend = Arc::new(MemoryBackend::new("cdn", BackendKind::CDN));
     let bytes = data(MIB + 1, 23);
     let id = {
         let store = MediaStore::builder(dir.path())
@@ -854,7 +851,7 @@ async fn the_default_catalog_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_reader_stops_the_download() {
-    let f = fixture(PreferP2p::default()).await;
+    let f = fixture(PreferP2p).await;
     let bytes = data(8 * MIB, 24);
     let file = f
         .store

@@ -37,6 +37,7 @@
 
 pub mod car;
 mod client;
+mod config;
 mod error;
 pub mod gateway;
 mod node;
@@ -46,7 +47,8 @@ pub mod unixfs;
 pub use client::GatewayClient;
 pub use error::IpfsError;
 pub use gateway::Gateway;
-pub use node::{IpfsBackend, IpfsConfig, IpfsNode};
+pub use config::{IpfsConfig, IpfsProvider, IpfsSection};
+pub use node::{IpfsBackend, IpfsNode};
 pub use store::{BlockStore, StoredFile};
 pub use unixfs::{decode_file_node, parse_cid, verify_block, DagNode, FileDag, FileNode, PbLink};
 

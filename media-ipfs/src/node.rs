@@ -1,9 +1,7 @@
 //! [`IpfsNode`]: the block store, an iroh endpoint serving its blobs, and a Trustless Gateway;
 //! [`IpfsBackend`]: the [`media_core::Backend`] over a node.
 
-use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,69 +20,11 @@ use media_core::{
 use tracing::{debug, warn};
 
 use crate::client::GatewayClient;
+use crate::config::IpfsConfig;
 use crate::error::IpfsError;
 use crate::gateway::Gateway;
 use crate::store::{BlockStore, StoredFile};
 use crate::unixfs::parse_cid;
-
-/// How an [`IpfsNode`] runs. Defaults: everything on 127.0.0.1 with ports the OS picks, no
-/// relays, no discovery, no port mapping, no outside gateways.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct IpfsConfig {
-    /// Where the block store and manifests live.
-    pub data_dir: PathBuf,
-    /// The iroh endpoint's UDP socket.
-    pub iroh_bind: SocketAddr,
-    /// Where the Trustless Gateway listens (`None`: no gateway).
-    pub gateway_listen: Option<SocketAddr>,
-    /// Trustless gateways to read CIDs this node does not hold from (ours on other nodes, or
-    /// public ones), tried in order.
-    pub gateways: Vec<String>,
-    /// Timeout of one gateway request or one iroh connection attempt.
-    pub request_timeout: Duration,
-}
-
-impl IpfsConfig {
-    /// Defaults with the store under `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        IpfsConfig {
-            data_dir: data_dir.into(),
-            iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            gateways: Vec::new(),
-            request_timeout: Duration::from_secs(30),
-        }
-    }
-
-    /// Bind iroh to `addr`.
-    #[must_use]
-    pub fn with_iroh_bind(mut self, addr: SocketAddr) -> Self {
-        self.iroh_bind = addr;
-        self
-    }
-
-    /// Serve the gateway on `addr`, or not at all.
-    #[must_use]
-    pub fn with_gateway_listen(mut self, addr: Option<SocketAddr>) -> Self {
-        self.gateway_listen = addr;
-        self
-    }
-
-    /// Read missing CIDs from these gateways.
-    #[must_use]
-    pub fn with_gateways<S: Into<String>>(mut self, gateways: impl IntoIterator<Item = S>) -> Self {
-        self.gateways = gateways.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Per-request timeout.
-    #[must_use]
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-}
 
 struct NodeInner {
     store: Arc<BlockStore>,
@@ -123,12 +63,24 @@ fn load_or_create_key(path: &std::path::Path) -> std::result::Result<iroh::Secre
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = iroh::SecretKey::generate();
             let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, key.to_bytes()).map_err(IpfsError::Io)?;
+            write_private(&tmp, &key.to_bytes()).map_err(IpfsError::Io)?;
             std::fs::rename(&tmp, path).map_err(IpfsError::Io)?;
             Ok(key)
         }
         Err(e) => Err(IpfsError::Io(e)),
     }
+}
+
+/// Write a secret readable by its owner only (mode 0600 where there are modes).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> IpfsError {
@@ -270,6 +222,24 @@ impl IpfsNode {
     }
 }
 
+#[async_trait]
+impl media_core::Service for IpfsNode {
+    fn endpoints(&self) -> Vec<(String, String)> {
+        self.gateway_url()
+            .map(|url| ("gateway".to_owned(), url))
+            .into_iter()
+            .collect()
+    }
+
+    async fn shutdown(&self) {
+        IpfsNode::shutdown(self).await;
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// Bytes fetched over iroh per request while streaming a range.
 const IROH_WINDOW: u64 = 16 << 20;
 
@@ -322,6 +292,13 @@ impl IpfsBackend {
     fn err(&self, op: Operation, e: IpfsError) -> MediaError {
         e.into_media(op).with_backend(&self.name)
     }
+
+    fn cid<'a>(&self, location: &'a Location, op: Operation) -> Result<&'a str> {
+        location.cid().ok_or_else(|| {
+            MediaError::invalid_input(op, format!("{location} is not an IPFS location"))
+                .with_backend(&self.name)
+        })
+    }
 }
 
 #[async_trait]
@@ -331,11 +308,11 @@ impl Backend for IpfsBackend {
     }
 
     fn kind(&self) -> BackendKind {
-        BackendKind::Ipfs
+        BackendKind::IPFS
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::full()
+        Capabilities::full().with_peer_to_peer(true)
     }
 
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
@@ -346,20 +323,12 @@ impl Backend for IpfsBackend {
             .await
             .map_err(|e| self.err(Operation::Put, e))?;
         progress.report(blob.size());
-        Ok(Location::Ipfs {
-            cid: file.dag.root.to_string(),
-            ticket: Some(self.node.ticket(&file).to_string()),
-        })
+        Ok(Location::ipfs(file.dag.root.to_string())
+            .with_hint("ticket", self.node.ticket(&file).to_string()))
     }
 
     async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
-        let Location::Ipfs { cid, ticket } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Get,
-                format!("{location} is not an IPFS location"),
-            )
-            .with_backend(&self.name));
-        };
+        let (cid, ticket) = (self.cid(location, Operation::Get)?, location.ticket());
         let root = parse_cid(cid).map_err(|e| self.err(Operation::Get, e))?;
         let store = self.node.store();
         if let Some(file) = store.file(&root) {
@@ -427,13 +396,7 @@ impl Backend for IpfsBackend {
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {
-        let Location::Ipfs { cid, .. } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Delete,
-                format!("{location} is not an IPFS location"),
-            )
-            .with_backend(&self.name));
-        };
+        let cid = self.cid(location, Operation::Delete)?;
         let root = parse_cid(cid).map_err(|e| self.err(Operation::Delete, e))?;
         if self
             .node

@@ -26,10 +26,12 @@
 
 #![warn(missing_docs)]
 
+mod config;
 mod error;
 pub mod metainfo;
 mod node;
 
 pub use error::TorrentError;
 pub use metainfo::{piece_length_for, with_exact_source, MagnetLink, Metainfo};
-pub use node::{TorrentBackend, TorrentConfig, TorrentNode};
+pub use config::{TorrentConfig, TorrentProvider, TorrentSection};
+pub use node::{TorrentBackend, TorrentNode};

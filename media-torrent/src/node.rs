@@ -24,108 +24,12 @@ use media_core::{
 use tokio::io::AsyncRead;
 use tracing::{debug, info, warn};
 
+use crate::config::TorrentConfig;
 use crate::error::TorrentError;
 use crate::metainfo::{torrent_name, with_exact_source, MagnetLink, Metainfo};
 
 /// Read granularity of streamed ranges.
 const READ_PIECE: usize = 256 * 1024;
-
-/// How a [`TorrentNode`] runs. Defaults: TCP on 127.0.0.1 with a port the OS picks, no DHT,
-/// no local service discovery, no UPnP, no trackers, librqbit's own persistence off (we keep
-/// our own: the `.torrent` files and data under the data directory).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TorrentConfig {
-    /// Where torrents, seeded data and fetched data live.
-    pub data_dir: PathBuf,
-    /// The peer listener (port 0: the OS picks).
-    pub listen: SocketAddr,
-    /// The address peers should use for us (magnets' `x.pe`); the listen address if unset.
-    pub public_addr: Option<SocketAddr>,
-    /// Trackers announced in our torrents and magnets.
-    pub trackers: Vec<String>,
-    /// BEP 19 web seed for stored media: `{base}/{sha256 hex}` (the CDN URL of the same bytes,
-    /// which content addressing makes predictable).
-    pub web_seed_base: Option<String>,
-    /// Peers to try for every download, besides those in the magnet.
-    pub peers: Vec<SocketAddr>,
-    /// Turn on the mainline DHT (off by default).
-    pub dht: bool,
-    /// How long a magnet may take to deliver its metadata.
-    pub metadata_timeout: Duration,
-    /// How long a download may go without receiving a byte.
-    pub read_timeout: Duration,
-    /// Download rate limit per torrent, bytes per second (none by default).
-    pub download_limit: Option<u32>,
-}
-
-impl TorrentConfig {
-    /// Defaults with data under `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        TorrentConfig {
-            data_dir: data_dir.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            public_addr: None,
-            trackers: Vec::new(),
-            web_seed_base: None,
-            peers: Vec::new(),
-            dht: false,
-            metadata_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(30),
-            download_limit: None,
-        }
-    }
-
-    /// Limit each download to `bytes_per_second`.
-    #[must_use]
-    pub fn with_download_limit(mut self, bytes_per_second: u32) -> Self {
-        self.download_limit = Some(bytes_per_second);
-        self
-    }
-
-    /// Listen on `addr`.
-    #[must_use]
-    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-
-    /// Announce these trackers.
-    #[must_use]
-    pub fn with_trackers<S: Into<String>>(mut self, trackers: impl IntoIterator<Item = S>) -> Self {
-        self.trackers = trackers.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Web seeds at `{base}/{sha256 hex}` (e.g. the CDN's public base URL and key prefix).
-    #[must_use]
-    pub fn with_web_seed_base(mut self, base: impl Into<String>) -> Self {
-        self.web_seed_base = Some(base.into().trim_end_matches('/').to_owned());
-        self
-    }
-
-    /// Always try these peers.
-    #[must_use]
-    pub fn with_peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.peers = peers.into_iter().collect();
-        self
-    }
-
-    /// Metadata and read timeouts.
-    #[must_use]
-    pub fn with_timeouts(mut self, metadata: Duration, read: Duration) -> Self {
-        self.metadata_timeout = metadata;
-        self.read_timeout = read;
-        self
-    }
-
-    /// Turn the DHT on or off.
-    #[must_use]
-    pub fn with_dht(mut self, on: bool) -> Self {
-        self.dht = on;
-        self
-    }
-}
 
 /// What we seed: the file on disk and the metainfo it came from.
 #[derive(Debug, Clone)]
@@ -608,7 +512,9 @@ impl TorrentBackend {
                 Arc::new(Digests::of_bytes(&bytes)),
             );
             let location = store.put(&blob, Progress::none()).await?;
-            let Location::Cdn { url, .. } = &location else {
+            let url = if location.uri.starts_with("http://") || location.uri.starts_with("https://") {
+                &location.uri
+            } else {
                 return Err(MediaError::invalid_input(
                     Operation::Put,
                     format!("{} gives no HTTP URL for the .torrent file", store.name()),
@@ -652,6 +558,13 @@ impl TorrentBackend {
     fn err(&self, op: Operation, e: TorrentError) -> MediaError {
         e.into_media(op).with_backend(&self.name)
     }
+
+    fn magnet<'a>(&self, location: &'a Location, op: Operation) -> Result<&'a str> {
+        location.magnet().ok_or_else(|| {
+            MediaError::invalid_input(op, format!("{location} is not a torrent location"))
+                .with_backend(&self.name)
+        })
+    }
 }
 
 #[async_trait]
@@ -661,11 +574,13 @@ impl Backend for TorrentBackend {
     }
 
     fn kind(&self) -> BackendKind {
-        BackendKind::Torrent
+        BackendKind::TORRENT
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::full().with_empty_blobs(false)
+        Capabilities::full()
+            .with_empty_blobs(false)
+            .with_peer_to_peer(true)
     }
 
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
@@ -688,20 +603,11 @@ impl Backend for TorrentBackend {
             magnet = with_exact_source(&magnet, &url);
         }
         progress.report(blob.size());
-        Ok(Location::Torrent {
-            magnet,
-            info_hash: hex,
-        })
+        Ok(Location::torrent(magnet, hex))
     }
 
     async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
-        let Location::Torrent { magnet, .. } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Get,
-                format!("{location} is not a torrent location"),
-            )
-            .with_backend(&self.name));
-        };
+        let magnet = self.magnet(location, Operation::Get)?;
         let name = self.name.clone();
         let stream = self
             .node
@@ -714,13 +620,7 @@ impl Backend for TorrentBackend {
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {
-        let Location::Torrent { magnet, .. } = location else {
-            return Err(MediaError::invalid_input(
-                Operation::Delete,
-                format!("{location} is not a torrent location"),
-            )
-            .with_backend(&self.name));
-        };
+        let magnet = self.magnet(location, Operation::Delete)?;
         let link = MagnetLink::parse(magnet).map_err(|e| self.err(Operation::Delete, e))?;
         let hex = link.info_hash_hex();
         self.unpublish_torrent_file(&hex).await;
@@ -739,7 +639,38 @@ impl Backend for TorrentBackend {
         }
     }
 
+    /// The peer listener accepts a connection.
     async fn health(&self) -> Result<()> {
-        Ok(())
+        let addr = self.node.peer_addr();
+        let probe = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(MediaError::io(
+                Operation::Health,
+                format!("the BitTorrent listener {addr} refuses connections"),
+                e,
+            )
+            .with_backend(&self.name)),
+            Err(_) => Err(MediaError::timeout(
+                Operation::Health,
+                format!("the BitTorrent listener {addr} did not answer in 5 s"),
+            )
+            .with_backend(&self.name)),
+        }
+    }
+}
+
+#[async_trait]
+impl media_core::Service for TorrentNode {
+    fn endpoints(&self) -> Vec<(String, String)> {
+        vec![("bittorrent".to_owned(), format!("tcp://{}", self.peer_addr()))]
+    }
+
+    async fn shutdown(&self) {
+        TorrentNode::shutdown(self).await;
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

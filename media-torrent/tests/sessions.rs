@@ -65,7 +65,7 @@ async fn two_sessions_seed_and_fetch_every_size_class() {
     for (i, &size) in sizes.iter().enumerate() {
         let bytes = data(size, i as u64);
         let location = put(&seeder, staging.path(), &format!("clip {i}.mp4"), &bytes).await;
-        let Location::Torrent { magnet, info_hash } = &location else {
+        let (Some(magnet), Some(info_hash)) = (location.magnet(), location.info_hash()) else {
             panic!()
         };
         let parsed = MagnetLink::parse(magnet).unwrap();
@@ -112,10 +112,7 @@ async fn conformance_suite_passes_on_the_torrent_backend() {
     )
     .await
     .unwrap();
-    let missing = Location::Torrent {
-        magnet: "magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233".into(),
-        info_hash: "00112233445566778899aabbccddeeff00112233".into(),
-    };
+    let missing = Location::torrent("magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233", "00112233445566778899aabbccddeeff00112233");
     run_all(&Suite::new(Arc::new(node.backend("torrent")), missing)).await;
     node.shutdown().await;
 }
@@ -143,10 +140,10 @@ async fn seeding_survives_a_restart_and_delete_removes_everything() {
     let a = TorrentNode::start(config(a_dir.path()).with_listen(listen))
         .await
         .unwrap();
-    let Location::Torrent { info_hash, .. } = &location else {
+    let Some(info_hash) = location.info_hash() else {
         panic!()
     };
-    assert_eq!(a.seeding(), vec![info_hash.clone()]);
+    assert_eq!(a.seeding(), vec![info_hash.to_owned()]);
     let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
     assert_eq!(
         read(&b.backend("torrent"), &location, ByteRange::full())
@@ -190,20 +187,13 @@ async fn bad_magnets_unknown_torrents_and_vanishing_seeders_give_typed_errors() 
         "http://x/y.torrent",
         "magnet:?xt=urn:btih:nothex",
     ] {
-        let location = Location::Torrent {
-            magnet: bad.into(),
-            info_hash: String::new(),
-        };
+        let location = Location::torrent(bad, String::new());
         let err = read(&leecher, &location, ByteRange::full())
             .await
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
     }
-    let unknown = Location::Torrent {
-        magnet: "magnet:?xt=urn:btih:ffeeddccbbaa99887766554433221100ffeeddcc&x.pe=127.0.0.1:9"
-            .into(),
-        info_hash: "ffeeddccbbaa99887766554433221100ffeeddcc".into(),
-    };
+    let unknown = Location::torrent("magnet:?xt=urn:btih:ffeeddccbbaa99887766554433221100ffeeddcc&x.pe=127.0.0.1:9", "ffeeddccbbaa99887766554433221100ffeeddcc");
     let err = read(&leecher, &unknown, ByteRange::full())
         .await
         .unwrap_err();

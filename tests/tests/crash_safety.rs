@@ -82,7 +82,7 @@ async fn catalog_killed_mid_write_keeps_every_committed_record_whole() {
 async fn store_killed_mid_upload_keeps_finished_media_and_no_half_record() {
     let dir = tempfile::tempdir().unwrap();
     let committed = run_and_kill("store", dir.path(), 6, 5);
-    let backend = DirBackend::new("cdn", BackendKind::Cdn, dir.path().join("blobs")).unwrap();
+    let backend = DirBackend::new("cdn", BackendKind::CDN, dir.path().join("blobs")).unwrap();
     let store = MediaStore::builder(dir.path().join("data"))
         .backend(Arc::new(backend))
         .build()

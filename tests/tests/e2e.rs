@@ -5,6 +5,10 @@
 use std::time::Duration;
 
 use media_core::{BackendKind, ByteRange, Digest32, ErrorKind, MediaFile, PreferCdn, PreferP2p};
+use media_core::Service as _;
+use media_facade::media_cdn::{CdnSection, EmbeddedS3};
+use media_facade::media_ipfs::IpfsNode;
+use media_facade::media_torrent::TorrentNode;
 use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRequest};
 
 const MIB: usize = 1 << 20;
@@ -16,9 +20,7 @@ fn data(len: usize, seed: u64) -> Vec<u8> {
 
 async fn node(dir: &std::path::Path) -> EmbeddedStack {
     EmbeddedStack::start_with(StackConfig::new(dir).with_p2p_timeout(TIMEOUT), |b| {
-        b.download_policy(PreferP2p {
-            attempt_timeout: TIMEOUT,
-        })
+        b.download_policy(PreferP2p).attempt_timeout(TIMEOUT)
     })
     .await
     .unwrap()
@@ -34,7 +36,7 @@ async fn read(
 
 /// B forgets what it fetched by torrent, so only a seeder can serve it again.
 async fn forget_torrent(b: &EmbeddedStack, file: &MediaFile) {
-    let loc = file.location(BackendKind::Torrent).unwrap();
+    let loc = file.location(&BackendKind::TORRENT).unwrap();
     let torrent = b
         .store
         .backends()
@@ -47,7 +49,7 @@ async fn forget_torrent(b: &EmbeddedStack, file: &MediaFile) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_b_reads_what_node_a_stored_through_every_store_and_falls_back() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = node(a_dir.path()).await;
+    let a = node(a_dir.path()).await;
     let b = node(b_dir.path()).await;
     let bytes = data(5 * MIB + 4321, 1);
     let file = a
@@ -86,24 +88,22 @@ async fn node_b_reads_what_node_a_stored_through_every_store_and_falls_back() {
     assert_eq!(part, bytes[MIB + 7..3 * MIB]);
 
     // The CDN dies: CDN-first reads fall back to P2P.
-    a.s3.take().unwrap().stop();
+    a.service::<EmbeddedS3>().unwrap().shutdown().await;
     let got = read(
         &b.store,
         &file,
-        ReadOptions::new().policy(PreferCdn {
-            attempt_timeout: TIMEOUT,
-        }),
+        ReadOptions::new().policy(PreferCdn),
     )
     .await
     .unwrap();
     assert_eq!(got, bytes);
     // The torrent seeder dies too: IPFS serves.
-    a.torrent.as_ref().unwrap().shutdown().await;
+    a.service::<TorrentNode>().unwrap().shutdown().await;
     forget_torrent(&b, &file).await;
     let got = read(&b.store, &file, ReadOptions::new()).await.unwrap();
     assert_eq!(got, bytes);
     // The last store dies: a clear error, no bytes.
-    a.ipfs.as_ref().unwrap().shutdown().await;
+    a.service::<IpfsNode>().unwrap().shutdown().await;
     let err = read(&b.store, &file, ReadOptions::new().only_backend("ipfs"))
         .await
         .unwrap_err();
@@ -187,7 +187,7 @@ async fn scale_out_is_configuration_only_an_external_s3_from_a_toml_file() {
     let config = StackConfig::from_file(&config_path, data_dir.path()).unwrap();
     let node = EmbeddedStack::start(config).await.unwrap();
     assert!(
-        node.s3.is_none(),
+        node.service::<EmbeddedS3>().is_none(),
         "no embedded S3 server when an external one is configured"
     );
     let bytes = data(2 * MIB + 1, 3);
@@ -229,8 +229,8 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
         .unwrap();
 
     // B uses A's bucket as its CDN store (as nodes behind one S3/CDN do) and knows only the id.
-    let s3 = a.s3.as_ref().unwrap().config();
-    let shared = media_facade::ExternalS3::new(
+    let s3 = a.service::<EmbeddedS3>().unwrap().config();
+    let shared = CdnSection::external(
         s3.endpoint.clone().unwrap(),
         &s3.bucket,
         &s3.access_key,
@@ -240,7 +240,8 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     let b = EmbeddedStack::start(
         StackConfig::new(b_dir.path())
             .with_p2p_timeout(TIMEOUT)
-            .with_external_s3(shared),
+            .with_section("cdn", shared)
+            .unwrap(),
     )
     .await
     .unwrap();
@@ -277,14 +278,19 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     // A deletes: the record leaves the bucket too.
     a.store.delete(&file.id).await.unwrap();
     let c_dir = tempfile::tempdir().unwrap();
-    let c = EmbeddedStack::start(StackConfig::new(c_dir.path()).with_external_s3(
-        media_facade::ExternalS3::new(
-            s3.endpoint.clone().unwrap(),
-            &s3.bucket,
-            &s3.access_key,
-            &s3.secret_key,
-        ),
-    ))
+    let c = EmbeddedStack::start(
+        StackConfig::new(c_dir.path())
+            .with_section(
+                "cdn",
+                CdnSection::external(
+                    s3.endpoint.clone().unwrap(),
+                    &s3.bucket,
+                    &s3.access_key,
+                    &s3.secret_key,
+                ),
+            )
+            .unwrap(),
+    )
     .await
     .unwrap();
     assert_eq!(c.store.get(&file.id).await.unwrap(), None);

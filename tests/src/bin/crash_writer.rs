@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         "store" => {
             let dir = std::path::Path::new(target);
-            let backend = DirBackend::new("cdn", BackendKind::Cdn, dir.join("blobs"))?;
+            let backend = DirBackend::new("cdn", BackendKind::CDN, dir.join("blobs"))?;
             let store = MediaStore::builder(dir.join("data"))
                 .backend(Arc::new(backend))
                 .build()

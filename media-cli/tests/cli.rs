@@ -79,9 +79,9 @@ fn put_ls_get_stat_rm_round_trip() {
     let (ok, _, err) = media(&data, &["get", "nothex", "--out", "x"]);
     assert!(!ok && err.contains("not a media id"), "{err}");
     let (ok, _, err) = media(&data, &["get", &id, "--out", "x", "--prefer", "fast"]);
-    assert!(!ok && err.contains("--prefer"), "{err}");
+    assert!(!ok && err.contains("--policy"), "{err}");
     let (ok, _, err) = media(&data, &["frobnicate"]);
-    assert!(!ok && err.contains("unknown command"), "{err}");
+    assert!(!ok && err.contains("unrecognized subcommand"), "{err}");
 
     let (ok, out, err) = media(&data, &["rm", &id]);
     assert!(

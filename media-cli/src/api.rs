@@ -1,0 +1,349 @@
+//! The node's HTTP API, served by `media serve` on 127.0.0.1 so that other `media` commands
+//! (and apps) reach a running node instead of failing on its locked data directory.
+//!
+//! Every request needs `Authorization: Bearer <token>`; the token and the address are in
+//! `<data>/node.json` (mode 0600), written at start and removed at exit.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/api/v1/health` | `{"ok":true}` |
+//! | GET | `/api/v1/media` | every record |
+//! | PUT | `/api/v1/media?name=N` | upload the body (streamed); the record |
+//! | GET | `/api/v1/media/{id}` | the record |
+//! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes |
+//! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
+//! | POST | `/api/v1/import` | import the record in the body |
+//! | GET | `/api/v1/stats` | statistics and each store's health |
+//!
+//! Errors are a JSON [`ErrorSummary`] with a matching status.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{StreamExt, TryStreamExt};
+use media_core::{ErrorKind, ErrorSummary, MediaError, MediaFile, MediaId, Operation};
+use media_facade::{MediaStore, UploadRequest};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::request::GetRequest;
+
+/// Where a running node says how to reach it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeFile {
+    /// `http://127.0.0.1:PORT`
+    pub api: String,
+    /// The bearer token.
+    pub token: String,
+    /// The serving process.
+    pub pid: u32,
+}
+
+impl NodeFile {
+    pub fn path(data: &Path) -> PathBuf {
+        data.join("node.json")
+    }
+
+    pub fn read(data: &Path) -> Option<NodeFile> {
+        let bytes = std::fs::read(Self::path(data)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Write with mode 0600: the token lets anyone on the machine act as the node's owner.
+    pub fn write(&self, data: &Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let path = Self::path(data);
+        let tmp = path.with_extension("tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        file.sync_all()?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+/// A random bearer token from the OS's CSPRNG.
+pub fn new_token() -> Result<String, MediaError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| MediaError::internal(Operation::Configure, format!("OS random source: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[derive(Clone)]
+struct Api {
+    store: MediaStore,
+    token: String,
+}
+
+/// Serve the API for `store` on `listen` until the returned task is aborted.
+pub async fn serve(
+    store: MediaStore,
+    token: String,
+    listen: SocketAddr,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), MediaError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| MediaError::io(Operation::Configure, "binding the node API", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| MediaError::io(Operation::Configure, "node API address", e))?;
+    let app = Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/media", get(list).put(upload))
+        .route("/api/v1/media/{id}", get(show).delete(remove))
+        .route("/api/v1/media/{id}/content", get(content))
+        .route("/api/v1/import", post(import))
+        .route("/api/v1/stats", get(stats))
+        // Uploads are streamed into ingest (which has its own limits); records are small.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(Api { store, token });
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "node API stopped");
+        }
+    });
+    Ok((addr, task))
+}
+
+struct ApiError(MediaError);
+
+impl From<MediaError> for ApiError {
+    fn from(e: MediaError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.0.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::PermissionDenied => StatusCode::UNAUTHORIZED,
+            ErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Expired => StatusCode::GONE,
+            ErrorKind::Unavailable | ErrorKind::PolicyUnsatisfied | ErrorKind::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(self.0.summary())).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn authorize(api: &Api, headers: &HeaderMap) -> ApiResult<()> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Constant-time comparison: the token is a secret.
+    let same = given.len() == api.token.len()
+        && given
+            .bytes()
+            .zip(api.token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError(MediaError::new(
+            ErrorKind::PermissionDenied,
+            Operation::Configure,
+            "missing or wrong bearer token (see node.json in the data directory)",
+        )))
+    }
+}
+
+fn parse_id(s: &str) -> ApiResult<MediaId> {
+    s.parse::<MediaId>()
+        .map_err(|e| ApiError(MediaError::invalid_input(Operation::Download, e.to_string())))
+}
+
+async fn health(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    Ok(Json(serde_json::json!({"ok": true})).into_response())
+}
+
+async fn list(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Json<Vec<MediaFile>>> {
+    authorize(&api, &headers)?;
+    Ok(Json(api.store.list().await?))
+}
+
+async fn show(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Json<MediaFile>> {
+    authorize(&api, &headers)?;
+    let id = parse_id(&id)?;
+    let file = api.store.get(&id).await?.ok_or_else(|| {
+        MediaError::not_found(Operation::Catalog, format!("no media with id {id}"))
+    })?;
+    Ok(Json(file))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: String,
+    expires_in: Option<u64>,
+}
+
+async fn upload(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let mut request = UploadRequest::reader(q.name, tokio_util::io::StreamReader::new(stream));
+    if let Some(secs) = q.expires_in {
+        request = request.expires_in(Duration::from_secs(secs));
+    }
+    let file = api.store.upload(request).await?;
+    Ok((StatusCode::CREATED, Json(file)).into_response())
+}
+
+async fn content(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<GetRequest>,
+) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let id = parse_id(&id)?;
+    let options = q.options()?;
+    let reader = api.store.open_with(&id, options).await?;
+    let len = reader.len();
+    // A verification failure mid-stream ends the body with an error: the client sees a
+    // broken transfer, never unverified bytes.
+    let body = Body::from_stream(reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))));
+    Ok((
+        [
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn remove(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let id = parse_id(&id)?;
+    let removed = api.store.delete(&id).await?;
+    Ok(Json(serde_json::json!({"id": id, "removed": removed})).into_response())
+}
+
+async fn import(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<MediaFile>> {
+    authorize(&api, &headers)?;
+    let file: MediaFile = serde_json::from_slice(&body).map_err(|e| {
+        MediaError::invalid_input(Operation::Catalog, format!("not a media record: {e}"))
+    })?;
+    api.store.import(&file).await?;
+    Ok(Json(file))
+}
+
+async fn stats(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    Ok(Json(crate::request::stat_report(&api.store).await).into_response())
+}
+
+/// A client of a running node's API.
+pub struct Client {
+    http: reqwest::Client,
+    node: NodeFile,
+}
+
+impl Client {
+    /// The node serving `data`, if `node.json` names one that answers.
+    pub async fn find(data: &Path) -> Option<Client> {
+        let node = NodeFile::read(data)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .ok()?;
+        let client = Client { http, node };
+        let probe = client.http.get(client.url("health")).bearer_auth(&client.node.token);
+        match tokio::time::timeout(Duration::from_secs(3), probe.send()).await {
+            Ok(Ok(r)) if r.status().is_success() => Some(client),
+            _ => None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/{path}", self.node.api)
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.node.token)
+    }
+
+    /// Send and turn error statuses into the node's error.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, MediaError> {
+        let response = request.send().await.map_err(|e| {
+            MediaError::unavailable(Operation::Configure, format!("the running node: {e}"))
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let summary: Option<ErrorSummary> = response.json().await.ok();
+        Err(match summary {
+            Some(s) => MediaError::new(s.kind, s.operation, s.message),
+            None => MediaError::unavailable(
+                Operation::Configure,
+                format!("the running node answered {status}"),
+            ),
+        })
+    }
+
+    pub async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, MediaError> {
+        self.send(request).await?.json().await.map_err(|e| {
+            MediaError::unavailable(Operation::Configure, format!("the running node's answer: {e}"))
+        })
+    }
+
+    /// Stream the body of a response.
+    pub async fn stream(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(Option<u64>, impl futures::Stream<Item = Result<bytes::Bytes, MediaError>>), MediaError> {
+        let response = self.send(request).await?;
+        let len = response.content_length();
+        let stream = response.bytes_stream().map(|r| {
+            r.map_err(|e| {
+                MediaError::unavailable(Operation::Download, format!("the transfer from the running node broke: {e}"))
+            })
+        });
+        Ok((len, stream))
+    }
+}

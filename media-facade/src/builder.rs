@@ -1,0 +1,230 @@
+//! [`MediaStoreBuilder`]: a [`MediaStore`] with sane defaults.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use media_core::{
+    Backend, Catalog, DownloadPolicy, MediaError, Operation, PreferP2p, Result, Thumbnailer,
+    UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,
+};
+use tracing::warn;
+
+use crate::catalog::RedbCatalog;
+use crate::state::{Inner, Parts};
+use crate::MediaStore;
+
+/// Builds a [`MediaStore`] with sane defaults: a `redb` catalog in the data directory, upload to
+/// every backend requiring one success, P2P-first downloads.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> media_core::Result<()> {
+/// use std::sync::Arc;
+/// use media_core::{testing::MemoryBackend, BackendKind, PreferCdn};
+/// use media_facade::{MediaStore, UploadRequest};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = MediaStore::builder(dir.path())
+///     .backend(Arc::new(MemoryBackend::new("cdn", BackendKind::CDN)))
+///     .backend(Arc::new(MemoryBackend::new("ipfs", BackendKind::IPFS)))
+///     .download_policy(PreferCdn)
+///     .build()
+///     .await?;
+/// let file = store.upload(UploadRequest::bytes("hi.txt", &b"hi"[..])).await?;
+/// assert_eq!(file.locations.len(), 2);
+/// assert_eq!(store.read_all(&file.id).await?, b"hi"[..]);
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct MediaStoreBuilder {
+    data_dir: PathBuf,
+    backends: Vec<Arc<dyn Backend>>,
+    catalog: Option<Arc<dyn Catalog>>,
+    upload_policy: Arc<dyn UploadPolicy>,
+    download_policy: Arc<dyn DownloadPolicy>,
+    max_size: Option<u64>,
+    event_capacity: usize,
+    expiry_sweep: Option<Duration>,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    shared_catalog: Option<Arc<dyn Catalog>>,
+    attempt_timeout: Duration,
+}
+
+impl MediaStoreBuilder {
+    /// Add a backend. Names must be unique.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backends.push(backend);
+        self
+    }
+
+    /// Use this catalog instead of the `redb` file in the data directory.
+    pub fn catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Where uploads go and how many must succeed.
+    pub fn upload_policy(mut self, policy: impl UploadPolicy + 'static) -> Self {
+        self.upload_policy = Arc::new(policy);
+        self
+    }
+
+    /// The order downloads try backends in (default [`PreferP2p`]).
+    pub fn download_policy(mut self, policy: impl DownloadPolicy + 'static) -> Self {
+        self.download_policy = Arc::new(policy);
+        self
+    }
+
+    /// The order downloads try backends in, as a shared policy value.
+    pub fn download_policy_arc(mut self, policy: Arc<dyn DownloadPolicy>) -> Self {
+        self.download_policy = policy;
+        self
+    }
+
+    /// Give up on one store during a download after it sent nothing for `timeout` (default
+    /// [`DEFAULT_ATTEMPT_TIMEOUT`]); [`crate::ReadOptions::attempt_timeout`] overrides it per read.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Refuse uploads larger than `bytes`.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
+        self
+    }
+
+    /// Events buffered per subscriber before slow subscribers miss some (default 1024).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Make inline thumbnails at upload with this thumbnailer. With the `thumb` feature the
+    /// default is `media_thumb::MediaThumbnailer` (256 px WebP); without it, none.
+    pub fn thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
+        self.thumbnailer = Some(thumbnailer);
+        self
+    }
+
+    /// A catalog shared with other nodes (e.g. `media_cdn::S3Catalog`, the records next to the
+    /// objects in the bucket): every stored record is published there too, and ids missing
+    /// from the local catalog are resolved through it.
+    pub fn shared_catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
+        self.shared_catalog = Some(catalog);
+        self
+    }
+
+    /// Make no thumbnails.
+    pub fn without_thumbnails(mut self) -> Self {
+        self.thumbnailer = None;
+        self
+    }
+
+    /// Remove expired media every `interval` in the background.
+    pub fn expiry_sweep(mut self, interval: Duration) -> Self {
+        self.expiry_sweep = Some(interval);
+        self
+    }
+
+    /// Create the data directory layout, open the catalog and start background tasks.
+    pub async fn build(self) -> Result<MediaStore> {
+        self.build_checked(true).await
+    }
+
+    pub(crate) async fn build_checked(self, need_backend: bool) -> Result<MediaStore> {
+        if need_backend && self.backends.is_empty() {
+            return Err(MediaError::invalid_input(
+                Operation::Configure,
+                "a media store needs at least one backend",
+            ));
+        }
+        let mut names = HashSet::new();
+        for b in &self.backends {
+            if !names.insert(b.name().to_owned()) {
+                return Err(MediaError::invalid_input(
+                    Operation::Configure,
+                    format!("two backends are named {:?}", b.name()),
+                ));
+            }
+        }
+        let staging = self.data_dir.join("staging");
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| MediaError::io(Operation::Configure, "creating data directory", e))?;
+        clear_staging(&staging);
+        let catalog = match self.catalog {
+            Some(c) => c,
+            None => Arc::new(RedbCatalog::open(self.data_dir.join("catalog.redb"))?),
+        };
+        let inner = Arc::new(Inner::new(Parts {
+            data_dir: self.data_dir,
+            staging,
+            backends: self.backends,
+            catalog,
+            shared_catalog: self.shared_catalog,
+            upload_policy: self.upload_policy,
+            download_policy: self.download_policy,
+            attempt_timeout: self.attempt_timeout,
+            max_size: self.max_size,
+            thumbnailer: self.thumbnailer,
+            event_capacity: self.event_capacity,
+        }));
+        if let Some(interval) = self.expiry_sweep {
+            spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
+        }
+        Ok(MediaStore::from_inner(inner))
+    }
+}
+
+/// Staged files left by a crash belong to no record: remove them.
+fn clear_staging(staging: &Path) {
+    if let Ok(entries) = std::fs::read_dir(staging) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn spawn_expiry_sweeper(inner: std::sync::Weak<Inner>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { break };
+            if let Err(e) = MediaStore::from_inner(inner).purge_expired().await {
+                warn!(error = %e, "expiry sweep failed");
+            }
+        }
+    });
+}
+
+
+impl MediaStoreBuilder {
+    pub(crate) fn new(data_dir: PathBuf) -> Self {
+        MediaStoreBuilder {
+            data_dir,
+            backends: Vec::new(),
+            catalog: None,
+            upload_policy: Arc::new(UploadToAll::default()),
+            download_policy: Arc::new(PreferP2p),
+            max_size: None,
+            event_capacity: 1024,
+            expiry_sweep: None,
+            thumbnailer: default_thumbnailer(),
+            shared_catalog: None,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+        }
+    }
+}
+
+#[cfg(feature = "thumb")]
+fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {
+    Some(Arc::new(media_thumb::MediaThumbnailer::default()))
+}
+
+#[cfg(not(feature = "thumb"))]
+fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {
+    None
+}

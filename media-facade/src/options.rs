@@ -1,0 +1,76 @@
+//! [`ReadOptions`]: which bytes, which policy, which backends, how long to wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use media_core::{ByteRange, DownloadPolicy};
+
+/// How to read: which bytes, which policy, which backends, how long one store may stall.
+///
+/// ```
+/// use std::time::Duration;
+/// use media_core::{ByteRange, Hedge, PreferCdn};
+/// let opts = media_facade::ReadOptions::new()
+///     .range(ByteRange::new(0, 1024))
+///     .policy(Hedge::new(PreferCdn, Duration::from_millis(200)))
+///     .attempt_timeout(Duration::from_secs(5))
+///     .only_backend("cdn");
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct ReadOptions {
+    pub(crate) range: ByteRange,
+    pub(crate) policy: Option<Arc<dyn DownloadPolicy>>,
+    pub(crate) only: Option<String>,
+    pub(crate) attempt_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("range", &self.range)
+            .field("policy", &self.policy)
+            .field("only", &self.only)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish()
+    }
+}
+
+impl ReadOptions {
+    /// The whole file with the store's policy, timeout and every backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read only `range`.
+    pub fn range(mut self, range: ByteRange) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Use `policy` instead of the store's download policy.
+    pub fn policy(mut self, policy: impl DownloadPolicy + 'static) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Use a shared policy value instead of the store's download policy.
+    pub fn policy_arc(mut self, policy: Arc<dyn DownloadPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Ask only the backend named `name`.
+    pub fn only_backend(mut self, name: impl Into<String>) -> Self {
+        self.only = Some(name.into());
+        self
+    }
+
+    /// Give up on one store after it sent nothing for `timeout` (default: the store's,
+    /// [`media_core::DEFAULT_ATTEMPT_TIMEOUT`] unless the builder says otherwise).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+}

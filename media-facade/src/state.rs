@@ -1,0 +1,124 @@
+//! The state every operation of one [`crate::MediaStore`] shares.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use media_core::{
+    Backend, Candidate, Catalog, DownloadPolicy, ErrorKind, MediaEvent, MediaFile, MediaId,
+    OperationId, Result, ThroughputTable, Thumbnailer, UploadPolicy,
+};
+use tokio::sync::broadcast;
+use tracing::{debug, warn};
+
+use crate::inflight::InFlight;
+use crate::stats::Stats;
+
+pub(crate) struct Inner {
+    pub data_dir: PathBuf,
+    pub staging: PathBuf,
+    pub backends: Vec<Arc<dyn Backend>>,
+    pub catalog: Arc<dyn Catalog>,
+    pub shared_catalog: Option<Arc<dyn Catalog>>,
+    pub upload_policy: Arc<dyn UploadPolicy>,
+    pub download_policy: Arc<dyn DownloadPolicy>,
+    pub attempt_timeout: Duration,
+    pub max_size: Option<u64>,
+    pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    events: broadcast::Sender<MediaEvent>,
+    pub stats: Stats,
+    pub throughput: Mutex<ThroughputTable>,
+    pub uploads: InFlight<MediaFile>,
+    next_op: AtomicU64,
+}
+
+/// What [`Inner::new`] takes from the builder.
+pub(crate) struct Parts {
+    pub data_dir: PathBuf,
+    pub staging: PathBuf,
+    pub backends: Vec<Arc<dyn Backend>>,
+    pub catalog: Arc<dyn Catalog>,
+    pub shared_catalog: Option<Arc<dyn Catalog>>,
+    pub upload_policy: Arc<dyn UploadPolicy>,
+    pub download_policy: Arc<dyn DownloadPolicy>,
+    pub attempt_timeout: Duration,
+    pub max_size: Option<u64>,
+    pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    pub event_capacity: usize,
+}
+
+impl Inner {
+    pub fn new(p: Parts) -> Self {
+        let (events, _) = broadcast::channel(p.event_capacity);
+        Inner {
+            data_dir: p.data_dir,
+            staging: p.staging,
+            backends: p.backends,
+            catalog: p.catalog,
+            shared_catalog: p.shared_catalog,
+            upload_policy: p.upload_policy,
+            download_policy: p.download_policy,
+            attempt_timeout: p.attempt_timeout,
+            max_size: p.max_size,
+            thumbnailer: p.thumbnailer,
+            events,
+            stats: Stats::default(),
+            throughput: Mutex::new(ThroughputTable::new()),
+            uploads: InFlight::default(),
+            next_op: AtomicU64::new(1),
+        }
+    }
+
+    /// The record of `id` from the local catalog, else from the shared one (then remembered
+    /// locally, if it is self-consistent).
+    pub async fn resolve(&self, id: &MediaId) -> Result<Option<MediaFile>> {
+        if let Some(file) = self.catalog.get(id).await? {
+            return Ok(Some(file));
+        }
+        let Some(shared) = &self.shared_catalog else {
+            return Ok(None);
+        };
+        match shared.get(id).await {
+            Ok(Some(file)) if file.id == *id && file.is_consistent() => {
+                self.catalog.put(&file).await?;
+                Ok(Some(file))
+            }
+            Ok(Some(_)) => {
+                warn!(%id, "shared catalog returned an inconsistent record; ignored");
+                Ok(None)
+            }
+            Ok(None) => Ok(None),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Publish an event. Statistics are counted here, from the event, and nowhere else.
+    pub fn emit(&self, event: MediaEvent) {
+        debug!(?event, "media event");
+        self.stats.record(&event);
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<MediaEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn next_op(&self) -> OperationId {
+        OperationId(self.next_op.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub fn candidate(backend: &dyn Backend) -> Candidate {
+        Candidate::new(backend.name(), backend.kind())
+            .with_p2p(backend.capabilities().peer_to_peer)
+    }
+
+    pub fn candidates(&self, indices: &[usize]) -> Vec<Candidate> {
+        indices
+            .iter()
+            .map(|&i| Self::candidate(self.backends[i].as_ref()))
+            .collect()
+    }
+}

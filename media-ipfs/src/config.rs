@@ -1,0 +1,144 @@
+//! Configuration of the IPFS store: [`IpfsConfig`] for one node, and the `[ipfs]` section of
+//! a node's configuration file with its [`IpfsProvider`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use media_core::{
+    parse_section, Operation, Result, StartContext, StartedStore, StoreProvider, Transport,
+};
+use serde::Deserialize;
+
+use crate::node::IpfsNode;
+
+/// How an [`IpfsNode`] runs. Defaults: everything on 127.0.0.1 with ports the OS picks, no
+/// relays, no discovery, no port mapping, no outside gateways.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IpfsConfig {
+    /// Where the block store and manifests live.
+    pub data_dir: PathBuf,
+    /// The iroh endpoint's UDP socket.
+    pub iroh_bind: SocketAddr,
+    /// Where the Trustless Gateway listens (`None`: no gateway).
+    pub gateway_listen: Option<SocketAddr>,
+    /// Trustless gateways to read CIDs this node does not hold from (ours on other nodes, or
+    /// public ones), tried in order.
+    pub gateways: Vec<String>,
+    /// Timeout of one gateway request or one iroh connection attempt.
+    pub request_timeout: Duration,
+}
+
+impl IpfsConfig {
+    /// Defaults with the store under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        IpfsConfig {
+            data_dir: data_dir.into(),
+            iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            gateways: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Bind iroh to `addr`.
+    #[must_use]
+    pub fn with_iroh_bind(mut self, addr: SocketAddr) -> Self {
+        self.iroh_bind = addr;
+        self
+    }
+
+    /// Serve the gateway on `addr`, or not at all.
+    #[must_use]
+    pub fn with_gateway_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.gateway_listen = addr;
+        self
+    }
+
+    /// Read missing CIDs from these gateways.
+    #[must_use]
+    pub fn with_gateways<S: Into<String>>(mut self, gateways: impl IntoIterator<Item = S>) -> Self {
+        self.gateways = gateways.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Per-request timeout.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+
+/// The `[ipfs]` section of a node's configuration.
+///
+/// ```toml
+/// [ipfs]
+/// gateways = ["https://trustless-gateway.link"]
+/// gateway_listen = "127.0.0.1:8080"
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct IpfsSection {
+    /// Run the IPFS store (default true).
+    pub enabled: Option<bool>,
+    /// The iroh endpoint's UDP address (default: a port kept in `addrs.json`).
+    pub iroh_listen: Option<SocketAddr>,
+    /// The Trustless Gateway's address (default: a port kept in `addrs.json`).
+    pub gateway_listen: Option<SocketAddr>,
+    /// Gateways to read CIDs this node does not hold from.
+    #[serde(default)]
+    pub gateways: Vec<String>,
+}
+
+/// Starts the IPFS store (block store, iroh endpoint, Trustless Gateway) under
+/// `<data_dir>/ipfs` from its `[ipfs]` section.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IpfsProvider;
+
+#[async_trait]
+impl StoreProvider for IpfsProvider {
+    fn section(&self) -> &'static str {
+        "ipfs"
+    }
+
+    fn check(&self, section: &serde_json::Value) -> Result<()> {
+        let _section: IpfsSection = parse_section("ipfs", Some(section.clone()))?;
+        Ok(())
+    }
+
+    async fn start(
+        &self,
+        section: Option<serde_json::Value>,
+        ctx: &StartContext,
+    ) -> Result<Option<StartedStore>> {
+        let section: IpfsSection = parse_section("ipfs", section)?;
+        if section.enabled == Some(false) {
+            return Ok(None);
+        }
+        let iroh = match section.iroh_listen {
+            Some(addr) => addr,
+            None => ctx.stable_addr("iroh", Transport::Udp)?,
+        };
+        let gateway = match section.gateway_listen {
+            Some(addr) => addr,
+            None => ctx.stable_addr("gateway", Transport::Tcp)?,
+        };
+        let config = IpfsConfig::new(ctx.data_dir().join("ipfs"))
+            .with_gateways(section.gateways)
+            .with_request_timeout(ctx.p2p_timeout())
+            .with_iroh_bind(iroh)
+            .with_gateway_listen(Some(gateway));
+        let node = IpfsNode::start(config)
+            .await
+            .map_err(|e| e.into_media(Operation::Configure))?;
+        Ok(Some(
+            StartedStore::backend(Arc::new(node.backend("ipfs"))).with_service(Arc::new(node)),
+        ))
+    }
+}
