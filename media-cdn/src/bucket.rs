@@ -68,4 +68,3 @@ impl Bucket {
         &self.config.name
     }
 }
-

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Backend, MediaError, Operation, PublicHttpStore, Result, StartContext,
-    Service, StartedStore, StoreProvider,
+    parse_section, Backend, MediaError, Operation, PublicHttpStore, Result, Service, StartContext,
+    StartedStore, StoreProvider,
 };
 use serde::Deserialize;
 
@@ -310,7 +310,10 @@ impl std::fmt::Debug for CdnSection {
             .field("endpoint", &self.endpoint)
             .field("bucket", &self.bucket)
             .field("access_key", &self.access_key)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("region", &self.region)
             .field("public_base_url", &self.public_base_url)
             .field("prefix", &self.prefix)

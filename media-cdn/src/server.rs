@@ -25,9 +25,7 @@ struct PublicRead;
 fn is_plain_path(path: &str) -> bool {
     !path.contains('\\')
         && !path.contains('\0')
-        && path
-            .split('/')
-            .all(|segment| !segment.starts_with('.'))
+        && path.split('/').all(|segment| !segment.starts_with('.'))
 }
 
 #[async_trait::async_trait]
@@ -229,7 +227,15 @@ mod tests {
         for ok in ["media", "media/ab12", "a/b/c"] {
             assert!(is_plain_path(ok), "{ok}");
         }
-        for bad in ["..", "media/../x", "./x", ".media-local-secret", "a/.bucket-x", "a\\..", "a/./b"] {
+        for bad in [
+            "..",
+            "media/../x",
+            "./x",
+            ".media-local-secret",
+            "a/.bucket-x",
+            "a\\..",
+            "a/./b",
+        ] {
             assert!(!is_plain_path(bad), "{bad}");
         }
     }

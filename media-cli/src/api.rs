@@ -75,8 +75,9 @@ impl NodeFile {
 /// A random bearer token from the OS's CSPRNG.
 pub fn new_token() -> Result<String, MediaError> {
     let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| MediaError::internal(Operation::Configure, format!("OS random source: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        MediaError::internal(Operation::Configure, format!("OS random source: {e}"))
+    })?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -168,8 +169,12 @@ fn authorize(api: &Api, headers: &HeaderMap) -> ApiResult<()> {
 }
 
 fn parse_id(s: &str) -> ApiResult<MediaId> {
-    s.parse::<MediaId>()
-        .map_err(|e| ApiError(MediaError::invalid_input(Operation::Download, e.to_string())))
+    s.parse::<MediaId>().map_err(|e| {
+        ApiError(MediaError::invalid_input(
+            Operation::Download,
+            e.to_string(),
+        ))
+    })
 }
 
 async fn health(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
@@ -232,7 +237,9 @@ async fn content(
     let len = reader.len();
     // A verification failure mid-stream ends the body with an error: the client sees a
     // broken transfer, never unverified bytes.
-    let body = Body::from_stream(reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))));
+    let body = Body::from_stream(
+        reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
+    );
     Ok((
         [
             (header::CONTENT_LENGTH, len.to_string()),
@@ -287,7 +294,10 @@ impl Client {
             .build()
             .ok()?;
         let client = Client { http, node };
-        let probe = client.http.get(client.url("health")).bearer_auth(&client.node.token);
+        let probe = client
+            .http
+            .get(client.url("health"))
+            .bearer_auth(&client.node.token);
         match tokio::time::timeout(Duration::from_secs(3), probe.send()).await {
             Ok(Ok(r)) if r.status().is_success() => Some(client),
             _ => None,
@@ -305,7 +315,10 @@ impl Client {
     }
 
     /// Send and turn error statuses into the node's error.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, MediaError> {
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, MediaError> {
         let response = request.send().await.map_err(|e| {
             MediaError::unavailable(Operation::Configure, format!("the running node: {e}"))
         })?;
@@ -328,7 +341,10 @@ impl Client {
         request: reqwest::RequestBuilder,
     ) -> Result<T, MediaError> {
         self.send(request).await?.json().await.map_err(|e| {
-            MediaError::unavailable(Operation::Configure, format!("the running node's answer: {e}"))
+            MediaError::unavailable(
+                Operation::Configure,
+                format!("the running node's answer: {e}"),
+            )
         })
     }
 
@@ -336,12 +352,21 @@ impl Client {
     pub async fn stream(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<(Option<u64>, impl futures::Stream<Item = Result<bytes::Bytes, MediaError>>), MediaError> {
+    ) -> Result<
+        (
+            Option<u64>,
+            impl futures::Stream<Item = Result<bytes::Bytes, MediaError>>,
+        ),
+        MediaError,
+    > {
         let response = self.send(request).await?;
         let len = response.content_length();
         let stream = response.bytes_stream().map(|r| {
             r.map_err(|e| {
-                MediaError::unavailable(Operation::Download, format!("the transfer from the running node broke: {e}"))
+                MediaError::unavailable(
+                    Operation::Download,
+                    format!("the transfer from the running node broke: {e}"),
+                )
             })
         });
         Ok((len, stream))

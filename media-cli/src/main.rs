@@ -170,7 +170,10 @@ fn print_json(value: &impl serde::Serialize) {
 
 /// One line a person reads about a record.
 fn describe(f: &MediaFile) -> String {
-    let mut lines = vec![format!("{}  {}  {} bytes  {}", f.id, f.name, f.size, f.mime)];
+    let mut lines = vec![format!(
+        "{}  {}  {} bytes  {}",
+        f.id, f.name, f.size, f.mime
+    )];
     for l in &f.locations {
         lines.push(format!("  {l}"));
     }
@@ -249,7 +252,13 @@ fn print_list(files: &[MediaFile], json: bool) {
     }
     for f in files {
         let stores: Vec<&str> = f.locations.iter().map(|l| l.kind().as_str()).collect();
-        println!("{}  {:>12}  {:<24} {}", f.id, f.size, f.name, stores.join(","));
+        println!(
+            "{}  {:>12}  {:<24} {}",
+            f.id,
+            f.size,
+            f.name,
+            stores.join(",")
+        );
     }
 }
 
@@ -257,10 +266,7 @@ fn print_record(file: &MediaFile, json: bool) {
     if json {
         print_json(file);
     } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(file).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(file).unwrap_or_default());
     }
 }
 
@@ -272,9 +278,9 @@ async fn read_record(path: &Path) -> CliResult<MediaFile> {
             .map_err(|e| MediaError::io(Operation::Catalog, "reading stdin", e))?;
         buf
     } else {
-        tokio::fs::read(path)
-            .await
-            .map_err(|e| MediaError::io(Operation::Catalog, format!("reading {}", path.display()), e))?
+        tokio::fs::read(path).await.map_err(|e| {
+            MediaError::io(Operation::Catalog, format!("reading {}", path.display()), e)
+        })?
     };
     Ok(serde_json::from_slice(&bytes).map_err(|e| {
         MediaError::invalid_input(Operation::Catalog, format!("not a media record: {e}"))
@@ -350,7 +356,9 @@ fn finish_get(
         Ok(n) => {
             bar.finish(&format!("{n} bytes verified → {}", out.display()));
             if json {
-                print_json(&serde_json::json!({"id": id, "path": out, "bytes": n, "verified": true}));
+                print_json(
+                    &serde_json::json!({"id": id, "path": out, "bytes": n, "verified": true}),
+                );
             }
             Ok(())
         }
@@ -402,8 +410,15 @@ async fn put_local(
     if let Some(secs) = expires_in {
         request = request.expires_in(Duration::from_secs(secs));
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stores: Vec<String> = store.backends().iter().map(|b| b.name().to_owned()).collect();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stores: Vec<String> = store
+        .backends()
+        .iter()
+        .map(|b| b.name().to_owned())
+        .collect();
     let mut handle = store.upload(request);
     let mut bars = UploadBars::new(mode, &name);
     while let Some(event) = handle.next_event().await {
@@ -461,7 +476,11 @@ async fn write_stream(
     }
 }
 
-async fn serve(stack: &EmbeddedStack, api_listen: std::net::SocketAddr, json: bool) -> CliResult<()> {
+async fn serve(
+    stack: &EmbeddedStack,
+    api_listen: std::net::SocketAddr,
+    json: bool,
+) -> CliResult<()> {
     let data = stack.data_dir().to_path_buf();
     let token = api::new_token()?;
     let (addr, task) = api::serve(stack.store.clone(), token.clone(), api_listen).await?;
@@ -488,8 +507,9 @@ async fn serve(stack: &EmbeddedStack, api_listen: std::net::SocketAddr, json: bo
     let stop = async {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| MediaError::io(Operation::Configure, "signal handler", e))?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| MediaError::io(Operation::Configure, "signal handler", e))?;
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r.map_err(|e| MediaError::io(Operation::Configure, "Ctrl-C handler", e)),
                 _ = term.recv() => Ok(()),
@@ -538,15 +558,21 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                     MediaError::io(Operation::Upload, format!("{}", path.display()), e)
                 })?;
                 let size = source.metadata().await.ok().map(|m| m.len());
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let bar = std::sync::Arc::new(TransferBar::new(mode, &format!("put {name} → node"), size));
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bar = std::sync::Arc::new(TransferBar::new(
+                    mode,
+                    &format!("put {name} → node"),
+                    size,
+                ));
                 let counted = bar.clone();
-                let body = tokio_util::io::ReaderStream::new(source)
-                    .inspect(move |r| {
-                        if let Ok(b) = r {
-                            counted.advance(b.len() as u64);
-                        }
-                    });
+                let body = tokio_util::io::ReaderStream::new(source).inspect(move |r| {
+                    if let Ok(b) = r {
+                        counted.advance(b.len() as u64);
+                    }
+                });
                 let mut query = vec![("name", name.clone())];
                 if let Some(secs) = expires_in {
                     query.push(("expires_in", secs.to_string()));
@@ -598,7 +624,8 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             finish_get(&bar, &out, &id, written, json)?;
         }
         Command::Stat => {
-            let report: serde_json::Value = client.json(client.request(Method::GET, "stats")).await?;
+            let report: serde_json::Value =
+                client.json(client.request(Method::GET, "stats")).await?;
             print_stat(&report, json);
         }
         Command::Rm { id } => {
@@ -606,7 +633,8 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             let answer: serde_json::Value = client
                 .json(client.request(Method::DELETE, &format!("media/{id}")))
                 .await?;
-            let removed: Vec<String> = serde_json::from_value(answer["removed"].clone()).unwrap_or_default();
+            let removed: Vec<String> =
+                serde_json::from_value(answer["removed"].clone()).unwrap_or_default();
             print_removed(&id, &removed, json);
         }
         Command::Serve { .. } => unreachable_command()?,

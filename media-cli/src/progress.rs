@@ -64,7 +64,11 @@ impl UploadBars {
     pub fn ingested(&mut self, size: u64, stores: &[String]) {
         self.total = size;
         if self.mode == Mode::Lines {
-            eprintln!("put {}: {size} bytes hashed, storing on {}", self.name, stores.join(", "));
+            eprintln!(
+                "put {}: {size} bytes hashed, storing on {}",
+                self.name,
+                stores.join(", ")
+            );
         }
         for store in stores {
             let bar = self.multi.add(ProgressBar::new(size.max(1)));

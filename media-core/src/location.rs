@@ -213,9 +213,7 @@ impl Location {
 
     /// The string that identifies the blob within its store: CID, info hash, or the URI.
     pub fn address(&self) -> &str {
-        self.cid()
-            .or_else(|| self.info_hash())
-            .unwrap_or(&self.uri)
+        self.cid().or_else(|| self.info_hash()).unwrap_or(&self.uri)
     }
 }
 

@@ -298,18 +298,17 @@ pub fn download_policy_named(
         "fastest" => Arc::new(Fastest),
         "hedged" => Arc::new(Hedge::new(PreferP2p, hedge_after)),
         other => match other.strip_prefix("hedged-") {
-            Some(base) if !base.starts_with("hedged") => {
-                Arc::new(Hedge::new(download_policy_named(base, hedge_after)?, hedge_after))
-            }
-            _ => {
-                return Err(crate::MediaError::invalid_input(
-                    crate::Operation::Configure,
-                    format!(
-                        "download policy {:?}: p2p, cdn, fastest, hedged or hedged-<p2p|cdn|fastest>",
-                        other.chars().take(40).collect::<String>()
-                    ),
-                ))
-            }
+            Some(base) if !base.starts_with("hedged") => Arc::new(Hedge::new(
+                download_policy_named(base, hedge_after)?,
+                hedge_after,
+            )),
+            _ => return Err(crate::MediaError::invalid_input(
+                crate::Operation::Configure,
+                format!(
+                    "download policy {:?}: p2p, cdn, fastest, hedged or hedged-<p2p|cdn|fastest>",
+                    other.chars().take(40).collect::<String>()
+                ),
+            )),
         },
     })
 }
@@ -356,15 +355,9 @@ mod tests {
         t.observe("cdn", 100_000_000, Duration::from_secs(1));
         t.observe("torrent", 1_000, Duration::from_secs(1));
         // ipfs unmeasured → first; then cdn (fast), then torrent (slow).
-        assert_eq!(
-            names(&c, &Fastest.plan(&c, &t)),
-            ["ipfs", "cdn", "torrent"]
-        );
+        assert_eq!(names(&c, &Fastest.plan(&c, &t)), ["ipfs", "cdn", "torrent"]);
         t.observe("ipfs", 10_000, Duration::from_secs(1));
-        assert_eq!(
-            names(&c, &Fastest.plan(&c, &t)),
-            ["cdn", "ipfs", "torrent"]
-        );
+        assert_eq!(names(&c, &Fastest.plan(&c, &t)), ["cdn", "ipfs", "torrent"]);
     }
 
     #[test]

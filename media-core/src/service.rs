@@ -171,14 +171,17 @@ impl StartContext {
             return Ok(*addr);
         }
         let addr = match transport {
-            Transport::Tcp => std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()),
+            Transport::Tcp => {
+                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
+            }
             Transport::Udp => std::net::UdpSocket::bind("127.0.0.1:0").and_then(|l| l.local_addr()),
         }
         .map_err(|e| io("finding a free port", e))?;
         addrs.map.insert(name.to_owned(), addr);
         if let Some(path) = &addrs.path {
-            let json = serde_json::to_vec_pretty(&addrs.map)
-                .map_err(|e| MediaError::internal(Operation::Configure, format!("addresses: {e}")))?;
+            let json = serde_json::to_vec_pretty(&addrs.map).map_err(|e| {
+                MediaError::internal(Operation::Configure, format!("addresses: {e}"))
+            })?;
             std::fs::write(path, json).map_err(|e| io("saving addrs.json", e))?;
         }
         Ok(addr)

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media_core::{
-    ByteRange, DownloadPolicy, Fastest, Hedge, MediaEvent, MediaFile, MediaId,
-    PreferCdn, PreferP2p,
+    ByteRange, DownloadPolicy, Fastest, Hedge, MediaEvent, MediaFile, MediaId, PreferCdn, PreferP2p,
 };
 use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRequest};
 
@@ -187,14 +186,8 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     }
 
     let policies: Vec<(&str, Arc<dyn DownloadPolicy>)> = vec![
-        (
-            "prefer-p2p",
-            Arc::new(PreferP2p),
-        ),
-        (
-            "prefer-cdn",
-            Arc::new(PreferCdn),
-        ),
+        ("prefer-p2p", Arc::new(PreferP2p)),
+        ("prefer-cdn", Arc::new(PreferCdn)),
         (
             "hedged",
             Arc::new(Hedge::new(PreferP2p, Duration::from_millis(300))),
@@ -239,15 +232,11 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         .ok_or("node A runs no S3 server")?;
     let (s3_root, s3_addr) = (s3.root().to_path_buf(), s3.addr());
     media_core::Service::shutdown(s3).await;
-    let r = read(
-        &b.store,
-        video_file,
-        ReadOptions::new().policy(PreferCdn),
-    )
-    .await;
+    let r = read(&b.store, video_file, ReadOptions::new().policy(PreferCdn)).await;
     rows.push(check("CDN killed -> P2P serves".into(), r, video_bytes));
     // Back on the same address, so the URLs in the records work again.
-    let _s3_again = media_facade::media_cdn::EmbeddedS3::start_on(&s3_root, "media", s3_addr).await?;
+    let _s3_again =
+        media_facade::media_cdn::EmbeddedS3::start_on(&s3_root, "media", s3_addr).await?;
 
     println!("drill: a byte of A's CDN object is corrupted on disk");
     let object = s3_root
@@ -259,12 +248,7 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     corrupted[7_777_777] ^= 0x5A;
     std::fs::write(&object, &corrupted)?;
     let before = b.store.stats().integrity_failures;
-    let r = read(
-        &b.store,
-        video_file,
-        ReadOptions::new().policy(PreferCdn),
-    )
-    .await;
+    let r = read(&b.store, video_file, ReadOptions::new().policy(PreferCdn)).await;
     let detected = b.store.stats().integrity_failures > before;
     let mut row = check(
         "corrupt CDN object -> detected, fallback".into(),
@@ -303,12 +287,7 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
             Ok(_) => "served although the seeder is gone".into(),
         },
     });
-    let r = read(
-        &b.store,
-        video_file,
-        ReadOptions::new().policy(PreferP2p),
-    )
-    .await;
+    let r = read(&b.store, video_file, ReadOptions::new().policy(PreferP2p)).await;
     rows.push(check(
         "seeder gone -> IPFS or CDN serves".into(),
         r,

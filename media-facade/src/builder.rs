@@ -200,7 +200,6 @@ fn spawn_expiry_sweeper(inner: std::sync::Weak<Inner>, interval: Duration) {
     });
 }
 
-
 impl MediaStoreBuilder {
     pub(crate) fn new(data_dir: PathBuf) -> Self {
         MediaStoreBuilder {

@@ -75,13 +75,9 @@ impl StackConfig {
     }
 
     /// Set a store's section, e.g. `("cdn", media_cdn::CdnSection::external(…))`.
-    pub fn with_section(
-        mut self,
-        store: &str,
-        section: impl serde::Serialize,
-    ) -> Result<Self> {
-        let value = serde_json::to_value(section)
-            .map_err(|e| invalid(format!("[{store}]: {e}")))?;
+    pub fn with_section(mut self, store: &str, section: impl serde::Serialize) -> Result<Self> {
+        let value =
+            serde_json::to_value(section).map_err(|e| invalid(format!("[{store}]: {e}")))?;
         self.sections.insert(store.to_owned(), value);
         Ok(self)
     }
@@ -140,8 +136,8 @@ impl StackConfig {
                         known.join(", ")
                     ))
                 })?;
-            let value = serde_json::to_value(&value)
-                .map_err(|e| invalid(format!("[{name}]: {e}")))?;
+            let value =
+                serde_json::to_value(&value).map_err(|e| invalid(format!("[{name}]: {e}")))?;
             provider.check(&value)?;
             config.sections.insert(name, value);
         }
@@ -228,12 +224,18 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/media"));
         assert_eq!(c.p2p_timeout, Duration::from_secs(7));
         let policy = format!("{:?}", c.download_policy.as_ref().unwrap());
-        assert!(policy.contains("PreferCdn") && policy.contains("150ms"), "{policy}");
+        assert!(
+            policy.contains("PreferCdn") && policy.contains("150ms"),
+            "{policy}"
+        );
         let cdn: media_cdn::CdnSection =
             serde_json::from_value(c.section("cdn").unwrap().clone()).unwrap();
         let s3 = cdn.external_config().unwrap().unwrap();
         assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
-        assert_eq!(s3.public_base_url.as_deref(), Some("https://cdn.example.com"));
+        assert_eq!(
+            s3.public_base_url.as_deref(),
+            Some("https://cdn.example.com")
+        );
         let ipfs: media_ipfs::IpfsSection =
             serde_json::from_value(c.section("ipfs").unwrap().clone()).unwrap();
         assert_eq!(ipfs.gateways, ["https://trustless-gateway.link"]);

@@ -32,67 +32,67 @@ pub(crate) fn start(
     file: &MediaFile,
     options: ReadOptions,
 ) -> Result<MediaReader> {
-        let bytes = options.range.resolve(file.size)?;
-        // Every location a backend of its kind can read is one attempt: two buckets holding
-        // the media are two chances, not one.
-        let attempts: Vec<(Arc<dyn Backend>, Location)> = inner
-            .backends
-            .iter()
-            .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
-            .flat_map(|b| {
-                let kind = b.kind();
-                file.locations
-                    .iter()
-                    .filter(move |l| l.kind == kind)
-                    .map(move |l| (Arc::clone(b), l.clone()))
-            })
-            .collect();
-        if attempts.is_empty() {
-            return Err(MediaError::new(
-                ErrorKind::Unavailable,
-                Operation::Download,
-                format!(
-                    "no backend{} can read any location of {}",
-                    options
-                        .only
-                        .as_deref()
-                        .map(|o| format!(" named {o:?}"))
-                        .unwrap_or_default(),
-                    file.id
-                ),
-            ));
-        }
-        let candidates: Vec<_> = attempts
-            .iter()
-            .map(|(b, _)| Inner::candidate(b.as_ref()))
-            .collect();
-        let policy = options
-            .policy
-            .unwrap_or_else(|| Arc::clone(&inner.download_policy));
-        let plan = {
-            let table = inner
-                .throughput
-                .lock()
-                .map_err(|_| MediaError::internal(Operation::Download, "throughput lock"))?;
-            policy.plan(&candidates, &table)
-        };
-        let op = inner.next_op();
-        let (tx, rx) = mpsc::channel(READ_AHEAD);
-        let job = Download {
-            inner: Arc::clone(inner),
-            op,
-            id: file.id,
-            digests: Arc::new(file.digests()),
-            bytes: bytes.clone(),
-            whole: options.range.is_full(),
-            attempts,
-            plan,
-            attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
-            tx,
-        };
-        tokio::spawn(job.run());
-        Ok(MediaReader::new(op, bytes.end - bytes.start, rx))
+    let bytes = options.range.resolve(file.size)?;
+    // Every location a backend of its kind can read is one attempt: two buckets holding
+    // the media are two chances, not one.
+    let attempts: Vec<(Arc<dyn Backend>, Location)> = inner
+        .backends
+        .iter()
+        .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
+        .flat_map(|b| {
+            let kind = b.kind();
+            file.locations
+                .iter()
+                .filter(move |l| l.kind == kind)
+                .map(move |l| (Arc::clone(b), l.clone()))
+        })
+        .collect();
+    if attempts.is_empty() {
+        return Err(MediaError::new(
+            ErrorKind::Unavailable,
+            Operation::Download,
+            format!(
+                "no backend{} can read any location of {}",
+                options
+                    .only
+                    .as_deref()
+                    .map(|o| format!(" named {o:?}"))
+                    .unwrap_or_default(),
+                file.id
+            ),
+        ));
     }
+    let candidates: Vec<_> = attempts
+        .iter()
+        .map(|(b, _)| Inner::candidate(b.as_ref()))
+        .collect();
+    let policy = options
+        .policy
+        .unwrap_or_else(|| Arc::clone(&inner.download_policy));
+    let plan = {
+        let table = inner
+            .throughput
+            .lock()
+            .map_err(|_| MediaError::internal(Operation::Download, "throughput lock"))?;
+        policy.plan(&candidates, &table)
+    };
+    let op = inner.next_op();
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let job = Download {
+        inner: Arc::clone(inner),
+        op,
+        id: file.id,
+        digests: Arc::new(file.digests()),
+        bytes: bytes.clone(),
+        whole: options.range.is_full(),
+        attempts,
+        plan,
+        attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
+        tx,
+    };
+    tokio::spawn(job.run());
+    Ok(MediaReader::new(op, bytes.end - bytes.start, rx))
+}
 
 struct Download {
     inner: Arc<Inner>,
@@ -323,11 +323,10 @@ impl Download {
             offset: from,
         });
         let started = Instant::now();
-        let stream =
-            tokio::time::timeout(self.attempt_timeout, backend.get(location, request))
-                .await
-                .map_err(|_| stalled(backend.name(), self.attempt_timeout))?
-                .map_err(|e| e.or_backend(backend.name()))?;
+        let stream = tokio::time::timeout(self.attempt_timeout, backend.get(location, request))
+            .await
+            .map_err(|_| stalled(backend.name(), self.attempt_timeout))?
+            .map_err(|e| e.or_backend(backend.name()))?;
         Ok(Attempt {
             index,
             stream,

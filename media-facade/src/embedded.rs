@@ -34,9 +34,8 @@ impl EmbeddedStack {
         config: StackConfig,
         customize: impl FnOnce(MediaStoreBuilder) -> MediaStoreBuilder,
     ) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            MediaError::io(Operation::Configure, "creating the data directory", e)
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| MediaError::io(Operation::Configure, "creating the data directory", e))?;
         let ctx = StartContext::new(&config.data_dir, config.p2p_timeout);
         let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
         let mut services: Vec<Arc<dyn Service>> = Vec::new();
@@ -64,7 +63,8 @@ impl EmbeddedStack {
                 "the stack has no store: enable at least one (cargo features cdn, ipfs, torrent; `enabled = true` in its section)",
             ));
         }
-        let mut builder = MediaStore::builder(&config.data_dir).attempt_timeout(config.attempt_timeout);
+        let mut builder =
+            MediaStore::builder(&config.data_dir).attempt_timeout(config.attempt_timeout);
         for b in backends {
             builder = builder.backend(b);
         }
@@ -97,7 +97,9 @@ impl EmbeddedStack {
 
     /// The running service of type `T`, e.g. `stack.service::<media_ipfs::IpfsNode>()`.
     pub fn service<T: 'static>(&self) -> Option<&T> {
-        self.services.iter().find_map(|s| s.as_any().downcast_ref::<T>())
+        self.services
+            .iter()
+            .find_map(|s| s.as_any().downcast_ref::<T>())
     }
 
     /// What the services serve, as `(name, url)`: `s3 http://…`, `gateway http://…`, ….

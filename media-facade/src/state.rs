@@ -111,8 +111,7 @@ impl Inner {
     }
 
     pub fn candidate(backend: &dyn Backend) -> Candidate {
-        Candidate::new(backend.name(), backend.kind())
-            .with_p2p(backend.capabilities().peer_to_peer)
+        Candidate::new(backend.name(), backend.kind()).with_p2p(backend.capabilities().peer_to_peer)
     }
 
     pub fn candidates(&self, indices: &[usize]) -> Vec<Candidate> {

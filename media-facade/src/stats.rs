@@ -157,17 +157,51 @@ mod tests {
         let err = MediaError::new(ErrorKind::Timeout, Operation::Get, "slow").summary();
         for e in [
             MediaEvent::DownloadStarted { op, id, bytes: 9 },
-            MediaEvent::IntegrityFailure { op, id, backend: "a".into(), chunk: 0 },
-            MediaEvent::Fallback { op, id, from: "a".into(), to: Some("b".into()), reason: err },
-            MediaEvent::AttemptEnded { op, id, backend: "b".into(), bytes: 9, complete: true },
-            MediaEvent::Verified { op, id, backends: vec!["a".into(), "b".into()], bytes: 9 },
+            MediaEvent::IntegrityFailure {
+                op,
+                id,
+                backend: "a".into(),
+                chunk: 0,
+            },
+            MediaEvent::Fallback {
+                op,
+                id,
+                from: "a".into(),
+                to: Some("b".into()),
+                reason: err,
+            },
+            MediaEvent::AttemptEnded {
+                op,
+                id,
+                backend: "b".into(),
+                bytes: 9,
+                complete: true,
+            },
+            MediaEvent::Verified {
+                op,
+                id,
+                backends: vec!["a".into(), "b".into()],
+                bytes: 9,
+            },
         ] {
             stats.record(&e);
         }
         let s = stats.snapshot(|_| None);
-        assert_eq!((s.downloads_started, s.downloads_completed, s.fallbacks), (1, 1, 1));
+        assert_eq!(
+            (s.downloads_started, s.downloads_completed, s.fallbacks),
+            (1, 1, 1)
+        );
         assert_eq!((s.integrity_failures, s.bytes_downloaded), (1, 9));
-        assert_eq!((s.backends["a"].gets_failed, s.backends["a"].integrity_failures), (1, 1));
-        assert_eq!((s.backends["b"].gets_ok, s.backends["b"].bytes_served), (1, 9));
+        assert_eq!(
+            (
+                s.backends["a"].gets_failed,
+                s.backends["a"].integrity_failures
+            ),
+            (1, 1)
+        );
+        assert_eq!(
+            (s.backends["b"].gets_ok, s.backends["b"].bytes_served),
+            (1, 9)
+        );
     }
 }

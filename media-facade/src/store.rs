@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use media_core::{
-    Backend, ByteRange, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, Operation,
-    Result, Thumbnail, Timestamp,
+    Backend, ByteRange, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, Operation, Result,
+    Thumbnail, Timestamp,
 };
 use tokio::sync::broadcast;
 use tracing::warn;
@@ -249,4 +249,3 @@ impl MediaStore {
         join_all(checks).await
     }
 }
-

@@ -19,7 +19,11 @@ use crate::state::Inner;
 /// Emit an upload progress event at most every this many bytes per backend.
 const PROGRESS_STEP: u64 = 4 << 20;
 
-pub(crate) async fn run(inner: Arc<Inner>, op: OperationId, request: UploadRequest) -> Result<MediaFile> {
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    op: OperationId,
+    request: UploadRequest,
+) -> Result<MediaFile> {
     let _active = inner.stats.active();
     inner.emit(MediaEvent::UploadStarted {
         op,
@@ -128,14 +132,12 @@ async fn store_everywhere(
                 .await
                 .map_err(|e| e.or_backend(&bname));
             let event = match &result {
-                Ok(location) => {
-                    MediaEvent::Stored {
-                        op,
-                        id,
-                        backend: bname,
-                        location: location.clone(),
-                    }
-                }
+                Ok(location) => MediaEvent::Stored {
+                    op,
+                    id,
+                    backend: bname,
+                    location: location.clone(),
+                },
                 Err(e) => {
                     warn!(%id, backend = %bname, error = %e, "store failed");
                     MediaEvent::StoreFailed {

@@ -73,7 +73,6 @@ impl IpfsConfig {
     }
 }
 
-
 /// The `[ipfs]` section of a node's configuration.
 ///
 /// ```toml

@@ -45,9 +45,9 @@ mod store;
 pub mod unixfs;
 
 pub use client::GatewayClient;
+pub use config::{IpfsConfig, IpfsProvider, IpfsSection};
 pub use error::IpfsError;
 pub use gateway::Gateway;
-pub use config::{IpfsConfig, IpfsProvider, IpfsSection};
 pub use node::{IpfsBackend, IpfsNode};
 pub use store::{BlockStore, StoredFile};
 pub use unixfs::{decode_file_node, parse_cid, verify_block, DagNode, FileDag, FileNode, PbLink};

@@ -111,7 +111,6 @@ impl TorrentConfig {
     }
 }
 
-
 /// The `[torrent]` section of a node's configuration.
 ///
 /// ```toml

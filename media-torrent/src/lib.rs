@@ -31,7 +31,7 @@ mod error;
 pub mod metainfo;
 mod node;
 
+pub use config::{TorrentConfig, TorrentProvider, TorrentSection};
 pub use error::TorrentError;
 pub use metainfo::{piece_length_for, with_exact_source, MagnetLink, Metainfo};
-pub use config::{TorrentConfig, TorrentProvider, TorrentSection};
 pub use node::{TorrentBackend, TorrentNode};

@@ -512,7 +512,8 @@ impl TorrentBackend {
                 Arc::new(Digests::of_bytes(&bytes)),
             );
             let location = store.put(&blob, Progress::none()).await?;
-            let url = if location.uri.starts_with("http://") || location.uri.starts_with("https://") {
+            let url = if location.uri.starts_with("http://") || location.uri.starts_with("https://")
+            {
                 &location.uri
             } else {
                 return Err(MediaError::invalid_input(
@@ -663,7 +664,10 @@ impl Backend for TorrentBackend {
 #[async_trait]
 impl media_core::Service for TorrentNode {
     fn endpoints(&self) -> Vec<(String, String)> {
-        vec![("bittorrent".to_owned(), format!("tcp://{}", self.peer_addr()))]
+        vec![(
+            "bittorrent".to_owned(),
+            format!("tcp://{}", self.peer_addr()),
+        )]
     }
 
     async fn shutdown(&self) {

@@ -286,7 +286,13 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
         "video/mp4",
         Arc::new(digests.clone()),
     );
-    let Some(url) = cdn.put(&blob, Progress::none()).await.unwrap().cdn_url().map(str::to_owned) else {
+    let Some(url) = cdn
+        .put(&blob, Progress::none())
+        .await
+        .unwrap()
+        .cdn_url()
+        .map(str::to_owned)
+    else {
         panic!()
     };
 
@@ -304,16 +310,19 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
     let (Some(magnet), Some(info_hash)) = (location.magnet(), location.info_hash()) else {
         panic!()
     };
-    let link = MagnetLink::parse(&magnet).unwrap();
+    let link = MagnetLink::parse(magnet).unwrap();
     assert_eq!(link.web_seeds, vec![url.clone()]);
-    let torrent = node.torrent_file(&info_hash).unwrap();
+    let torrent = node.torrent_file(info_hash).unwrap();
     assert!(
         torrent.windows(url.len()).any(|w| w == url.as_bytes()),
         "url-list in the .torrent"
     );
     let torrent_id = Digests::of_bytes(&torrent).id().to_string();
     assert_eq!(link.exact_sources, vec![format!("{base}/{torrent_id}")]);
-    let published = Location::cdn(link.exact_sources[0].clone(), s3_config.key_for(&torrent_id));
+    let published = Location::cdn(
+        link.exact_sources[0].clone(),
+        s3_config.key_for(&torrent_id),
+    );
     let mut served = Vec::new();
     let mut stream = cdn.get(&published, ByteRange::full()).await.unwrap();
     while let Some(piece) = stream.next().await {
@@ -323,7 +332,7 @@ async fn a_stock_webtorrent_gets_the_file_through_the_cdn_web_seed() {
 
     // Our seeder is gone: its x.pe address refuses connections. Only HTTP is left.
     node.shutdown().await;
-    let line = webtorrent_download(&tools, &magnet, out.path(), &[]);
+    let line = webtorrent_download(&tools, magnet, out.path(), &[]);
     assert_eq!(field(&line, "sha256"), digests.id().to_string(), "{line}");
     assert_eq!(
         field(&line, "webSeedBytes"),

@@ -112,7 +112,10 @@ async fn conformance_suite_passes_on_the_torrent_backend() {
     )
     .await
     .unwrap();
-    let missing = Location::torrent("magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233", "00112233445566778899aabbccddeeff00112233");
+    let missing = Location::torrent(
+        "magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233",
+        "00112233445566778899aabbccddeeff00112233",
+    );
     run_all(&Suite::new(Arc::new(node.backend("torrent")), missing)).await;
     node.shutdown().await;
 }
@@ -193,7 +196,10 @@ async fn bad_magnets_unknown_torrents_and_vanishing_seeders_give_typed_errors() 
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
     }
-    let unknown = Location::torrent("magnet:?xt=urn:btih:ffeeddccbbaa99887766554433221100ffeeddcc&x.pe=127.0.0.1:9", "ffeeddccbbaa99887766554433221100ffeeddcc");
+    let unknown = Location::torrent(
+        "magnet:?xt=urn:btih:ffeeddccbbaa99887766554433221100ffeeddcc&x.pe=127.0.0.1:9",
+        "ffeeddccbbaa99887766554433221100ffeeddcc",
+    );
     let err = read(&leecher, &unknown, ByteRange::full())
         .await
         .unwrap_err();

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use media_core::{BackendKind, ByteRange, Digest32, ErrorKind, MediaFile, PreferCdn, PreferP2p};
 use media_core::Service as _;
+use media_core::{BackendKind, ByteRange, Digest32, ErrorKind, MediaFile, PreferCdn, PreferP2p};
 use media_facade::media_cdn::{CdnSection, EmbeddedS3};
 use media_facade::media_ipfs::IpfsNode;
 use media_facade::media_torrent::TorrentNode;
@@ -89,13 +89,9 @@ async fn node_b_reads_what_node_a_stored_through_every_store_and_falls_back() {
 
     // The CDN dies: CDN-first reads fall back to P2P.
     a.service::<EmbeddedS3>().unwrap().shutdown().await;
-    let got = read(
-        &b.store,
-        &file,
-        ReadOptions::new().policy(PreferCdn),
-    )
-    .await
-    .unwrap();
+    let got = read(&b.store, &file, ReadOptions::new().policy(PreferCdn))
+        .await
+        .unwrap();
     assert_eq!(got, bytes);
     // The torrent seeder dies too: IPFS serves.
     a.service::<TorrentNode>().unwrap().shutdown().await;

@@ -1,0 +1,35 @@
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|all]`: each store's benchmark in
+//! its own module, reported as ratios against an established tool run side by side.
+
+mod cdn;
+mod e2e;
+mod ingest;
+mod ipfs;
+mod thumb;
+mod torrent;
+
+use crate::util::{flag, Res};
+
+pub(crate) fn bench(args: &[String]) -> Res {
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let size_mib: u64 = flag(args, "--size-mib").unwrap_or(1024);
+    match which {
+        "ingest" => ingest::bench(size_mib),
+        "cdn" => cdn::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "thumb" => thumb::bench(flag(args, "--fuzz-seconds").unwrap_or(20)),
+        "ipfs" => ipfs::bench(flag(args, "--size-mib").unwrap_or(300)),
+        "torrent" => torrent::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "all" => {
+            ingest::bench(size_mib)?;
+            cdn::bench(256)?;
+            thumb::bench(20)?;
+            ipfs::bench(300)?;
+            torrent::bench(256)?;
+            e2e::bench(256)
+        }
+        other => Err(format!(
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, all)"
+        )),
+    }
+}

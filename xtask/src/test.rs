@@ -1,0 +1,76 @@
+//! `cargo xtask test`: formatting, lints, each store feature alone, every test (with the
+//! tools the interop tests need installed first), doc tests.
+
+use crate::tools::{ensure_libtorrent, ensure_node_tools, ensure_seaweedfs};
+use crate::util::{cargo, have, run, Res};
+
+pub(crate) fn test(args: &[String]) -> Res {
+    let quick = args.iter().any(|a| a == "--quick");
+    let weed = ensure_seaweedfs()?;
+    let (npm_dir, node) = ensure_node_tools()?;
+    let libtorrent = ensure_libtorrent()?;
+    if have("rustfmt", "--version") {
+        run(
+            "format check",
+            cargo().args(["fmt", "--all", "--", "--check"]),
+        )?;
+    } else {
+        eprintln!(
+            "==> format check skipped: rustfmt is not installed (rustup component add rustfmt)"
+        );
+    }
+    if !quick {
+        if have("cargo-clippy", "--version") {
+            run(
+                "clippy",
+                cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--all-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )?;
+        } else {
+            eprintln!("==> clippy skipped: not installed (rustup component add clippy)");
+        }
+    }
+    if !quick {
+        // Every store is a cargo feature: each one alone must build.
+        for features in ["", "cdn", "ipfs", "torrent", "thumb"] {
+            let mut cmd = cargo();
+            cmd.args([
+                "check",
+                "--quiet",
+                "-p",
+                "media-facade",
+                "--no-default-features",
+            ]);
+            if !features.is_empty() {
+                cmd.args(["--features", features]);
+            }
+            run(
+                &format!("check media-facade with features [{features}]"),
+                &mut cmd,
+            )?;
+        }
+    }
+    run(
+        "tests",
+        cargo()
+            .args(["test", "--workspace", "--all-targets", "--all-features"])
+            .env("MEDIA_WEED_BIN", &weed)
+            .env("MEDIA_REQUIRE_SEAWEEDFS", "1")
+            .env("MEDIA_NODE_DIR", &npm_dir)
+            .env("MEDIA_NODE_BIN", &node)
+            .env("MEDIA_REQUIRE_NODE", "1")
+            .env("MEDIA_PY_LIBTORRENT", &libtorrent),
+    )?;
+    run(
+        "doc tests",
+        cargo().args(["test", "--workspace", "--doc", "--all-features"]),
+    )?;
+    Ok(())
+}
