@@ -47,6 +47,7 @@ mod location;
 mod media;
 mod policy;
 mod range;
+mod reference;
 mod service;
 mod sha256_pair;
 mod verify;
@@ -72,6 +73,7 @@ pub use policy::{
     DEFAULT_HEDGE_AFTER,
 };
 pub use range::ByteRange;
+pub use reference::{chunk_root, MediaRef};
 pub use service::{
     parse_section, PublicHttpStore, Service, StartContext, StartedStore, StoreProvider, Transport,
 };

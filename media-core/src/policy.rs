@@ -302,13 +302,15 @@ pub fn download_policy_named(
                 download_policy_named(base, hedge_after)?,
                 hedge_after,
             )),
-            _ => return Err(crate::MediaError::invalid_input(
-                crate::Operation::Configure,
-                format!(
+            _ => {
+                return Err(crate::MediaError::invalid_input(
+                    crate::Operation::Configure,
+                    format!(
                     "download policy {:?}: p2p, cdn, fastest, hedged or hedged-<p2p|cdn|fastest>",
                     other.chars().take(40).collect::<String>()
                 ),
-            )),
+                ))
+            }
         },
     })
 }

@@ -180,8 +180,9 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
                 },
             });
         }
-        // B learns of the file the way peers do: the record alone.
-        b.store.import(&file).await?;
+        // B learns of the file the way peers do: the record, plus the short reference that
+        // travels through the app's trusted channel and anchors the record's chunk list.
+        b.store.import_ref(&file, &file.reference()).await?;
         files.push((file, bytes.clone()));
     }
 
@@ -225,6 +226,9 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         r,
         &video_bytes[5_000_000..9_000_000],
     ));
+
+    println!("drill: a stranger hands B a forged record of clip.mp4 (real id, forged chunks)");
+    rows.push(forged_record_drill(&b.store, video_file, video_bytes, dir.path()).await);
 
     println!("drill: A's CDN is killed");
     let s3 = a
@@ -304,6 +308,77 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     b.shutdown().await;
     a.shutdown().await;
     Ok(rows)
+}
+
+/// A stranger's record: the id of `file`, chunk digests of other bytes, and a location (on
+/// B's own CDN store) serving exactly those bytes. B must refuse it, and the honest record
+/// must still read.
+async fn forged_record_drill(
+    b: &MediaStore,
+    file: &MediaFile,
+    bytes: &[u8],
+    scratch: &std::path::Path,
+) -> Row {
+    let step = "forged record -> refused, honest record still reads".to_owned();
+    let outcome: Result<String, String> = async {
+        let mut forged_bytes = bytes.to_vec();
+        forged_bytes[6_000_000] ^= 0xFF;
+        let digests = media_core::Digests::of_bytes(&forged_bytes);
+        let path = scratch.join("forged.bin");
+        std::fs::write(&path, &forged_bytes).map_err(|e| e.to_string())?;
+        let cdn = b
+            .backends()
+            .iter()
+            .find(|x| x.name() == "cdn")
+            .ok_or("B has no CDN store")?;
+        let blob =
+            media_core::StagedBlob::new(&path, "clip.mp4", "video/mp4", Arc::new(digests.clone()));
+        let location = cdn
+            .put(&blob, media_core::Progress::none())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut forged = MediaFile::new(
+            "clip.mp4",
+            "video/mp4",
+            &digests,
+            media_core::Timestamp::now(),
+        );
+        forged.id = file.id;
+        forged.sha256 = file.sha256;
+        forged.locations.push(location);
+        let refused_import = b.import(&forged).await.err().ok_or("import accepted it")?;
+        let refused_read = read(
+            b,
+            &forged,
+            ReadOptions::new().range(ByteRange::new(5_000_000, 7_000_000)),
+        )
+        .await
+        .err()
+        .ok_or("a range of it was served")?;
+        let (honest, _) = read(
+            b,
+            file,
+            ReadOptions::new().range(ByteRange::new(5_000_000, 7_000_000)),
+        )
+        .await?;
+        if honest != bytes[5_000_000..7_000_000] {
+            return Err("the honest record no longer reads".into());
+        }
+        Ok(format!("import: {refused_import}; read: {refused_read}"))
+    }
+    .await;
+    match outcome {
+        Ok(detail) => Row {
+            step,
+            ok: true,
+            detail,
+        },
+        Err(detail) => Row {
+            step,
+            ok: false,
+            detail,
+        },
+    }
 }
 
 fn check(step: String, r: Result<(Vec<u8>, Duration), String>, expected: &[u8]) -> Row {

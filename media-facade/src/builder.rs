@@ -157,12 +157,14 @@ impl MediaStoreBuilder {
             Some(c) => c,
             None => Arc::new(RedbCatalog::open(self.data_dir.join("catalog.redb"))?),
         };
+        let anchors = crate::anchors::Anchors::open(self.data_dir.join("anchors"))?;
         let inner = Arc::new(Inner::new(Parts {
             data_dir: self.data_dir,
             staging,
             backends: self.backends,
             catalog,
             shared_catalog: self.shared_catalog,
+            anchors,
             upload_policy: self.upload_policy,
             download_policy: self.download_policy,
             attempt_timeout: self.attempt_timeout,

@@ -27,10 +27,15 @@ const READ_AHEAD: usize = 4;
 
 /// Plan a download of `file` and start it in the background; the reader receives the
 /// verified bytes.
+///
+/// With `verify_first` (a record whose chunk list nothing anchors), the verified chunks are
+/// spooled to a file in the staging folder and released only after the whole file hashed to
+/// the id; then the record is anchored.
 pub(crate) fn start(
     inner: &Arc<Inner>,
     file: &MediaFile,
     options: ReadOptions,
+    verify_first: bool,
 ) -> Result<MediaReader> {
     let bytes = options.range.resolve(file.size)?;
     // Every location a backend of its kind can read is one attempt: two buckets holding
@@ -91,7 +96,91 @@ pub(crate) fn start(
         tx,
     };
     tokio::spawn(job.run());
-    Ok(MediaReader::new(op, bytes.end - bytes.start, rx))
+    if !verify_first {
+        return Ok(MediaReader::new(op, bytes.end - bytes.start, rx));
+    }
+    let (user_tx, user_rx) = mpsc::channel(READ_AHEAD);
+    let spool = Spool {
+        inner: Arc::clone(inner),
+        file: file.clone(),
+        path: inner.staging.join(format!("verify-{}", op.0)),
+    };
+    tokio::spawn(spool.run(rx, user_tx));
+    Ok(MediaReader::new(op, bytes.end - bytes.start, user_rx))
+}
+
+/// Holds a whole download on disk until it hashed to the id, then releases it.
+struct Spool {
+    inner: Arc<Inner>,
+    file: MediaFile,
+    path: std::path::PathBuf,
+}
+
+/// Bytes read back per piece when a spooled download is released.
+const RELEASE_PIECE: usize = 1 << 20;
+
+impl Spool {
+    async fn run(self, rx: mpsc::Receiver<Result<Bytes>>, tx: mpsc::Sender<Result<Bytes>>) {
+        let result = self.fill(rx).await;
+        let outcome = match result {
+            Ok(()) => self.release(&tx).await,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                Ok(())
+            }
+        };
+        if let Err(e) = outcome {
+            let _ = tx.send(Err(e)).await;
+        }
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
+
+    /// Write every verified chunk to the spool file and check the whole against the id.
+    async fn fill(&self, mut rx: mpsc::Receiver<Result<Bytes>>) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e| MediaError::io(Operation::Download, "spooling a download to verify it", e);
+        let mut out = tokio::fs::File::create(&self.path).await.map_err(io)?;
+        let mut whole = sha2::Sha256::new();
+        let mut written = 0u64;
+        while let Some(piece) = rx.recv().await {
+            let piece = piece?;
+            whole.update(&piece);
+            out.write_all(&piece).await.map_err(io)?;
+            written += piece.len() as u64;
+        }
+        out.flush().await.map_err(io)?;
+        if written != self.file.size
+            || media_core::Digest32(whole.finalize().into()) != self.file.sha256
+        {
+            return Err(MediaError::integrity(
+                Operation::Download,
+                format!(
+                    "the bytes received for {} do not hash to its id: nothing was released",
+                    self.file.id
+                ),
+            ));
+        }
+        // Every chunk matched the record and the whole matched the id: the chunk list is
+        // proven, so later range reads of this record are verified.
+        self.inner.anchors.set(&self.file)
+    }
+
+    async fn release(&self, tx: &mpsc::Sender<Result<Bytes>>) -> Result<()> {
+        use tokio::io::AsyncReadExt;
+        let io = |e| MediaError::io(Operation::Download, "reading a verified download back", e);
+        let mut input = tokio::fs::File::open(&self.path).await.map_err(io)?;
+        loop {
+            let mut buf = vec![0u8; RELEASE_PIECE];
+            let n = input.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.truncate(n);
+            if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
 }
 
 struct Download {

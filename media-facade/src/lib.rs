@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+mod anchors;
 mod builder;
 mod catalog;
 mod config;

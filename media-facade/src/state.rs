@@ -12,6 +12,7 @@ use media_core::{
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
+use crate::anchors::Anchors;
 use crate::inflight::InFlight;
 use crate::stats::Stats;
 
@@ -21,6 +22,7 @@ pub(crate) struct Inner {
     pub backends: Vec<Arc<dyn Backend>>,
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
+    pub anchors: Anchors,
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
@@ -40,6 +42,7 @@ pub(crate) struct Parts {
     pub backends: Vec<Arc<dyn Backend>>,
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
+    pub anchors: Anchors,
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
@@ -57,6 +60,7 @@ impl Inner {
             backends: p.backends,
             catalog: p.catalog,
             shared_catalog: p.shared_catalog,
+            anchors: p.anchors,
             upload_policy: p.upload_policy,
             download_policy: p.download_policy,
             attempt_timeout: p.attempt_timeout,

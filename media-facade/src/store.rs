@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use media_core::{
-    Backend, ByteRange, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, Operation, Result,
-    Thumbnail, Timestamp,
+    Backend, ByteRange, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, MediaRef, Operation,
+    Result, Thumbnail, Timestamp,
 };
 use tokio::sync::broadcast;
 use tracing::warn;
 
+use crate::anchors::{self, Trust};
 use crate::builder::MediaStoreBuilder;
 use crate::handle::UploadHandle;
 use crate::ingest::UploadRequest;
@@ -125,14 +126,24 @@ impl MediaStore {
 
     /// Open media described by a record that is not (necessarily) in the catalog, e.g. one a
     /// peer handed over. The record must be self-consistent.
+    ///
+    /// What is verified depends on whether the record's chunk list is anchored (this node's
+    /// own upload, a matching [`MediaRef`], or an earlier whole read):
+    /// - anchored: every chunk is checked before release, ranges included;
+    /// - not anchored, whole file: the bytes are spooled to the data directory and released
+    ///   only once they hash to the id (then the record is anchored);
+    /// - not anchored, a range: refused with `Integrity` (nothing vouches for the chunks);
+    /// - contradicting an anchored record of the same id: refused with `Integrity`.
     pub async fn open_file(&self, file: &MediaFile, options: ReadOptions) -> Result<MediaReader> {
-        if !file.is_consistent() {
-            return Err(MediaError::invalid_input(
-                Operation::Download,
-                format!("record {} is inconsistent (digest count or id)", file.id),
-            ));
+        check_consistent(file, Operation::Download)?;
+        match self.inner.anchors.trust(file) {
+            Trust::Anchored => download::start(&self.inner, file, options, false),
+            Trust::Conflicts => Err(anchors::conflict(file, Operation::Download)),
+            Trust::Unanchored if options.range.is_full() => {
+                download::start(&self.inner, file, options, true)
+            }
+            Trust::Unanchored => Err(anchors::unanchored(file)),
         }
-        download::start(&self.inner, file, options)
     }
 
     /// Read a whole (small) media file into memory, verified.
@@ -171,14 +182,51 @@ impl MediaStore {
 
     /// Remember a record received from a peer, after checking it is self-consistent, so its
     /// media can be downloaded by id.
+    ///
+    /// The record stays *unanchored*: nothing proves its chunk digests yet, so whole reads are
+    /// verified against the id before a byte is released and range reads are refused until
+    /// then (see [`MediaStore::import_ref`] and SECURITY.md). A record that contradicts one
+    /// this node verified is refused; a verified local record is never replaced.
     pub async fn import(&self, file: &MediaFile) -> Result<()> {
-        if !file.is_consistent() {
-            return Err(MediaError::invalid_input(
-                Operation::Catalog,
-                format!("record {} is inconsistent (digest count or id)", file.id),
-            ));
+        check_consistent(file, Operation::Catalog)?;
+        match self.inner.anchors.trust(file) {
+            Trust::Conflicts => Err(anchors::conflict(file, Operation::Catalog)),
+            // The same verified chunk list: keep the local record as it is.
+            Trust::Anchored if self.inner.catalog.get(&file.id).await?.is_some() => Ok(()),
+            Trust::Anchored | Trust::Unanchored => self.inner.catalog.put(file).await,
         }
-        self.inner.catalog.put(file).await
+    }
+
+    /// Import a record together with the reference its sender shared through a trusted
+    /// channel: the record must match the reference (id, size and every chunk digest), and is
+    /// then anchored, so range reads of it are verified from the first byte.
+    pub async fn import_ref(&self, file: &MediaFile, reference: &MediaRef) -> Result<()> {
+        reference.check(file)?;
+        if self.inner.anchors.trust(file) == Trust::Conflicts {
+            return Err(anchors::conflict(file, Operation::Catalog));
+        }
+        self.inner.anchors.set(file)?;
+        if self.inner.catalog.get(&file.id).await?.is_none() {
+            self.inner.catalog.put(file).await?;
+        }
+        Ok(())
+    }
+
+    /// Open media by its shared reference: the record (from the catalog or the shared one)
+    /// must match it, and is anchored before any byte is read.
+    pub async fn open_ref(
+        &self,
+        reference: &MediaRef,
+        options: ReadOptions,
+    ) -> Result<MediaReader> {
+        let file = self.inner.resolve(&reference.id).await?.ok_or_else(|| {
+            MediaError::not_found(
+                Operation::Download,
+                format!("no record of {} is known here", reference.id),
+            )
+        })?;
+        self.import_ref(&file, reference).await?;
+        self.open_file(&file, options).await
     }
 
     /// Delete media from every backend that can delete and from the catalog. Returns the
@@ -216,6 +264,7 @@ impl MediaStore {
             return Err(first);
         }
         self.inner.catalog.delete(&file.id).await?;
+        self.inner.anchors.remove(&file.id);
         Ok(removed)
     }
 
@@ -247,5 +296,16 @@ impl MediaStore {
             .iter()
             .map(|b| async move { (b.name().to_owned(), b.health().await) });
         join_all(checks).await
+    }
+}
+
+fn check_consistent(file: &MediaFile, op: Operation) -> Result<()> {
+    if file.is_consistent() {
+        Ok(())
+    } else {
+        Err(MediaError::invalid_input(
+            op,
+            format!("record {} is inconsistent (digest count or id)", file.id),
+        ))
     }
 }

@@ -67,12 +67,14 @@ async fn upload_steps(
         .mime
         .unwrap_or_else(|| ingested.sniffed_mime.to_owned());
     let part_path = ingested.path.clone();
-    let catalog = Arc::clone(&inner.catalog);
+    let dedup_inner = Arc::clone(inner);
+    // Only a record whose chunk list this node verified answers a later upload: a stranger's
+    // record with the same id (and forged chunks) is replaced by this upload's.
     let existing = async move {
-        Ok(catalog
-            .get(&id)
-            .await?
-            .filter(|f| !f.is_expired_at(Timestamp::now())))
+        Ok(dedup_inner.catalog.get(&id).await?.filter(|f| {
+            !f.is_expired_at(Timestamp::now())
+                && dedup_inner.anchors.trust(f) == crate::anchors::Trust::Anchored
+        }))
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
@@ -192,7 +194,11 @@ async fn store_everywhere(
         )
         .with_retryable(retryable))
     } else {
-        let stored = inner.catalog.put(&record).await.map(|()| record);
+        // This node computed the digests: the record is anchored.
+        let stored = match inner.anchors.set(&record) {
+            Ok(()) => inner.catalog.put(&record).await.map(|()| record),
+            Err(e) => Err(e),
+        };
         if let (Ok(record), Some(shared)) = (&stored, &inner.shared_catalog) {
             // Best effort: the media is stored; other nodes just cannot resolve it by id yet.
             if let Err(e) = shared.put(record).await {

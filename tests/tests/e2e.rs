@@ -70,7 +70,7 @@ async fn node_b_reads_what_node_a_stored_through_every_store_and_falls_back() {
         magnet.contains(&format!("xs={}", encoded(&format!("{cdn_base}/")))),
         "the .torrent is published on the CDN as the magnet's exact source: {magnet}"
     );
-    b.store.import(&file).await.unwrap();
+    b.store.import_ref(&file, &file.reference()).await.unwrap();
 
     for backend in ["cdn", "ipfs", "torrent"] {
         let got = read(&b.store, &file, ReadOptions::new().only_backend(backend))
@@ -135,7 +135,7 @@ async fn a_restarted_node_keeps_seeding_and_serving() {
     let a = node(a_dir.path()).await;
     assert_eq!(a.store.get(&file.id).await.unwrap(), Some(file.clone()));
     let b = node(b_dir.path()).await;
-    b.store.import(&file).await.unwrap();
+    b.store.import_ref(&file, &file.reference()).await.unwrap();
     for backend in ["cdn", "ipfs", "torrent"] {
         let got = read(&b.store, &file, ReadOptions::new().only_backend(backend))
             .await
