@@ -12,7 +12,7 @@
 //! | GET | `/api/v1/media/{id}` | the record |
 //! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes |
 //! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
-//! | POST | `/api/v1/import` | import the record in the body |
+//! | POST | `/api/v1/import?ref=R` | import the record in the body (checked against `R`) |
 //! | GET | `/api/v1/stats` | statistics and each store's health |
 //!
 //! Errors are a JSON [`ErrorSummary`] with a matching status.
@@ -261,16 +261,26 @@ async fn remove(
     Ok(Json(serde_json::json!({"id": id, "removed": removed})).into_response())
 }
 
+#[derive(Deserialize)]
+struct ImportQuery {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
 async fn import(
     State(api): State<Api>,
     headers: HeaderMap,
+    Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<MediaFile>> {
     authorize(&api, &headers)?;
     let file: MediaFile = serde_json::from_slice(&body).map_err(|e| {
         MediaError::invalid_input(Operation::Catalog, format!("not a media record: {e}"))
     })?;
-    api.store.import(&file).await?;
+    match q.reference {
+        Some(r) => api.store.import_ref(&file, &r.parse()?).await?,
+        None => api.store.import(&file).await?,
+    }
     Ok(Json(file))
 }
 

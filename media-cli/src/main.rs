@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
-use media_core::{ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, Operation};
+use media_core::{ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, MediaRef, Operation};
 use media_facade::{EmbeddedStack, MediaStore, StackConfig, UploadRequest};
 use sha2::Digest as _;
 use tokio::io::AsyncWriteExt;
@@ -89,15 +89,25 @@ enum Command {
     },
     /// List stored media.
     Ls,
-    /// Print a record: the JSON peers hand each other.
+    /// Print a record (the JSON peers hand each other) and its reference.
     Show {
         /// The media id.
         id: String,
+        /// Print only the reference to share through a trusted channel:
+        /// media:<sha256>?size=<bytes>&root=<chunk root>.
+        #[arg(long = "ref")]
+        reference: bool,
     },
     /// Import a record a peer handed over (a file, or - for stdin), after checking it.
+    /// Without --ref the record's chunk list is not trusted until one whole read proved it
+    /// (see SECURITY.md).
     Import {
         /// The record's JSON file, or -.
         file: PathBuf,
+        /// The reference the sender shared (media:…): the record must match it, and range
+        /// reads are verified from the first byte.
+        #[arg(long = "ref")]
+        reference: Option<String>,
     },
     /// Statistics and each store's health.
     Stat,
@@ -217,21 +227,20 @@ async fn catalog_command(store: &MediaStore, command: Command, json: bool) -> Cl
             files.sort_by(|a, b| a.name.cmp(&b.name));
             print_list(&files, json);
         }
-        Command::Show { id } => {
+        Command::Show { id, reference } => {
             let id = parse_id(&id)?;
             let file = store.get(&id).await?.ok_or_else(|| {
                 MediaError::not_found(Operation::Catalog, format!("no media with id {id}"))
             })?;
-            print_record(&file, json);
+            print_record(&file, reference, json);
         }
-        Command::Import { file } => {
+        Command::Import { file, reference } => {
             let record = read_record(&file).await?;
-            store.import(&record).await?;
-            if json {
-                print_json(&record);
-            } else {
-                println!("imported {} ({})", record.id, record.name);
+            match parse_ref(reference.as_deref())? {
+                Some(r) => store.import_ref(&record, &r).await?,
+                None => store.import(&record).await?,
             }
+            print_imported(&record, json);
         }
         _ => unreachable_command()?,
     }
@@ -262,12 +271,36 @@ fn print_list(files: &[MediaFile], json: bool) {
     }
 }
 
-fn print_record(file: &MediaFile, json: bool) {
-    if json {
-        print_json(file);
-    } else {
-        println!("{}", serde_json::to_string_pretty(file).unwrap_or_default());
+fn print_record(file: &MediaFile, only_reference: bool, json: bool) {
+    match (only_reference, json) {
+        (true, true) => print_json(&serde_json::json!({"reference": file.reference().to_string()})),
+        (true, false) => println!("{}", file.reference()),
+        (false, true) => print_json(file),
+        (false, false) => println!(
+            "{}\nreference: {}",
+            serde_json::to_string_pretty(file).unwrap_or_default(),
+            file.reference()
+        ),
     }
+}
+
+fn print_imported(record: &MediaFile, json: bool) {
+    if json {
+        print_json(record);
+    } else {
+        println!("imported {} ({})", record.id, record.name);
+    }
+}
+
+fn parse_ref(reference: Option<&str>) -> CliResult<Option<MediaRef>> {
+    reference
+        .map(|r| {
+            r.parse::<MediaRef>().map_err(|e| Failure {
+                code: 2,
+                message: format!("--ref: {}", e.message),
+            })
+        })
+        .transpose()
 }
 
 async fn read_record(path: &Path) -> CliResult<MediaFile> {
@@ -533,24 +566,23 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             let files: Vec<MediaFile> = client.json(client.request(Method::GET, "media")).await?;
             print_list(&files, json);
         }
-        Command::Show { id } => {
+        Command::Show { id, reference } => {
             let id = parse_id(&id)?;
             let file: MediaFile = client
                 .json(client.request(Method::GET, &format!("media/{id}")))
                 .await?;
-            print_record(&file, json);
+            print_record(&file, reference, json);
         }
-        Command::Import { file } => {
+        Command::Import { file, reference } => {
             let record = read_record(&file).await?;
-            let body = serde_json::to_vec(&record).unwrap_or_default();
-            let record: MediaFile = client
-                .json(client.request(Method::POST, "import").body(body))
-                .await?;
-            if json {
-                print_json(&record);
-            } else {
-                println!("imported {} ({})", record.id, record.name);
+            let mut request = client
+                .request(Method::POST, "import")
+                .body(serde_json::to_vec(&record).unwrap_or_default());
+            if let Some(r) = parse_ref(reference.as_deref())? {
+                request = request.query(&[("ref", r.to_string())]);
             }
+            let record: MediaFile = client.json(request).await?;
+            print_imported(&record, json);
         }
         Command::Put { files, expires_in } => {
             for path in files {

@@ -95,3 +95,214 @@ fn put_ls_get_stat_rm_round_trip() {
     assert!(!ok && err.contains("no media with id"), "{err}");
     assert!(!missing.exists());
 }
+
+fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_media"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn show_and_import_move_a_record_between_nodes_with_json_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let input = dir.path().join("photo.bin");
+    let bytes: Vec<u8> = (0..1_500_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    std::fs::write(&input, &bytes).unwrap();
+
+    let (code, out, err) = media_code(&a, &["put", "--json", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let put: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = put["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, media_core::MediaId::for_bytes(&bytes).to_string());
+
+    // show --json prints exactly the record peers hand each other; --ref its reference.
+    let (code, record, _) = media_code(&a, &["show", &id, "--json"]);
+    assert_eq!(code, 0);
+    let parsed: media_core::MediaFile = serde_json::from_str(record.trim()).unwrap();
+    assert_eq!(parsed.id.to_string(), id);
+    let (_, reference, _) = media_code(&a, &["show", &id, "--ref"]);
+    let reference = reference.trim().to_owned();
+    assert!(
+        reference.starts_with(&format!("media:{id}?size=")),
+        "{reference}"
+    );
+
+    // A forged copy of the record (one chunk digest changed) is refused against the reference.
+    let mut forged = parsed.clone();
+    forged.chunks[0] = media_core::Digest32::sha256(b"forged");
+    let forged_path = dir.path().join("forged.json");
+    std::fs::write(&forged_path, serde_json::to_vec(&forged).unwrap()).unwrap();
+    let (code, _, err) = media_code(
+        &b,
+        &["import", forged_path.to_str().unwrap(), "--ref", &reference],
+    );
+    assert_eq!(code, 4, "integrity failures exit 4: {err}");
+
+    // The honest record imports on node B (no stack is started for it) and reads back.
+    let record_path = dir.path().join("record.json");
+    std::fs::write(&record_path, record.trim()).unwrap();
+    let (code, out, err) = media_code(
+        &b,
+        &["import", record_path.to_str().unwrap(), "--ref", &reference],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported"), "{out}");
+    assert!(!b.join("torrent").exists(), "import started the P2P stack");
+    let (code, out, _) = media_code(&b, &["ls", "--json"]);
+    assert_eq!(code, 0);
+    let listed: Vec<media_core::MediaFile> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(listed.len(), 1);
+    let target = dir.path().join("out.bin");
+    let (code, out, err) = media_code(
+        &b,
+        &[
+            "get",
+            &id,
+            "--out",
+            target.to_str().unwrap(),
+            "--range",
+            "10-19",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), bytes[10..20]);
+    let got: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(got["bytes"], 10);
+
+    // Exit codes: not found 3, usage 2.
+    let unknown = media_core::MediaId::for_bytes(b"unknown").to_string();
+    assert_eq!(media_code(&b, &["show", &unknown]).0, 3);
+    assert_eq!(media_code(&b, &["show", "zz"]).0, 2);
+    assert_eq!(media_code(&b, &["import", "/nonexistent.json"]).0, 3);
+    assert_eq!(media_code(&b, &["frobnicate"]).0, 2);
+    let (code, out, _) = media_code(&b, &["--help"]);
+    assert_eq!(code, 0);
+    for command in [
+        "put",
+        "get",
+        "ls",
+        "show",
+        "import",
+        "stat",
+        "rm",
+        "serve",
+        "Exit codes",
+    ] {
+        assert!(out.contains(command), "--help lacks {command}: {out}");
+    }
+}
+
+#[test]
+fn commands_talk_to_a_running_serve_instead_of_failing_on_its_lock() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_media"))
+        .arg("--data")
+        .arg(&data)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = serve.stdout.take().unwrap();
+    let serve = Kill(serve);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("serving ");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    for service in [
+        "s3 http://127.0.0.1:",
+        "gateway http://127.0.0.1:",
+        "api http://127.0.0.1:",
+    ] {
+        assert!(seen.iter().any(|l| l.starts_with(service)), "{seen:?}");
+    }
+    let node: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("node.json")).unwrap()).unwrap();
+    assert!(node["token"].as_str().unwrap().len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("node.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "node.json is readable by others: {mode:o}");
+    }
+
+    let input = dir.path().join("clip.bin");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 31 % 241) as u8).collect();
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, out, err) = media_code(&data, &["put", "--json", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "put through the running node: {err}");
+    let put: media_core::MediaFile = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(put.id, media_core::MediaId::for_bytes(&bytes));
+    let id = put.id.to_string();
+    let (code, out, _) = media_code(&data, &["ls"]);
+    assert!(code == 0 && out.contains(&id), "{out}");
+    let (code, out, _) = media_code(&data, &["show", &id, "--ref"]);
+    assert!(code == 0 && out.starts_with("media:"), "{out}");
+    let target = dir.path().join("back.bin");
+    let (code, _, err) = media_code(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            target.to_str().unwrap(),
+            "--policy",
+            "cdn",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), bytes);
+    let (code, out, _) = media_code(&data, &["stat", "--json"]);
+    assert_eq!(code, 0);
+    let stat: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(stat["stats"]["uploads_completed"], 1, "{stat}");
+    assert_eq!(stat["health"]["cdn"], "ok");
+    let (code, out, _) = media_code(&data, &["rm", &id]);
+    assert!(code == 0 && out.contains("cdn"), "{out}");
+    let unknown = media_core::MediaId::for_bytes(b"none").to_string();
+    assert_eq!(media_code(&data, &["show", &unknown]).0, 3);
+
+    // A wrong token is refused by the API itself.
+    let api = node["api"].as_str().unwrap().trim_start_matches("http://");
+    for auth in ["", "Authorization: Bearer wrong\r\n"] {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(api).unwrap();
+        write!(
+            conn,
+            "GET /api/v1/media HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    }
+    drop(serve);
+}

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::catalog::RedbCatalog;
 use crate::state::{Inner, Parts};
+use crate::upload::PutLimits;
 use crate::MediaStore;
 
 /// Builds a [`MediaStore`] with sane defaults: a `redb` catalog in the data directory, upload to
@@ -49,6 +50,7 @@ pub struct MediaStoreBuilder {
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     shared_catalog: Option<Arc<dyn Catalog>>,
     attempt_timeout: Duration,
+    put_limits: PutLimits,
 }
 
 impl MediaStoreBuilder {
@@ -86,6 +88,13 @@ impl MediaStoreBuilder {
     /// [`DEFAULT_ATTEMPT_TIMEOUT`]); [`crate::ReadOptions::attempt_timeout`] overrides it per read.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Deadlines of each store's put, and how long an upload that already has enough stores
+    /// waits for the others (see [`PutLimits`]).
+    pub fn put_limits(mut self, limits: PutLimits) -> Self {
+        self.put_limits = limits;
         self
     }
 
@@ -168,6 +177,7 @@ impl MediaStoreBuilder {
             upload_policy: self.upload_policy,
             download_policy: self.download_policy,
             attempt_timeout: self.attempt_timeout,
+            put_limits: self.put_limits,
             max_size: self.max_size,
             thumbnailer: self.thumbnailer,
             event_capacity: self.event_capacity,
@@ -216,6 +226,7 @@ impl MediaStoreBuilder {
             thumbnailer: default_thumbnailer(),
             shared_catalog: None,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            put_limits: PutLimits::default(),
         }
     }
 }

@@ -66,6 +66,7 @@ pub use providers::providers;
 pub use reader::MediaReader;
 pub use stats::{BackendStats, StatsSnapshot};
 pub use store::MediaStore;
+pub use upload::PutLimits;
 
 #[cfg(feature = "cdn")]
 pub use media_cdn;

@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 use crate::anchors::Anchors;
 use crate::inflight::InFlight;
 use crate::stats::Stats;
+use crate::upload::PutLimits;
 
 pub(crate) struct Inner {
     pub data_dir: PathBuf,
@@ -26,6 +27,7 @@ pub(crate) struct Inner {
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
+    pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     events: broadcast::Sender<MediaEvent>,
@@ -46,6 +48,7 @@ pub(crate) struct Parts {
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
+    pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     pub event_capacity: usize,
@@ -64,6 +67,7 @@ impl Inner {
             upload_policy: p.upload_policy,
             download_policy: p.download_policy,
             attempt_timeout: p.attempt_timeout,
+            put_limits: p.put_limits,
             max_size: p.max_size,
             thumbnailer: p.thumbnailer,
             events,

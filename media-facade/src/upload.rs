@@ -4,13 +4,14 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use media_core::{
-    ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, Operation, OperationId, Progress,
-    Result, StagedBlob, Thumbnail, Timestamp,
+    Backend, ErrorKind, Location, MediaError, MediaEvent, MediaFile, MediaId, Operation,
+    OperationId, Progress, Result, StagedBlob, Thumbnail, Timestamp,
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::inflight::Joined;
 use crate::ingest::{clean_name, ingest, Ingested, UploadRequest};
@@ -104,6 +105,11 @@ fn backends_holding(inner: &Inner, file: &MediaFile) -> Vec<String> {
 }
 
 /// Put the staged blob on every backend of the upload plan, then record it.
+///
+/// Each put has a deadline and a stall timeout ([`PutLimits`]). Once the plan's `required`
+/// stores succeeded, the upload waits at most `late_grace` for the others, then returns; a
+/// store finishing later still reports `Stored`/`StoreFailed` and has its location added to
+/// the catalogued record. The staged file is removed when the last put returned.
 async fn store_everywhere(
     inner: &Arc<Inner>,
     op: OperationId,
@@ -117,62 +123,62 @@ async fn store_everywhere(
     let staged_path = inner.staging.join(id.to_string());
     std::fs::rename(&ingested.path, &staged_path)
         .map_err(|e| MediaError::io(Operation::Upload, "moving staged file", e))?;
-    let blob = StagedBlob::new(&staged_path, &name, &mime, Arc::clone(&digests));
+    let blob = Arc::new(StagedBlob::new(
+        &staged_path,
+        &name,
+        &mime,
+        Arc::clone(&digests),
+    ));
 
     let all: Vec<usize> = (0..inner.backends.len()).collect();
     let plan = inner.upload_policy.plan(&inner.candidates(&all));
-    let puts = plan.targets.iter().map(|&i| {
-        let backend = Arc::clone(&inner.backends[i]);
-        let progress = progress_events(inner, op, id, backend.name(), digests.size);
-        let blob = &blob;
-        async move {
-            // Each store's outcome is reported the moment it is known, not when the slowest
-            // store is done, so a caller following events sees the fast stores land first.
-            let bname = backend.name().to_owned();
-            let result = backend
-                .put(blob, progress)
-                .await
-                .map_err(|e| e.or_backend(&bname));
-            let event = match &result {
-                Ok(location) => MediaEvent::Stored {
-                    op,
-                    id,
-                    backend: bname,
-                    location: location.clone(),
-                },
-                Err(e) => {
-                    warn!(%id, backend = %bname, error = %e, "store failed");
-                    MediaEvent::StoreFailed {
-                        op,
-                        id,
-                        backend: bname,
-                        error: e.summary(),
-                    }
-                }
-            };
-            inner.emit(event);
-            (backend, result)
-        }
+    let mut puts: FuturesUnordered<_> = plan
+        .targets
+        .iter()
+        .map(|&i| {
+            let backend = Arc::clone(&inner.backends[i]);
+            tokio::spawn(put_one(Arc::clone(inner), op, backend, Arc::clone(&blob)))
+        })
+        .collect();
+    let thumbnail = tokio::spawn({
+        let (inner, path, mime) = (Arc::clone(inner), staged_path.clone(), mime.clone());
+        async move { make_thumbnail(&inner, &path, &mime).await }
     });
-    let (results, thumbnail) =
-        futures::join!(join_all(puts), make_thumbnail(inner, &staged_path, &mime));
 
-    let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
-    record.expires_at = expires_at;
-    record.thumbnail = thumbnail;
     let mut failures = Vec::new();
-    let mut stored = Vec::new();
-    for (backend, result) in results {
-        match result {
-            Ok(location) => {
-                record.add_location(location.clone());
-                stored.push((backend, location));
-            }
-            Err(e) => failures.push(e),
+    let mut stored: Vec<(Arc<dyn Backend>, Location)> = Vec::new();
+    let mut grace: Option<tokio::time::Instant> = None;
+    loop {
+        let next = match grace {
+            Some(until) => match tokio::time::timeout_at(until, puts.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+            None => puts.next().await,
+        };
+        let Some(joined) = next else { break };
+        match joined {
+            Ok((backend, Ok(location))) => stored.push((backend, location)),
+            Ok((_, Err(e))) => failures.push(e),
+            Err(e) => failures.push(MediaError::internal(
+                Operation::Put,
+                format!("a store's put task failed: {e}"),
+            )),
+        }
+        if stored.len() >= plan.required && grace.is_none() {
+            grace = Some(tokio::time::Instant::now() + inner.put_limits.late_grace);
         }
     }
 
-    let outcome = if stored.len() < plan.required {
+    let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
+    record.expires_at = expires_at;
+    record.thumbnail = thumbnail.await.ok().flatten();
+    for (_, location) in &stored {
+        record.add_location(location.clone());
+    }
+
+    if stored.len() < plan.required {
+        // Every put has returned (the grace only starts once the policy is satisfied).
         let detail: Vec<String> = failures.iter().map(ToString::to_string).collect();
         // Undo partial stores so a failed upload leaves nothing behind.
         for (backend, location) in &stored {
@@ -180,8 +186,9 @@ async fn store_everywhere(
                 let _ = backend.delete(location).await;
             }
         }
+        let _ = std::fs::remove_file(&staged_path);
         let retryable = failures.iter().any(MediaError::is_retryable);
-        Err(MediaError::new(
+        return Err(MediaError::new(
             ErrorKind::PolicyUnsatisfied,
             Operation::Upload,
             format!(
@@ -192,23 +199,159 @@ async fn store_everywhere(
                 detail.join("; ")
             ),
         )
-        .with_retryable(retryable))
+        .with_retryable(retryable));
+    }
+    // This node computed the digests: the record is anchored.
+    inner.anchors.set(&record)?;
+    let outcome = inner.catalog.put(&record).await.map(|()| record.clone());
+    publish(inner, &record).await;
+    if puts.is_empty() {
+        let _ = std::fs::remove_file(&staged_path);
     } else {
-        // This node computed the digests: the record is anchored.
-        let stored = match inner.anchors.set(&record) {
-            Ok(()) => inner.catalog.put(&record).await.map(|()| record),
-            Err(e) => Err(e),
+        debug!(%id, late = puts.len(), "upload returns; late stores finish in the background");
+        tokio::spawn(finish_late_stores(Arc::clone(inner), id, puts, staged_path));
+    }
+    outcome
+}
+
+type PutResult = (Arc<dyn Backend>, Result<Location>);
+
+/// Wait for the stores still busy after an upload returned; add each one's location to the
+/// record, then remove the staged file.
+async fn finish_late_stores(
+    inner: Arc<Inner>,
+    id: MediaId,
+    mut puts: FuturesUnordered<tokio::task::JoinHandle<PutResult>>,
+    staged: std::path::PathBuf,
+) {
+    while let Some(joined) = puts.next().await {
+        let Ok((_, Ok(location))) = joined else {
+            continue;
         };
-        if let (Ok(record), Some(shared)) = (&stored, &inner.shared_catalog) {
-            // Best effort: the media is stored; other nodes just cannot resolve it by id yet.
-            if let Err(e) = shared.put(record).await {
-                warn!(%id, error = %e, "could not publish the record to the shared catalog");
+        match inner.catalog.get(&id).await {
+            Ok(Some(mut record)) => {
+                record.add_location(location);
+                if let Err(e) = inner.catalog.put(&record).await {
+                    warn!(%id, error = %e, "could not add a late store's location");
+                }
+                publish(&inner, &record).await;
+            }
+            Ok(None) => debug!(%id, "the record went away before a late store finished"),
+            Err(e) => warn!(%id, error = %e, "could not add a late store's location"),
+        }
+    }
+    let _ = std::fs::remove_file(&staged);
+}
+
+/// Best effort: the media is stored; other nodes just cannot resolve it by id yet.
+async fn publish(inner: &Inner, record: &MediaFile) {
+    if let Some(shared) = &inner.shared_catalog {
+        if let Err(e) = shared.put(record).await {
+            warn!(id = %record.id, error = %e, "could not publish the record to the shared catalog");
+        }
+    }
+}
+
+/// One store's put under its deadline and stall timeout; its outcome is reported the moment
+/// it is known, so a caller following events sees the fast stores land first.
+async fn put_one(
+    inner: Arc<Inner>,
+    op: OperationId,
+    backend: Arc<dyn Backend>,
+    blob: Arc<StagedBlob>,
+) -> PutResult {
+    let id = blob.id();
+    let bname = backend.name().to_owned();
+    let limits = inner.put_limits;
+    let started = tokio::time::Instant::now();
+    // Milliseconds since `started` of the last progress report.
+    let last = Arc::new(AtomicU64::new(0));
+    let events = progress_events(&inner, op, id, &bname, blob.size());
+    let progress = {
+        let last = Arc::clone(&last);
+        Progress::new(move |bytes| {
+            last.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            events.report(bytes);
+        })
+    };
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(limits.stall / 4).await;
+            let quiet = started
+                .elapsed()
+                .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+            if quiet >= limits.stall {
+                return MediaError::timeout(
+                    Operation::Put,
+                    format!("no progress for {} s", limits.stall.as_secs()),
+                );
             }
         }
-        stored
     };
-    let _ = std::fs::remove_file(&staged_path);
-    outcome
+    let result = tokio::select! {
+        r = tokio::time::timeout(limits.deadline, backend.put(&blob, progress)) => match r {
+            Ok(r) => r,
+            Err(_) => Err(MediaError::timeout(
+                Operation::Put,
+                format!("not done after {} s", limits.deadline.as_secs()),
+            )),
+        },
+        e = watchdog => Err(e),
+    }
+    .map_err(|e| e.or_backend(&bname));
+    let event = match &result {
+        Ok(location) => MediaEvent::Stored {
+            op,
+            id,
+            backend: bname,
+            location: location.clone(),
+        },
+        Err(e) => {
+            warn!(%id, backend = %bname, error = %e, "store failed");
+            MediaEvent::StoreFailed {
+                op,
+                id,
+                backend: bname,
+                error: e.summary(),
+            }
+        }
+    };
+    inner.emit(event);
+    (backend, result)
+}
+
+/// How long one store's put may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutLimits {
+    /// Longest a put may take in all (default 1 hour).
+    pub deadline: Duration,
+    /// Longest a put may go without reporting progress (default 5 minutes).
+    pub stall: Duration,
+    /// Once enough stores succeeded, how long the upload still waits for the others before
+    /// it returns and lets them finish in the background (default 60 s).
+    pub late_grace: Duration,
+}
+
+impl Default for PutLimits {
+    fn default() -> Self {
+        PutLimits {
+            deadline: Duration::from_secs(3600),
+            stall: Duration::from_secs(300),
+            late_grace: Duration::from_secs(60),
+        }
+    }
+}
+
+impl PutLimits {
+    /// Limits with these values.
+    pub fn new(deadline: Duration, stall: Duration, late_grace: Duration) -> Self {
+        PutLimits {
+            deadline,
+            stall: stall.max(Duration::from_millis(4)),
+            late_grace,
+        }
+    }
 }
 
 /// The inline thumbnail of a staged file, made on a blocking thread while the stores upload.
