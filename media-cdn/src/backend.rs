@@ -38,6 +38,22 @@ pub struct S3Backend {
     unfinished: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
 
+/// User metadata holding the hex SHA-256 of an object's bytes (`x-amz-meta-sha256`).
+const SHA256_META: &str = "sha256";
+
+/// S3's limit on the number of parts of one multipart upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// What a content-addressed key holds.
+enum Existing {
+    /// Nothing.
+    Absent,
+    /// These very bytes (proven by checksum or our metadata).
+    Same,
+    /// Something else, or something we cannot prove to be these bytes.
+    Other,
+}
+
 fn b64(digest: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest)
 }
@@ -64,6 +80,46 @@ impl S3Backend {
     /// A catalog of `MediaFile` records stored next to the objects in the same bucket.
     pub fn catalog(&self) -> crate::S3Catalog {
         crate::S3Catalog::from_bucket(Arc::clone(&self.bucket))
+    }
+
+    /// Whether `key` already holds `blob`'s bytes: decided by the SHA-256 the server checked
+    /// (single PUTs) or recorded at upload (our `sha256` metadata), never by size alone.
+    async fn existing(&self, key: &str, blob: &StagedBlob) -> Result<Existing> {
+        let b = &self.bucket;
+        let head = b
+            .client
+            .head_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await;
+        let head = match head {
+            Ok(h) => h,
+            Err(e) => {
+                let e = sdk_error(b.name(), Operation::Put, "HEAD object", e);
+                return if e.kind == ErrorKind::NotFound {
+                    Ok(Existing::Absent)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        let hex = blob.digests.sha256.to_hex();
+        let by_meta = head
+            .metadata()
+            .and_then(|m| m.get(SHA256_META))
+            .is_some_and(|v| v.eq_ignore_ascii_case(&hex));
+        let by_checksum =
+            head.checksum_sha256() == Some(b64(blob.digests.sha256.as_bytes()).as_str());
+        let size_ok = head
+            .content_length()
+            .is_some_and(|n| n as u64 == blob.size());
+        Ok(if size_ok && (by_meta || by_checksum) {
+            Existing::Same
+        } else {
+            Existing::Other
+        })
     }
 
     /// The size of the object at `key`, or `None` if it does not exist.
@@ -125,6 +181,7 @@ impl S3Backend {
             .content_length(blob.size() as i64)
             .content_type(&blob.mime)
             .checksum_sha256(b64(blob.digests.sha256.as_bytes()))
+            .metadata(SHA256_META, blob.digests.sha256.to_hex())
             .if_none_match("*")
             .body(body)
             // The signed checksum header already binds the body; signing the payload too
@@ -135,7 +192,15 @@ impl S3Backend {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_precondition_failed(&e) => Ok(()),
+            // Someone stored an object at this key meanwhile: success only if it is ours.
+            Err(e) if is_precondition_failed(&e) => match self.existing(key, blob).await? {
+                Existing::Same => Ok(()),
+                _ => Err(MediaError::integrity(
+                    Operation::Put,
+                    format!("another object appeared at {key} during the upload"),
+                )
+                .with_backend(b.name())),
+            },
             Err(e) => {
                 let e = sdk_error(b.name(), Operation::Put, "PUT object", e);
                 if e.kind == ErrorKind::Integrity {
@@ -246,6 +311,7 @@ impl S3Backend {
             .bucket(&b.config.bucket)
             .key(key)
             .content_type(&blob.mime)
+            .metadata(SHA256_META, blob.digests.sha256.to_hex())
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
             .await
@@ -275,7 +341,15 @@ impl S3Backend {
                     .await;
                 match done {
                     Ok(_) => Ok(()),
-                    Err(e) if is_precondition_failed(&e) => Ok(()),
+                    Err(e) if is_precondition_failed(&e) => match self.existing(key, blob).await {
+                        Ok(Existing::Same) => Ok(()),
+                        Ok(_) => Err(MediaError::integrity(
+                            Operation::Put,
+                            format!("another object appeared at {key} during the upload"),
+                        )
+                        .with_backend(b.name())),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(sdk_error(
                         b.name(),
                         Operation::Put,
@@ -299,8 +373,10 @@ impl S3Backend {
         upload_id: &str,
         progress: &Progress,
     ) -> Result<Vec<CompletedPart>> {
-        let part_size = self.bucket.config.part_size;
+        // S3 allows 10,000 parts: larger objects get larger parts, so the advertised maximum
+        // size is real.
         let size = blob.size();
+        let part_size = self.bucket.config.part_size.max(size.div_ceil(MAX_PARTS));
         let count = size.div_ceil(part_size);
         let done = AtomicU64::new(0);
         let uploads = futures::stream::iter(0..count).map(|i| {
@@ -316,7 +392,14 @@ impl S3Backend {
             }
         });
         let mut parts: Vec<CompletedPart> = uploads
-            .buffer_unordered(self.bucket.config.part_concurrency)
+            // Parts are held in memory while in flight: keep that under ~256 MiB even when
+            // huge objects make parts large.
+            .buffer_unordered(
+                self.bucket
+                    .config
+                    .part_concurrency
+                    .min(((256 << 20) / part_size).max(1) as usize),
+            )
             .try_collect()
             .await?;
         parts.sort_by_key(|p| p.part_number());
@@ -433,10 +516,28 @@ impl Backend for S3Backend {
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
         let key = self.bucket.config.key_for(&blob.id().to_string());
         let location = self.location_for(&key);
-        if self.object_size(&key).await? == Some(blob.size()) {
-            debug!(key, "object already stored");
-            progress.report(blob.size());
-            return Ok(location);
+        match self.existing(&key, blob).await? {
+            Existing::Same => {
+                debug!(key, "object already stored");
+                progress.report(blob.size());
+                return Ok(location);
+            }
+            Existing::Absent => {}
+            Existing::Other => {
+                // A content-addressed key holding other (or unprovable) bytes: replace them.
+                warn!(
+                    key,
+                    "the object at this key is not these bytes; replacing it"
+                );
+                let b = &self.bucket;
+                b.client
+                    .delete_object()
+                    .bucket(&b.config.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(b.name(), Operation::Put, "DELETE object", e))?;
+            }
         }
         if blob.size() >= self.bucket.config.multipart_threshold {
             self.put_multipart(blob, &key, &progress).await?;

@@ -22,6 +22,19 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     async fn delete(&self, id: &MediaId) -> Result<bool>;
     /// Every record, ordered by id.
     async fn list(&self) -> Result<Vec<MediaFile>>;
+
+    /// At most `limit` records with ids after `after` (from the start when `None`), ordered
+    /// by id: a page of the catalog. Catalogs that can seek override this; the default reads
+    /// the whole list.
+    async fn list_after(&self, after: Option<&MediaId>, limit: usize) -> Result<Vec<MediaFile>> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|f| after.is_none_or(|a| f.id > *a))
+            .take(limit)
+            .collect())
+    }
 }
 
 /// A catalog in memory, for tests and throwaway stores.

@@ -98,7 +98,8 @@ impl MediaStoreBuilder {
         self
     }
 
-    /// Refuse uploads larger than `bytes`.
+    /// Refuse uploads larger than `bytes` (default [`DEFAULT_MAX_UPLOAD`], 4 GiB;
+    /// `u64::MAX` for no limit).
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = Some(bytes);
         self
@@ -220,7 +221,7 @@ impl MediaStoreBuilder {
             catalog: None,
             upload_policy: Arc::new(UploadToAll::default()),
             download_policy: Arc::new(PreferP2p),
-            max_size: None,
+            max_size: Some(DEFAULT_MAX_UPLOAD),
             event_capacity: 1024,
             expiry_sweep: None,
             thumbnailer: default_thumbnailer(),
@@ -230,6 +231,9 @@ impl MediaStoreBuilder {
         }
     }
 }
+
+/// Largest upload accepted unless [`MediaStoreBuilder::max_size`] says otherwise: 4 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 
 #[cfg(feature = "thumb")]
 fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {

@@ -148,6 +148,31 @@ impl Catalog for RedbCatalog {
         .await
     }
 
+    async fn list_after(&self, after: Option<&MediaId>, limit: usize) -> Result<Vec<MediaFile>> {
+        let after = after.map(|a| a.to_string());
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(|e| db_err("catalog read", e))?;
+            let table = txn
+                .open_table(MEDIA)
+                .map_err(|e| db_err("catalog table", e))?;
+            let range = match &after {
+                Some(a) => table.range::<&str>((
+                    std::ops::Bound::Excluded(a.as_str()),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => table.range::<&str>(..),
+            }
+            .map_err(|e| db_err("catalog scan", e))?;
+            let mut out = Vec::new();
+            for entry in range.take(limit) {
+                let (_, value) = entry.map_err(|e| db_err("catalog scan", e))?;
+                out.push(decode(value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn list(&self) -> Result<Vec<MediaFile>> {
         self.blocking(|db| {
             let txn = db.begin_read().map_err(|e| db_err("catalog read", e))?;

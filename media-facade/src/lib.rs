@@ -55,7 +55,7 @@ mod stats;
 mod store;
 mod upload;
 
-pub use builder::MediaStoreBuilder;
+pub use builder::{MediaStoreBuilder, DEFAULT_MAX_UPLOAD};
 pub use catalog::RedbCatalog;
 pub use config::StackConfig;
 pub use embedded::EmbeddedStack;
@@ -65,7 +65,7 @@ pub use options::ReadOptions;
 pub use providers::providers;
 pub use reader::MediaReader;
 pub use stats::{BackendStats, StatsSnapshot};
-pub use store::MediaStore;
+pub use store::{MediaStore, MAX_PAGE};
 pub use upload::PutLimits;
 
 #[cfg(feature = "cdn")]

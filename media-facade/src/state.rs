@@ -17,6 +17,11 @@ use crate::inflight::InFlight;
 use crate::stats::Stats;
 use crate::upload::PutLimits;
 
+/// Uploads hashed at once.
+const INGEST_SLOTS: usize = 2;
+/// Images decoded for thumbnails at once.
+const DECODE_SLOTS: usize = 1;
+
 pub(crate) struct Inner {
     pub data_dir: PathBuf,
     pub staging: PathBuf,
@@ -34,6 +39,10 @@ pub(crate) struct Inner {
     pub stats: Stats,
     pub throughput: Mutex<ThroughputTable>,
     pub uploads: InFlight<MediaFile>,
+    /// Bounds concurrent ingests (hashing, staging).
+    pub ingest_slots: tokio::sync::Semaphore,
+    /// Bounds concurrent image decodes for thumbnails.
+    pub decode_slots: tokio::sync::Semaphore,
     next_op: AtomicU64,
 }
 
@@ -74,6 +83,8 @@ impl Inner {
             stats: Stats::default(),
             throughput: Mutex::new(ThroughputTable::new()),
             uploads: InFlight::default(),
+            ingest_slots: tokio::sync::Semaphore::new(INGEST_SLOTS),
+            decode_slots: tokio::sync::Semaphore::new(DECODE_SLOTS),
             next_op: AtomicU64::new(1),
         }
     }

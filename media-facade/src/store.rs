@@ -175,7 +175,23 @@ impl MediaStore {
         Ok(thumb)
     }
 
-    /// Every catalogued record.
+    /// A page of the catalog: at most `limit` records (capped at [`MAX_PAGE`]) with ids after
+    /// `after`, ordered by id, without their inline thumbnails (fetch those with
+    /// [`MediaStore::thumbnail`]). The last record's id is the cursor of the next page.
+    pub async fn list_page(&self, after: Option<&MediaId>, limit: usize) -> Result<Vec<MediaFile>> {
+        let mut page = self
+            .inner
+            .catalog
+            .list_after(after, limit.clamp(1, MAX_PAGE))
+            .await?;
+        for f in &mut page {
+            f.thumbnail = None;
+        }
+        Ok(page)
+    }
+
+    /// Every catalogued record (for small catalogs; page through large ones with
+    /// [`MediaStore::list_page`]).
     pub async fn list(&self) -> Result<Vec<MediaFile>> {
         self.inner.catalog.list().await
     }
@@ -298,6 +314,9 @@ impl MediaStore {
         join_all(checks).await
     }
 }
+
+/// Largest page [`MediaStore::list_page`] returns.
+pub const MAX_PAGE: usize = 1000;
 
 fn check_consistent(file: &MediaFile, op: Operation) -> Result<()> {
     if file.is_consistent() {

@@ -55,7 +55,14 @@ async fn upload_steps(
         }
     }
     let part = inner.staging.join(format!("{}.part", op.0));
+    // At most a few ingests at once: each already keeps both cores busy hashing.
+    let slot = inner
+        .ingest_slots
+        .acquire()
+        .await
+        .map_err(|_| MediaError::internal(Operation::Upload, "the store is shutting down"))?;
     let ingested = ingest(request.input, &name, part, inner.max_size).await?;
+    drop(slot);
     let id = ingested.digests.id();
     inner.emit(MediaEvent::Ingested {
         op,
@@ -358,6 +365,8 @@ impl PutLimits {
 /// A thumbnail that cannot be made never fails the upload.
 async fn make_thumbnail(inner: &Inner, staged: &Path, mime: &str) -> Option<Thumbnail> {
     let thumbnailer = Arc::clone(inner.thumbnailer.as_ref()?);
+    // One decode at a time: a full PNG or WebP decode may take hundreds of MiB.
+    let _slot = inner.decode_slots.acquire().await.ok()?;
     let (path, mime) = (staged.to_path_buf(), mime.to_owned());
     let made = tokio::task::spawn_blocking(move || thumbnailer.thumbnail(&path, &mime)).await;
     match made {

@@ -102,3 +102,36 @@ async fn a_late_store_lands_in_the_record_after_the_upload_returned() {
     }
     panic!("the staged file was never removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_pages_without_thumbnails_and_uploads_have_a_default_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdn, _, _) = three_backends();
+    // The redb catalog (the default), not the in-memory one: pages seek in the table.
+    let store = media_facade::MediaStore::builder(dir.path())
+        .backend(cdn as std::sync::Arc<dyn media_core::Backend>)
+        .build()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7u64 {
+        let f = store
+            .upload(UploadRequest::bytes(format!("{i}.bin"), data(1000 + i, i)))
+            .await
+            .unwrap();
+        ids.push(f.id);
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_page(cursor.as_ref(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        assert!(page.iter().all(|f| f.thumbnail.is_none()));
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        seen.extend(page.iter().map(|f| f.id));
+    }
+    assert_eq!(seen, ids);
+    assert_eq!(media_facade::DEFAULT_MAX_UPLOAD, 4 << 30);
+}
