@@ -470,13 +470,24 @@ impl S3Backend {
                 let key = self.own_key(location, Operation::Get)?;
                 self.presigned_url(key, expiry).await
             }
-            None => location.cdn_url().map(str::to_owned).ok_or_else(|| {
-                MediaError::invalid_input(
-                    Operation::Get,
-                    format!("an S3 backend cannot read {location}"),
-                )
-                .with_backend(self.name())
-            }),
+            None => {
+                let url = location.cdn_url().ok_or_else(|| {
+                    MediaError::invalid_input(
+                        Operation::Get,
+                        format!("an S3 backend cannot read {location}"),
+                    )
+                    .with_backend(self.name())
+                })?;
+                // A record may name any URL: outside this bucket, only where the node may go.
+                let config = &self.bucket.config;
+                if !url.starts_with(&config.object_url("")) {
+                    config
+                        .reach
+                        .check_url(url)
+                        .map_err(|e| e.with_backend(self.name()))?;
+                }
+                Ok(url.to_owned())
+            }
         }
     }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Backend, MediaError, Operation, PublicHttpStore, Result, Service, StartContext,
-    StartedStore, StoreProvider,
+    parse_section, Backend, MediaError, Operation, PublicHttpStore, Reach, Result, Service,
+    StartContext, StartedStore, StoreProvider,
 };
 use serde::Deserialize;
 
@@ -60,6 +60,9 @@ pub struct S3Config {
     pub read_timeout: Duration,
     /// Deadline of one S3 request attempt (a PUT, one part, a HEAD), default 120 s.
     pub request_timeout: Duration,
+    /// Where reads may go when a record names a URL outside this bucket (default: public
+    /// addresses only). This bucket's own URLs are always read.
+    pub reach: Reach,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -107,6 +110,7 @@ impl S3Config {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(120),
+            reach: Reach::public_only(),
         }
     }
 
@@ -171,6 +175,13 @@ impl S3Config {
     #[must_use]
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Where reads of URLs outside this bucket may go.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
         self
     }
 
@@ -410,6 +421,7 @@ impl StoreProvider for CdnProvider {
             Some(config) => (config, None),
             None => start_embedded(&section, ctx).await?,
         };
+        let config = config.with_reach(ctx.reach());
         let public_base = config
             .public_base_url
             .as_ref()
@@ -438,7 +450,11 @@ async fn start_embedded(
         Some(addr) => addr,
         None => ctx.stable_addr("s3", media_core::Transport::Tcp)?,
     };
-    let server = crate::EmbeddedS3::start_on(ctx.data_dir().join("s3"), "media", addr).await?;
+    // The credentials persist beside the served folder, never inside it.
+    let options = crate::ServerOptions::default()
+        .with_addr(addr)
+        .with_secret_file(ctx.data_dir().join("secrets").join("s3.key"));
+    let server = crate::EmbeddedS3::start_with(ctx.data_dir().join("s3"), "media", options).await?;
     Ok((server.config(), Some(Arc::new(server))))
 }
 

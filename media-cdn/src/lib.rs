@@ -54,4 +54,4 @@ pub use catalog::S3Catalog;
 pub use config::{CdnProvider, CdnSection, S3Config, MIN_PART_SIZE};
 pub use http::get_url;
 #[cfg(feature = "server")]
-pub use server::EmbeddedS3;
+pub use server::{EmbeddedS3, ServerOptions};

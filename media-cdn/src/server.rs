@@ -4,15 +4,17 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::Request;
+use hyper::body::Incoming;
 use media_core::{MediaError, Operation, Result};
+use media_http::{parse_range, RangeRequest, ServeLimits};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use s3s::S3Result;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tracing::{debug, info};
+use tracing::info;
 
 use crate::config::S3Config;
 
@@ -105,17 +107,38 @@ impl EmbeddedS3 {
 
     /// Like [`EmbeddedS3::start`] on a chosen address (e.g. to restart on the same port).
     pub async fn start_on(root: impl AsRef<Path>, bucket: &str, addr: SocketAddr) -> Result<Self> {
+        Self::start_with(root, bucket, ServerOptions::default().with_addr(addr)).await
+    }
+
+    /// Serve `root` with bucket `bucket` as `options` say: address, connection limits, and
+    /// where credentials persist across restarts.
+    pub async fn start_with(
+        root: impl AsRef<Path>,
+        bucket: &str,
+        options: ServerOptions,
+    ) -> Result<Self> {
+        let (addr, limits) = (options.addr, options.limits);
         let root = root.as_ref().to_path_buf();
         let io = |what: &str, e| MediaError::io(Operation::Configure, what, e);
         std::fs::create_dir_all(root.join(bucket)).map_err(|e| io("creating bucket folder", e))?;
         let fs = s3s_fs::FileSystem::new(&root).map_err(|e| {
             MediaError::internal(Operation::Configure, format!("embedded S3 storage: {e:?}"))
         })?;
-        // Fresh credentials from the OS's CSPRNG at every start, kept in memory only: nothing
-        // under the served root (or anywhere on disk) holds them. Public reads need none.
+        // Credentials from the OS's CSPRNG; never under the served root. Kept in memory only,
+        // or in `secret_file` (mode 0600, outside the root) when they must survive a restart.
         let _ = std::fs::remove_file(root.join(LEGACY_SECRET_FILE));
-        let access_key = format!("media-{}", random_hex(8)?);
-        let secret_key = random_hex(32)?;
+        let (access_key, secret_key) = match &options.secret_file {
+            Some(file) => {
+                if file.starts_with(&root) {
+                    return Err(MediaError::invalid_input(
+                        Operation::Configure,
+                        "the S3 secret file must not be inside the served folder",
+                    ));
+                }
+                load_or_create_credentials(file)?
+            }
+            None => (format!("media-{}", random_hex(8)?), random_hex(32)?),
+        };
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(
@@ -131,24 +154,12 @@ impl EmbeddedS3 {
         let addr = listener
             .local_addr()
             .map_err(|e| io("embedded S3 address", e))?;
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
-                connections.spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!(error = %e, "embedded S3 connection ended");
-                    }
-                });
-                while connections.try_join_next().is_some() {}
-            }
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            ignore_bad_range(&mut req);
+            let service = service.clone();
+            async move { hyper::service::Service::call(&service, req).await }
         });
+        let task = media_http::serve(listener, service, limits, "s3");
         info!(%addr, root = %root.display(), "embedded S3 server running");
         Ok(EmbeddedS3 {
             addr,
@@ -204,6 +215,100 @@ impl Drop for EmbeddedS3 {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// RFC 9110: a `Range` header that does not parse is ignored (the whole object is served),
+/// not answered with an error; only a valid but unsatisfiable one is a 416.
+fn ignore_bad_range(req: &mut Request<Incoming>) {
+    let bad = req.headers().get(http::header::RANGE).is_some_and(|v| {
+        v.to_str().map_or(true, |v| {
+            parse_range(Some(v), u64::MAX) == RangeRequest::Whole
+        })
+    });
+    if bad {
+        req.headers_mut().remove(http::header::RANGE);
+    }
+}
+
+/// How an [`EmbeddedS3`] runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Listen address (default: a free port on 127.0.0.1).
+    pub addr: SocketAddr,
+    /// Connection limits and timeouts.
+    pub limits: ServeLimits,
+    /// Keep the credentials in this file (created with mode 0600; must be outside the served
+    /// folder) so they survive restarts. Default: fresh credentials in memory at every start.
+    pub secret_file: Option<PathBuf>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            limits: ServeLimits::default(),
+            secret_file: None,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Listen on `addr`.
+    #[must_use]
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Use these limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: ServeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Persist the credentials in `file`.
+    #[must_use]
+    pub fn with_secret_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.secret_file = Some(file.into());
+        self
+    }
+}
+
+/// The access key and secret kept in `file` (`access\nsecret\n`), or new ones written there
+/// with mode 0600.
+fn load_or_create_credentials(file: &Path) -> Result<(String, String)> {
+    let io = |what: &str, e| MediaError::io(Operation::Configure, what, e);
+    if let Ok(text) = std::fs::read_to_string(file) {
+        let mut lines = text.lines().map(str::trim);
+        if let (Some(access), Some(secret)) = (lines.next(), lines.next()) {
+            if !access.is_empty() && secret.len() == 64 {
+                return Ok((access.to_owned(), secret.to_owned()));
+            }
+        }
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io("creating the secrets folder", e))?;
+    }
+    let access = format!("media-{}", random_hex(8)?);
+    let secret = random_hex(32)?;
+    let tmp = file.with_extension("tmp");
+    {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options
+            .open(&tmp)
+            .map_err(|e| io("writing the S3 secret", e))?;
+        f.write_all(format!("{access}\n{secret}\n").as_bytes())
+            .map_err(|e| io("writing the S3 secret", e))?;
+        f.sync_all().map_err(|e| io("writing the S3 secret", e))?;
+    }
+    std::fs::rename(&tmp, file).map_err(|e| io("writing the S3 secret", e))?;
+    Ok((access, secret))
 }
 
 /// Where versions before 0.2 kept the secret, inside the served root; removed at start.

@@ -162,9 +162,19 @@ fn show_and_import_move_a_record_between_nodes_with_json_and_exit_codes() {
     let listed: Vec<media_core::MediaFile> = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(listed.len(), 1);
     let target = dir.path().join("out.bin");
+    // Node A's stores are on 127.0.0.1: B may reach them only when configured to.
+    let (code, _, err) = media_code(&b, &["get", &id, "--out", target.to_str().unwrap()]);
+    assert_ne!(
+        code, 0,
+        "B reached loopback addresses named by a record: {err}"
+    );
+    let config = dir.path().join("b.toml");
+    std::fs::write(&config, "[net]\nallow_private = true\n").unwrap();
     let (code, out, err) = media_code(
         &b,
         &[
+            "--config",
+            config.to_str().unwrap(),
             "get",
             &id,
             "--out",

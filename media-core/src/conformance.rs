@@ -35,19 +35,8 @@ pub fn json_field(line: &str, name: &str) -> String {
     }
 }
 
-/// Deterministic, non-repeating bytes for tests: `len` bytes from an xorshift stream seeded
-/// by `seed`, so every 1 MiB chunk differs from the others and from other seeds.
-pub fn test_bytes(len: u64, seed: u64) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
+/// Deterministic test bytes (the workspace's one generator, [`crate::sample_bytes`]).
+pub use crate::sample::sample_bytes as test_bytes;
 
 /// What the suite needs: the backend, a location of its kind that holds nothing, and a folder
 /// for staged files.

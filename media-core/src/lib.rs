@@ -47,7 +47,9 @@ mod location;
 mod media;
 mod policy;
 mod range;
+mod reach;
 mod reference;
+mod sample;
 mod service;
 mod sha256_pair;
 mod verify;
@@ -73,7 +75,9 @@ pub use policy::{
     DEFAULT_HEDGE_AFTER,
 };
 pub use range::ByteRange;
+pub use reach::Reach;
 pub use reference::{chunk_root, MediaRef};
+pub use sample::sample_bytes;
 pub use service::{
     parse_section, PublicHttpStore, Service, StartContext, StartedStore, StoreProvider, Transport,
 };

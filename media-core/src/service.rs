@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use crate::backend::Backend;
 use crate::catalog::Catalog;
 use crate::error::{MediaError, Operation, Result};
+use crate::reach::Reach;
 
 /// A running part of a store (a server, a P2P node) that the node stops on shutdown.
 #[async_trait]
@@ -110,6 +111,7 @@ pub struct StartContext {
     p2p_timeout: Duration,
     addrs: Mutex<StableAddrs>,
     public_store: Mutex<Option<PublicHttpStore>>,
+    reach: Mutex<Reach>,
 }
 
 /// Listen addresses kept in `addrs.json` so that URLs, magnets and tickets printed once stay
@@ -147,6 +149,30 @@ impl StartContext {
                 map,
             }),
             public_store: Mutex::new(None),
+            reach: Mutex::new(Reach::public_only()),
+        }
+    }
+
+    /// Where the node may connect on the word of untrusted input (default: public
+    /// addresses only); every address from [`StartContext::stable_addr`] is added, so the
+    /// node reaches its own services.
+    #[must_use]
+    pub fn with_reach(self, reach: Reach) -> Self {
+        if let Ok(mut r) = self.reach.lock() {
+            *r = reach;
+        }
+        self
+    }
+
+    /// The node's [`Reach`], including the addresses of the services started so far.
+    pub fn reach(&self) -> Reach {
+        self.reach.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Let the node reach `addr` (one of its own services).
+    pub fn allow_own_addr(&self, addr: SocketAddr) {
+        if let Ok(mut r) = self.reach.lock() {
+            *r = r.clone().allow_addr(addr);
         }
     }
 
@@ -167,8 +193,10 @@ impl StartContext {
             .addrs
             .lock()
             .map_err(|_| MediaError::internal(Operation::Configure, "address table lock"))?;
-        if let Some(addr) = addrs.map.get(name) {
-            return Ok(*addr);
+        if let Some(addr) = addrs.map.get(name).copied() {
+            drop(addrs);
+            self.allow_own_addr(addr);
+            return Ok(addr);
         }
         let addr = match transport {
             Transport::Tcp => {
@@ -184,6 +212,8 @@ impl StartContext {
             })?;
             std::fs::write(path, json).map_err(|e| io("saving addrs.json", e))?;
         }
+        drop(addrs);
+        self.allow_own_addr(addr);
         Ok(addr)
     }
 

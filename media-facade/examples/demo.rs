@@ -20,16 +20,14 @@ struct Row {
     detail: String,
 }
 
+/// Both nodes run on 127.0.0.1 and read each other's stores there: allowed on purpose (a
+/// node's default reaches public addresses only).
+fn loopback() -> media_core::Reach {
+    media_core::Reach::public_only().allow_private(true)
+}
+
 fn sample(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 32) as u8
-        })
-        .collect()
+    media_core::sample_bytes(len as u64, seed)
 }
 
 /// A real 3000×2000 JPEG (gradients and rings), so the upload makes a real thumbnail.
@@ -131,13 +129,17 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let timeout = Duration::from_secs(10);
     println!("starting node A (S3 server, IPFS node + gateway, BitTorrent seeder on 127.0.0.1)");
     let a = EmbeddedStack::start_with(
-        StackConfig::new(dir.path().join("a")).with_p2p_timeout(timeout),
+        StackConfig::new(dir.path().join("a"))
+            .with_reach(loopback())
+            .with_p2p_timeout(timeout),
         |builder| builder.attempt_timeout(timeout),
     )
     .await?;
     println!("starting node B (its own stores; it knows A only through the records)");
     let b = EmbeddedStack::start_with(
-        StackConfig::new(dir.path().join("b")).with_p2p_timeout(timeout),
+        StackConfig::new(dir.path().join("b"))
+            .with_reach(loopback())
+            .with_p2p_timeout(timeout),
         |builder| builder.download_policy(PreferP2p).attempt_timeout(timeout),
     )
     .await?;

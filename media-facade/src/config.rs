@@ -7,6 +7,10 @@
 //! data_dir = "./data"
 //! p2p_timeout_secs = 30
 //!
+//! [net]                      # where strangers' records may make the node connect
+//! allow_private = false      # loopback and private ranges (true for a LAN or tests)
+//! allow = ["nas.lan:9000"]
+//!
 //! [download]
 //! policy = "hedged"          # p2p | cdn | fastest | hedged | hedged-<p2p|cdn|fastest>
 //! hedge_after_ms = 300
@@ -32,8 +36,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use media_core::{
-    download_policy_named, DownloadPolicy, MediaError, Operation, Result, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_HEDGE_AFTER,
+    download_policy_named, DownloadPolicy, MediaError, Operation, Reach, Result,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_HEDGE_AFTER,
 };
 use serde::Deserialize;
 
@@ -51,6 +55,9 @@ pub struct StackConfig {
     pub download_policy: Option<Arc<dyn DownloadPolicy>>,
     /// Stall timeout per download attempt.
     pub attempt_timeout: Duration,
+    /// Where the node may connect when a record, magnet or ticket names an address (default:
+    /// public addresses, and the node's own services).
+    pub reach: Reach,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -63,6 +70,7 @@ impl StackConfig {
             p2p_timeout: Duration::from_secs(30),
             download_policy: None,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            reach: Reach::public_only(),
             sections: BTreeMap::new(),
         }
     }
@@ -71,6 +79,13 @@ impl StackConfig {
     #[must_use]
     pub fn with_p2p_timeout(mut self, timeout: Duration) -> Self {
         self.p2p_timeout = timeout;
+        self
+    }
+
+    /// Where the node may connect on the word of untrusted input.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
         self
     }
 
@@ -121,6 +136,11 @@ impl StackConfig {
             .download
             .attempt_timeout_secs
             .map_or(DEFAULT_ATTEMPT_TIMEOUT, Duration::from_secs);
+        let mut reach = Reach::public_only().allow_private(file.net.allow_private.unwrap_or(false));
+        for host in file.net.allow {
+            reach = reach.allow_host(host);
+        }
+        config.reach = reach;
         let providers = crate::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
@@ -166,9 +186,22 @@ struct FileConfig {
     p2p_timeout_secs: Option<u64>,
     #[serde(default)]
     download: DownloadSection,
+    #[serde(default)]
+    net: NetSection,
     /// Every other table is a store's section.
     #[serde(flatten)]
     stores: BTreeMap<String, toml::Value>,
+}
+
+/// `[net]`: where the node may connect on the word of strangers' records.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetSection {
+    /// Reach loopback and private addresses named by records (LAN deployments, tests).
+    allow_private: Option<bool>,
+    /// Host names (`host` or `host:port`) to reach even if they are not public.
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +235,8 @@ mod tests {
             r#"
             data_dir = "/srv/media"
             p2p_timeout_secs = 7
+            [net]
+            allow_private = true
             [download]
             policy = "hedged-cdn"
             hedge_after_ms = 150
@@ -223,6 +258,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/media"));
         assert_eq!(c.p2p_timeout, Duration::from_secs(7));
+        assert!(c.reach.allows_private());
         let policy = format!("{:?}", c.download_policy.as_ref().unwrap());
         assert!(
             policy.contains("PreferCdn") && policy.contains("150ms"),

@@ -13,6 +13,36 @@ use crate::config::StackConfig;
 use crate::providers::providers;
 use crate::{MediaStore, MediaStoreBuilder};
 
+/// An exclusive lock on `<data_dir>/lock`, released when the file is dropped (or the process
+/// dies).
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+    let path = data_dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            MediaError::io(Operation::Configure, "opening the data directory's lock", e)
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(MediaError::new(
+            media_core::ErrorKind::Unavailable,
+            Operation::Configure,
+            format!(
+                "another process uses the data directory {} (is `media serve` running?)",
+                data_dir.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(MediaError::io(
+            Operation::Configure,
+            "locking the data directory",
+            e,
+        )),
+    }
+}
+
 /// The running services of the embedded stack and the [`MediaStore`] over them.
 #[derive(Debug)]
 pub struct EmbeddedStack {
@@ -20,6 +50,8 @@ pub struct EmbeddedStack {
     pub store: MediaStore,
     services: Vec<Arc<dyn Service>>,
     config: StackConfig,
+    /// Held while the stack runs: one process per data directory.
+    _lock: std::fs::File,
 }
 
 impl EmbeddedStack {
@@ -36,7 +68,11 @@ impl EmbeddedStack {
     ) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| MediaError::io(Operation::Configure, "creating the data directory", e))?;
-        let ctx = StartContext::new(&config.data_dir, config.p2p_timeout);
+        // Before anything is touched: a second process on the same data directory would
+        // clear the first one's staged uploads and fight over its ports.
+        let lock = lock_data_dir(&config.data_dir)?;
+        let ctx = StartContext::new(&config.data_dir, config.p2p_timeout)
+            .with_reach(config.reach.clone());
         let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
         let mut services: Vec<Arc<dyn Service>> = Vec::new();
         let mut shared_catalog = None;
@@ -87,6 +123,7 @@ impl EmbeddedStack {
             store,
             services,
             config,
+            _lock: lock,
         })
     }
 

@@ -104,6 +104,15 @@ fn joined_result(
     })
 }
 
+impl IntoFuture for UploadHandle {
+    type Output = Result<MediaFile>;
+    type IntoFuture = BoxFuture<'static, Result<MediaFile>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.finish())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,14 +134,5 @@ mod tests {
         assert!(matches!(next, Ok(None)), "{next:?}");
         assert!(handle.finish().await.is_err());
         drop(tx);
-    }
-}
-
-impl IntoFuture for UploadHandle {
-    type Output = Result<MediaFile>;
-    type IntoFuture = BoxFuture<'static, Result<MediaFile>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.finish())
     }
 }

@@ -12,15 +12,7 @@ pub const MIB: u64 = CHUNK_SIZE;
 
 /// Deterministic bytes whose chunks all differ.
 pub fn data(len: u64, seed: u64) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
+    media_core::sample_bytes(len, seed)
 }
 
 pub struct Fixture {

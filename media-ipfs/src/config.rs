@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Operation, Result, StartContext, StartedStore, StoreProvider, Transport,
+    parse_section, Operation, Reach, Result, StartContext, StartedStore, StoreProvider, Transport,
 };
 use serde::Deserialize;
 
@@ -30,6 +30,9 @@ pub struct IpfsConfig {
     pub gateways: Vec<String>,
     /// Timeout of one gateway request or one iroh connection attempt.
     pub request_timeout: Duration,
+    /// Where a ticket's addresses may be (default: public addresses only). Configured
+    /// gateways are always used.
+    pub reach: Reach,
 }
 
 impl IpfsConfig {
@@ -41,6 +44,7 @@ impl IpfsConfig {
             gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gateways: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            reach: Reach::public_only(),
         }
     }
 
@@ -62,6 +66,13 @@ impl IpfsConfig {
     #[must_use]
     pub fn with_gateways<S: Into<String>>(mut self, gateways: impl IntoIterator<Item = S>) -> Self {
         self.gateways = gateways.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where a ticket's addresses may be.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
         self
     }
 
@@ -132,7 +143,8 @@ impl StoreProvider for IpfsProvider {
             .with_gateways(section.gateways)
             .with_request_timeout(ctx.p2p_timeout())
             .with_iroh_bind(iroh)
-            .with_gateway_listen(Some(gateway));
+            .with_gateway_listen(Some(gateway))
+            .with_reach(ctx.reach());
         let node = IpfsNode::start(config)
             .await
             .map_err(|e| e.into_media(Operation::Configure))?;

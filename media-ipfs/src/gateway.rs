@@ -22,8 +22,9 @@ use axum::Router;
 use bytes::Bytes;
 use cid::Cid;
 use futures::StreamExt;
+use media_http::{parse_range, RangeRequest, ServeLimits};
 use tokio::net::TcpListener;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::car;
 use crate::error::IpfsError;
@@ -50,14 +51,19 @@ pub struct Gateway {
 impl Gateway {
     /// Serve `store` on `listen` (e.g. `127.0.0.1:0` for a port the OS picks).
     pub async fn start(store: Arc<BlockStore>, listen: SocketAddr) -> Result<Self, IpfsError> {
+        Self::start_with_limits(store, listen, ServeLimits::default()).await
+    }
+
+    /// Like [`Gateway::start`], with explicit connection limits and timeouts.
+    pub async fn start_with_limits(
+        store: Arc<BlockStore>,
+        listen: SocketAddr,
+        limits: ServeLimits,
+    ) -> Result<Self, IpfsError> {
         let listener = TcpListener::bind(listen).await.map_err(IpfsError::Io)?;
         let addr = listener.local_addr().map_err(IpfsError::Io)?;
-        let app = router(store);
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                warn!(error = %e, "gateway stopped");
-            }
-        });
+        let app = hyper_util::service::TowerToHyperService::new(router(store));
+        let task = media_http::serve(listener, app, limits, "gateway");
         debug!(%addr, "trustless gateway listening");
         Ok(Gateway { addr, task })
     }
@@ -362,14 +368,11 @@ async fn deserialized(store: &Arc<BlockStore>, cid: Cid, headers: &HeaderMap) ->
     } else {
         return text(StatusCode::NOT_FOUND, format!("{cid} is not held here"));
     };
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range_header(v, size));
-    let (status, range) = match range {
-        None => (StatusCode::OK, 0..size),
-        Some(Some(r)) => (StatusCode::PARTIAL_CONTENT, r),
-        Some(None) => {
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match parse_range(range, size) {
+        RangeRequest::Whole => (StatusCode::OK, 0..size),
+        RangeRequest::Bytes(r) => (StatusCode::PARTIAL_CONTENT, r),
+        RangeRequest::Unsatisfiable => {
             let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
@@ -400,37 +403,12 @@ async fn deserialized(store: &Arc<BlockStore>, cid: Cid, headers: &HeaderMap) ->
     r
 }
 
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → the byte range, `None` when unsatisfiable.
-fn parse_range_header(value: &str, size: u64) -> Option<Range<u64>> {
-    let spec = value.strip_prefix("bytes=")?.split(',').next()?.trim();
-    let (a, b) = spec.split_once('-')?;
-    let range = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        size.saturating_sub(n)..size
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            size
-        } else {
-            b.parse::<u64>().ok()?.saturating_add(1).min(size)
-        };
-        start..end
-    };
-    (range.start < range.end).then_some(range)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ranges_and_entity_bytes() {
-        assert_eq!(parse_range_header("bytes=0-9", 100), Some(0..10));
-        assert_eq!(parse_range_header("bytes=90-", 100), Some(90..100));
-        assert_eq!(parse_range_header("bytes=-5", 100), Some(95..100));
-        assert_eq!(parse_range_header("bytes=95-200", 100), Some(95..100));
-        assert_eq!(parse_range_header("bytes=100-", 100), None);
-        assert_eq!(parse_range_header("items=0-1", 100), None);
         assert_eq!(parse_entity_bytes("0:*", 100).unwrap(), 0..100);
         assert_eq!(parse_entity_bytes("10:19", 100).unwrap(), 10..20);
         assert_eq!(parse_entity_bytes("-10:*", 100).unwrap(), 90..100);

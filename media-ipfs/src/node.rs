@@ -8,14 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use iroh::endpoint::presets;
 use iroh::protocol::Router;
-use iroh::{Endpoint, EndpointAddr, RelayMode};
+use iroh::{Endpoint, EndpointAddr, RelayMode, TransportAddr};
 use iroh_blobs::api::blobs::BlobStatus;
 use iroh_blobs::protocol::{ChunkRanges, ChunkRangesExt, GetRequest};
 use iroh_blobs::ticket::BlobTicket;
 use iroh_blobs::{BlobFormat, BlobsProtocol, Hash};
 use media_core::{
     Backend, BackendKind, ByteRange, ByteStream, Capabilities, ErrorKind, Location, MediaError,
-    Operation, Progress, Result, StagedBlob,
+    Operation, Progress, Reach, Result, StagedBlob,
 };
 use tracing::{debug, warn};
 
@@ -33,6 +33,7 @@ struct NodeInner {
     gateway: Option<Gateway>,
     gateways: Vec<GatewayClient>,
     timeout: Duration,
+    reach: Reach,
 }
 
 /// An IPFS node: block store, iroh endpoint and Trustless Gateway. Cheap to clone.
@@ -125,6 +126,7 @@ impl IpfsNode {
                 gateway,
                 gateways,
                 timeout: config.request_timeout,
+                reach: config.reach.clone(),
             }),
         })
     }
@@ -293,6 +295,33 @@ impl IpfsBackend {
         e.into_media(op).with_backend(&self.name)
     }
 
+    /// The ticket with only the addresses the node may connect to (a ticket is a stranger's
+    /// input); relay addresses are dropped, relays being off.
+    fn within_reach(&self, ticket: &BlobTicket) -> BlobTicket {
+        let reach = &self.node.inner.reach;
+        let addr = ticket.addr();
+        let kept: Vec<TransportAddr> = addr
+            .addrs
+            .iter()
+            .filter(|a| match a {
+                TransportAddr::Ip(ip) => {
+                    let ok = reach.check_addr(*ip).is_ok();
+                    if !ok {
+                        warn!(addr = %ip, "ticket address outside the node's reach; skipped");
+                    }
+                    ok
+                }
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        BlobTicket::new(
+            EndpointAddr::from_parts(addr.id, kept),
+            ticket.hash(),
+            ticket.format(),
+        )
+    }
+
     fn cid<'a>(&self, location: &'a Location, op: Operation) -> Result<&'a str> {
         location.cid().ok_or_else(|| {
             MediaError::invalid_input(op, format!("{location} is not an IPFS location"))
@@ -351,23 +380,35 @@ impl Backend for IpfsBackend {
                 )
                 .with_backend(&self.name));
             }
-            // The first window (and the last chunk, which proves the size) before the first
-            // byte; the rest window by window as the reader goes, so the first byte does not
-            // wait for the whole file.
-            let first_end = range
-                .start
-                .saturating_add(IROH_WINDOW)
-                .min(range.end.unwrap_or(u64::MAX));
-            match self.node.fetch(&ticket, Some(range.start..first_end)).await {
-                Ok(size) => {
-                    let r = range
-                        .resolve(size)
-                        .map_err(|e| e.with_backend(&self.name))?;
-                    return Ok(windowed(self.node.clone(), ticket, r, first_end));
-                }
-                Err(e) => {
-                    warn!(%cid, error = %e, "iroh fetch failed; trying gateways");
-                    last = Some(self.err(Operation::Get, e));
+            let ticket = self.within_reach(&ticket);
+            if ticket.addr().addrs.is_empty() {
+                last = Some(
+                    MediaError::new(
+                        ErrorKind::PermissionDenied,
+                        Operation::Get,
+                        format!("the ticket of {cid} names no address this node may reach"),
+                    )
+                    .with_backend(&self.name),
+                );
+            } else {
+                // The first window (and the last chunk, which proves the size) before the
+                // first byte; the rest window by window as the reader goes, so the first byte
+                // does not wait for the whole file.
+                let first_end = range
+                    .start
+                    .saturating_add(IROH_WINDOW)
+                    .min(range.end.unwrap_or(u64::MAX));
+                match self.node.fetch(&ticket, Some(range.start..first_end)).await {
+                    Ok(size) => {
+                        let r = range
+                            .resolve(size)
+                            .map_err(|e| e.with_backend(&self.name))?;
+                        return Ok(windowed(self.node.clone(), ticket, r, first_end));
+                    }
+                    Err(e) => {
+                        warn!(%cid, error = %e, "iroh fetch failed; trying gateways");
+                        last = Some(self.err(Operation::Get, e));
+                    }
                 }
             }
         }

@@ -22,7 +22,12 @@ async fn helia_fetches_and_verifies_from_our_gateway() {
     };
     let dir = tempfile::tempdir().unwrap();
     let files_dir = tempfile::tempdir().unwrap();
-    let node = IpfsNode::start(IpfsConfig::new(dir.path())).await.unwrap();
+    let node = IpfsNode::start(
+        IpfsConfig::new(dir.path())
+            .with_reach(media_core::Reach::public_only().allow_private(true)),
+    )
+    .await
+    .unwrap();
     let contents = vec![
         b"hello world\n".to_vec(),
         data(5_000_000, 1),

@@ -41,6 +41,8 @@ async fn run() -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let node = TorrentNode::start(
         TorrentConfig::new(work.path())
+            // This example fetches from seeders on the same machine (benchmarks, interop).
+            .with_reach(media_core::Reach::public_only().allow_private(true))
             .with_peers(peers)
             .with_timeouts(Duration::from_secs(60), Duration::from_secs(60)),
     )

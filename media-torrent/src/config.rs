@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Operation, Result, StartContext, StartedStore, StoreProvider, Transport,
+    parse_section, Operation, Reach, Result, StartContext, StartedStore, StoreProvider, Transport,
 };
 use serde::Deserialize;
 
@@ -41,6 +41,9 @@ pub struct TorrentConfig {
     pub read_timeout: Duration,
     /// Download rate limit per torrent, bytes per second (none by default).
     pub download_limit: Option<u32>,
+    /// Where a magnet's peers (`x.pe`) and trackers may be (default: public addresses only;
+    /// configured peers and trackers are always used).
+    pub reach: Reach,
 }
 
 impl TorrentConfig {
@@ -57,6 +60,7 @@ impl TorrentConfig {
             metadata_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(30),
             download_limit: None,
+            reach: Reach::public_only(),
         }
     }
 
@@ -100,6 +104,13 @@ impl TorrentConfig {
     pub fn with_timeouts(mut self, metadata: Duration, read: Duration) -> Self {
         self.metadata_timeout = metadata;
         self.read_timeout = read;
+        self
+    }
+
+    /// Where a magnet's peers and trackers may be.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
         self
     }
 
@@ -167,7 +178,8 @@ impl StoreProvider for TorrentProvider {
             .with_timeouts(ctx.p2p_timeout(), ctx.p2p_timeout())
             .with_trackers(section.trackers)
             .with_dht(section.dht.unwrap_or(false))
-            .with_listen(listen);
+            .with_listen(listen)
+            .with_reach(ctx.reach());
         let public = ctx.public_store();
         if let Some(public) = &public {
             config = config.with_web_seed_base(public.base_url.clone());

@@ -19,6 +19,9 @@ pub enum TorrentError {
     /// The session or a peer failed.
     #[error("{0}")]
     Unavailable(String),
+    /// The torrent is not what the magnet or record says (file count, size).
+    #[error("{0}")]
+    Integrity(String),
     /// Local storage failed.
     #[error("{0}")]
     Io(#[source] std::io::Error),
@@ -32,6 +35,7 @@ impl TorrentError {
             TorrentError::NotFound(_) => ErrorKind::NotFound,
             TorrentError::Timeout(_) => ErrorKind::Timeout,
             TorrentError::Unavailable(_) => ErrorKind::Unavailable,
+            TorrentError::Integrity(_) => ErrorKind::Integrity,
             TorrentError::Io(_) => ErrorKind::Io,
         }
     }

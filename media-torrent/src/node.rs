@@ -31,6 +31,16 @@ use crate::metainfo::{torrent_name, with_exact_source, MagnetLink, Metainfo};
 /// Read granularity of streamed ranges.
 const READ_PIECE: usize = 256 * 1024;
 
+/// Whether a tracker URL from a magnet is outside `reach` (UDP trackers are checked by host
+/// like HTTP ones).
+fn tracker_refused(reach: &media_core::Reach, tracker: &str) -> bool {
+    let as_http = match tracker.strip_prefix("udp://") {
+        Some(rest) => format!("http://{rest}"),
+        None => tracker.to_owned(),
+    };
+    reach.check_url(&as_http).is_err()
+}
+
 /// What we seed: the file on disk and the metainfo it came from.
 #[derive(Debug, Clone)]
 struct Seeded {
@@ -75,6 +85,8 @@ fn pick_port(listen: SocketAddr) -> std::result::Result<SocketAddr, TorrentError
 impl TorrentNode {
     /// Start the session and re-seed every torrent stored under the data directory.
     pub async fn start(config: TorrentConfig) -> std::result::Result<Self, TorrentError> {
+        // Data fetched by an earlier run is not tracked by anything: start with none.
+        let _ = std::fs::remove_dir_all(config.data_dir.join("fetch"));
         for dir in ["torrents", "seed", "fetch"] {
             std::fs::create_dir_all(config.data_dir.join(dir)).map_err(TorrentError::Io)?;
         }
@@ -294,11 +306,28 @@ impl TorrentNode {
             return Ok(stream_reader(file, r, None));
         }
         let handle = self.add_magnet(&link).await?;
-        let length = handle
-            .with_metadata(|m| m.file_infos.first().map(|f| f.len))
-            .ok()
-            .flatten()
-            .ok_or_else(|| TorrentError::Unavailable(format!("{hex}: metadata without a file")))?;
+        // The metadata must describe what the magnet (from the record) says: one file of
+        // `xl` bytes. Anything else is refused and dropped before a byte is fetched for it.
+        let files = handle
+            .with_metadata(|m| m.file_infos.iter().map(|f| f.len).collect::<Vec<u64>>())
+            .unwrap_or_default();
+        let length = match (files.as_slice(), link.length) {
+            ([len], Some(xl)) if *len == xl => *len,
+            ([len], None) => *len,
+            _ => {
+                let _ = self
+                    .inner
+                    .session
+                    .delete(TorrentIdOrHash::Id(handle.id()), true)
+                    .await;
+                return Err(TorrentError::Integrity(format!(
+                    "{hex}: the torrent's metadata ({} files, {} bytes) does not match the magnet's one file of {:?} bytes",
+                    files.len(),
+                    files.iter().sum::<u64>(),
+                    link.length
+                )));
+            }
+        };
         let r = range
             .resolve(length)
             .map_err(|e| TorrentError::InvalidInput(e.message))?;
@@ -323,20 +352,45 @@ impl TorrentNode {
             return Ok(handle);
         }
         // librqbit understands xt and tr; peers from x.pe and our configuration go in directly.
+        // A magnet is a stranger's input: its trackers and peers are used only where the
+        // node may connect; configured ones are trusted.
+        let config = &self.inner.config;
         let mut magnet = format!("magnet:?xt=urn:btih:{hex}");
+        let mut trackers = 0;
         for t in &link.trackers {
+            if !config.trackers.contains(t) && tracker_refused(&config.reach, t) {
+                warn!(%hex, tracker = %t, "magnet tracker outside the node's reach; skipped");
+                continue;
+            }
+            trackers += 1;
             magnet.push_str("&tr=");
             magnet.push_str(&crate::metainfo::percent_encode(t));
         }
-        let mut peers = link.peers.clone();
-        peers.extend(self.inner.config.peers.iter().copied());
+        let mut peers: Vec<SocketAddr> = link
+            .peers
+            .iter()
+            .copied()
+            .filter(|p| {
+                let ok = config.reach.check_addr(*p).is_ok();
+                if !ok {
+                    warn!(%hex, peer = %p, "magnet peer outside the node's reach; skipped");
+                }
+                ok
+            })
+            .collect();
+        peers.extend(config.peers.iter().copied());
+        if peers.is_empty() && trackers == 0 && !config.dht {
+            return Err(TorrentError::NotFound(format!(
+                "{hex}: the magnet names no peer or tracker this node may reach"
+            )));
+        }
         peers.retain(|p| *p != self.peer_addr());
         let folder = self.inner.config.data_dir.join("fetch").join(&hex);
         let options = AddTorrentOptions {
             overwrite: true,
             output_folder: Some(folder.to_string_lossy().into_owned()),
             initial_peers: Some(peers),
-            disable_trackers: link.trackers.is_empty(),
+            disable_trackers: trackers == 0,
             ratelimits: librqbit::limits::LimitsConfig {
                 upload_bps: None,
                 download_bps: self

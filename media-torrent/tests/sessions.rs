@@ -16,7 +16,10 @@ const MIB: u64 = 1 << 20;
 use media_core::conformance::test_bytes as data;
 
 fn config(dir: &std::path::Path) -> TorrentConfig {
-    TorrentConfig::new(dir).with_timeouts(Duration::from_secs(10), Duration::from_secs(10))
+    TorrentConfig::new(dir)
+        .with_timeouts(Duration::from_secs(10), Duration::from_secs(10))
+        // Peers on loopback: tests reach them on purpose.
+        .with_reach(media_core::Reach::public_only().allow_private(true))
 }
 
 async fn put(backend: &dyn Backend, dir: &std::path::Path, name: &str, bytes: &[u8]) -> Location {
@@ -178,6 +181,7 @@ async fn bad_magnets_unknown_torrents_and_vanishing_seeders_give_typed_errors() 
     );
     let b = TorrentNode::start(
         TorrentConfig::new(b_dir.path())
+            .with_reach(media_core::Reach::public_only().allow_private(true))
             .with_timeouts(Duration::from_secs(2), Duration::from_secs(3))
             .with_download_limit(1 << 20),
     )
@@ -231,5 +235,69 @@ async fn bad_magnets_unknown_torrents_and_vanishing_seeders_give_typed_errors() 
     );
     assert!(err.is_retryable());
     assert!((received as u64) < 24 * MIB);
+    b.shutdown().await;
+}
+
+/// A magnet is a stranger's input: its peers must be within the node's reach, and the
+/// torrent it leads to must be the one file of `xl` bytes it announces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnets_from_strangers_are_bounded_by_reach_and_their_metadata() {
+    let (a_dir, b_dir, c_dir, staging) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = TorrentNode::start(config(a_dir.path())).await.unwrap();
+    let bytes = data(3 * MIB + 5, 12);
+    let location = put(&a.backend("torrent"), staging.path(), "clip.mp4", &bytes).await;
+    let magnet = location.magnet().unwrap().to_owned();
+    let size = bytes.len() as u64;
+    assert!(magnet.contains(&format!("xl={size}")), "{magnet}");
+
+    // A node with the default reach does not dial a peer on loopback named by a magnet.
+    let strict = TorrentNode::start(
+        TorrentConfig::new(c_dir.path())
+            .with_timeouts(Duration::from_secs(2), Duration::from_secs(3)),
+    )
+    .await
+    .unwrap();
+    let t = std::time::Instant::now();
+    let err = read(&strict.backend("torrent"), &location, ByteRange::full())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("may reach"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "it waited for a peer it may not dial"
+    );
+    strict.shutdown().await;
+
+    // A magnet whose size is not the torrent's: refused as an integrity failure, nothing kept.
+    let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
+    let lying = Location::torrent(
+        magnet.replace(&format!("xl={size}"), &format!("xl={}", size + 1)),
+        location.info_hash().unwrap(),
+    );
+    let err = read(&b.backend("torrent"), &lying, ByteRange::full())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    // The honest magnet still reads.
+    assert!(
+        read(&b.backend("torrent"), &location, ByteRange::full())
+            .await
+            .unwrap()
+            == bytes
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+
+    // Fetched data of an earlier run is not kept around: a restart starts with none.
+    let fetched = b_dir.path().join("fetch");
+    std::fs::create_dir_all(fetched.join("leftover")).unwrap();
+    let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
+    assert!(!fetched.join("leftover").exists());
     b.shutdown().await;
 }

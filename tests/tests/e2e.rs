@@ -13,15 +13,21 @@ use media_facade::{EmbeddedStack, MediaStore, ReadOptions, StackConfig, UploadRe
 
 const MIB: usize = 1 << 20;
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// Every node of these tests is on 127.0.0.1: they reach each other's loopback addresses.
+static LOOPBACK: std::sync::LazyLock<media_core::Reach> =
+    std::sync::LazyLock::new(|| media_core::Reach::public_only().allow_private(true));
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
     media_core::conformance::test_bytes(len as u64, seed)
 }
 
 async fn node(dir: &std::path::Path) -> EmbeddedStack {
-    EmbeddedStack::start_with(StackConfig::new(dir).with_p2p_timeout(TIMEOUT), |b| {
-        b.download_policy(PreferP2p).attempt_timeout(TIMEOUT)
-    })
+    EmbeddedStack::start_with(
+        StackConfig::new(dir)
+            .with_reach(LOOPBACK.clone())
+            .with_p2p_timeout(TIMEOUT),
+        |b| b.download_policy(PreferP2p).attempt_timeout(TIMEOUT),
+    )
     .await
     .unwrap()
 }
@@ -235,6 +241,7 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
     let b = EmbeddedStack::start(
         StackConfig::new(b_dir.path())
+            .with_reach(LOOPBACK.clone())
             .with_p2p_timeout(TIMEOUT)
             .with_section("cdn", shared)
             .unwrap(),
@@ -276,6 +283,7 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     let c_dir = tempfile::tempdir().unwrap();
     let c = EmbeddedStack::start(
         StackConfig::new(c_dir.path())
+            .with_reach(LOOPBACK.clone())
             .with_section(
                 "cdn",
                 CdnSection::external(
@@ -293,4 +301,32 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     c.shutdown().await;
     b.shutdown().await;
     a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stack_on_the_same_data_dir_fails_before_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path()).await;
+    // Something the first one is working on.
+    let marker = dir.path().join("staging").join("in-progress.part");
+    std::fs::write(&marker, b"half an upload").unwrap();
+    let err = EmbeddedStack::start(StackConfig::new(dir.path()).with_reach(LOOPBACK.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("another process"), "{err}");
+    assert!(
+        marker.exists(),
+        "the second stack cleared the first one's staging"
+    );
+    let file = a
+        .store
+        .upload(UploadRequest::bytes("still.bin", data(1000, 5)))
+        .await
+        .unwrap();
+    assert_eq!(file.locations.len(), 3);
+    a.shutdown().await;
+    // Released with the first stack: a new one starts.
+    let again = node(dir.path()).await;
+    again.shutdown().await;
 }

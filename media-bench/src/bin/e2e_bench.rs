@@ -42,6 +42,7 @@ async fn upload_with(
 ) -> Result<((f64, f64), MediaFile, EmbeddedStack), Box<dyn std::error::Error>> {
     let stack = EmbeddedStack::start_with(
         StackConfig::new(dir)
+            .with_reach(media_core::Reach::public_only().allow_private(true))
             .with_store_enabled("cdn", stores.0)
             .with_store_enabled("ipfs", stores.1)
             .with_store_enabled("torrent", stores.2),
@@ -122,8 +123,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ((all, all_cpu), media, a) = all_run.ok_or("the all-stores upload did not run")?;
 
-    let b = EmbeddedStack::start(StackConfig::new(dir.path().join("b"))).await?;
-    b.store.import(&media).await?;
+    let b = EmbeddedStack::start(
+        StackConfig::new(dir.path().join("b"))
+            .with_reach(media_core::Reach::public_only().allow_private(true)),
+    )
+    .await?;
+    b.store.import_ref(&media, &media.reference()).await?;
     let hedged = Hedge::new(PreferCdn, Duration::from_millis(200));
     let read = |policy| {
         ReadOptions::new()

@@ -1,0 +1,225 @@
+//! [`Reach`]: where a node may connect when a stranger's record, magnet, ticket or URL names
+//! an address.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::error::{ErrorKind, MediaError, Operation, Result};
+
+/// Which addresses a node contacts on the word of untrusted input. Public addresses are
+/// allowed; loopback, private, link-local, shared (CGNAT) and unspecified ones only when
+/// configured — all of them ([`Reach::allow_private`]) or one by one ([`Reach::allow_addr`],
+/// [`Reach::allow_host`]; a node allows its own services this way). Configured endpoints
+/// (an S3 endpoint, gateways, trackers in the configuration) are trusted and not checked.
+///
+/// ```
+/// use media_core::Reach;
+/// let reach = Reach::public_only().allow_addr("127.0.0.1:9000".parse().unwrap());
+/// assert!(reach.check_url("https://cdn.example.com/media/ab").is_ok());
+/// assert!(reach.check_url("http://127.0.0.1:9000/media/ab").is_ok());
+/// assert!(reach.check_url("http://127.0.0.1:22/").is_err());
+/// assert!(reach.check_url("http://[::1]:9000/").is_err());
+/// assert!(reach.check_url("http://192.168.1.1/admin").is_err());
+/// assert!(reach.check_url("http://localhost:9000/").is_err());
+/// assert!(reach.check_url("file:///etc/passwd").is_err());
+/// assert!(Reach::public_only().allow_private(true).check_url("http://10.0.0.1/").is_ok());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    allow_private: bool,
+    addrs: BTreeSet<SocketAddr>,
+    hosts: BTreeSet<String>,
+}
+
+impl Reach {
+    /// Public addresses only (the default).
+    pub fn public_only() -> Self {
+        Reach::default()
+    }
+
+    /// Allow loopback and private ranges too (local development, a LAN deployment, tests).
+    #[must_use]
+    pub fn allow_private(mut self, yes: bool) -> Self {
+        self.allow_private = yes;
+        self
+    }
+
+    /// Allow this address even if it is not public (a node's own services).
+    #[must_use]
+    pub fn allow_addr(mut self, addr: SocketAddr) -> Self {
+        self.addrs.insert(addr);
+        self
+    }
+
+    /// Allow this host name (lowercase, with or without `:port`), e.g. a LAN CDN.
+    #[must_use]
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.insert(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Whether private ranges are allowed.
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    /// Whether `ip` is a public unicast address.
+    pub fn is_public(ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                !(v4.is_loopback()
+                    || v4.is_private()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || v4.is_broadcast()
+                    || v4.is_multicast()
+                    || v4.is_documentation()
+                    || o[0] == 0
+                    || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                    || o[0] >= 240)
+            }
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return Self::is_public(IpAddr::V4(v4));
+                }
+                let seg = v6.segments();
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (seg[0] & 0xfe00) == 0xfc00
+                    || (seg[0] & 0xffc0) == 0xfe80)
+            }
+        }
+    }
+
+    /// May the node connect to `addr`?
+    pub fn check_addr(&self, addr: SocketAddr) -> Result<()> {
+        if self.allow_private || Self::is_public(addr.ip()) || self.addrs.contains(&addr) {
+            Ok(())
+        } else {
+            Err(refused(format!(
+                "{addr} is a loopback or private address this node is not configured to reach"
+            )))
+        }
+    }
+
+    /// May the node fetch `url` (http or https)?
+    pub fn check_url(&self, url: &str) -> Result<()> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| refused(format!("{:?} is not an http(s) URL", short(url))))?;
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "http" => 80,
+            "https" => 443,
+            other => {
+                return Err(refused(format!(
+                    "the scheme {:?} is not fetched (http and https only)",
+                    short(other)
+                )))
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(refused("URLs with user info are not fetched".to_owned()));
+        }
+        let (host, port) = split_host_port(authority)
+            .ok_or_else(|| refused(format!("{:?} has no usable host", short(url))))?;
+        let port = port.unwrap_or(default_port);
+        let host_lc = host.to_ascii_lowercase();
+        if self.hosts.contains(&host_lc) || self.hosts.contains(&format!("{host_lc}:{port}")) {
+            return Ok(());
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.check_addr(SocketAddr::new(ip, port));
+        }
+        if host_lc == "localhost" || host_lc.ends_with(".localhost") || !host_lc.contains('.') {
+            // Names that resolve locally (localhost, single-label LAN names).
+            return if self.allow_private {
+                Ok(())
+            } else {
+                Err(refused(format!(
+                    "{host} names a local host this node is not configured to reach"
+                )))
+            };
+        }
+        Ok(())
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+fn refused(message: String) -> MediaError {
+    MediaError::new(ErrorKind::PermissionDenied, Operation::Get, message)
+}
+
+/// `host:port`, `[v6]:port`, `host` or `[v6]` → host and port.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => Some((host, Some(port.parse().ok()?))),
+        Some(_) => None,
+        None if authority.is_empty() => None,
+        None => Some((authority, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges_need_configuration() {
+        let r = Reach::public_only();
+        for bad in [
+            "http://127.0.0.1/",
+            "http://127.8.9.10:8080/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fe80::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost/",
+            "http://router/",
+            "http://a@b.example.com/",
+            "gopher://example.com/",
+            "example.com/x",
+            "http://:80/",
+            "http://example.com:99999/",
+        ] {
+            assert!(r.check_url(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "http://example.com/x",
+            "https://cdn.example.com:8443/media/ab?X-Amz-Signature=1",
+            "http://93.184.216.34/",
+            "http://[2606:2800:220:1:248:1893:25c8:1946]/",
+        ] {
+            assert!(r.check_url(good).is_ok(), "{good}");
+        }
+        let lan = Reach::public_only()
+            .allow_host("router")
+            .allow_host("nas:9000");
+        assert!(lan.check_url("http://router/").is_ok());
+        assert!(lan.check_url("http://nas:9000/").is_ok());
+        assert!(lan.check_url("http://nas:9001/").is_err());
+        let err = r.check_url("http://127.0.0.1/").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    }
+}
