@@ -82,9 +82,11 @@ impl S3Backend {
         crate::S3Catalog::from_bucket(Arc::clone(&self.bucket))
     }
 
-    /// Whether `key` already holds `blob`'s bytes: decided by the SHA-256 the server checked
-    /// (single PUTs) or recorded at upload (our `sha256` metadata), never by size alone.
-    async fn existing(&self, key: &str, blob: &StagedBlob) -> Result<Existing> {
+    /// HEAD of `key` with its checksum, `None` when there is no such object.
+    async fn head(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>> {
         let b = &self.bucket;
         let head = b
             .client
@@ -94,16 +96,24 @@ impl S3Backend {
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await;
-        let head = match head {
-            Ok(h) => h,
+        match head {
+            Ok(h) => Ok(Some(h)),
             Err(e) => {
                 let e = sdk_error(b.name(), Operation::Put, "HEAD object", e);
-                return if e.kind == ErrorKind::NotFound {
-                    Ok(Existing::Absent)
+                if e.kind == ErrorKind::NotFound {
+                    Ok(None)
                 } else {
                     Err(e)
-                };
+                }
             }
+        }
+    }
+
+    /// Whether `key` already holds `blob`'s bytes: decided by the SHA-256 the server checked
+    /// (single PUTs) or recorded at upload (our `sha256` metadata), never by size alone.
+    async fn existing(&self, key: &str, blob: &StagedBlob) -> Result<Existing> {
+        let Some(head) = self.head(key).await? else {
+            return Ok(Existing::Absent);
         };
         let hex = blob.digests.sha256.to_hex();
         let by_meta = head
@@ -217,16 +227,11 @@ impl S3Backend {
     async fn remove_if_corrupt(&self, key: &str, blob: &StagedBlob) {
         let b = &self.bucket;
         let expected = b64(blob.digests.sha256.as_bytes());
-        let head = b
-            .client
-            .head_object()
-            .bucket(&b.config.bucket)
-            .key(key)
-            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-            .send()
-            .await;
-        let keep = match &head {
-            Ok(h) => h.checksum_sha256() == Some(expected.as_str()),
+        // Only the checksum the server computed counts here: our own metadata travelled
+        // with the refused body and proves nothing about it.
+        let keep = match self.head(key).await {
+            Ok(Some(h)) => h.checksum_sha256() == Some(expected.as_str()),
+            Ok(None) => true,
             Err(_) => true,
         };
         if !keep {

@@ -8,6 +8,16 @@ use aws_sdk_s3::primitives::ByteStream as SdkBody;
 use media_core::{Catalog, ErrorKind, MediaError, MediaFile, MediaId, Operation, Result};
 
 use crate::bucket::Bucket;
+
+/// Largest record read from a shared bucket (records with an inline thumbnail are tens of KiB).
+pub const MAX_RECORD: u64 = 1 << 20;
+
+fn too_big(id: &MediaId) -> MediaError {
+    MediaError::integrity(
+        Operation::Catalog,
+        format!("the record of {id} in the bucket is larger than {MAX_RECORD} bytes: refused"),
+    )
+}
 use crate::error::sdk_error;
 
 /// The record key of the object at `object_key`: `<prefix>/<sha256>.json`.
@@ -54,11 +64,22 @@ impl Catalog for S3Catalog {
                 };
             }
         };
-        let body = out.body.collect().await.map_err(|e| {
+        // Anyone who can write the bucket can write a record: read at most MAX_RECORD bytes.
+        if out.content_length().is_some_and(|n| n as u64 > MAX_RECORD) {
+            return Err(too_big(id).with_backend(b.name()));
+        }
+        let mut body = out.body;
+        let mut bytes = Vec::new();
+        while let Some(piece) = body.try_next().await.map_err(|e| {
             MediaError::unavailable(Operation::Catalog, format!("reading record: {e}"))
                 .with_backend(b.name())
-        })?;
-        let file: MediaFile = serde_json::from_slice(&body.into_bytes()).map_err(|e| {
+        })? {
+            if (bytes.len() + piece.len()) as u64 > MAX_RECORD {
+                return Err(too_big(id).with_backend(b.name()));
+            }
+            bytes.extend_from_slice(&piece);
+        }
+        let file: MediaFile = serde_json::from_slice(&bytes).map_err(|e| {
             MediaError::integrity(
                 Operation::Catalog,
                 format!("record of {id} is not valid: {e}"),

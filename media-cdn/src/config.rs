@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Backend, MediaError, Operation, PublicHttpStore, Reach, Result, Service,
-    StartContext, StartedStore, StoreProvider,
+    Backend, MediaError, Operation, PublicHttpStore, Reach, Result, SectionProvider, Service,
+    StartContext, StartedStore,
 };
 use serde::Deserialize;
 
@@ -397,26 +397,19 @@ impl CdnSection {
 pub struct CdnProvider;
 
 #[async_trait]
-impl StoreProvider for CdnProvider {
-    fn section(&self) -> &'static str {
-        "cdn"
+impl SectionProvider for CdnProvider {
+    type Section = CdnSection;
+    const SECTION: &'static str = "cdn";
+
+    fn enabled(section: &CdnSection) -> bool {
+        section.enabled != Some(false)
     }
 
-    fn check(&self, section: &serde_json::Value) -> Result<()> {
-        let section: CdnSection = parse_section("cdn", Some(section.clone()))?;
-        section.external_config()?;
-        Ok(())
+    fn validate(section: &CdnSection) -> Result<()> {
+        section.external_config().map(drop)
     }
 
-    async fn start(
-        &self,
-        section: Option<serde_json::Value>,
-        ctx: &StartContext,
-    ) -> Result<Option<StartedStore>> {
-        let section: CdnSection = parse_section("cdn", section)?;
-        if section.enabled == Some(false) {
-            return Ok(None);
-        }
+    async fn start_section(&self, section: CdnSection, ctx: &StartContext) -> Result<StartedStore> {
         let (config, server) = match section.external_config()? {
             Some(config) => (config, None),
             None => start_embedded(&section, ctx).await?,
@@ -437,7 +430,7 @@ impl StoreProvider for CdnProvider {
         if let Some(server) = server {
             started = started.with_service(server);
         }
-        Ok(Some(started))
+        Ok(started)
     }
 }
 
@@ -446,10 +439,7 @@ async fn start_embedded(
     section: &CdnSection,
     ctx: &StartContext,
 ) -> Result<(S3Config, Option<Arc<dyn Service>>)> {
-    let addr = match section.listen {
-        Some(addr) => addr,
-        None => ctx.stable_addr("s3", media_core::Transport::Tcp)?,
-    };
+    let addr = ctx.addr_or_stable(section.listen, "s3", media_core::Transport::Tcp)?;
     // The credentials persist beside the served folder, never inside it.
     let options = crate::ServerOptions::default()
         .with_addr(addr)

@@ -77,15 +77,8 @@ enum Command {
         /// Where to write (written through a temporary file; nothing is left on failure).
         #[arg(long, short)]
         out: PathBuf,
-        /// Download policy: p2p, cdn, fastest, hedged, hedged-<p2p|cdn|fastest>.
-        #[arg(long, visible_alias = "prefer")]
-        policy: Option<String>,
-        /// Only these bytes, inclusive: A-B.
-        #[arg(long)]
-        range: Option<String>,
-        /// Delay before a hedged policy asks the next store.
-        #[arg(long)]
-        hedge_after_ms: Option<u64>,
+        #[command(flatten)]
+        request: GetRequest,
     },
     /// List stored media.
     Ls,
@@ -176,6 +169,14 @@ fn parse_id(s: &str) -> CliResult<MediaId> {
 
 fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).unwrap_or_default());
+}
+
+fn print_put(file: &MediaFile, json: bool) {
+    if json {
+        print_json(file);
+    } else {
+        println!("{}", describe(file));
+    }
 }
 
 /// One line a person reads about a record.
@@ -331,26 +332,11 @@ async fn stack_command(
         Command::Put { files, expires_in } => {
             for path in files {
                 let file = put_local(store, &path, expires_in, mode).await?;
-                if json {
-                    print_json(&file);
-                } else {
-                    println!("{}", describe(&file));
-                }
+                print_put(&file, json);
             }
         }
-        Command::Get {
-            id,
-            out,
-            policy,
-            range,
-            hedge_after_ms,
-        } => {
+        Command::Get { id, out, request } => {
             let id = parse_id(&id)?;
-            let request = GetRequest {
-                policy,
-                range,
-                hedge_after_ms,
-            };
             let options = request.options()?;
             let file = store.get(&id).await?.ok_or_else(|| {
                 MediaError::not_found(Operation::Download, format!("no media with id {id}"))
@@ -621,26 +607,11 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                     }
                 };
                 bar.finish("stored by the running node");
-                if json {
-                    print_json(&file);
-                } else {
-                    println!("{}", describe(&file));
-                }
+                print_put(&file, json);
             }
         }
-        Command::Get {
-            id,
-            out,
-            policy,
-            range,
-            hedge_after_ms,
-        } => {
+        Command::Get { id, out, request } => {
             let id = parse_id(&id)?;
-            let request = GetRequest {
-                policy,
-                range,
-                hedge_after_ms,
-            };
             request.byte_range()?;
             let whole = request.range.is_none();
             let (len, stream) = client

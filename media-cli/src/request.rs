@@ -7,13 +7,16 @@ use media_facade::{MediaStore, ReadOptions};
 use serde::{Deserialize, Serialize};
 
 /// A download's options as the command line and the API's query string carry them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args)]
 pub struct GetRequest {
-    /// A download policy name: p2p, cdn, fastest, hedged, hedged-<name>.
+    /// Download policy: p2p, cdn, fastest, hedged, hedged-<p2p|cdn|fastest>.
+    #[arg(long, visible_alias = "prefer")]
     pub policy: Option<String>,
-    /// Inclusive byte range `A-B`.
+    /// Only these bytes, inclusive: A-B.
+    #[arg(long)]
     pub range: Option<String>,
-    /// Hedge delay for `hedged` policies.
+    /// Delay before a hedged policy asks the next store.
+    #[arg(long)]
     pub hedge_after_ms: Option<u64>,
 }
 

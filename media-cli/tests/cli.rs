@@ -4,6 +4,12 @@
 use std::process::Command;
 
 fn media(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = media_code(data, args);
+    (code == 0, out, err)
+}
+
+/// `media --data DATA ARGS…`: exit code, stdout, stderr.
+fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_media"))
         .arg("--data")
         .arg(data)
@@ -11,10 +17,45 @@ fn media(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .output()
         .unwrap();
     (
-        out.status.success(),
+        out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A `media serve` child, killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `media serve` on `data` and wait for its start-up lines.
+fn serve(data: &std::path::Path) -> (Serve, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_media"))
+        .arg("--data")
+        .arg(data)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = Serve(child);
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("serving ");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    (guard, seen)
 }
 
 #[test]
@@ -96,24 +137,12 @@ fn put_ls_get_stat_rm_round_trip() {
     assert!(!missing.exists());
 }
 
-fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_media"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn show_and_import_move_a_record_between_nodes_with_json_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // Node A keeps running, so B can read from its stores; commands on A go through its API.
+    let (_a_node, _) = serve(&a);
     let input = dir.path().join("photo.bin");
     let bytes: Vec<u8> = (0..1_500_000u32).map(|i| (i * 13 % 253) as u8).collect();
     std::fs::write(&input, &bytes).unwrap();
@@ -214,36 +243,9 @@ fn show_and_import_move_a_record_between_nodes_with_json_and_exit_codes() {
 
 #[test]
 fn commands_talk_to_a_running_serve_instead_of_failing_on_its_lock() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_media"))
-        .arg("--data")
-        .arg(&data)
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = serve.stdout.take().unwrap();
-    let serve = Kill(serve);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.starts_with("serving ");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
+    let (serve, seen) = serve(&data);
     for service in [
         "s3 http://127.0.0.1:",
         "gateway http://127.0.0.1:",

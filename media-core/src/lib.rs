@@ -40,6 +40,7 @@
 mod backend;
 mod catalog;
 mod digest;
+mod durable;
 mod error;
 mod event;
 mod id;
@@ -64,6 +65,7 @@ pub mod testing;
 pub use backend::{Backend, ByteStream, Capabilities, Progress, StagedBlob};
 pub use catalog::{Catalog, MemoryCatalog};
 pub use digest::{digest_copy, ChunkLayout, Digester, Digests, CHUNK_SIZE};
+pub use durable::write_durable;
 pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};
@@ -79,6 +81,7 @@ pub use reach::Reach;
 pub use reference::{chunk_root, MediaRef};
 pub use sample::sample_bytes;
 pub use service::{
-    parse_section, PublicHttpStore, Service, StartContext, StartedStore, StoreProvider, Transport,
+    parse_section, PublicHttpStore, SectionProvider, Service, StartContext, StartedStore,
+    StoreProvider, Transport,
 };
 pub use verify::ChunkVerifier;

@@ -217,6 +217,23 @@ impl StartContext {
         Ok(addr)
     }
 
+    /// `configured` if set, else the address remembered under `name` (see
+    /// [`StartContext::stable_addr`]).
+    pub fn addr_or_stable(
+        &self,
+        configured: Option<SocketAddr>,
+        name: &str,
+        transport: Transport,
+    ) -> Result<SocketAddr> {
+        match configured {
+            Some(addr) => {
+                self.allow_own_addr(addr);
+                Ok(addr)
+            }
+            None => self.stable_addr(name, transport),
+        }
+    }
+
     /// Offer a public HTTP store to the stores started after this one.
     pub fn set_public_store(&self, store: PublicHttpStore) {
         if let Ok(mut slot) = self.public_store.lock() {
@@ -251,6 +268,56 @@ pub trait StoreProvider: Send + Sync {
         section: Option<serde_json::Value>,
         ctx: &StartContext,
     ) -> Result<Option<StartedStore>>;
+}
+
+/// The usual shape of a provider: a section type of its own, parsed and checked here, and a
+/// store started from it. Implementing this gives [`StoreProvider`] for free.
+#[async_trait]
+pub trait SectionProvider: Send + Sync {
+    /// The section's type (`deny_unknown_fields` recommended).
+    type Section: serde::de::DeserializeOwned + Default + Send;
+    /// The section's name in the configuration file.
+    const SECTION: &'static str;
+
+    /// Whether the section turns the store on.
+    fn enabled(section: &Self::Section) -> bool;
+
+    /// Check what parsing cannot (field combinations).
+    fn validate(section: &Self::Section) -> Result<()> {
+        let _ = section;
+        Ok(())
+    }
+
+    /// Start the store from its parsed, validated section.
+    async fn start_section(
+        &self,
+        section: Self::Section,
+        ctx: &StartContext,
+    ) -> Result<StartedStore>;
+}
+
+#[async_trait]
+impl<P: SectionProvider> StoreProvider for P {
+    fn section(&self) -> &'static str {
+        P::SECTION
+    }
+
+    fn check(&self, section: &serde_json::Value) -> Result<()> {
+        P::validate(&parse_section(P::SECTION, Some(section.clone()))?)
+    }
+
+    async fn start(
+        &self,
+        section: Option<serde_json::Value>,
+        ctx: &StartContext,
+    ) -> Result<Option<StartedStore>> {
+        let section: P::Section = parse_section(P::SECTION, section)?;
+        if !P::enabled(&section) {
+            return Ok(None);
+        }
+        P::validate(&section)?;
+        self.start_section(section, ctx).await.map(Some)
+    }
 }
 
 /// Parse a provider's section into its config type `T` (default when absent), with the

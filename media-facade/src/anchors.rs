@@ -4,7 +4,6 @@
 //! to the id, or received it with a matching [`media_core::MediaRef`]. Only anchored records
 //! verify range reads; see SECURITY.md.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use media_core::{chunk_root, Digest32, MediaError, MediaFile, MediaId, Operation, Result};
@@ -49,16 +48,11 @@ impl Anchors {
         }
     }
 
-    /// Anchor `file`'s chunk list (durably: written, synced, renamed).
+    /// Anchor `file`'s chunk list (durably: a crash leaves the old anchor or the new one).
     pub fn set(&self, file: &MediaFile) -> Result<()> {
-        let io = |e| MediaError::io(Operation::Catalog, "writing an anchor", e);
-        let path = self.path(&file.id);
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(chunk_root(file.size, &file.chunks).to_hex().as_bytes())
-            .map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        let root = chunk_root(file.size, &file.chunks).to_hex();
+        media_core::write_durable(&self.path(&file.id), root.as_bytes())
+            .map_err(|e| MediaError::io(Operation::Catalog, "writing an anchor", e))
     }
 
     pub fn remove(&self, id: &MediaId) {

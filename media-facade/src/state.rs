@@ -63,9 +63,16 @@ pub(crate) struct Parts {
     pub event_capacity: usize,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stats.save(true);
+    }
+}
+
 impl Inner {
     pub fn new(p: Parts) -> Self {
         let (events, _) = broadcast::channel(p.event_capacity);
+        let stats = Stats::persistent(p.data_dir.join("stats.json"));
         Inner {
             data_dir: p.data_dir,
             staging: p.staging,
@@ -80,7 +87,7 @@ impl Inner {
             max_size: p.max_size,
             thumbnailer: p.thumbnailer,
             events,
-            stats: Stats::default(),
+            stats,
             throughput: Mutex::new(ThroughputTable::new()),
             uploads: InFlight::default(),
             ingest_slots: tokio::sync::Semaphore::new(INGEST_SLOTS),

@@ -70,11 +70,67 @@ pub struct StatsSnapshot {
 pub(crate) struct Stats {
     counters: Mutex<StatsSnapshot>,
     active: AtomicU64,
+    /// Where the counters persist (`<data>/stats.json`), and when they were last written.
+    file: Option<(std::path::PathBuf, Mutex<Option<std::time::Instant>>)>,
 }
 
+/// Counters are written at most this often (and when the store is dropped).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Stats {
-    /// Count what `event` says happened.
+    /// Counters kept in `path` across restarts, starting from what it holds.
+    pub fn persistent(path: std::path::PathBuf) -> Self {
+        let saved: StatsSnapshot = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Stats {
+            counters: Mutex::new(StatsSnapshot {
+                active_operations: 0,
+                ..saved
+            }),
+            active: AtomicU64::new(0),
+            file: Some((path, Mutex::new(None))),
+        }
+    }
+
+    /// Write the counters if the last write is older than [`SAVE_EVERY`] (or `force`).
+    pub fn save(&self, force: bool) {
+        let Some((path, last)) = &self.file else {
+            return;
+        };
+        let Ok(mut last) = last.lock() else { return };
+        if !force && last.is_some_and(|t| t.elapsed() < SAVE_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let Ok(counters) = self.counters.lock().map(|s| s.clone()) else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        let written = serde_json::to_vec(&counters)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(&tmp, json))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "could not save statistics");
+        }
+    }
+
+    /// Count what `event` says happened (and persist the counters now and then).
     pub fn record(&self, event: &MediaEvent) {
+        self.count(event);
+        if event.is_terminal()
+            || matches!(
+                event,
+                MediaEvent::Deleted { .. } | MediaEvent::Expired { .. }
+            )
+        {
+            self.save(false);
+        }
+    }
+
+    fn count(&self, event: &MediaEvent) {
         let Ok(mut s) = self.counters.lock() else {
             return;
         };

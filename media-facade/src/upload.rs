@@ -144,7 +144,8 @@ async fn store_everywhere(
         .iter()
         .map(|&i| {
             let backend = Arc::clone(&inner.backends[i]);
-            tokio::spawn(put_one(Arc::clone(inner), op, backend, Arc::clone(&blob)))
+            let put = put_one(Arc::clone(inner), op, backend, Arc::clone(&blob));
+            tokio::spawn(async move { (i, put.await) })
         })
         .collect();
     let thumbnail = tokio::spawn({
@@ -153,7 +154,7 @@ async fn store_everywhere(
     });
 
     let mut failures = Vec::new();
-    let mut stored: Vec<(Arc<dyn Backend>, Location)> = Vec::new();
+    let mut stored: Vec<(usize, Arc<dyn Backend>, Location)> = Vec::new();
     let mut grace: Option<tokio::time::Instant> = None;
     loop {
         let next = match grace {
@@ -165,8 +166,8 @@ async fn store_everywhere(
         };
         let Some(joined) = next else { break };
         match joined {
-            Ok((backend, Ok(location))) => stored.push((backend, location)),
-            Ok((_, Err(e))) => failures.push(e),
+            Ok((i, (backend, Ok(location)))) => stored.push((i, backend, location)),
+            Ok((_, (_, Err(e)))) => failures.push(e),
             Err(e) => failures.push(MediaError::internal(
                 Operation::Put,
                 format!("a store's put task failed: {e}"),
@@ -180,7 +181,9 @@ async fn store_everywhere(
     let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
     record.expires_at = expires_at;
     record.thumbnail = thumbnail.await.ok().flatten();
-    for (_, location) in &stored {
+    // Locations in the order the stores are registered, whichever finished first.
+    stored.sort_by_key(|(i, _, _)| *i);
+    for (_, _, location) in &stored {
         record.add_location(location.clone());
     }
 
@@ -188,7 +191,7 @@ async fn store_everywhere(
         // Every put has returned (the grace only starts once the policy is satisfied).
         let detail: Vec<String> = failures.iter().map(ToString::to_string).collect();
         // Undo partial stores so a failed upload leaves nothing behind.
-        for (backend, location) in &stored {
+        for (_, backend, location) in &stored {
             if backend.capabilities().delete {
                 let _ = backend.delete(location).await;
             }
@@ -228,11 +231,11 @@ type PutResult = (Arc<dyn Backend>, Result<Location>);
 async fn finish_late_stores(
     inner: Arc<Inner>,
     id: MediaId,
-    mut puts: FuturesUnordered<tokio::task::JoinHandle<PutResult>>,
+    mut puts: FuturesUnordered<tokio::task::JoinHandle<(usize, PutResult)>>,
     staged: std::path::PathBuf,
 ) {
     while let Some(joined) = puts.next().await {
-        let Ok((_, Ok(location))) = joined else {
+        let Ok((_, (_, Ok(location)))) = joined else {
             continue;
         };
         match inner.catalog.get(&id).await {

@@ -135,3 +135,29 @@ async fn the_catalog_pages_without_thumbnails_and_uploads_have_a_default_size_li
     assert_eq!(seen, ids);
     assert_eq!(media_facade::DEFAULT_MAX_UPLOAD, 4 << 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdn, _, _) = three_backends();
+    {
+        let store = builder_with(&dir, std::slice::from_ref(&cdn)).build().await.unwrap();
+        let f = store
+            .upload(UploadRequest::bytes("a.bin", data(2000, 1)))
+            .await
+            .unwrap();
+        store.read_all(&f.id).await.unwrap();
+        let s = store.stats();
+        assert_eq!((s.uploads_completed, s.downloads_completed), (1, 1));
+    }
+    // A new process (here: a new store over the same data directory) starts from them.
+    let store = builder_with(&dir, &[cdn]).build().await.unwrap();
+    let s = store.stats();
+    assert_eq!(
+        (s.uploads_completed, s.downloads_completed),
+        (1, 1),
+        "{s:?}"
+    );
+    assert_eq!(s.backends["cdn"].puts_ok, 1);
+    assert_eq!(s.active_operations, 0);
+}

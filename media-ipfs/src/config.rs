@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Operation, Reach, Result, StartContext, StartedStore, StoreProvider, Transport,
+    Operation, Reach, Result, SectionProvider, StartContext, StartedStore, Transport,
 };
 use serde::Deserialize;
 
@@ -112,33 +112,21 @@ pub struct IpfsSection {
 pub struct IpfsProvider;
 
 #[async_trait]
-impl StoreProvider for IpfsProvider {
-    fn section(&self) -> &'static str {
-        "ipfs"
+impl SectionProvider for IpfsProvider {
+    type Section = IpfsSection;
+    const SECTION: &'static str = "ipfs";
+
+    fn enabled(section: &IpfsSection) -> bool {
+        section.enabled != Some(false)
     }
 
-    fn check(&self, section: &serde_json::Value) -> Result<()> {
-        let _section: IpfsSection = parse_section("ipfs", Some(section.clone()))?;
-        Ok(())
-    }
-
-    async fn start(
+    async fn start_section(
         &self,
-        section: Option<serde_json::Value>,
+        section: IpfsSection,
         ctx: &StartContext,
-    ) -> Result<Option<StartedStore>> {
-        let section: IpfsSection = parse_section("ipfs", section)?;
-        if section.enabled == Some(false) {
-            return Ok(None);
-        }
-        let iroh = match section.iroh_listen {
-            Some(addr) => addr,
-            None => ctx.stable_addr("iroh", Transport::Udp)?,
-        };
-        let gateway = match section.gateway_listen {
-            Some(addr) => addr,
-            None => ctx.stable_addr("gateway", Transport::Tcp)?,
-        };
+    ) -> Result<StartedStore> {
+        let iroh = ctx.addr_or_stable(section.iroh_listen, "iroh", Transport::Udp)?;
+        let gateway = ctx.addr_or_stable(section.gateway_listen, "gateway", Transport::Tcp)?;
         let config = IpfsConfig::new(ctx.data_dir().join("ipfs"))
             .with_gateways(section.gateways)
             .with_request_timeout(ctx.p2p_timeout())
@@ -148,8 +136,6 @@ impl StoreProvider for IpfsProvider {
         let node = IpfsNode::start(config)
             .await
             .map_err(|e| e.into_media(Operation::Configure))?;
-        Ok(Some(
-            StartedStore::backend(Arc::new(node.backend("ipfs"))).with_service(Arc::new(node)),
-        ))
+        Ok(StartedStore::backend(Arc::new(node.backend("ipfs"))).with_service(Arc::new(node)))
     }
 }

@@ -283,9 +283,7 @@ impl BlockStore {
         let json = serde_json::to_vec(&manifest)
             .map_err(|e| IpfsError::Malformed(format!("manifest: {e}")))?;
         let final_path = self.manifests.join(format!("{}.json", dag.root));
-        let tmp = final_path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(IpfsError::Io)?;
-        std::fs::rename(&tmp, &final_path).map_err(IpfsError::Io)?;
+        media_core::write_durable(&final_path, &json).map_err(IpfsError::Io)?;
         debug!(root = %dag.root, size = digests.size, "stored IPFS file");
         let file = Arc::new(StoredFile {
             dag,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use media_core::{
-    parse_section, Operation, Reach, Result, StartContext, StartedStore, StoreProvider, Transport,
+    Operation, Reach, Result, SectionProvider, StartContext, StartedStore, Transport,
 };
 use serde::Deserialize;
 
@@ -151,29 +151,20 @@ pub struct TorrentSection {
 pub struct TorrentProvider;
 
 #[async_trait]
-impl StoreProvider for TorrentProvider {
-    fn section(&self) -> &'static str {
-        "torrent"
+impl SectionProvider for TorrentProvider {
+    type Section = TorrentSection;
+    const SECTION: &'static str = "torrent";
+
+    fn enabled(section: &TorrentSection) -> bool {
+        section.enabled != Some(false)
     }
 
-    fn check(&self, section: &serde_json::Value) -> Result<()> {
-        let _section: TorrentSection = parse_section("torrent", Some(section.clone()))?;
-        Ok(())
-    }
-
-    async fn start(
+    async fn start_section(
         &self,
-        section: Option<serde_json::Value>,
+        section: TorrentSection,
         ctx: &StartContext,
-    ) -> Result<Option<StartedStore>> {
-        let section: TorrentSection = parse_section("torrent", section)?;
-        if section.enabled == Some(false) {
-            return Ok(None);
-        }
-        let listen = match section.listen {
-            Some(addr) => addr,
-            None => ctx.stable_addr("torrent", Transport::Tcp)?,
-        };
+    ) -> Result<StartedStore> {
+        let listen = ctx.addr_or_stable(section.listen, "torrent", Transport::Tcp)?;
         let mut config = TorrentConfig::new(ctx.data_dir().join("torrent"))
             .with_timeouts(ctx.p2p_timeout(), ctx.p2p_timeout())
             .with_trackers(section.trackers)
@@ -192,8 +183,6 @@ impl StoreProvider for TorrentProvider {
         if let Some(public) = public {
             backend = backend.with_metadata_store(public.backend);
         }
-        Ok(Some(
-            StartedStore::backend(Arc::new(backend)).with_service(Arc::new(node)),
-        ))
+        Ok(StartedStore::backend(Arc::new(backend)).with_service(Arc::new(node)))
     }
 }

@@ -267,10 +267,11 @@ impl TorrentNode {
             web_seeds: meta.web_seeds.clone(),
         };
         let torrent_path = self.torrent_path(&hex);
-        std::fs::write(&torrent_path, meta.to_torrent_bytes()).map_err(TorrentError::Io)?;
+        media_core::write_durable(&torrent_path, &meta.to_torrent_bytes())
+            .map_err(TorrentError::Io)?;
         let record_json = serde_json::to_vec(&record)
             .map_err(|e| TorrentError::InvalidInput(format!("torrent record: {e}")))?;
-        std::fs::write(torrent_path.with_extension("meta"), record_json)
+        media_core::write_durable(&torrent_path.with_extension("meta"), &record_json)
             .map_err(TorrentError::Io)?;
         self.seed(meta.clone(), file).await?;
         Ok(meta)
@@ -577,8 +578,10 @@ impl TorrentBackend {
             };
             let record = serde_json::to_vec(&location)
                 .map_err(|e| MediaError::invalid_input(Operation::Put, e.to_string()))?;
-            tokio::fs::write(path.with_extension("published"), record)
+            let published = path.with_extension("published");
+            tokio::task::spawn_blocking(move || media_core::write_durable(&published, &record))
                 .await
+                .map_err(|e| MediaError::internal(Operation::Put, e.to_string()))?
                 .map_err(|e| MediaError::io(Operation::Put, "recording the .torrent's place", e))?;
             Ok(url.clone())
         };

@@ -182,35 +182,22 @@ pub(crate) fn spawn_lines(cmd: &mut Command, want: usize) -> Res<(Background, Ve
 
 /// Build a benchmark program of the `media-bench` crate in release mode; return its path.
 pub(crate) fn release_bench(bin: &str) -> Res<PathBuf> {
-    let mut cmd = cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "media-bench",
-        "--bin",
-        bin,
-    ]);
-    run(&format!("build {bin} (release)"), &mut cmd)?;
+    release_build("media-bench", &[], "--bin", bin)?;
     Ok(target_dir().join("release").join(bin))
 }
 
 /// Build an example of `package` in release mode and return its path.
 pub(crate) fn release_example(package: &str, features: &[&str], example: &str) -> Res<PathBuf> {
+    release_build(package, features, "--example", example)?;
+    Ok(target_dir().join("release/examples").join(example))
+}
+
+/// `cargo build --release` of one target (`--bin NAME` or `--example NAME`) of `package`.
+fn release_build(package: &str, features: &[&str], kind: &str, name: &str) -> Res {
     let mut cmd = cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        package,
-        "--example",
-        example,
-    ]);
+    cmd.args(["build", "--release", "--quiet", "-p", package, kind, name]);
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
     }
-    run(&format!("build {example} (release)"), &mut cmd)?;
-    Ok(target_dir().join("release/examples").join(example))
+    run(&format!("build {name} (release)"), &mut cmd)
 }
