@@ -141,7 +141,10 @@ async fn statistics_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (cdn, _, _) = three_backends();
     {
-        let store = builder_with(&dir, std::slice::from_ref(&cdn)).build().await.unwrap();
+        let store = builder_with(&dir, std::slice::from_ref(&cdn))
+            .build()
+            .await
+            .unwrap();
         let f = store
             .upload(UploadRequest::bytes("a.bin", data(2000, 1)))
             .await
