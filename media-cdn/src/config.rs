@@ -415,10 +415,10 @@ impl SectionProvider for CdnProvider {
             None => start_embedded(&section, ctx).await?,
         };
         let config = config.with_reach(ctx.reach());
-        let public_base = config
-            .public_base_url
-            .as_ref()
-            .map(|_| config.object_url(&config.prefix));
+        // Objects are public with a CDN in front, and on the embedded server (anonymous
+        // GET/HEAD); a private bucket's reads are presigned, so it offers no public base.
+        let public = server.is_some() || config.public_base_url.is_some();
+        let public_base = public.then(|| config.object_url(&config.prefix));
         let backend = S3Backend::new(config)?;
         let catalog = Arc::new(backend.catalog());
         let backend: Arc<dyn Backend> = Arc::new(backend);

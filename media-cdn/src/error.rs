@@ -89,7 +89,16 @@ pub(crate) fn http_error(backend: &str, what: &str, err: reqwest::Error) -> Medi
     } else {
         ErrorKind::Unavailable
     };
-    MediaError::new(kind, Operation::Get, format!("{what}: {err}"))
+    // reqwest's message stops at "error sending request": the cause (a refused address, a
+    // reset connection) is further down the source chain.
+    let mut message = format!("{what}: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    MediaError::new(kind, Operation::Get, message)
         .with_backend(backend)
         .with_source(err)
 }

@@ -63,6 +63,25 @@ impl Reach {
         self.allow_private
     }
 
+    /// Whether a host name resolved to `ip` may be contacted: for resolvers, so that a public
+    /// name pointing at a private address (DNS rebinding) is refused unless the name itself
+    /// was allowed with [`Reach::allow_host`].
+    pub fn check_resolved(&self, name: &str, ip: IpAddr) -> Result<()> {
+        let name = name.to_ascii_lowercase();
+        let named = self.hosts.contains(&name)
+            || self
+                .hosts
+                .iter()
+                .any(|h| h.rsplit_once(':').is_some_and(|(host, _)| host == name));
+        if self.allow_private || named || Self::is_public(ip) {
+            Ok(())
+        } else {
+            Err(refused(format!(
+                "{name} resolves to {ip}, a loopback or private address this node is not configured to reach"
+            )))
+        }
+    }
+
     /// Whether `ip` is a public unicast address.
     pub fn is_public(ip: IpAddr) -> bool {
         match ip {
@@ -213,6 +232,15 @@ mod tests {
         ] {
             assert!(r.check_url(good).is_ok(), "{good}");
         }
+        let rebind = Reach::public_only().allow_host("cdn.lan");
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(rebind.check_resolved("evil.example.com", loopback).is_err());
+        assert!(rebind
+            .check_resolved("evil.example.com", "93.184.216.34".parse().unwrap())
+            .is_ok());
+        assert!(rebind
+            .check_resolved("CDN.lan", "10.0.0.5".parse().unwrap())
+            .is_ok());
         let lan = Reach::public_only()
             .allow_host("router")
             .allow_host("nas:9000");

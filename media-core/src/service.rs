@@ -31,6 +31,14 @@ pub trait Service: Send + Sync + std::fmt::Debug + Any {
     /// Stop serving.
     async fn shutdown(&self);
 
+    /// What this service holds for this node alone, as locations a backend of the same kind
+    /// can delete — so that, after a crash between a store's put and the catalog write, the
+    /// node can remove what no record names. Stores shared with other nodes (a bucket) hold
+    /// nothing of their own here. Default: nothing.
+    fn held(&self) -> Vec<crate::Location> {
+        Vec::new()
+    }
+
     /// For typed access to a node's services (`stack.service::<IpfsNode>()`).
     fn as_any(&self) -> &dyn Any;
 }

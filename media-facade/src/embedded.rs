@@ -43,6 +43,39 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
     }
 }
 
+/// Remove from this node's own stores what no record names: what a crash between a store's
+/// put and the catalog write left behind. Failures are logged; start-up goes on.
+async fn reconcile(store: &MediaStore, services: &[Arc<dyn Service>]) {
+    let records = match store.list().await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the catalog to reconcile the stores");
+            return;
+        }
+    };
+    let named: std::collections::HashSet<(String, String)> = records
+        .iter()
+        .flat_map(|f| f.locations.iter())
+        .map(|l| (l.kind.to_string(), l.address().to_owned()))
+        .collect();
+    for held in services.iter().flat_map(|s| s.held()) {
+        if named.contains(&(held.kind.to_string(), held.address().to_owned())) {
+            continue;
+        }
+        let Some(backend) = store.backends().iter().find(|b| b.kind() == held.kind) else {
+            continue;
+        };
+        match backend.delete(&held).await {
+            Ok(()) => {
+                tracing::warn!(location = %held, "removed data no record names (left by a crash)")
+            }
+            Err(e) => {
+                tracing::warn!(location = %held, error = %e, "could not remove data no record names")
+            }
+        }
+    }
+}
+
 /// The running services of the embedded stack and the [`MediaStore`] over them.
 #[derive(Debug)]
 pub struct EmbeddedStack {
@@ -119,6 +152,7 @@ impl EmbeddedStack {
                 return Err(e);
             }
         };
+        reconcile(&store, &services).await;
         Ok(EmbeddedStack {
             store,
             services,

@@ -57,13 +57,19 @@ async fn images_get_an_inline_thumbnail_available_as_a_verified_blob() {
     assert_eq!(again, thumb);
     assert_eq!(store.read_all(&file.id).await.unwrap(), photo);
 
-    // A tampered record is caught.
+    // A tampered record does not replace the verified one here...
     let mut tampered = file.clone();
     if let Some(t) = tampered.thumbnail.as_mut() {
         t.bytes[20] ^= 0xFF;
     }
     store.import(&tampered).await.unwrap();
-    let err = store.thumbnail(&file.id).await.unwrap_err();
+    assert_eq!(store.thumbnail(&file.id).await.unwrap(), thumb);
+    // ...and where it is the only record, its thumbnail is caught.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (cdn, _, _) = three_backends();
+    let other = builder_with(&other_dir, &[cdn]).build().await.unwrap();
+    other.import(&tampered).await.unwrap();
+    let err = other.thumbnail(&file.id).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Integrity);
 }
 

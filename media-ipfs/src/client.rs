@@ -165,12 +165,26 @@ impl GatewayClient {
     async fn plan(&self, root: Cid, wanted: Option<Range<u64>>) -> Result<Vec<Piece>, IpfsError> {
         let mut pieces = Vec::new();
         let mut queue = VecDeque::from([(root, 0u64)]);
+        let (mut nodes, mut inline) = (0usize, 0usize);
         while let Some((cid, start)) = queue.pop_front() {
+            // A gateway is a stranger: a DAG it serves must not grow the plan without bound.
+            if pieces.len() + queue.len() > MAX_PLAN_PIECES || nodes > MAX_PLAN_PIECES {
+                return Err(IpfsError::Malformed(format!(
+                    "the DAG of {root} has more than {MAX_PLAN_PIECES} pieces: refused"
+                )));
+            }
             match cid.codec() {
                 RAW => pieces.push(Piece::Leaf(cid, start)),
                 DAG_PB => {
                     let block = self.block(&cid).await?;
                     let node = decode_file_node(&block)?;
+                    nodes += 1;
+                    inline += node.data.len();
+                    if inline > MAX_PLAN_INLINE {
+                        return Err(IpfsError::Malformed(format!(
+                            "the DAG of {root} holds more than {MAX_PLAN_INLINE} bytes inline: refused"
+                        )));
+                    }
                     if !node.data.is_empty() {
                         pieces.push(Piece::Inline(start, Bytes::from(node.data.clone())));
                     }
@@ -200,6 +214,12 @@ impl GatewayClient {
         Ok(pieces)
     }
 }
+
+/// Most pieces (leaves, inner nodes) a file read through a gateway may plan: 64 Ki, enough
+/// for 64 GiB in 1 MiB leaves.
+pub const MAX_PLAN_PIECES: usize = 1 << 16;
+/// Most file bytes held inline in a DAG's inner nodes that a read keeps in memory.
+const MAX_PLAN_INLINE: usize = 64 << 20;
 
 /// Raw leaves fetched concurrently by [`GatewayClient::read`].
 pub const LEAVES_IN_FLIGHT: usize = 4;

@@ -237,6 +237,14 @@ impl media_core::Service for IpfsNode {
         IpfsNode::shutdown(self).await;
     }
 
+    fn held(&self) -> Vec<Location> {
+        self.store()
+            .roots()
+            .into_iter()
+            .map(|cid| Location::ipfs(cid.to_string()))
+            .collect()
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -201,13 +201,24 @@ pub fn torrent_name(name: &str) -> String {
             }
         })
         .collect();
-    let cleaned = cleaned.trim().to_owned();
+    let mut cleaned = cleaned.trim().to_owned();
+    // File systems refuse names over 255 bytes: cut on a character boundary.
+    if cleaned.len() > MAX_NAME_BYTES {
+        let mut end = MAX_NAME_BYTES;
+        while !cleaned.is_char_boundary(end) {
+            end -= 1;
+        }
+        cleaned.truncate(end);
+    }
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
         "media".to_owned()
     } else {
         cleaned
     }
 }
+
+/// Longest torrent (and so file) name, in bytes.
+const MAX_NAME_BYTES: usize = 255;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -358,6 +369,15 @@ fn parse_btih(h: &str) -> Option<[u8; 20]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(200); // 400 bytes
+        let name = torrent_name(&long);
+        assert!(name.len() <= 255 && name.len() >= 253, "{}", name.len());
+        assert!(name.chars().all(|c| c == 'é'));
+        assert_eq!(torrent_name(&"a".repeat(300)).len(), 255);
+    }
 
     fn meta(len: u64) -> Metainfo {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();

@@ -31,6 +31,22 @@ use crate::metainfo::{torrent_name, with_exact_source, MagnetLink, Metainfo};
 /// Read granularity of streamed ranges.
 const READ_PIECE: usize = 256 * 1024;
 
+/// A reader that reports how many bytes went through it.
+struct ProgressReader<R> {
+    inner: R,
+    done: u64,
+    progress: Progress,
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        self.progress.report(self.done);
+        Ok(n)
+    }
+}
+
 /// Whether a tracker URL from a magnet is outside `reach` (UDP trackers are checked by host
 /// like HTTP ones).
 fn tracker_refused(reach: &media_core::Reach, tracker: &str) -> bool {
@@ -53,6 +69,68 @@ struct Inner {
     config: TorrentConfig,
     addr: SocketAddr,
     seeded: Mutex<HashMap<String, Seeded>>,
+    /// Readers of each fetched (not seeded) torrent; the last one to finish removes it.
+    readers: Mutex<HashMap<String, usize>>,
+}
+
+/// Counts one reader of a fetched torrent; when the last reader is dropped the torrent and
+/// its fetched data are removed (nothing fetched from a stranger stays on disk or is seeded
+/// on without being asked).
+struct FetchedReader {
+    node: TorrentNode,
+    hex: String,
+}
+
+impl FetchedReader {
+    fn new(node: &TorrentNode, hex: &str) -> Self {
+        if let Ok(mut readers) = node.inner.readers.lock() {
+            *readers.entry(hex.to_owned()).or_default() += 1;
+        }
+        FetchedReader {
+            node: node.clone(),
+            hex: hex.to_owned(),
+        }
+    }
+}
+
+impl Drop for FetchedReader {
+    fn drop(&mut self) {
+        let last = match self.node.inner.readers.lock() {
+            Ok(mut readers) => {
+                let n = readers.entry(self.hex.clone()).or_default();
+                *n = n.saturating_sub(1);
+                let last = *n == 0;
+                if last {
+                    readers.remove(&self.hex);
+                }
+                last
+            }
+            Err(_) => false,
+        };
+        if !last || self.node.seeded().contains_key(&self.hex) {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (node, hex) = (self.node.clone(), self.hex.clone());
+            rt.spawn(async move {
+                if node
+                    .inner
+                    .readers
+                    .lock()
+                    .is_ok_and(|r| r.contains_key(&hex))
+                {
+                    return; // a new reader came meanwhile
+                }
+                if let Some(handle) = node.torrent_handle(&hex) {
+                    let _ = node
+                        .inner
+                        .session
+                        .delete(TorrentIdOrHash::Id(handle.id()), true)
+                        .await;
+                }
+            });
+        }
+    }
 }
 
 /// A BitTorrent node: seeds stored media and downloads by magnet. Cheap to clone.
@@ -118,6 +196,7 @@ impl TorrentNode {
                 config,
                 addr,
                 seeded: Mutex::new(HashMap::new()),
+                readers: Mutex::new(HashMap::new()),
             }),
         };
         node.reseed().await;
@@ -238,12 +317,34 @@ impl TorrentNode {
         name: &str,
         id: Option<MediaId>,
     ) -> std::result::Result<Metainfo, TorrentError> {
+        self.seed_file_with_progress(path, name, id, Progress::none())
+            .await
+    }
+
+    /// Like [`TorrentNode::seed_file`], reporting the bytes hashed so far to `progress` (the
+    /// pieces' SHA-1 is the work of seeding a file).
+    pub async fn seed_file_with_progress(
+        &self,
+        path: &Path,
+        name: &str,
+        id: Option<MediaId>,
+        progress: Progress,
+    ) -> std::result::Result<Metainfo, TorrentError> {
         let name = torrent_name(name);
         let owned = path.to_path_buf();
         let hash_name = name.clone();
-        let mut meta = tokio::task::spawn_blocking(move || Metainfo::from_file(&owned, &hash_name))
-            .await
-            .map_err(|e| unavailable("hashing task", e))??;
+        let mut meta = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&owned).map_err(TorrentError::Io)?;
+            let length = file.metadata().map_err(TorrentError::Io)?.len();
+            let mut reader = ProgressReader {
+                inner: file,
+                done: 0,
+                progress,
+            };
+            Metainfo::from_reader(&mut reader, length, &hash_name)
+        })
+        .await
+        .map_err(|e| unavailable("hashing task", e))??;
         let hex = meta.info_hash_hex();
         if let Some(existing) = self.seeded().get(&hex) {
             return Ok(existing.meta.clone());
@@ -306,6 +407,8 @@ impl TorrentNode {
                 .map_err(TorrentError::Io)?;
             return Ok(stream_reader(file, r, None));
         }
+        // Counted before the torrent is added, so a reader finishing meanwhile keeps it.
+        let reader = FetchedReader::new(self, &hex);
         let handle = self.add_magnet(&link).await?;
         // The metadata must describe what the magnet (from the record) says: one file of
         // `xl` bytes. Anything else is refused and dropped before a byte is fetched for it.
@@ -337,11 +440,14 @@ impl TorrentNode {
             .stream(0)
             .await
             .map_err(|e| unavailable("opening the torrent stream", e))?;
-        Ok(stream_reader(
-            stream,
-            r,
-            Some(self.inner.config.read_timeout),
-        ))
+        let stream = stream_reader(stream, r, Some(self.inner.config.read_timeout));
+        // The reader's guard lives as long as the stream.
+        Ok(stream
+            .map(move |piece| {
+                let _reading = &reader;
+                piece
+            })
+            .boxed())
     }
 
     async fn add_magnet(
@@ -652,7 +758,7 @@ impl Backend for TorrentBackend {
         }
         let meta = self
             .node
-            .seed_file(&blob.path, &blob.name, Some(blob.id()))
+            .seed_file_with_progress(&blob.path, &blob.name, Some(blob.id()), progress.clone())
             .await
             .map_err(|e| self.err(Operation::Put, e))?;
         let hex = meta.info_hash_hex();
@@ -729,6 +835,13 @@ impl media_core::Service for TorrentNode {
 
     async fn shutdown(&self) {
         TorrentNode::shutdown(self).await;
+    }
+
+    fn held(&self) -> Vec<Location> {
+        self.seeding()
+            .into_iter()
+            .map(|hex| Location::torrent(format!("magnet:?xt=urn:btih:{hex}"), hex))
+            .collect()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

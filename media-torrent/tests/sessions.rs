@@ -284,18 +284,41 @@ async fn magnets_from_strangers_are_bounded_by_reach_and_their_metadata() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
-    // The honest magnet still reads.
+    // The honest magnet still reads; once the reader is done, nothing fetched stays behind.
     assert!(
         read(&b.backend("torrent"), &location, ByteRange::full())
             .await
             .unwrap()
             == bytes
     );
+    let files_in = |dir: &std::path::Path| -> usize {
+        let mut n = 0;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let fetched = b_dir.path().join("fetch");
+    let mut left = files_in(&fetched);
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = files_in(&fetched);
+    }
+    assert_eq!(left, 0, "fetched data stayed after the read");
     b.shutdown().await;
     a.shutdown().await;
 
     // Fetched data of an earlier run is not kept around: a restart starts with none.
-    let fetched = b_dir.path().join("fetch");
     std::fs::create_dir_all(fetched.join("leftover")).unwrap();
     let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
     assert!(!fetched.join("leftover").exists());

@@ -330,3 +330,55 @@ async fn a_second_stack_on_the_same_data_dir_fails_before_touching_anything() {
     let again = node(dir.path()).await;
     again.shutdown().await;
 }
+
+/// A crash between the stores' puts and the catalog write leaves data no record names; the
+/// next start removes it from the node's own stores (and keeps what records name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_removes_store_data_no_record_names() {
+    use media_core::Catalog as _;
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path()).await;
+    let kept = a
+        .store
+        .upload(UploadRequest::bytes("kept.bin", data(MIB + 3, 21)))
+        .await
+        .unwrap();
+    let orphan = a
+        .store
+        .upload(UploadRequest::bytes("orphan.bin", data(MIB + 5, 22)))
+        .await
+        .unwrap();
+    a.shutdown().await;
+    // The crash: the record of `orphan` never reached the catalog.
+    {
+        let catalog = media_facade::RedbCatalog::open(dir.path().join("catalog.redb")).unwrap();
+        assert!(catalog.delete(&orphan.id).await.unwrap());
+    }
+    let a = node(dir.path()).await;
+    let torrent = a.service::<TorrentNode>().unwrap();
+    let seeding = torrent.seeding();
+    assert!(seeding.contains(
+        &kept
+            .location(&BackendKind::TORRENT)
+            .unwrap()
+            .info_hash()
+            .unwrap()
+            .to_owned()
+    ));
+    assert!(!seeding.contains(
+        &orphan
+            .location(&BackendKind::TORRENT)
+            .unwrap()
+            .info_hash()
+            .unwrap()
+            .to_owned()
+    ));
+    let ipfs = a.service::<IpfsNode>().unwrap();
+    let roots: Vec<String> = ipfs.store().roots().iter().map(|c| c.to_string()).collect();
+    assert!(roots.contains(&kept.cid().unwrap().to_owned()));
+    assert!(!roots.contains(&orphan.cid().unwrap().to_owned()));
+    // What records name still reads.
+    let got = a.store.read_all(&kept.id).await.unwrap();
+    assert_eq!(got, data(MIB + 3, 21));
+    a.shutdown().await;
+}
