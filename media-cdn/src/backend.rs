@@ -82,6 +82,19 @@ impl S3Backend {
         crate::S3Catalog::from_bucket(Arc::clone(&self.bucket))
     }
 
+    /// DELETE `key` (deleting what is not there succeeds, as S3 does).
+    async fn delete_key(&self, key: &str, op: Operation) -> Result<()> {
+        let b = &self.bucket;
+        b.client
+            .delete_object()
+            .bucket(&b.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(b.name(), op, "DELETE object", e))
+    }
+
     /// HEAD of `key` with its checksum, `None` when there is no such object.
     async fn head(
         &self,
@@ -225,7 +238,6 @@ impl S3Backend {
     /// the refused object. A content-addressed key must never hold other bytes: remove it
     /// unless the server vouches for the right SHA-256.
     async fn remove_if_corrupt(&self, key: &str, blob: &StagedBlob) {
-        let b = &self.bucket;
         let expected = b64(blob.digests.sha256.as_bytes());
         // Only the checksum the server computed counts here: our own metadata travelled
         // with the refused body and proves nothing about it.
@@ -239,13 +251,7 @@ impl S3Backend {
                 key,
                 "removing an object the server stored despite a bad checksum"
             );
-            let _ = b
-                .client
-                .delete_object()
-                .bucket(&b.config.bucket)
-                .key(key)
-                .send()
-                .await;
+            let _ = self.delete_key(key, Operation::Put).await;
         }
     }
 
@@ -545,14 +551,7 @@ impl Backend for S3Backend {
                     key,
                     "the object at this key is not these bytes; replacing it"
                 );
-                let b = &self.bucket;
-                b.client
-                    .delete_object()
-                    .bucket(&b.config.bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(b.name(), Operation::Put, "DELETE object", e))?;
+                self.delete_key(&key, Operation::Put).await?;
             }
         }
         if blob.size() >= self.bucket.config.multipart_threshold {
@@ -581,17 +580,9 @@ impl Backend for S3Backend {
 
     async fn delete(&self, location: &Location) -> Result<()> {
         let key = self.own_key(location, Operation::Delete)?;
-        let b = &self.bucket;
-        for k in [key.to_owned(), crate::catalog::record_key(key)] {
-            b.client
-                .delete_object()
-                .bucket(&b.config.bucket)
-                .key(&k)
-                .send()
-                .await
-                .map_err(|e| sdk_error(b.name(), Operation::Delete, "DELETE object", e))?;
-        }
-        Ok(())
+        self.delete_key(key, Operation::Delete).await?;
+        self.delete_key(&crate::catalog::record_key(key), Operation::Delete)
+            .await
     }
 
     async fn health(&self) -> Result<()> {
