@@ -113,6 +113,8 @@ pub struct BlockStore {
     /// (hundreds of concurrent gateway readers) it otherwise fails reads with I/O errors;
     /// with the bound, requests wait their turn instead.
     reads: Arc<tokio::sync::Semaphore>,
+    /// Serializes imports (see [`BlockStore::add_file`]).
+    imports: tokio::sync::Mutex<()>,
 }
 
 /// Reads of the iroh store running at once. Measured on loopback with 200 concurrent range
@@ -154,6 +156,7 @@ impl BlockStore {
             linked,
             index: RwLock::new(Index::default()),
             reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_READS)),
+            imports: tokio::sync::Mutex::new(()),
         };
         store.reload().await?;
         Ok(store)
@@ -240,6 +243,12 @@ impl BlockStore {
         digests: &Digests,
     ) -> Result<Arc<StoredFile>, IpfsError> {
         let dag = FileDag::from_chunk_digests(&digests.chunks, digests.size)?;
+        if let Some(file) = self.file(&dag.root) {
+            return Ok(file);
+        }
+        // One import at a time: two imports of the same bytes share one hard link, and one
+        // replacing it under the other made iroh fail the import with `Error::Io`.
+        let _importing = self.imports.lock().await;
         if let Some(file) = self.file(&dag.root) {
             return Ok(file);
         }
