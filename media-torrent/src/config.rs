@@ -15,8 +15,10 @@ use serde::Deserialize;
 use crate::node::TorrentNode;
 
 /// How a [`TorrentNode`] runs. Defaults: TCP on 127.0.0.1 with a port the OS picks, no DHT,
-/// no local service discovery, no UPnP, no trackers, librqbit's own persistence off (we keep
-/// our own: the `.torrent` files and data under the data directory).
+/// no local service discovery, no UPnP, no trackers. We keep our own list of what we seed (the
+/// `.torrent` files, piece hashes and data under the data directory); of librqbit's persistence
+/// only the verified-piece bitfields under `session/` are kept, so a restart re-seeds without
+/// hashing the data again (a spread sample of pieces is checked).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TorrentConfig {

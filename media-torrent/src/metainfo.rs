@@ -109,6 +109,79 @@ impl Metainfo {
         })
     }
 
+    /// Rebuild the metainfo of a file hashed before, from its piece hashes (hex, 40 digits
+    /// each), without reading the file. The count must be the one `length` needs.
+    pub fn from_piece_hashes(
+        name: &str,
+        length: u64,
+        pieces_hex: &str,
+    ) -> Result<Self, TorrentError> {
+        let piece_length = piece_length_for(length);
+        let expected = length.div_ceil(piece_length) as usize;
+        if length == 0 || pieces_hex.len() != expected * 40 {
+            return Err(TorrentError::InvalidInput(format!(
+                "{} piece hashes for {length} bytes; expected {expected}",
+                pieces_hex.len() / 40
+            )));
+        }
+        let pieces = pieces_hex
+            .as_bytes()
+            .chunks(40)
+            .map(|digits| {
+                let mut piece = [0u8; 20];
+                for (byte, pair) in piece.iter_mut().zip(digits.chunks(2)) {
+                    let pair = std::str::from_utf8(pair).ok();
+                    *byte = pair
+                        .and_then(|p| u8::from_str_radix(p, 16).ok())
+                        .ok_or_else(|| {
+                            TorrentError::InvalidInput("piece hashes are not hex".into())
+                        })?;
+                }
+                Ok(piece)
+            })
+            .collect::<Result<Vec<_>, TorrentError>>()?;
+        Ok(Metainfo {
+            name: torrent_name(name),
+            length,
+            piece_length,
+            pieces,
+            trackers: Vec::new(),
+            web_seeds: Vec::new(),
+        })
+    }
+
+    /// Hash a spread sample of pieces of `file` (the first, the last and up to eight between)
+    /// against the piece hashes: a cheap check that a file hashed before is still the same.
+    pub fn check_sample(&self, file: &Path) -> Result<(), TorrentError> {
+        use std::io::{Seek, SeekFrom};
+        let count = self.pieces.len();
+        let mut sample: Vec<usize> = (0..=8).map(|k| count.saturating_sub(1) * k / 8).collect();
+        sample.dedup();
+        let mut reader = std::fs::File::open(file).map_err(TorrentError::Io)?;
+        let mut buf = vec![0u8; self.piece_length as usize];
+        for index in sample {
+            let offset = index as u64 * self.piece_length;
+            let n = (self.length - offset).min(self.piece_length) as usize;
+            reader
+                .seek(SeekFrom::Start(offset))
+                .map_err(TorrentError::Io)?;
+            reader.read_exact(&mut buf[..n]).map_err(TorrentError::Io)?;
+            let digest: [u8; 20] = Sha1::digest(&buf[..n]).into();
+            if digest != self.pieces[index] {
+                return Err(TorrentError::Integrity(format!(
+                    "piece {index} of {} no longer matches its hash",
+                    file.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The piece hashes as one hex string (what [`Metainfo::from_piece_hashes`] reads).
+    pub fn piece_hashes_hex(&self) -> String {
+        hex(&self.pieces.concat())
+    }
+
     /// The bencoded info dict (keys sorted: length, name, piece length, pieces).
     pub fn info_bytes(&self) -> Vec<u8> {
         let mut b = Bencode(Vec::with_capacity(self.pieces.len() * 20 + 128));
@@ -382,6 +455,21 @@ mod tests {
     fn meta(len: u64) -> Metainfo {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         Metainfo::from_reader(&mut data.as_slice(), len, "clip.mp4").unwrap()
+    }
+
+    #[test]
+    fn stored_piece_hashes_rebuild_the_same_torrent_and_bad_ones_are_refused() {
+        let original = meta(3 * CHUNK + 7);
+        let hashes = original.piece_hashes_hex();
+        let rebuilt = Metainfo::from_piece_hashes("clip.mp4", original.length, &hashes).unwrap();
+        assert_eq!(rebuilt, original);
+        assert_eq!(rebuilt.info_hash(), original.info_hash());
+        // One piece short, not hex, or a size that needs another count: refused.
+        assert!(Metainfo::from_piece_hashes("c", original.length, &hashes[40..]).is_err());
+        let not_hex = format!("zz{}", &hashes[2..]);
+        assert!(Metainfo::from_piece_hashes("c", original.length, &not_hex).is_err());
+        assert!(Metainfo::from_piece_hashes("c", 5 * CHUNK, &hashes).is_err());
+        assert!(Metainfo::from_piece_hashes("c", 0, "").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use librqbit::api::TorrentIdOrHash;
 use librqbit::dht::Id20;
 use librqbit::{
     AddTorrent, AddTorrentOptions, ListenerMode, ListenerOptions, ManagedTorrent, Session,
-    SessionOptions,
+    SessionOptions, SessionPersistenceConfig,
 };
 use media_core::stream::{range_stream, RangeReadFailure};
 use media_core::{
@@ -169,10 +169,16 @@ impl TorrentNode {
             std::fs::create_dir_all(config.data_dir.join(dir)).map_err(TorrentError::Io)?;
         }
         let addr = pick_port(config.listen)?;
+        let session_dir = config.data_dir.join("session");
+        forget_session(&session_dir, &config.data_dir.join("torrents"))?;
         let mut options = SessionOptions {
             disable_local_service_discovery: true,
-            fastresume: false,
-            persistence: None,
+            // librqbit keeps each torrent's verified-piece bitfield under `session/`; with it
+            // a restart checks a sample of pieces instead of re-hashing every seeded byte.
+            fastresume: true,
+            persistence: Some(SessionPersistenceConfig::Json {
+                folder: Some(session_dir),
+            }),
             listen: Some(ListenerOptions {
                 mode: ListenerMode::TcpOnly,
                 listen_addr: addr,
@@ -260,7 +266,7 @@ impl TorrentNode {
                 continue;
             };
             let file = self.seed_dir(&hex).join(&meta.name);
-            match Metainfo::from_file(&file, &meta.name) {
+            match meta.metainfo(&file) {
                 Ok(mut m) if m.info_hash_hex() == hex => {
                     m.trackers = meta.trackers;
                     m.web_seeds = meta.web_seeds;
@@ -269,7 +275,7 @@ impl TorrentNode {
                     }
                 }
                 Ok(_) => warn!(%hex, "seeded data changed on disk; not re-seeding"),
-                Err(e) => warn!(%hex, error = %e, "seeded data missing; not re-seeding"),
+                Err(e) => warn!(%hex, error = %e, "seeded data missing or changed; not re-seeding"),
             }
         }
     }
@@ -299,11 +305,26 @@ impl TorrentNode {
             .map_err(|e| unavailable("adding the torrent", e))?
             .into_handle()
             .ok_or_else(|| TorrentError::Unavailable("the session returned no torrent".into()))?;
-        // The session checks the existing data against the piece hashes; seeding starts when
-        // every piece verified.
-        tokio::time::timeout(Duration::from_secs(600), handle.wait_until_completed())
+        // The session checks the existing data against the piece hashes (a sample of them
+        // when its bitfield from an earlier run is there); seeding starts when every piece
+        // verified. Data that fails the check will not complete by itself: nobody else has it.
+        tokio::time::timeout(Duration::from_secs(600), handle.wait_until_initialized())
             .await
             .map_err(|_| TorrentError::Timeout(format!("checking {hex} took too long")))?
+            .map_err(|e| unavailable("checking the seeded data", e))?;
+        if !handle.stats().finished {
+            let _ = self
+                .inner
+                .session
+                .delete(TorrentIdOrHash::Id(handle.id()), false)
+                .await;
+            return Err(TorrentError::Integrity(format!(
+                "the data to seed for {hex} does not match its piece hashes"
+            )));
+        }
+        tokio::time::timeout(Duration::from_secs(60), handle.wait_until_completed())
+            .await
+            .map_err(|_| TorrentError::Timeout(format!("starting to seed {hex} took too long")))?
             .map_err(|e| unavailable("checking the seeded data", e))?;
         debug!(%hex, "seeding");
         self.seeded().insert(hex, Seeded { meta, file });
@@ -366,6 +387,8 @@ impl TorrentNode {
             name: name.clone(),
             trackers: meta.trackers.clone(),
             web_seeds: meta.web_seeds.clone(),
+            length: Some(meta.length),
+            pieces: Some(meta.piece_hashes_hex()),
         };
         let torrent_path = self.torrent_path(&hex);
         media_core::write_durable(&torrent_path, &meta.to_torrent_bytes())
@@ -596,6 +619,59 @@ struct StoredMeta {
     name: String,
     trackers: Vec<String>,
     web_seeds: Vec<String>,
+    /// File size and piece hashes as we computed them at seeding, so a restart needs not
+    /// hash the file again (absent in records written before they were kept).
+    #[serde(default)]
+    length: Option<u64>,
+    #[serde(default)]
+    pieces: Option<String>,
+}
+
+impl StoredMeta {
+    /// The metainfo of `file`: from the stored piece hashes when the file still has its
+    /// length, else by hashing it.
+    fn metainfo(&self, file: &Path) -> std::result::Result<Metainfo, TorrentError> {
+        let on_disk = std::fs::metadata(file).map_err(TorrentError::Io)?.len();
+        match (self.length, &self.pieces) {
+            (Some(length), Some(pieces)) if length == on_disk => {
+                // librqbit's own fast-resume sample ignores a piece whose hash differs (9.1
+                // counts only read errors), so the sample that guards the restart is ours.
+                let meta = Metainfo::from_piece_hashes(&self.name, length, pieces)?;
+                meta.check_sample(file)?;
+                Ok(meta)
+            }
+            (Some(_), Some(_)) => Err(TorrentError::Integrity(format!(
+                "{} changed size on disk",
+                file.display()
+            ))),
+            _ => Metainfo::from_file(file, &self.name),
+        }
+    }
+}
+
+/// Start librqbit's session store empty: we re-add what we seed ourselves (a torrent fetched
+/// by a run that crashed must not resume). Only the piece bitfields of torrents we still
+/// seed are kept; they are what makes the restart fast.
+fn forget_session(
+    session_dir: &Path,
+    torrents_dir: &Path,
+) -> std::result::Result<(), TorrentError> {
+    std::fs::create_dir_all(session_dir).map_err(TorrentError::Io)?;
+    for entry in std::fs::read_dir(session_dir)
+        .map_err(TorrentError::Io)?
+        .flatten()
+    {
+        let path = entry.path();
+        let is_ours_bitfield = path.extension().is_some_and(|e| e == "bitv")
+            && path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|hex| torrents_dir.join(format!("{hex}.torrent")).exists());
+        if !is_ours_bitfield {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(())
 }
 
 /// Stream `range` of `reader`; with `idle`, a read that gets no byte for that long ends the

@@ -143,12 +143,27 @@ async fn seeding_survives_a_restart_and_delete_removes_everything() {
         a.shutdown().await;
         location
     };
-    let a = TorrentNode::start(config(a_dir.path()).with_listen(listen))
-        .await
-        .unwrap();
     let Some(info_hash) = location.info_hash() else {
         panic!()
     };
+    // Fast resume: librqbit's bitfield of verified pieces is kept for the next start; the
+    // session's own list of torrents (and anything else in its folder) is not.
+    let session = a_dir.path().join("session");
+    let bitfield = session.join(format!("{info_hash}.bitv"));
+    assert!(
+        bitfield.exists(),
+        "no bitfield kept under {}",
+        session.display()
+    );
+    let stray = session.join(format!("{}.bitv", "ab".repeat(20)));
+    std::fs::write(&stray, [0xff]).unwrap();
+    let a = TorrentNode::start(config(a_dir.path()).with_listen(listen))
+        .await
+        .unwrap();
+    assert!(
+        !stray.exists(),
+        "a bitfield of no torrent we seed survived the start"
+    );
     assert_eq!(a.seeding(), vec![info_hash.to_owned()]);
     let b = TorrentNode::start(config(b_dir.path())).await.unwrap();
     assert_eq!(
@@ -166,10 +181,56 @@ async fn seeding_survives_a_restart_and_delete_removes_everything() {
         .join("torrents")
         .join(format!("{info_hash}.torrent"))
         .exists());
+    assert!(!bitfield.exists());
     let err = a.backend("torrent").delete(&location).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_data_changed_on_disk_is_not_seeded_after_a_restart() {
+    let (dir, staging) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (kept, changed) = (data(2 * MIB + 1, 21), data(3 * MIB, 22));
+    let (kept_at, changed_at) = {
+        let node = TorrentNode::start(config(dir.path())).await.unwrap();
+        let backend = node.backend("torrent");
+        let kept_at = put(&backend, staging.path(), "kept.mp4", &kept).await;
+        let changed_at = put(&backend, staging.path(), "changed.mp4", &changed).await;
+        node.shutdown().await;
+        (kept_at, changed_at)
+    };
+    let (Some(kept_hash), Some(changed_hash)) = (kept_at.info_hash(), changed_at.info_hash())
+    else {
+        panic!()
+    };
+    // Same size, one byte changed in every piece: whichever pieces the restart samples, it
+    // finds the change.
+    let file = dir
+        .path()
+        .join("seed")
+        .join(changed_hash)
+        .join("changed.mp4");
+    let mut bytes = std::fs::read(&file).unwrap();
+    for piece in 0..3 {
+        bytes[(piece * MIB + 100) as usize] ^= 0x5a;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+
+    let node = tokio::time::timeout(
+        Duration::from_secs(60),
+        TorrentNode::start(config(dir.path())),
+    )
+    .await
+    .expect("a restart over changed data must not wait for pieces nobody has")
+    .unwrap();
+    assert_eq!(node.seeding(), vec![kept_hash.to_owned()]);
+    let backend = node.backend("torrent");
+    assert_eq!(
+        read(&backend, &kept_at, ByteRange::full()).await.unwrap(),
+        kept
+    );
+    node.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
