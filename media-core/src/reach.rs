@@ -126,6 +126,31 @@ impl Reach {
 
     /// May the node fetch `url` (http or https)?
     pub fn check_url(&self, url: &str) -> Result<()> {
+        let (host, port) = Self::url_host_port(url)?;
+        let host = host.as_str();
+        let host_lc = host.to_ascii_lowercase();
+        if self.hosts.contains(&host_lc) || self.hosts.contains(&format!("{host_lc}:{port}")) {
+            return Ok(());
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.check_addr(SocketAddr::new(ip, port));
+        }
+        if host_lc == "localhost" || host_lc.ends_with(".localhost") || !host_lc.contains('.') {
+            // Names that resolve locally (localhost, single-label LAN names).
+            return if self.allow_private {
+                Ok(())
+            } else {
+                Err(refused(format!(
+                    "{host} names a local host this node is not configured to reach"
+                )))
+            };
+        }
+        Ok(())
+    }
+
+    /// The host (without IPv6 brackets) and port an `http(s)` URL points at; user info and
+    /// other schemes are refused.
+    pub fn url_host_port(url: &str) -> Result<(String, u16)> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| refused(format!("{:?} is not an http(s) URL", short(url))))?;
@@ -145,25 +170,7 @@ impl Reach {
         }
         let (host, port) = split_host_port(authority)
             .ok_or_else(|| refused(format!("{:?} has no usable host", short(url))))?;
-        let port = port.unwrap_or(default_port);
-        let host_lc = host.to_ascii_lowercase();
-        if self.hosts.contains(&host_lc) || self.hosts.contains(&format!("{host_lc}:{port}")) {
-            return Ok(());
-        }
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.check_addr(SocketAddr::new(ip, port));
-        }
-        if host_lc == "localhost" || host_lc.ends_with(".localhost") || !host_lc.contains('.') {
-            // Names that resolve locally (localhost, single-label LAN names).
-            return if self.allow_private {
-                Ok(())
-            } else {
-                Err(refused(format!(
-                    "{host} names a local host this node is not configured to reach"
-                )))
-            };
-        }
-        Ok(())
+        Ok((host.to_owned(), port.unwrap_or(default_port)))
     }
 }
 

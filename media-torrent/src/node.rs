@@ -48,14 +48,39 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
 }
 
 /// Whether a tracker URL from a magnet is outside `reach` (UDP trackers are checked by host
-/// like HTTP ones).
-fn tracker_refused(reach: &media_core::Reach, tracker: &str) -> bool {
+/// like HTTP ones). A host name is resolved here and refused when any of its addresses is
+/// outside reach (a public name pointing at loopback: DNS rebinding) or when it does not
+/// resolve within a few seconds.
+async fn tracker_refused(reach: &media_core::Reach, tracker: &str) -> bool {
     let as_http = match tracker.strip_prefix("udp://") {
         Some(rest) => format!("http://{rest}"),
         None => tracker.to_owned(),
     };
-    reach.check_url(&as_http).is_err()
+    if reach.check_url(&as_http).is_err() {
+        return true;
+    }
+    let Ok((host, port)) = media_core::Reach::url_host_port(&as_http) else {
+        return true;
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() || reach.check_resolved(&host, UNROUTABLE).is_ok() {
+        // An address (checked above), or a name the configuration allows whatever it resolves to.
+        return false;
+    }
+    let lookup = tokio::net::lookup_host(format!("{host}:{port}"));
+    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            addrs.is_empty()
+                || addrs
+                    .iter()
+                    .any(|a| reach.check_resolved(&host, a.ip()).is_err())
+        }
+        _ => true,
+    }
 }
+
+/// An address no reach allows unless a name or private ranges are allowed as such.
+const UNROUTABLE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// What we seed: the file on disk and the metainfo it came from.
 #[derive(Debug, Clone)]
@@ -488,7 +513,7 @@ impl TorrentNode {
         let mut magnet = format!("magnet:?xt=urn:btih:{hex}");
         let mut trackers = 0;
         for t in &link.trackers {
-            if !config.trackers.contains(t) && tracker_refused(&config.reach, t) {
+            if !config.trackers.contains(t) && tracker_refused(&config.reach, t).await {
                 warn!(%hex, tracker = %t, "magnet tracker outside the node's reach; skipped");
                 continue;
             }
@@ -922,5 +947,32 @@ impl media_core::Service for TorrentNode {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_core::Reach;
+
+    #[tokio::test]
+    async fn magnet_trackers_are_checked_by_what_their_names_resolve_to() {
+        let public = Reach::public_only();
+        // A name that does not resolve is not handed to librqbit to resolve later.
+        assert!(tracker_refused(&public, "http://tracker.invalid:6969/announce").await);
+        assert!(tracker_refused(&public, "udp://tracker.invalid:6969").await);
+        // Loopback, by address or by local name: refused unless private ranges are allowed.
+        assert!(tracker_refused(&public, "http://127.0.0.1:6969/announce").await);
+        assert!(tracker_refused(&public, "udp://localhost:6969").await);
+        assert!(
+            !tracker_refused(&public.clone().allow_private(true), "udp://localhost:6969").await
+        );
+        // A public address is not resolved; a name the configuration allows is trusted as is.
+        assert!(!tracker_refused(&public, "udp://93.184.216.34:6969").await);
+        let named = Reach::public_only().allow_host("tracker.invalid");
+        assert!(!tracker_refused(&named, "http://tracker.invalid:6969/announce").await);
+        // Not a tracker URL at all.
+        assert!(tracker_refused(&public, "ftp://93.184.216.34/").await);
+        assert!(tracker_refused(&public, "http://user@93.184.216.34/").await);
     }
 }
