@@ -46,18 +46,25 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
 /// Remove from this node's own stores what no record names: what a crash between a store's
 /// put and the catalog write left behind. Failures are logged; start-up goes on.
 async fn reconcile(store: &MediaStore, services: &[Arc<dyn Service>]) {
-    let records = match store.list().await {
-        Ok(records) => records,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list the catalog to reconcile the stores");
-            return;
-        }
-    };
-    let named: std::collections::HashSet<(String, String)> = records
-        .iter()
-        .flat_map(|f| f.locations.iter())
-        .map(|l| (l.kind.to_string(), l.address().to_owned()))
-        .collect();
+    // Page through the catalog: only the locations are kept, never every record at once.
+    let mut named = std::collections::HashSet::<(String, String)>::new();
+    let mut after = None;
+    loop {
+        let page = match store.list_page(after.as_ref(), crate::MAX_PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the catalog to reconcile the stores");
+                return;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        named.extend(
+            page.iter()
+                .flat_map(|f| f.locations.iter())
+                .map(|l| (l.kind.to_string(), l.address().to_owned())),
+        );
+    }
     for held in services.iter().flat_map(|s| s.held()) {
         if named.contains(&(held.kind.to_string(), held.address().to_owned())) {
             continue;
