@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use bytes::Bytes;
-use media_core::{digest_copy, sniff_mime, Digests, MediaError, Operation, Result, Timestamp};
+use media_core::{
+    digest_copy, sniff_mime, Digests, MediaError, MediaId, Operation, Result, Timestamp,
+};
 use tokio::io::AsyncRead;
 
 /// Where upload bytes come from.
@@ -46,6 +48,8 @@ pub struct UploadRequest {
     pub(crate) name: String,
     pub(crate) mime: Option<String>,
     pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) expected: Option<MediaId>,
+    pub(crate) max_size: Option<u64>,
 }
 
 /// Longest accepted display name, in bytes.
@@ -78,7 +82,24 @@ impl UploadRequest {
             name,
             mime: None,
             expires_at: None,
+            expected: None,
+            max_size: None,
         }
+    }
+
+    /// Refuse the upload (an `Integrity` error, before any store receives a byte) unless the
+    /// bytes' SHA-256 is `id`: for protocols where the client names the hash it sends.
+    #[must_use]
+    pub fn expect_sha256(mut self, id: MediaId) -> Self {
+        self.expected = Some(id);
+        self
+    }
+
+    /// Refuse bytes beyond `bytes` (an `InvalidInput` error), below the store's own maximum.
+    #[must_use]
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
+        self
     }
 
     /// Set the MIME type instead of sniffing it.

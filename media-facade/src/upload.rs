@@ -61,9 +61,21 @@ async fn upload_steps(
         .acquire()
         .await
         .map_err(|_| MediaError::internal(Operation::Upload, "the store is shutting down"))?;
-    let ingested = ingest(request.input, &name, part, inner.max_size).await?;
+    let limit = match (inner.max_size, request.max_size) {
+        (Some(store), Some(asked)) => Some(store.min(asked)),
+        (store, asked) => store.or(asked),
+    };
+    let ingested = ingest(request.input, &name, part, limit).await?;
     drop(slot);
     let id = ingested.digests.id();
+    if let Some(expected) = request.expected.filter(|e| *e != id) {
+        let _ = std::fs::remove_file(&ingested.path);
+        return Err(MediaError::new(
+            ErrorKind::Integrity,
+            Operation::Upload,
+            format!("the bytes' SHA-256 is {id}, not the expected {expected}"),
+        ));
+    }
     inner.emit(MediaEvent::Ingested {
         op,
         id,

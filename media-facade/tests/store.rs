@@ -868,3 +868,41 @@ async fn dropping_a_reader_stops_the_download() {
     assert_eq!(stats.active_operations, 0);
     assert!(stats.backends["ipfs"].bytes_served < bytes.len() as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_names_its_hash_is_refused_before_any_store_when_it_lies() {
+    let f = fixture(PreferP2p).await;
+    let bytes = data(MIB + 9, 41);
+    let wrong = MediaId::for_bytes(b"something else");
+    let err = f
+        .store
+        .upload(UploadRequest::bytes("a.bin", bytes.clone()).expect_sha256(wrong))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    for b in [&f.cdn, &f.ipfs, &f.torrent] {
+        assert_eq!(
+            b.puts(),
+            0,
+            "{} received bytes of a refused upload",
+            b.name()
+        );
+    }
+    let err = f
+        .store
+        .upload(UploadRequest::bytes("a.bin", bytes.clone()).with_max_size(MIB))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+    let right = MediaId::for_bytes(&bytes);
+    let file = f
+        .store
+        .upload(
+            UploadRequest::bytes("a.bin", bytes)
+                .expect_sha256(right)
+                .with_max_size(2 * MIB),
+        )
+        .await
+        .unwrap();
+    assert_eq!(file.id, right);
+}
