@@ -1,0 +1,474 @@
+//! [`BlossomBackend`]: a store on one or more remote Blossom servers. Puts sign a BUD-01
+//! `upload` authorization with the configured nostr key; the location is a BUD-10 URI
+//! `blossom:<sha256>.<ext>?xs=<server>&sz=<size>` naming every server that took the blob.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use media_core::{
+    Backend, BackendKind, ByteRange, ByteStream, Capabilities, ErrorKind, Location, MediaError,
+    MediaId, Operation, Progress, Reach, Result, StagedBlob,
+};
+use tracing::{debug, warn};
+
+use crate::auth::{unix_now, NostrKeys};
+use crate::server::extension_for;
+
+/// The kind of Blossom locations.
+pub const BLOSSOM: BackendKind = BackendKind::from_static("blossom");
+
+/// How long a signed authorization stays valid.
+const AUTH_VALID_SECS: u64 = 300;
+
+/// Where and how a [`BlossomBackend`] stores.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BlossomStoreConfig {
+    /// Servers to upload to (`https://blossom.example.com`), in order of preference.
+    pub servers: Vec<String>,
+    /// The key that signs uploads and deletes.
+    pub keys: NostrKeys,
+    /// Servers named by a stranger's location are read only within this reach (configured
+    /// servers are trusted).
+    pub reach: Reach,
+    /// Deadline of one request, connect to last byte (a 2 GiB upload needs a long one).
+    pub request_timeout: Duration,
+}
+
+impl BlossomStoreConfig {
+    /// Upload to `servers`, signing with `keys`.
+    pub fn new(servers: Vec<String>, keys: NostrKeys) -> Self {
+        BlossomStoreConfig {
+            servers: servers
+                .into_iter()
+                .map(|s| s.trim_end_matches('/').to_owned())
+                .collect(),
+            keys,
+            reach: Reach::public_only(),
+            request_timeout: Duration::from_secs(3600),
+        }
+    }
+
+    /// Read strangers' servers within `reach`.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
+    }
+}
+
+/// A store on remote Blossom servers.
+#[derive(Debug, Clone)]
+pub struct BlossomBackend {
+    name: String,
+    config: BlossomStoreConfig,
+    http: reqwest::Client,
+}
+
+fn unavailable(op: Operation, what: impl Into<String>) -> MediaError {
+    MediaError::new(ErrorKind::Unavailable, op, what)
+}
+
+/// A parsed BUD-10 `blossom:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlossomUri {
+    /// The blob's SHA-256.
+    pub sha256: MediaId,
+    /// The extension (with its dot) or empty.
+    pub ext: String,
+    /// Server hints (`xs`), as URLs.
+    pub servers: Vec<String>,
+    /// The size (`sz`), when given.
+    pub size: Option<u64>,
+}
+
+impl BlossomUri {
+    /// Parse `blossom:<sha256>[.ext]?xs=…&sz=…`.
+    pub fn parse(uri: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            MediaError::invalid_input(Operation::Download, format!("blossom URI: {why}"))
+        };
+        let rest = uri
+            .strip_prefix("blossom:")
+            .ok_or_else(|| bad("no blossom: scheme"))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (hash, ext) = match path.split_once('.') {
+            Some((h, e)) => (h, format!(".{e}")),
+            None => (path, String::new()),
+        };
+        if hash.len() != 64
+            || ext.len() > 16
+            || !ext.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(bad("not <sha256>.<ext>"));
+        }
+        let sha256: MediaId = hash
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| bad("not a sha256"))?;
+        let mut servers = Vec::new();
+        let mut size = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value).ok_or_else(|| bad("bad percent-encoding"))?;
+            match key {
+                "xs" => servers.push(server_url(&value)),
+                "sz" => size = Some(value.parse().map_err(|_| bad("sz is not a number"))?),
+                _ => {}
+            }
+        }
+        Ok(BlossomUri {
+            sha256,
+            ext,
+            servers,
+            size,
+        })
+    }
+
+    /// The URI text.
+    pub fn to_uri(&self) -> String {
+        let mut uri = format!("blossom:{}{}", self.sha256, self.ext);
+        let mut sep = '?';
+        for server in &self.servers {
+            uri.push(sep);
+            uri.push_str("xs=");
+            uri.push_str(&percent_encode(server));
+            sep = '&';
+        }
+        if let Some(size) = self.size {
+            uri.push(sep);
+            uri.push_str(&format!("sz={size}"));
+        }
+        uri
+    }
+}
+
+/// `xs` may be a bare domain (BUD-10): such a hint means https.
+fn server_url(hint: &str) -> String {
+    if hint.contains("://") {
+        hint.trim_end_matches('/').to_owned()
+    } else {
+        format!("https://{}", hint.trim_end_matches('/'))
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl BlossomBackend {
+    /// A backend named `name`.
+    pub fn new(name: impl Into<String>, config: BlossomStoreConfig) -> Result<Self> {
+        if config.servers.is_empty() {
+            return Err(MediaError::invalid_input(
+                Operation::Configure,
+                "a Blossom store needs at least one server",
+            ));
+        }
+        for server in &config.servers {
+            Reach::url_host_port(server).map_err(|e| {
+                MediaError::invalid_input(Operation::Configure, format!("Blossom server: {e}"))
+            })?;
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        Ok(BlossomBackend {
+            name: name.into(),
+            config,
+            http,
+        })
+    }
+
+    fn auth(&self, verb: &str, sha256: &MediaId, op: Operation) -> Result<String> {
+        let x = sha256.to_string();
+        self.config
+            .keys
+            .authorize(
+                verb,
+                &[x.as_str()],
+                &format!("{verb} {x}"),
+                unix_now(),
+                AUTH_VALID_SECS,
+            )
+            .map(|e| e.to_header())
+            .map_err(|e| MediaError::internal(op, e.to_string()))
+    }
+
+    fn configured(&self, server: &str) -> bool {
+        self.config.servers.iter().any(|s| s == server)
+    }
+
+    async fn put_one(&self, server: &str, blob: &StagedBlob, progress: &Progress) -> Result<()> {
+        let id = blob.id();
+        let file = tokio::fs::File::open(&blob.path)
+            .await
+            .map_err(|e| MediaError::io(Operation::Upload, "opening the staged file", e))?;
+        let progress = progress.clone();
+        let mut sent = 0u64;
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(
+            move |piece| {
+                sent += piece.len() as u64;
+                progress.report(sent);
+            },
+        );
+        let response = self
+            .http
+            .put(format!("{server}/upload"))
+            .header(
+                "authorization",
+                self.auth("upload", &id, Operation::Upload)?,
+            )
+            .header("x-sha-256", id.to_string())
+            .header("content-type", blob.mime.as_str())
+            .header("content-length", blob.size())
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .map_err(|e| unavailable(Operation::Upload, format!("{server}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(refused(Operation::Upload, server, &response));
+        }
+        let descriptor: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| unavailable(Operation::Upload, format!("{server}: descriptor: {e}")))?;
+        if descriptor.get("sha256").and_then(|v| v.as_str()) != Some(id.to_string().as_str()) {
+            return Err(MediaError::new(
+                ErrorKind::Integrity,
+                Operation::Upload,
+                format!("{server} described another blob than {id}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The refusal of a Blossom server, with its `X-Reason`.
+fn refused(op: Operation, server: &str, response: &reqwest::Response) -> MediaError {
+    let reason = response
+        .headers()
+        .get("x-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect::<String>();
+    let status = response.status();
+    let kind = match status.as_u16() {
+        404 => ErrorKind::NotFound,
+        401 | 403 => ErrorKind::PermissionDenied,
+        409 => ErrorKind::Integrity,
+        400 | 411 | 413 | 415 | 416 => ErrorKind::InvalidInput,
+        _ => ErrorKind::Unavailable,
+    };
+    MediaError::new(kind, op, format!("{server} answered {status}: {reason}"))
+}
+
+#[async_trait]
+impl Backend for BlossomBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        BLOSSOM
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full()
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let mut stored = Vec::new();
+        let mut last_error = None;
+        for server in &self.config.servers {
+            match self.put_one(server, blob, &progress).await {
+                Ok(()) => stored.push(server.clone()),
+                Err(e) => {
+                    warn!(%server, error = %e, "Blossom upload failed");
+                    last_error = Some(e);
+                }
+            }
+        }
+        if stored.is_empty() {
+            return Err(
+                last_error.unwrap_or_else(|| unavailable(Operation::Upload, "no Blossom server"))
+            );
+        }
+        let uri = BlossomUri {
+            sha256: blob.id(),
+            ext: extension_for(&blob.mime).to_owned(),
+            servers: stored,
+            size: Some(blob.size()),
+        };
+        Ok(Location::new(self.kind(), uri.to_uri()))
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        let uri = BlossomUri::parse(&location.uri)?;
+        let mut last_error = None;
+        for server in &uri.servers {
+            if !self.configured(server) {
+                // A stranger's hint: only within reach.
+                if let Err(e) = self.config.reach.check_url(server) {
+                    debug!(%server, error = %e, "Blossom server hint outside reach");
+                    last_error = Some(e);
+                    continue;
+                }
+            }
+            let mut request = self.http.get(format!("{server}/{}", uri.sha256));
+            if !range.is_full() {
+                let header = match range.end {
+                    Some(end) if end > range.start => format!("bytes={}-{}", range.start, end - 1),
+                    Some(_) => return Ok(Box::pin(futures::stream::empty())),
+                    None => format!("bytes={}-", range.start),
+                };
+                request = request.header("range", header);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last_error = Some(unavailable(Operation::Download, format!("{server}: {e}")));
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let partial_ok = range.is_full() && status == 200 || !range.is_full() && status == 206;
+            if !partial_ok {
+                last_error = Some(if status == 200 {
+                    unavailable(
+                        Operation::Download,
+                        format!("{server} ignored the Range header"),
+                    )
+                } else {
+                    refused(Operation::Download, server, &response)
+                });
+                continue;
+            }
+            let server = server.clone();
+            return Ok(Box::pin(response.bytes_stream().map(move |piece| {
+                piece.map_err(|e| unavailable(Operation::Download, format!("{server}: {e}")))
+            })));
+        }
+        Err(last_error.unwrap_or_else(|| {
+            MediaError::not_found(
+                Operation::Download,
+                format!("{} names no server", location.uri),
+            )
+        }))
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let uri = BlossomUri::parse(&location.uri)?;
+        let mut deleted = false;
+        let mut last_error = None;
+        for server in uri.servers.iter().filter(|s| self.configured(s)) {
+            let response = self
+                .http
+                .delete(format!("{server}/{}", uri.sha256))
+                .header(
+                    "authorization",
+                    self.auth("delete", &uri.sha256, Operation::Delete)?,
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable(Operation::Delete, format!("{server}: {e}")))?;
+            if response.status().is_success() {
+                deleted = true;
+            } else {
+                last_error = Some(refused(Operation::Delete, server, &response));
+            }
+        }
+        if deleted {
+            Ok(())
+        } else {
+            Err(last_error.unwrap_or_else(|| {
+                MediaError::not_found(Operation::Delete, "none of this store's servers holds it")
+            }))
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        let mut last_error = None;
+        for server in &self.config.servers {
+            match self.http.head(format!("{server}/")).send().await {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => last_error = Some(refused(Operation::Health, server, &r)),
+                Err(e) => {
+                    last_error = Some(unavailable(Operation::Health, format!("{server}: {e}")))
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| unavailable(Operation::Health, "no Blossom server")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blossom_uris_round_trip_and_bad_ones_are_refused() {
+        let sha = "b1674191a88ec5cdd733e4240a81803105dc412d6c6708d53ab94fc248f4f553";
+        let uri = BlossomUri {
+            sha256: sha.parse().unwrap(),
+            ext: ".jpg".into(),
+            servers: vec![
+                "http://127.0.0.1:3000".into(),
+                "https://cdn.example.com".into(),
+            ],
+            size: Some(1234),
+        };
+        let text = uri.to_uri();
+        assert!(
+            text.starts_with(&format!("blossom:{sha}.jpg?xs=")),
+            "{text}"
+        );
+        assert_eq!(BlossomUri::parse(&text).unwrap(), uri);
+        // A bare domain hint means https (BUD-10).
+        let bare =
+            BlossomUri::parse(&format!("blossom:{sha}.pdf?xs=cdn.example.com&sz=7")).unwrap();
+        assert_eq!(bare.servers, vec!["https://cdn.example.com".to_owned()]);
+        assert_eq!(bare.size, Some(7));
+        for bad in [
+            "blossom:abc.jpg",
+            &format!("magnet:{sha}"),
+            &format!("blossom:{sha}.j/p?xs=a"),
+            &format!("blossom:{sha}?sz=x"),
+            &format!("blossom:{sha}?xs=%zz"),
+        ] {
+            assert!(BlossomUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,792 @@
+//! The Blossom HTTP server: BUD-01 (get/head, CORS, errors), BUD-02 (upload, delete, list),
+//! BUD-04 (mirror), BUD-06 (upload preflight), over any [`BlobHost`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use futures::{StreamExt, TryStreamExt};
+use media_core::{ByteRange, ErrorKind, MediaError, MediaId, Operation, Reach};
+use media_http::{parse_range, RangeRequest, ServeLimits};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tracing::{debug, info};
+
+use crate::auth::{self, AuthError, AuthRequirement, Authorized};
+use crate::host::{BlobHost, BlobInfo, IncomingBlob};
+use crate::index::OwnerIndex;
+
+/// How a Blossom server runs. Defaults: 127.0.0.1 on a port the OS picks, any valid signer
+/// may upload, 1 GiB per blob, any MIME type, reads without authorization, mirrors only from
+/// public addresses.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BlossomServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The base URL in Blob Descriptors (default `http://<listen address>`).
+    pub public_url: Option<String>,
+    /// Host names `server` tags may name besides the public URL's (e.g. a domain in front).
+    pub server_names: Vec<String>,
+    /// Pubkeys (hex) allowed to upload, mirror and delete; empty: any valid signer.
+    pub allowed_pubkeys: Vec<String>,
+    /// Largest blob accepted, in bytes.
+    pub max_size: u64,
+    /// Accepted MIME types (`image/*` style wildcards); empty: any.
+    pub mime_allow: Vec<String>,
+    /// Require a `get` authorization to read.
+    pub auth_on_get: bool,
+    /// Where `PUT /mirror` may fetch from.
+    pub reach: Reach,
+    /// Deadline of a mirror's origin request (connect to last byte).
+    pub mirror_timeout: Duration,
+    /// Where the owners index lives (who uploaded which blob).
+    pub index_dir: PathBuf,
+    /// Connection limits.
+    pub limits: ServeLimits,
+}
+
+/// Default largest blob: 1 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+
+impl BlossomServerConfig {
+    /// Defaults, keeping the owners index under `index_dir`.
+    pub fn new(index_dir: impl Into<PathBuf>) -> Self {
+        BlossomServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            server_names: Vec::new(),
+            allowed_pubkeys: Vec::new(),
+            max_size: DEFAULT_MAX_SIZE,
+            mime_allow: Vec::new(),
+            auth_on_get: false,
+            reach: Reach::public_only(),
+            mirror_timeout: Duration::from_secs(300),
+            index_dir: index_dir.into(),
+            limits: ServeLimits::default(),
+        }
+    }
+
+    /// Listen on `addr`.
+    #[must_use]
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Only these pubkeys (hex) may upload, mirror and delete.
+    #[must_use]
+    pub fn with_allowed_pubkeys(mut self, keys: Vec<String>) -> Self {
+        self.allowed_pubkeys = keys;
+        self
+    }
+
+    /// Largest blob accepted.
+    #[must_use]
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// Accepted MIME types (`image/*` wildcards allowed).
+    #[must_use]
+    pub fn with_mime_allow(mut self, types: Vec<String>) -> Self {
+        self.mime_allow = types;
+        self
+    }
+
+    /// Require a `get` authorization to read.
+    #[must_use]
+    pub fn with_auth_on_get(mut self, yes: bool) -> Self {
+        self.auth_on_get = yes;
+        self
+    }
+
+    /// Where mirrors may fetch from.
+    #[must_use]
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
+    }
+
+    /// The base URL in Blob Descriptors.
+    #[must_use]
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+}
+
+/// A running Blossom server.
+#[derive(Debug)]
+pub struct BlossomServer {
+    addr: SocketAddr,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlossomServer {
+    /// Bind and serve `host` until [`BlossomServer::shutdown`] (or drop).
+    pub async fn start(
+        config: BlossomServerConfig,
+        host: Arc<dyn BlobHost>,
+    ) -> media_core::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| MediaError::io(Operation::Configure, "binding the Blossom server", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| MediaError::io(Operation::Configure, "Blossom server address", e))?;
+        let url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let mut server_names = config.server_names.clone();
+        server_names.push(auth::server_host(&url));
+        let index = OwnerIndex::open(&config.index_dir)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(config.mirror_timeout)
+            .build()
+            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        let limits = config.limits;
+        let state = Arc::new(ServerState {
+            host,
+            config,
+            url: url.clone(),
+            server_names,
+            index,
+            http,
+        });
+        let app = router(state);
+        let task = media_http::serve(
+            listener,
+            hyper_util::service::TowerToHyperService::new(app),
+            limits,
+            "blossom",
+        );
+        info!(%addr, "Blossom server listening");
+        Ok(BlossomServer { addr, url, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL of its blobs.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stop serving (open connections are closed).
+    pub fn shutdown(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for BlossomServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct ServerState {
+    host: Arc<dyn BlobHost>,
+    config: BlossomServerConfig,
+    url: String,
+    server_names: Vec<String>,
+    index: OwnerIndex,
+    http: reqwest::Client,
+}
+
+type Shared = State<Arc<ServerState>>;
+
+fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/", get(root).head(root))
+        .route("/upload", put(upload).head(upload_check))
+        .route("/mirror", put(mirror))
+        .route("/list/{pubkey}", get(list))
+        .route("/{blob}", get(get_blob).head(get_blob).delete(delete_blob))
+        // Bodies are streamed into the host, which enforces the size limit.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(cors))
+        .with_state(state)
+}
+
+/// BUD-01: CORS on every response; preflights answered here.
+async fn cors(request: Request, next: Next) -> Response {
+    let mut response = if request.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        (
+            "access-control-allow-headers",
+            "Authorization, Range, Content-Type, X-SHA-256, X-Content-Type, X-Content-Length, *",
+        ),
+        ("access-control-allow-methods", "GET, HEAD, PUT, DELETE"),
+        (
+            "access-control-expose-headers",
+            "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, X-Reason, *",
+        ),
+        ("access-control-max-age", "86400"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// A refusal: JSON `{"message"}` and `X-Reason`, as BUD-01 asks.
+struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        debug!(status = %self.status, reason = %self.reason, "Blossom request refused");
+        // A header value cannot carry newlines or non-visible bytes.
+        let reason: String = self
+            .reason
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .take(300)
+            .collect();
+        let mut response =
+            (self.status, Json(serde_json::json!({"message": reason}))).into_response();
+        if let Ok(value) = HeaderValue::from_str(&reason) {
+            response.headers_mut().insert("x-reason", value);
+        }
+        response
+    }
+}
+
+impl From<AuthError> for Refusal {
+    fn from(e: AuthError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+        Refusal::new(status, e.to_string())
+    }
+}
+
+impl From<MediaError> for Refusal {
+    fn from(e: MediaError) -> Self {
+        let status = match e.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorKind::Integrity => StatusCode::CONFLICT,
+            ErrorKind::Unavailable | ErrorKind::PolicyUnsatisfied | ErrorKind::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Refusal::new(status, e.to_string())
+    }
+}
+
+type Answer = Result<Response, Refusal>;
+
+async fn root() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "media-store Blossom server (BUD-01, 02, 04, 06)\n",
+    )
+        .into_response()
+}
+
+/// `<sha256>` or `<sha256>.<ext>`.
+fn parse_blob(path: &str) -> Result<MediaId, Refusal> {
+    let hash = path.split_once('.').map_or(path, |(h, _)| h);
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not a sha256 blob path",
+        ));
+    }
+    hash.to_ascii_lowercase()
+        .parse::<MediaId>()
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+impl ServerState {
+    fn authorize(
+        &self,
+        headers: &HeaderMap,
+        verb: &str,
+        sha256: Option<&MediaId>,
+    ) -> Result<Authorized, Refusal> {
+        let sha = sha256.map(|s| s.to_string());
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let who = auth::check_header(
+            header,
+            &AuthRequirement {
+                verb,
+                sha256: sha.as_deref(),
+                server_names: &self.server_names,
+                now: auth::unix_now(),
+            },
+        )?;
+        Ok(who)
+    }
+
+    /// Writers (upload, mirror, delete) must be allowed pubkeys when a list is configured.
+    fn authorize_writer(
+        &self,
+        headers: &HeaderMap,
+        verb: &str,
+        sha256: Option<&MediaId>,
+    ) -> Result<Authorized, Refusal> {
+        let who = self.authorize(headers, verb, sha256)?;
+        let allowed = &self.config.allowed_pubkeys;
+        if !allowed.is_empty() && !allowed.iter().any(|k| k.eq_ignore_ascii_case(&who.pubkey)) {
+            return Err(AuthError::Forbidden(who.pubkey).into());
+        }
+        Ok(who)
+    }
+
+    fn mime_allowed(&self, mime: &str) -> bool {
+        let mime = mime.split(';').next().unwrap_or_default().trim();
+        self.config.mime_allow.is_empty()
+            || self.config.mime_allow.iter().any(|allowed| {
+                allowed.eq_ignore_ascii_case(mime)
+                    || allowed.strip_suffix("/*").is_some_and(|family| {
+                        mime.split('/')
+                            .next()
+                            .is_some_and(|f| f.eq_ignore_ascii_case(family))
+                    })
+            })
+    }
+
+    fn descriptor(&self, info: &BlobInfo) -> serde_json::Value {
+        let ext = extension_for(&info.mime);
+        let url = format!("{}/{}{}", self.url, info.sha256, ext);
+        let mut nip94 = vec![
+            vec!["url".to_owned(), url.clone()],
+            vec!["m".to_owned(), info.mime.clone()],
+            vec!["x".to_owned(), info.sha256.to_string()],
+            vec!["size".to_owned(), info.size.to_string()],
+        ];
+        let mut descriptor = serde_json::json!({
+            "url": url,
+            "sha256": info.sha256.to_string(),
+            "size": info.size,
+            "type": info.mime,
+            "uploaded": info.uploaded,
+        });
+        for (key, value) in &info.also_at {
+            descriptor[key.as_str()] = serde_json::Value::String(value.clone());
+            if key == "magnet" {
+                nip94.push(vec!["magnet".to_owned(), value.clone()]);
+            }
+            if key == "infohash" {
+                nip94.push(vec!["i".to_owned(), value.clone()]);
+            }
+        }
+        descriptor["nip94"] = serde_json::json!(nip94);
+        descriptor
+    }
+
+    /// Store `body` for `who`: 201 when new, 200 when it was already here.
+    async fn accept(
+        &self,
+        who: &Authorized,
+        expected: MediaId,
+        mime: Option<String>,
+        body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+    ) -> Answer {
+        if let Some(mime) = &mime {
+            if !self.mime_allowed(mime) {
+                return Err(Refusal::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("{mime} is not accepted here"),
+                ));
+            }
+        }
+        let existed = self.host.describe(&expected).await?.is_some();
+        let info = self
+            .host
+            .store(IncomingBlob {
+                body,
+                expected,
+                max_size: self.config.max_size,
+                mime,
+            })
+            .await
+            .map_err(|e| {
+                if e.kind == ErrorKind::InvalidInput && e.to_string().contains("limit") {
+                    Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+                } else {
+                    Refusal::from(e)
+                }
+            })?;
+        self.index.add(&who.pubkey, &info.sha256, info.uploaded)?;
+        let status = if existed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        Ok((status, Json(self.descriptor(&info))).into_response())
+    }
+}
+
+/// The hash an upload or mirror must have: `X-SHA-256`, else the single `x` tag it signed.
+fn expected_hash(headers: &HeaderMap) -> Result<Option<MediaId>, Refusal> {
+    match headers.get("x-sha-256").and_then(|v| v.to_str().ok()) {
+        Some(value) => parse_blob(value.trim())
+            .map(Some)
+            .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "X-SHA-256 is not a sha256")),
+        None => Ok(None),
+    }
+}
+
+/// Without `X-SHA-256`, the upload's hash is the one `x` tag of its authorization.
+fn single_x_tag(headers: &HeaderMap) -> Option<MediaId> {
+    let header = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let event = auth::peek_event(header)?;
+    let mut xs = event.tag_values("x");
+    let first = xs.next()?;
+    if xs.next().is_some() {
+        return None;
+    }
+    first.parse().ok()
+}
+
+async fn upload(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
+    let expected = match expected_hash(&headers)? {
+        Some(hash) => hash,
+        None => single_x_tag(&headers).ok_or_else(|| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "send X-SHA-256 (or sign exactly one x tag) with the upload",
+            )
+        })?,
+    };
+    let who = state.authorize_writer(&headers, "upload", Some(&expected))?;
+    if let Some(len) = content_length(&headers) {
+        if len > state.config.max_size {
+            return Err(too_large(&state));
+        }
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned())
+        .filter(|m| !m.is_empty() && m != "application/x-www-form-urlencoded");
+    let reader = tokio_util::io::StreamReader::new(
+        body.into_data_stream()
+            .map_err(|e| std::io::Error::other(e.to_string())),
+    );
+    state.accept(&who, expected, mime, Box::pin(reader)).await
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn too_large(state: &ServerState) -> Refusal {
+    Refusal::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("blobs here are at most {} bytes", state.config.max_size),
+    )
+}
+
+/// BUD-06: may this upload go ahead?
+async fn upload_check(State(state): Shared, headers: HeaderMap) -> Answer {
+    let expected = expected_hash(&headers)?
+        .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "X-SHA-256 is required"))?;
+    let length = headers
+        .get("x-content-length")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Refusal::new(StatusCode::LENGTH_REQUIRED, "X-Content-Length is required"))?
+        .parse::<u64>()
+        .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "X-Content-Length is not a number"))?;
+    if length > state.config.max_size {
+        return Err(too_large(&state));
+    }
+    if let Some(mime) = headers.get("x-content-type").and_then(|v| v.to_str().ok()) {
+        if !state.mime_allowed(mime) {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("{mime} is not accepted here"),
+            ));
+        }
+    }
+    state.authorize_writer(&headers, "upload", Some(&expected))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn get_blob(
+    State(state): Shared,
+    method: Method,
+    headers: HeaderMap,
+    UrlPath(blob): UrlPath<String>,
+) -> Answer {
+    let sha256 = parse_blob(&blob)?;
+    if state.config.auth_on_get {
+        state.authorize(&headers, "get", Some(&sha256))?;
+    }
+    let info = state
+        .host
+        .describe(&sha256)
+        .await?
+        .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "blob not found"))?;
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match parse_range(range_header, info.size) {
+        RangeRequest::Whole => (StatusCode::OK, 0..info.size),
+        RangeRequest::Bytes(r) => (StatusCode::PARTIAL_CONTENT, r),
+        RangeRequest::Unsatisfiable => {
+            let mut refusal = Refusal::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("the blob has {} bytes", info.size),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size)) {
+                refusal.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(refusal);
+        }
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, info.mime.as_str())
+        .header(header::CONTENT_LENGTH, range.end - range.start)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, format!("\"{}\"", info.sha256))
+        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+    if status == StatusCode::PARTIAL_CONTENT {
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{}", range.start, range.end - 1, info.size),
+        );
+    }
+    let body = if method == Method::HEAD || range.is_empty() {
+        Body::empty()
+    } else {
+        let stream = state
+            .host
+            .read(&sha256, ByteRange::new(range.start, range.end))
+            .await?;
+        // A verification failure mid-stream breaks the transfer: never unverified bytes.
+        Body::from_stream(
+            stream.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
+        )
+    };
+    builder
+        .body(body)
+        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn delete_blob(
+    State(state): Shared,
+    headers: HeaderMap,
+    UrlPath(blob): UrlPath<String>,
+) -> Answer {
+    let sha256 = parse_blob(&blob)?;
+    let who = state.authorize_writer(&headers, "delete", Some(&sha256))?;
+    if state.host.describe(&sha256).await?.is_none() {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "blob not found"));
+    }
+    if !state.index.owns(&who.pubkey, &sha256) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "only the blob's uploader may delete it",
+        ));
+    }
+    let others_left = state.index.remove(&who.pubkey, &sha256)?;
+    if !others_left {
+        state.host.delete(&sha256).await?;
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Largest page of `GET /list`.
+pub const MAX_LIST: usize = 1000;
+
+async fn list(
+    State(state): Shared,
+    UrlPath(pubkey): UrlPath<String>,
+    Query(q): Query<ListQuery>,
+) -> Answer {
+    if pubkey.len() != 64 || !pubkey.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "not a hex pubkey"));
+    }
+    let cursor = match q.cursor.as_deref() {
+        Some(c) => Some(parse_blob(c)?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIST);
+    let mut out = Vec::new();
+    for sha256 in state.index.list(&pubkey, cursor.as_ref(), limit)? {
+        if let Some(info) = state.host.describe(&sha256).await? {
+            out.push(state.descriptor(&info));
+        }
+    }
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+struct MirrorBody {
+    url: String,
+}
+
+/// BUD-04: fetch `url` (within reach), keep it if its hash is the signed one.
+async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
+    let body = axum::body::to_bytes(body, 16 * 1024).await.map_err(|_| {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the mirror request is too long",
+        )
+    })?;
+    let request: MirrorBody = serde_json::from_slice(&body).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"url\"}}: {e}"),
+        )
+    })?;
+    let expected = match expected_hash(&headers)? {
+        Some(hash) => hash,
+        None => match single_x_tag(&headers) {
+            Some(hash) => hash,
+            // The hash is often in the URL itself.
+            None => url_hash(&request.url).ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "send X-SHA-256 or sign exactly one x tag with the mirror",
+                )
+            })?,
+        },
+    };
+    let who = state.authorize_writer(&headers, "upload", Some(&expected))?;
+    state
+        .config
+        .reach
+        .check_url(&request.url)
+        .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
+    check_resolved(&state.config.reach, &request.url).await?;
+    let origin =
+        state.http.get(&request.url).send().await.map_err(|e| {
+            Refusal::new(StatusCode::BAD_GATEWAY, format!("the origin failed: {e}"))
+        })?;
+    if !origin.status().is_success() {
+        return Err(Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            format!("the origin answered {}", origin.status()),
+        ));
+    }
+    if origin
+        .content_length()
+        .is_some_and(|n| n > state.config.max_size)
+    {
+        return Err(too_large(&state));
+    }
+    let mime = origin
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned());
+    let reader = tokio_util::io::StreamReader::new(
+        origin
+            .bytes_stream()
+            .map_err(|e| std::io::Error::other(format!("the origin failed: {e}"))),
+    );
+    state.accept(&who, expected, mime, Box::pin(reader)).await
+}
+
+fn url_hash(url: &str) -> Option<MediaId> {
+    let last = url.split(['?', '#']).next()?.rsplit('/').next()?;
+    parse_blob(last).ok()
+}
+
+/// A public name must not resolve to a private address (DNS rebinding).
+async fn check_resolved(reach: &Reach, url: &str) -> Result<(), Refusal> {
+    let (host, port) = Reach::url_host_port(url)
+        .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
+    if host.parse::<std::net::IpAddr>().is_ok() || reach.allows_private() {
+        return Ok(());
+    }
+    let addrs = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host(format!("{host}:{port}")),
+    )
+    .await
+    .map_err(|_| {
+        Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            format!("{host} did not resolve in time"),
+        )
+    })?
+    .map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            format!("{host} does not resolve: {e}"),
+        )
+    })?;
+    for addr in addrs {
+        reach
+            .check_resolved(&host, addr.ip())
+            .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The extension a blob URL gets for `mime`.
+pub fn extension_for(mime: &str) -> &'static str {
+    let table: HashMap<&str, &str> = [
+        ("image/jpeg", ".jpg"),
+        ("image/png", ".png"),
+        ("image/webp", ".webp"),
+        ("image/gif", ".gif"),
+        ("image/avif", ".avif"),
+        ("image/heic", ".heic"),
+        ("video/mp4", ".mp4"),
+        ("video/quicktime", ".mov"),
+        ("video/webm", ".webm"),
+        ("audio/mpeg", ".mp3"),
+        ("application/pdf", ".pdf"),
+        ("text/plain", ".txt"),
+    ]
+    .into_iter()
+    .collect();
+    table.get(mime).copied().unwrap_or("")
+}
