@@ -295,21 +295,8 @@ fn refused(op: Operation, server: &str, response: &reqwest::Response) -> MediaEr
     MediaError::new(kind, op, format!("{server} answered {status}: {reason}"))
 }
 
-#[async_trait]
-impl Backend for BlossomBackend {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> BackendKind {
-        BLOSSOM
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::full()
-    }
-
-    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+impl BlossomBackend {
+    async fn put_inner(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
         let mut stored = Vec::new();
         let mut last_error = None;
         for server in &self.config.servers {
@@ -335,7 +322,7 @@ impl Backend for BlossomBackend {
         Ok(Location::new(self.kind(), uri.to_uri()))
     }
 
-    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+    async fn get_inner(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
         let uri = BlossomUri::parse(&location.uri)?;
         let mut last_error = None;
         for server in &uri.servers {
@@ -377,8 +364,11 @@ impl Backend for BlossomBackend {
                 continue;
             }
             let server = server.clone();
+            let name = self.name.clone();
             return Ok(Box::pin(response.bytes_stream().map(move |piece| {
-                piece.map_err(|e| unavailable(Operation::Download, format!("{server}: {e}")))
+                piece.map_err(|e| {
+                    unavailable(Operation::Download, format!("{server}: {e}")).with_backend(&name)
+                })
             })));
         }
         Err(last_error.unwrap_or_else(|| {
@@ -389,7 +379,7 @@ impl Backend for BlossomBackend {
         }))
     }
 
-    async fn delete(&self, location: &Location) -> Result<()> {
+    async fn delete_inner(&self, location: &Location) -> Result<()> {
         let uri = BlossomUri::parse(&location.uri)?;
         let mut deleted = false;
         let mut last_error = None;
@@ -419,7 +409,7 @@ impl Backend for BlossomBackend {
         }
     }
 
-    async fn health(&self) -> Result<()> {
+    async fn health_inner(&self) -> Result<()> {
         let mut last_error = None;
         for server in &self.config.servers {
             match self.http.head(format!("{server}/")).send().await {
@@ -431,6 +421,47 @@ impl Backend for BlossomBackend {
             }
         }
         Err(last_error.unwrap_or_else(|| unavailable(Operation::Health, "no Blossom server")))
+    }
+}
+
+#[async_trait]
+impl Backend for BlossomBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> BackendKind {
+        BLOSSOM
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::full()
+    }
+
+    async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        let name = &self.name;
+        self.put_inner(blob, progress)
+            .await
+            .map_err(|e| e.with_backend(name))
+    }
+
+    async fn get(&self, location: &Location, range: ByteRange) -> Result<ByteStream> {
+        let name = &self.name;
+        self.get_inner(location, range)
+            .await
+            .map_err(|e| e.with_backend(name))
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let name = &self.name;
+        self.delete_inner(location)
+            .await
+            .map_err(|e| e.with_backend(name))
+    }
+
+    async fn health(&self) -> Result<()> {
+        let name = &self.name;
+        self.health_inner().await.map_err(|e| e.with_backend(name))
     }
 }
 

@@ -84,6 +84,8 @@ pub trait BlobHost: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct FolderHost {
     dir: PathBuf,
+    /// Commits (rename, info file) one at a time: concurrent uploads of one blob.
+    commit: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FolderHost {
@@ -92,7 +94,10 @@ impl FolderHost {
         let dir = dir.into();
         std::fs::create_dir_all(dir.join("tmp"))
             .map_err(|e| MediaError::io(Operation::Configure, "creating the blob folder", e))?;
-        Ok(FolderHost { dir })
+        Ok(FolderHost {
+            dir,
+            commit: Default::default(),
+        })
     }
 
     fn blob(&self, sha256: &MediaId) -> PathBuf {
@@ -179,6 +184,11 @@ impl BlobHost for FolderHost {
             ));
         }
         let mime = blob.mime.unwrap_or_else(|| sniff(&tmp).to_owned());
+        let _commit = self.commit.lock().await;
+        if let Some(info) = self.describe(&id).await? {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(info);
+        }
         let info = BlobInfo::new(id, digests.size, mime, now_secs());
         let json = serde_json::to_vec(&info)
             .map_err(|e| MediaError::internal(Operation::Upload, format!("blob info: {e}")))?;
