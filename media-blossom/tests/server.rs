@@ -153,7 +153,7 @@ async fn upload_get_range_list_mirror_delete_with_signed_events() {
 
     // List: both uploaders own it; paging by cursor.
     let small: Vec<Vec<u8>> = (0..3)
-        .map(|i| media_core::sample_bytes(1000 + i, 40 + i as u64))
+        .map(|i| media_core::sample_bytes(1000 + i, 40 + i))
         .collect();
     for blob in &small {
         let x = sha(blob);
