@@ -293,21 +293,8 @@ fn load_or_create_credentials(file: &Path) -> Result<(String, String)> {
     }
     let access = format!("media-{}", random_hex(8)?);
     let secret = random_hex(32)?;
-    let tmp = file.with_extension("tmp");
-    {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options
-            .open(&tmp)
-            .map_err(|e| io("writing the S3 secret", e))?;
-        f.write_all(format!("{access}\n{secret}\n").as_bytes())
-            .map_err(|e| io("writing the S3 secret", e))?;
-        f.sync_all().map_err(|e| io("writing the S3 secret", e))?;
-    }
-    std::fs::rename(&tmp, file).map_err(|e| io("writing the S3 secret", e))?;
+    media_core::write_private(file, format!("{access}\n{secret}\n").as_bytes())
+        .map_err(|e| io("writing the S3 secret", e))?;
     Ok((access, secret))
 }
 

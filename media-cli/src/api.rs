@@ -58,17 +58,8 @@ impl NodeFile {
 
     /// Write with mode 0600: the token lets anyone on the machine act as the node's owner.
     pub fn write(&self, data: &Path) -> std::io::Result<()> {
-        use std::io::Write as _;
-        let path = Self::path(data);
-        let tmp = path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-        file.sync_all()?;
-        std::fs::rename(tmp, path)
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        media_core::write_private(&Self::path(data), &json)
     }
 }
 

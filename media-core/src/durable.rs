@@ -14,13 +14,29 @@ use std::path::Path;
 /// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
 /// ```
 pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_durable_mode(path, bytes, 0o644)
+}
+
+/// Like [`write_durable`], readable and writable by the owner only (mode 0600 where there are
+/// modes): for secrets (keys, tokens).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_durable_mode(path, bytes, 0o600)
+}
+
+fn write_durable_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("no file name"))?
         .to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

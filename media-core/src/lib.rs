@@ -65,7 +65,7 @@ pub mod testing;
 pub use backend::{Backend, ByteStream, Capabilities, Progress, StagedBlob};
 pub use catalog::{Catalog, MemoryCatalog};
 pub use digest::{digest_copy, ChunkLayout, Digester, Digests, CHUNK_SIZE};
-pub use durable::write_durable;
+pub use durable::{write_durable, write_private};
 pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};

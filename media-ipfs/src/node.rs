@@ -63,25 +63,11 @@ fn load_or_create_key(path: &std::path::Path) -> std::result::Result<iroh::Secre
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = iroh::SecretKey::generate();
-            let tmp = path.with_extension("tmp");
-            write_private(&tmp, &key.to_bytes()).map_err(IpfsError::Io)?;
-            std::fs::rename(&tmp, path).map_err(IpfsError::Io)?;
+            media_core::write_private(path, &key.to_bytes()).map_err(IpfsError::Io)?;
             Ok(key)
         }
         Err(e) => Err(IpfsError::Io(e)),
     }
-}
-
-/// Write a secret readable by its owner only (mode 0600 where there are modes).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> IpfsError {
