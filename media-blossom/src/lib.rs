@@ -36,12 +36,14 @@
 
 pub mod auth;
 mod backend;
+mod config;
 mod host;
 mod index;
 mod server;
 
 pub use auth::{AuthError, NostrEvent, NostrKeys};
 pub use backend::{BlossomBackend, BlossomStoreConfig, BlossomUri, BLOSSOM};
+pub use config::{load_or_create_keys, BlossomProvider, BlossomSection};
 pub use host::{BlobHost, BlobInfo, FolderHost, IncomingBlob};
 pub use index::OwnerIndex;
 pub use server::{extension_for, BlossomServer, BlossomServerConfig, DEFAULT_MAX_SIZE, MAX_LIST};

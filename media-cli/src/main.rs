@@ -114,6 +114,10 @@ enum Command {
         /// Address of the node API (default: a free port on 127.0.0.1).
         #[arg(long, default_value = "127.0.0.1:0")]
         api_listen: std::net::SocketAddr,
+        /// Address of the Blossom server (default: `[blossom] listen`, else a port kept
+        /// across restarts on 127.0.0.1).
+        #[arg(long)]
+        blossom_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -195,10 +199,22 @@ fn describe(f: &MediaFile) -> String {
 }
 
 async fn run(cli: Cli) -> CliResult<()> {
-    let config = match &cli.config {
+    let mut config = match &cli.config {
         Some(path) => StackConfig::from_file(path, &cli.data)?,
         None => StackConfig::new(&cli.data),
     };
+    if let Command::Serve {
+        blossom_listen: Some(addr),
+        ..
+    } = &cli.command
+    {
+        let mut section = config
+            .section("blossom")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        section["listen"] = serde_json::json!(addr.to_string());
+        config = config.with_section("blossom", section)?;
+    }
     let data = config.data_dir.clone();
     let mode = Mode::detect(cli.quiet);
     if !cli.local && !matches!(cli.command, Command::Serve { .. }) {
@@ -356,7 +372,7 @@ async fn stack_command(
             let removed = store.delete(&id).await?;
             print_removed(&id, &removed, json);
         }
-        Command::Serve { api_listen } => serve(stack, api_listen, json).await?,
+        Command::Serve { api_listen, .. } => serve(stack, api_listen, json).await?,
         Command::Ls | Command::Show { .. } | Command::Import { .. } => {
             catalog_command(store, command, json).await?
         }

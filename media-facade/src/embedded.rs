@@ -160,6 +160,16 @@ impl EmbeddedStack {
             }
         };
         reconcile(&store, &services).await;
+        #[cfg(feature = "blossom")]
+        match crate::blossom::start_server(&store, config.section("blossom").cloned(), &ctx).await {
+            Ok(server) => services.extend(server),
+            Err(e) => {
+                for s in &services {
+                    s.shutdown().await;
+                }
+                return Err(e);
+            }
+        }
         Ok(EmbeddedStack {
             store,
             services,

@@ -39,6 +39,8 @@
 #![warn(missing_docs)]
 
 mod anchors;
+#[cfg(feature = "blossom")]
+mod blossom;
 mod builder;
 mod catalog;
 mod config;
@@ -68,6 +70,8 @@ pub use stats::{BackendStats, StatsSnapshot};
 pub use store::{MediaStore, MAX_PAGE};
 pub use upload::PutLimits;
 
+#[cfg(feature = "blossom")]
+pub use media_blossom;
 #[cfg(feature = "cdn")]
 pub use media_cdn;
 pub use media_core;

@@ -16,5 +16,7 @@ pub fn providers() -> Vec<Arc<dyn StoreProvider>> {
         Arc::new(media_ipfs::IpfsProvider),
         #[cfg(feature = "torrent")]
         Arc::new(media_torrent::TorrentProvider),
+        #[cfg(feature = "blossom")]
+        Arc::new(media_blossom::BlossomProvider),
     ]
 }

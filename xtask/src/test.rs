@@ -39,7 +39,7 @@ pub(crate) fn test(args: &[String]) -> Res {
     }
     if !quick {
         // Every store is a cargo feature: each one alone must build.
-        for features in ["", "cdn", "ipfs", "torrent", "thumb"] {
+        for features in ["", "cdn", "ipfs", "torrent", "thumb", "blossom"] {
             let mut cmd = cargo();
             cmd.args([
                 "check",

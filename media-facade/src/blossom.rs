@@ -1,0 +1,74 @@
+//! The media store as a Blossom [`BlobHost`]: what the node's Blossom server serves. A blob is
+//! a media record whose id is its SHA-256; uploads go to every store by the upload policy,
+//! and reads come verified from whichever store answers, including blobs this node never
+//! held but whose record it has (imported, or in the shared catalog).
+
+use async_trait::async_trait;
+use media_blossom::{BlobHost, BlobInfo, IncomingBlob};
+use media_core::{ByteRange, ByteStream, MediaFile, MediaId, Result};
+
+use crate::{MediaStore, UploadRequest};
+
+fn info(file: &MediaFile) -> BlobInfo {
+    let mut info = BlobInfo::new(
+        file.id,
+        file.size,
+        file.mime.clone(),
+        file.uploaded_at.as_millis() / 1000,
+    );
+    if let Some(magnet) = file.magnet() {
+        info.also_at.push(("magnet".to_owned(), magnet.to_owned()));
+    }
+    if let Some(hash) = file.locations.iter().find_map(|l| l.info_hash()) {
+        info.also_at.push(("infohash".to_owned(), hash.to_owned()));
+    }
+    if let Some(cid) = file.cid() {
+        info.also_at.push(("ipfs".to_owned(), cid.to_owned()));
+    }
+    info
+}
+
+#[async_trait]
+impl BlobHost for MediaStore {
+    async fn describe(&self, sha256: &MediaId) -> Result<Option<BlobInfo>> {
+        Ok(self.get(sha256).await?.map(|file| info(&file)))
+    }
+
+    async fn read(&self, sha256: &MediaId, range: ByteRange) -> Result<ByteStream> {
+        Ok(Box::pin(self.open(sha256, range).await?))
+    }
+
+    async fn store(&self, blob: IncomingBlob) -> Result<BlobInfo> {
+        let mut request = UploadRequest::reader(blob.expected.to_string(), blob.body)
+            .expect_sha256(blob.expected)
+            .with_max_size(blob.max_size);
+        if let Some(mime) = blob.mime {
+            request = request.with_mime(mime);
+        }
+        let file = self.upload(request).await?;
+        Ok(info(&file))
+    }
+
+    async fn delete(&self, sha256: &MediaId) -> Result<()> {
+        MediaStore::delete(self, sha256).await.map(|_| ())
+    }
+}
+
+/// Start the node's Blossom server over `store` from the `[blossom]` section, unless it says
+/// `serve = false`.
+pub(crate) async fn start_server(
+    store: &MediaStore,
+    section: Option<serde_json::Value>,
+    ctx: &media_core::StartContext,
+) -> Result<Option<std::sync::Arc<dyn media_core::Service>>> {
+    let section: media_blossom::BlossomSection =
+        media_core::parse_section(media_blossom::BlossomProvider::SECTION_NAME, section)?;
+    if !section.serves() {
+        return Ok(None);
+    }
+    let listen = ctx.addr_or_stable(section.listen, "blossom", media_core::Transport::Tcp)?;
+    let config = section.server_config(ctx.data_dir(), listen, ctx.reach());
+    let server =
+        media_blossom::BlossomServer::start(config, std::sync::Arc::new(store.clone())).await?;
+    Ok(Some(std::sync::Arc::new(server)))
+}

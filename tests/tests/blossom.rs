@@ -1,0 +1,147 @@
+//! Blossom on the embedded stack, two nodes on 127.0.0.1: a plain HTTP client uploads to node
+//! A's Blossom server (the blob lands on every store), node B serves the same blob by hash
+//! from its own Blossom server, fetched from A's stores and verified; and a third node stores
+//! on A's Blossom server as its fourth store.
+
+use std::time::Duration;
+
+use media_core::{ByteRange, MediaId, PreferP2p};
+use media_facade::media_blossom::{auth::unix_now, NostrKeys, BLOSSOM};
+use media_facade::{EmbeddedStack, ReadOptions, StackConfig, UploadRequest};
+use sha2::{Digest, Sha256};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn node(config: StackConfig) -> EmbeddedStack {
+    EmbeddedStack::start_with(
+        config
+            .with_reach(media_core::Reach::public_only().allow_private(true))
+            .with_p2p_timeout(TIMEOUT),
+        |b| b.download_policy(PreferP2p).attempt_timeout(TIMEOUT),
+    )
+    .await
+    .unwrap()
+}
+
+fn blossom_url(stack: &EmbeddedStack) -> String {
+    stack
+        .endpoints()
+        .into_iter()
+        .find(|(name, _)| name == "blossom")
+        .map(|(_, url)| url)
+        .expect("the embedded stack serves Blossom")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_uploaded_to_one_node_is_served_verified_by_another() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(StackConfig::new(a_dir.path())).await;
+    let b = node(StackConfig::new(b_dir.path())).await;
+    let (a_url, b_url) = (blossom_url(&a), blossom_url(&b));
+    let http = reqwest::Client::new();
+    let keys = NostrKeys::generate().unwrap();
+    let bytes = media_core::sample_bytes(4 * 1024 * 1024 + 99, 77);
+    let x = hex::encode(Sha256::digest(&bytes));
+    let auth = keys
+        .authorize("upload", &[&x], "Upload clip", unix_now(), 300)
+        .unwrap();
+    let created = http
+        .put(format!("{a_url}/upload"))
+        .header("authorization", auth.to_header())
+        .header("x-sha-256", &x)
+        .header("content-type", "video/mp4")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let descriptor: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(descriptor["sha256"], x.as_str());
+    assert!(descriptor["magnet"]
+        .as_str()
+        .unwrap()
+        .starts_with("magnet:?xt=urn:btih:"));
+    assert!(descriptor["ipfs"].as_str().unwrap().starts_with("b"));
+    assert_eq!(descriptor["infohash"].as_str().unwrap().len(), 40);
+
+    // The blob is a media record on every store of A.
+    let id: MediaId = x.parse().unwrap();
+    let file = a.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(file.locations.len(), 3, "{:?}", file.locations);
+    assert_eq!(a.store.read_all(&id).await.unwrap(), bytes);
+
+    // B knows the record (an app handed it the reference) and serves the blob itself,
+    // fetched from A's stores and verified.
+    assert_eq!(
+        http.head(format!("{b_url}/{x}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    b.store.import_ref(&file, &file.reference()).await.unwrap();
+    let got = http.get(format!("{b_url}/{x}.mp4")).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "video/mp4");
+    let body = got.bytes().await.unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&body)), x);
+    let part = http
+        .get(format!("{b_url}/{x}"))
+        .header("range", "bytes=3000000-3999999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap(), bytes[3_000_000..4_000_000]);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blossom_servers_are_a_fourth_store() {
+    let (a_dir, c_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(StackConfig::new(a_dir.path())).await;
+    let c = node(
+        StackConfig::new(c_dir.path())
+            .with_section("blossom", serde_json::json!({"servers": [blossom_url(&a)]}))
+            .unwrap(),
+    )
+    .await;
+    let bytes = media_core::sample_bytes(2 * 1024 * 1024 + 5, 78);
+    let file = c
+        .store
+        .upload(UploadRequest::bytes("photo.jpg", bytes.clone()))
+        .await
+        .unwrap();
+    let location = file.location(&BLOSSOM).expect("a blossom location");
+    assert!(
+        location.uri.starts_with(&format!("blossom:{}", file.id)),
+        "{}",
+        location.uri
+    );
+    // The key that signed it was created for this node, owner-only.
+    let key = c_dir.path().join("secrets").join("nostr.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let only_blossom = ReadOptions::new().only_backend("blossom");
+    let got = c
+        .store
+        .open_file(&file, only_blossom.clone().range(ByteRange::new(100, 5000)))
+        .await
+        .unwrap()
+        .read_to_end()
+        .await
+        .unwrap();
+    assert_eq!(got, bytes[100..5000]);
+    // A holds it as a blob (and as media on its own stores).
+    assert_eq!(a.store.read_all(&file.id).await.unwrap(), bytes);
+    c.shutdown().await;
+    a.shutdown().await;
+}
