@@ -82,6 +82,8 @@ pub(crate) const NPM_PACKAGES: &[&str] = &[
     "multiformats@14",
     "webtorrent@3",
     "bittorrent-tracker@11",
+    "blossom-client-sdk@5",
+    "nostr-tools@2",
 ];
 
 /// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
