@@ -8,7 +8,8 @@
 //!   /<sha256>[.ext]` with Range, ETag and CORS on every response, BUD-02 `PUT /upload`
 //!   (streamed, the announced hash checked before anything is stored: 409 otherwise),
 //!   `DELETE` by the uploader, `GET /list/<pubkey>` with `cursor` and `limit`, BUD-04
-//!   `PUT /mirror` (origins within a [`media_core::Reach`]), BUD-06 `HEAD /upload`. Every
+//!   `PUT /mirror` (origins within a [`media_core::Reach`]), BUD-05 `PUT /media` (with a
+//!   [`MediaOptimizer`]: images re-encoded without metadata), BUD-06 `HEAD /upload`. Every
 //!   refusal is a JSON `{"message"}` with an `X-Reason` header. Over the media store (feature
 //!   `blossom` of `media-facade`) every blob is also on BitTorrent, IPFS and the CDN, and
 //!   blobs the node does not hold are read verified from whichever store answers.
@@ -46,4 +47,7 @@ pub use backend::{BlossomBackend, BlossomStoreConfig, BlossomUri, BLOSSOM};
 pub use config::{load_or_create_keys, BlossomProvider, BlossomSection};
 pub use host::{BlobHost, BlobInfo, FolderHost, IncomingBlob};
 pub use index::OwnerIndex;
-pub use server::{extension_for, BlossomServer, BlossomServerConfig, DEFAULT_MAX_SIZE, MAX_LIST};
+pub use server::{
+    extension_for, BlossomServer, BlossomServerConfig, MediaOptimizer, DEFAULT_MAX_SIZE, MAX_LIST,
+    MAX_MEDIA_INPUT,
+};

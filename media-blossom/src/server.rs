@@ -53,6 +53,18 @@ pub struct BlossomServerConfig {
     pub index_dir: PathBuf,
     /// Connection limits.
     pub limits: ServeLimits,
+    /// Re-encodes images for BUD-05 `PUT /media`; without one, `/media` answers 404.
+    pub optimizer: Option<Arc<dyn MediaOptimizer>>,
+}
+
+/// Largest original `PUT /media` takes (it is decoded in memory): 64 MiB.
+pub const MAX_MEDIA_INPUT: u64 = 64 << 20;
+
+/// BUD-05: makes the served version of an uploaded image — re-encoded, without metadata
+/// (location, camera, dates), upright.
+pub trait MediaOptimizer: Send + Sync + std::fmt::Debug + 'static {
+    /// The optimized bytes of the image at `path` and their MIME type.
+    fn optimize(&self, path: &std::path::Path) -> media_core::Result<(Vec<u8>, String)>;
 }
 
 /// Default largest blob: 1 GiB.
@@ -73,6 +85,7 @@ impl BlossomServerConfig {
             mirror_timeout: Duration::from_secs(300),
             index_dir: index_dir.into(),
             limits: ServeLimits::default(),
+            optimizer: None,
         }
     }
 
@@ -115,6 +128,13 @@ impl BlossomServerConfig {
     #[must_use]
     pub fn with_reach(mut self, reach: Reach) -> Self {
         self.reach = reach;
+        self
+    }
+
+    /// Serve BUD-05 `/media` with `optimizer`.
+    #[must_use]
+    pub fn with_optimizer(mut self, optimizer: Arc<dyn MediaOptimizer>) -> Self {
+        self.optimizer = Some(optimizer);
         self
     }
 
@@ -217,6 +237,7 @@ fn router(state: Arc<ServerState>) -> Router {
         .route("/", get(root).head(root))
         .route("/upload", put(upload).head(upload_check))
         .route("/mirror", put(mirror))
+        .route("/media", put(media).head(media_check))
         .route("/list/{pubkey}", get(list))
         .route("/{blob}", get(get_blob).head(get_blob).delete(delete_blob))
         // Bodies are streamed into the host, which enforces the size limit.
@@ -527,7 +548,35 @@ fn too_large(state: &ServerState) -> Refusal {
 
 /// BUD-06: may this upload go ahead?
 async fn upload_check(State(state): Shared, headers: HeaderMap) -> Answer {
-    let expected = expected_hash(&headers)?
+    preflight(&state, &headers, "upload", state.config.max_size)
+}
+
+/// BUD-05's preflight: the same questions for `PUT /media`.
+async fn media_check(State(state): Shared, headers: HeaderMap) -> Answer {
+    if state.config.optimizer.is_none() {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "this server does not optimize media",
+        ));
+    }
+    if let Some(mime) = headers.get("x-content-type").and_then(|v| v.to_str().ok()) {
+        if !mime.starts_with("image/") {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "only images are optimized here",
+            ));
+        }
+    }
+    preflight(
+        &state,
+        &headers,
+        "media",
+        MAX_MEDIA_INPUT.min(state.config.max_size),
+    )
+}
+
+fn preflight(state: &ServerState, headers: &HeaderMap, verb: &str, max_size: u64) -> Answer {
+    let expected = expected_hash(headers)?
         .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "X-SHA-256 is required"))?;
     let length = headers
         .get("x-content-length")
@@ -535,8 +584,11 @@ async fn upload_check(State(state): Shared, headers: HeaderMap) -> Answer {
         .ok_or_else(|| Refusal::new(StatusCode::LENGTH_REQUIRED, "X-Content-Length is required"))?
         .parse::<u64>()
         .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "X-Content-Length is not a number"))?;
-    if length > state.config.max_size {
-        return Err(too_large(&state));
+    if length > max_size {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {max_size} bytes here"),
+        ));
     }
     if let Some(mime) = headers.get("x-content-type").and_then(|v| v.to_str().ok()) {
         if !state.mime_allowed(mime) {
@@ -546,8 +598,114 @@ async fn upload_check(State(state): Shared, headers: HeaderMap) -> Answer {
             ));
         }
     }
-    state.authorize_writer(&headers, "upload", Some(&expected))?;
+    state.authorize_writer(headers, verb, Some(&expected))?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// BUD-05: keep an optimized version of the uploaded image (metadata gone, re-encoded); the
+/// original's hash is not kept.
+async fn media(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
+    let Some(optimizer) = state.config.optimizer.clone() else {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "this server does not optimize media",
+        ));
+    };
+    let original = match expected_hash(&headers)? {
+        Some(hash) => hash,
+        None => single_x_tag(&headers).ok_or_else(|| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "send X-SHA-256 (or sign one x tag)",
+            )
+        })?,
+    };
+    let who = state.authorize_writer(&headers, "media", Some(&original))?;
+    let max = MAX_MEDIA_INPUT.min(state.config.max_size);
+    if content_length(&headers).is_some_and(|n| n > max) {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("images here are at most {max} bytes"),
+        ));
+    }
+    // The original only passes through a temporary file: it is never stored or served.
+    let tmp = state.config.index_dir.join("tmp");
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| Refusal::from(MediaError::io(Operation::Upload, "media staging", e)))?;
+    let staged = tempfile_in(&tmp)?;
+    let mut reader = tokio_util::io::StreamReader::new(
+        body.into_data_stream()
+            .map_err(|e| std::io::Error::other(e.to_string())),
+    );
+    let path = staged.path().to_path_buf();
+    let digests = {
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| Refusal::from(MediaError::io(Operation::Upload, "media staging", e)))?;
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut reader, &mut buf)
+                .await
+                .map_err(|e| {
+                    Refusal::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+                })?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > max {
+                return Err(Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("images here are at most {max} bytes"),
+                ));
+            }
+            sha2::Digest::update(&mut hasher, &buf[..n]);
+            tokio::io::AsyncWriteExt::write_all(&mut file, &buf[..n])
+                .await
+                .map_err(|e| {
+                    Refusal::from(MediaError::io(Operation::Upload, "media staging", e))
+                })?;
+        }
+        hex::encode(sha2::Digest::finalize(hasher))
+    };
+    if digests != original.to_string() {
+        return Err(Refusal::new(
+            StatusCode::CONFLICT,
+            format!("the body's SHA-256 is {digests}, not {original}"),
+        ));
+    }
+    let (bytes, mime) = tokio::task::spawn_blocking(move || optimizer.optimize(&path))
+        .await
+        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()))?;
+    drop(staged);
+    let expected = MediaId::for_bytes(&bytes);
+    let body = Box::pin(std::io::Cursor::new(bytes));
+    state.accept(&who, expected, Some(mime), body).await
+}
+
+/// A temporary file removed on drop.
+fn tempfile_in(dir: &std::path::Path) -> Result<TempFile, Refusal> {
+    let mut name = [0u8; 12];
+    getrandom::fill(&mut name)
+        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(TempFile(dir.join(hex::encode(name))))
+}
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn get_blob(

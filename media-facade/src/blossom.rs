@@ -67,8 +67,41 @@ pub(crate) async fn start_server(
         return Ok(None);
     }
     let listen = ctx.addr_or_stable(section.listen, "blossom", media_core::Transport::Tcp)?;
-    let config = section.server_config(ctx.data_dir(), listen, ctx.reach());
+    #[allow(unused_mut)]
+    let mut config = section.server_config(ctx.data_dir(), listen, ctx.reach());
+    #[cfg(feature = "thumb")]
+    {
+        config = config.with_optimizer(std::sync::Arc::new(ThumbOptimizer));
+    }
     let server =
         media_blossom::BlossomServer::start(config, std::sync::Arc::new(store.clone())).await?;
     Ok(Some(std::sync::Arc::new(server)))
+}
+
+/// BUD-05 with media-thumb: the image decoded (within the decoder's limits), turned upright,
+/// at most 4096 pixels on its long side, re-encoded as JPEG without any metadata.
+#[cfg(feature = "thumb")]
+#[derive(Debug)]
+struct ThumbOptimizer;
+
+#[cfg(feature = "thumb")]
+impl media_blossom::MediaOptimizer for ThumbOptimizer {
+    fn optimize(&self, path: &std::path::Path) -> Result<(Vec<u8>, String)> {
+        use media_thumb::{make_thumbnails_from_file, ThumbFormat, ThumbnailOptions};
+        let mut options = ThumbnailOptions::default()
+            .with_sizes(&[4096])
+            .with_format(ThumbFormat::Jpeg)
+            .with_quality(85);
+        options.blurhash = false;
+        let made = make_thumbnails_from_file(path, &options).map_err(|e| {
+            media_core::MediaError::invalid_input(
+                media_core::Operation::Upload,
+                format!("not an image this server can optimize: {e}"),
+            )
+        })?;
+        let variant = made.variants.into_iter().next().ok_or_else(|| {
+            media_core::MediaError::internal(media_core::Operation::Upload, "no variant made")
+        })?;
+        Ok((variant.bytes, variant.mime.to_owned()))
+    }
 }

@@ -145,3 +145,117 @@ async fn blossom_servers_are_a_fourth_store() {
     c.shutdown().await;
     a.shutdown().await;
 }
+
+/// A JPEG carrying an EXIF segment and a comment that give away where it was taken.
+fn jpeg_with_location(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+    });
+    let mut plain = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let secret = b"Exif\0\0GPSLatitude 48.8584 N GPSLongitude 2.2945 E SerialNumber 0042";
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((secret.len() + 2) as u16).to_be_bytes());
+    app1.extend_from_slice(secret);
+    let comment = b"home: 12 Example Street";
+    let mut com = vec![0xFF, 0xFE];
+    com.extend_from_slice(&((comment.len() + 2) as u16).to_be_bytes());
+    com.extend_from_slice(comment);
+    let mut out = plain[..2].to_vec();
+    out.extend(app1);
+    out.extend(com);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_media_keeps_only_a_clean_reencoded_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(StackConfig::new(dir.path())).await;
+    let url = blossom_url(&a);
+    let http = reqwest::Client::new();
+    let keys = NostrKeys::generate().unwrap();
+    let original = jpeg_with_location(640, 480);
+    let x = hex::encode(Sha256::digest(&original));
+    let check = http
+        .head(format!("{url}/media"))
+        .header("x-sha-256", &x)
+        .header("x-content-length", original.len().to_string())
+        .header("x-content-type", "image/jpeg")
+        .header(
+            "authorization",
+            keys.authorize("media", &[&x], "m", unix_now(), 300)
+                .unwrap()
+                .to_header(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 200);
+    let put = http
+        .put(format!("{url}/media"))
+        .header("x-sha-256", &x)
+        .header("content-type", "image/jpeg")
+        .header(
+            "authorization",
+            keys.authorize("media", &[&x], "m", unix_now(), 300)
+                .unwrap()
+                .to_header(),
+        )
+        .body(original.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let descriptor: serde_json::Value = put.json().await.unwrap();
+    let served_hash = descriptor["sha256"].as_str().unwrap().to_owned();
+    assert_ne!(served_hash, x, "the original's hash is not kept");
+    assert_eq!(descriptor["type"], "image/jpeg");
+    let served = http
+        .get(format!("{url}/{served_hash}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&served)), served_hash);
+    let text = String::from_utf8_lossy(&served);
+    assert!(
+        !text.contains("GPSLatitude") && !text.contains("Example Street") && !text.contains("Exif")
+    );
+    let decoded = image::load_from_memory(&served).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (640, 480));
+    assert_eq!(
+        http.head(format!("{url}/{x}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Not an image: refused, nothing kept.
+    let junk = b"not an image at all".to_vec();
+    let jx = hex::encode(Sha256::digest(&junk));
+    let refused = http
+        .put(format!("{url}/media"))
+        .header("x-sha-256", &jx)
+        .header(
+            "authorization",
+            keys.authorize("media", &[&jx], "m", unix_now(), 300)
+                .unwrap()
+                .to_header(),
+        )
+        .body(junk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 415);
+    assert!(refused.headers().contains_key("x-reason"));
+    a.shutdown().await;
+}
