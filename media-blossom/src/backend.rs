@@ -19,7 +19,8 @@ use crate::server::extension_for;
 pub const BLOSSOM: BackendKind = BackendKind::from_static("blossom");
 
 /// How long a signed authorization stays valid.
-const AUTH_VALID_SECS: u64 = 300;
+/// (An authorization is checked when its request starts; strict servers refuse long ones.)
+const AUTH_VALID_SECS: u64 = 60;
 
 /// Where and how a [`BlossomBackend`] stores.
 #[derive(Debug, Clone)]
@@ -209,17 +210,36 @@ impl BlossomBackend {
         })
     }
 
-    fn auth(&self, verb: &str, sha256: &MediaId, op: Operation) -> Result<String> {
+    /// A fresh authorization for one request. Besides BUD-01's `t`, `x` and `expiration`, it
+    /// binds the event to the server, URL and method (`server`, `u`, `method` tags), which
+    /// stricter servers (blossom-rs) require and others ignore.
+    fn auth(
+        &self,
+        verb: &str,
+        sha256: &MediaId,
+        server: &str,
+        url: &str,
+        method: &str,
+        op: Operation,
+    ) -> Result<String> {
         let x = sha256.to_string();
+        let now = unix_now();
+        let tags = vec![
+            vec!["t".to_owned(), verb.to_owned()],
+            vec!["x".to_owned(), x.clone()],
+            vec!["expiration".to_owned(), (now + AUTH_VALID_SECS).to_string()],
+            vec!["server".to_owned(), server.to_owned()],
+            vec!["u".to_owned(), url.to_owned()],
+            vec!["method".to_owned(), method.to_owned()],
+        ];
+        // A nonce in the content gives every request its own event id: servers that keep
+        // used events (replay protection) refuse a second upload of one blob in one second.
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| MediaError::internal(op, e.to_string()))?;
+        let content = format!("{verb} {x} ({})", hex::encode(nonce));
         self.config
             .keys
-            .authorize(
-                verb,
-                &[x.as_str()],
-                &format!("{verb} {x}"),
-                unix_now(),
-                AUTH_VALID_SECS,
-            )
+            .sign(crate::auth::AUTH_KIND, tags, &content, now)
             .map(|e| e.to_header())
             .map_err(|e| MediaError::internal(op, e.to_string()))
     }
@@ -241,13 +261,12 @@ impl BlossomBackend {
                 progress.report(sent);
             },
         );
+        let url = format!("{server}/upload");
+        let auth = self.auth("upload", &id, server, &url, "PUT", Operation::Upload)?;
         let response = self
             .http
-            .put(format!("{server}/upload"))
-            .header(
-                "authorization",
-                self.auth("upload", &id, Operation::Upload)?,
-            )
+            .put(&url)
+            .header("authorization", auth)
             .header("x-sha-256", id.to_string())
             .header("content-type", blob.mime.as_str())
             .header("content-length", blob.size())
@@ -257,7 +276,7 @@ impl BlossomBackend {
             .map_err(|e| unavailable(Operation::Upload, format!("{server}: {e}")))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(refused(Operation::Upload, server, &response));
+            return Err(refused(Operation::Upload, server, response).await);
         }
         let descriptor: serde_json::Value = response
             .json()
@@ -274,17 +293,34 @@ impl BlossomBackend {
     }
 }
 
-/// The refusal of a Blossom server, with its `X-Reason`.
-fn refused(op: Operation, server: &str, response: &reqwest::Response) -> MediaError {
-    let reason = response
+/// The refusal of a Blossom server, with its `X-Reason` (or the JSON `message` of its body,
+/// read up to 4 KiB).
+async fn refused(op: Operation, server: &str, response: reqwest::Response) -> MediaError {
+    let status = response.status();
+    let mut reason = response
         .headers()
         .get("x-reason")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect::<String>();
-    let status = response.status();
+        .to_owned();
+    if reason.is_empty() {
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(Ok(piece)) = stream.next().await {
+            body.extend_from_slice(&piece);
+            if body.len() > 4096 {
+                break;
+            }
+        }
+        reason = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let field = v.get("message").or_else(|| v.get("error"))?;
+                field.as_str().map(str::to_owned)
+            })
+            .unwrap_or_default();
+    }
+    let reason: String = reason.chars().take(200).collect();
     let kind = match status.as_u16() {
         404 => ErrorKind::NotFound,
         401 | 403 => ErrorKind::PermissionDenied,
@@ -351,25 +387,23 @@ impl BlossomBackend {
                 }
             };
             let status = response.status().as_u16();
-            let partial_ok = range.is_full() && status == 200 || !range.is_full() && status == 206;
-            if !partial_ok {
-                last_error = Some(if status == 200 {
-                    unavailable(
-                        Operation::Download,
-                        format!("{server} ignored the Range header"),
-                    )
-                } else {
-                    refused(Operation::Download, server, &response)
-                });
+            if status != 200 && status != 206 {
+                last_error = Some(refused(Operation::Download, server, response).await);
                 continue;
             }
             let server = server.clone();
             let name = self.name.clone();
-            return Ok(Box::pin(response.bytes_stream().map(move |piece| {
+            let bytes = response.bytes_stream().map(move |piece| {
                 piece.map_err(|e| {
                     unavailable(Operation::Download, format!("{server}: {e}")).with_backend(&name)
                 })
-            })));
+            });
+            if status == 206 || range.is_full() {
+                return Ok(Box::pin(bytes));
+            }
+            // Range support is a SHOULD in BUD-01: from a server that sent the whole blob,
+            // skip to the range and stop at its end (the bytes are verified all the same).
+            return Ok(Box::pin(slice_stream(bytes, range.start, range.end)));
         }
         Err(last_error.unwrap_or_else(|| {
             MediaError::not_found(
@@ -384,20 +418,37 @@ impl BlossomBackend {
         let mut deleted = false;
         let mut last_error = None;
         for server in uri.servers.iter().filter(|s| self.configured(s)) {
+            let url = format!("{server}/{}", uri.sha256);
+            let auth = self.auth(
+                "delete",
+                &uri.sha256,
+                server,
+                &url,
+                "DELETE",
+                Operation::Delete,
+            )?;
             let response = self
                 .http
-                .delete(format!("{server}/{}", uri.sha256))
-                .header(
-                    "authorization",
-                    self.auth("delete", &uri.sha256, Operation::Delete)?,
-                )
+                .delete(&url)
+                .header("authorization", auth)
                 .send()
                 .await
                 .map_err(|e| unavailable(Operation::Delete, format!("{server}: {e}")))?;
             if response.status().is_success() {
                 deleted = true;
             } else {
-                last_error = Some(refused(Operation::Delete, server, &response));
+                let mut error = refused(Operation::Delete, server, response).await;
+                // Some servers refuse to delete what no one owns rather than say it is gone.
+                if error.kind == ErrorKind::PermissionDenied {
+                    let gone = self.http.head(&url).send().await;
+                    if gone.is_ok_and(|r| r.status() == reqwest::StatusCode::NOT_FOUND) {
+                        error = MediaError::not_found(
+                            Operation::Delete,
+                            format!("{server} does not hold {}", uri.sha256),
+                        );
+                    }
+                }
+                last_error = Some(error);
             }
         }
         if deleted {
@@ -412,9 +463,10 @@ impl BlossomBackend {
     async fn health_inner(&self) -> Result<()> {
         let mut last_error = None;
         for server in &self.config.servers {
+            // `HEAD /` is only a SHOULD (BUD-11); any answer but a server error means it is up.
             match self.http.head(format!("{server}/")).send().await {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => last_error = Some(refused(Operation::Health, server, &r)),
+                Ok(r) if !r.status().is_server_error() => return Ok(()),
+                Ok(r) => last_error = Some(refused(Operation::Health, server, r).await),
                 Err(e) => {
                     last_error = Some(unavailable(Operation::Health, format!("{server}: {e}")))
                 }
@@ -422,6 +474,37 @@ impl BlossomBackend {
         }
         Err(last_error.unwrap_or_else(|| unavailable(Operation::Health, "no Blossom server")))
     }
+}
+
+/// The bytes `start..end` of a stream of the whole blob; reading stops at `end`.
+fn slice_stream(
+    whole: impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static,
+    start: u64,
+    end: Option<u64>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static {
+    let end = end.unwrap_or(u64::MAX);
+    whole
+        .scan(0u64, move |offset, piece| {
+            // Pieces starting at or past `end` are not needed: stop reading there.
+            if *offset >= end {
+                return futures::future::ready(None);
+            }
+            let sliced = piece.map(|mut piece| {
+                let piece_start = *offset;
+                let len = piece.len() as u64;
+                *offset += len;
+                let from = start.saturating_sub(piece_start).min(len) as usize;
+                let to = end.saturating_sub(piece_start).min(len) as usize;
+                if to <= from {
+                    bytes::Bytes::new()
+                } else {
+                    piece.truncate(to);
+                    piece.split_off(from)
+                }
+            });
+            futures::future::ready(Some(sliced))
+        })
+        .filter(|piece| futures::future::ready(piece.as_ref().map_or(true, |p| !p.is_empty())))
 }
 
 #[async_trait]
@@ -435,7 +518,8 @@ impl Backend for BlossomBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::full()
+        // Not every Blossom server takes an empty blob (blossom-rs answers 400).
+        Capabilities::full().with_empty_blobs(false)
     }
 
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
