@@ -3,7 +3,8 @@
 //! 127.0.0.1; it uploads a generated photo and a video-sized file to all three. Node B, with
 //! nothing but the `MediaFile` records, downloads each file through every store alone and
 //! through every policy, then failures are drilled on A: the CDN killed, a corrupted CDN
-//! object, the torrent seeder gone. Exits non-zero if any byte did not verify.
+//! object, the torrent seeder gone. A plain HTTP client uploads to A's Blossom server and B
+//! serves the blob by hash from its own. Exits non-zero if any byte did not verify.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -232,6 +233,9 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     println!("drill: a stranger hands B a forged record of clip.mp4 (real id, forged chunks)");
     rows.push(forged_record_drill(&b.store, video_file, video_bytes, dir.path()).await);
 
+    println!("blossom: a plain HTTP client uploads to A's Blossom server; B serves it by hash");
+    rows.push(blossom_drill(&a, &b).await);
+
     println!("drill: A's CDN is killed");
     let s3 = a
         .service::<media_facade::media_cdn::EmbeddedS3>()
@@ -367,6 +371,168 @@ async fn forged_record_drill(
             return Err("the honest record no longer reads".into());
         }
         Ok(format!("import: {refused_import}; read: {refused_read}"))
+    }
+    .await;
+    match outcome {
+        Ok(detail) => Row {
+            step,
+            ok: true,
+            detail,
+        },
+        Err(detail) => Row {
+            step,
+            ok: false,
+            detail,
+        },
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, as curl would send it: status and body.
+async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.write_all(body).await.map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| "no answer in 60 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no HTTP header in the answer")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status line")?;
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body)?;
+    }
+    Ok((status, body))
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunked body")?;
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..line_end])
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim(),
+            16,
+        )
+        .map_err(|e| e.to_string())?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(data.get(..size).ok_or("short chunk")?);
+        data = data.get(size + 2..).ok_or("short chunk")?;
+    }
+}
+
+/// A photo app's upload over plain HTTP to A's Blossom server with a signed nostr event;
+/// B, handed the record and its reference, serves the same blob by hash from its own
+/// Blossom server, fetched from A's stores (P2P first) and verified.
+async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
+    let step = "Blossom: HTTP upload to A, B serves it by hash".to_owned();
+    let outcome: Result<String, String> = async {
+        use media_facade::media_blossom::{auth::unix_now, NostrKeys};
+        let url = |stack: &EmbeddedStack| {
+            stack
+                .endpoints()
+                .into_iter()
+                .find(|(name, _)| name == "blossom")
+                .map(|(_, url)| url)
+                .ok_or_else(|| "no Blossom server".to_owned())
+        };
+        let (a_url, b_url) = (url(a)?, url(b)?);
+        let bytes = sample(3 * 1024 * 1024 + 333, 15);
+        let id = MediaId::for_bytes(&bytes);
+        let keys = NostrKeys::generate().map_err(|e| e.to_string())?;
+        let auth = keys
+            .authorize(
+                "upload",
+                &[&id.to_string()],
+                "Upload voice note",
+                unix_now(),
+                300,
+            )
+            .map_err(|e| e.to_string())?;
+        let (status, descriptor) = http(
+            &a_url,
+            "PUT",
+            "/upload",
+            &[
+                ("Authorization", auth.to_header()),
+                ("X-SHA-256", id.to_string()),
+                ("Content-Type", "audio/mpeg".to_owned()),
+            ],
+            &bytes,
+        )
+        .await?;
+        if status != 201 {
+            return Err(format!(
+                "A answered {status}: {}",
+                String::from_utf8_lossy(&descriptor)
+            ));
+        }
+        let descriptor: serde_json::Value =
+            serde_json::from_slice(&descriptor).map_err(|e| e.to_string())?;
+        let record = a
+            .store
+            .get(&id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("A has no record of the blob")?;
+        b.store
+            .import_ref(&record, &record.reference())
+            .await
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let (status, served) = http(&b_url, "GET", &format!("/{id}.mp3"), &[], &[]).await?;
+        if status != 200 || MediaId::for_bytes(&served) != id {
+            return Err(format!("B answered {status} with {} bytes", served.len()));
+        }
+        Ok(format!(
+            "201 from A ({} stores; info hash {}); B served {} bytes in {:?}, sha256 verified",
+            record.locations.len(),
+            descriptor["infohash"].as_str().unwrap_or("-"),
+            served.len(),
+            t.elapsed()
+        ))
     }
     .await;
     match outcome {
