@@ -175,6 +175,7 @@ impl BlossomServer {
         let index = OwnerIndex::open(&config.index_dir)?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(ReachResolver(config.reach.clone())))
             .connect_timeout(Duration::from_secs(10))
             .timeout(config.mirror_timeout)
             .build()
@@ -926,6 +927,33 @@ async fn check_resolved(reach: &Reach, url: &str) -> Result<(), Refusal> {
             .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
     }
     Ok(())
+}
+
+/// Resolves names for mirror requests and keeps only addresses within reach: the connection
+/// goes to an address that was checked, not to a second answer of the same name.
+struct ReachResolver(Reach);
+
+impl reqwest::dns::Resolve for ReachResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reach = self.0.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::net::lookup_host(format!("{host}:0")),
+            )
+            .await
+            .map_err(|_| format!("{host} did not resolve in time"))??;
+            let allowed: Vec<SocketAddr> = found
+                .filter(|a| reach.check_resolved(&host, a.ip()).is_ok())
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!("{host} resolves to no address this node may reach").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 /// The extension a blob URL gets for `mime`.

@@ -1,6 +1,7 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
+mod blossom;
 mod cdn;
 mod e2e;
 mod ingest;
@@ -20,16 +21,18 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "ipfs" => ipfs::bench(flag(args, "--size-mib").unwrap_or(300)),
         "torrent" => torrent::bench(flag(args, "--size-mib").unwrap_or(256)),
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
         "all" => {
             ingest::bench(size_mib)?;
             cdn::bench(256)?;
             thumb::bench(20)?;
             ipfs::bench(300)?;
             torrent::bench(256)?;
-            e2e::bench(256)
+            e2e::bench(256)?;
+            blossom::bench(256)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, all)"
         )),
     }
 }
