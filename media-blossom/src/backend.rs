@@ -333,6 +333,13 @@ async fn refused(op: Operation, server: &str, response: reqwest::Response) -> Me
 
 impl BlossomBackend {
     async fn put_inner(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
+        if blob.size() == 0 {
+            return Err(MediaError::new(
+                ErrorKind::Unsupported,
+                Operation::Upload,
+                "empty blobs are not sent to Blossom servers (some refuse them)",
+            ));
+        }
         let mut stored = Vec::new();
         let mut last_error = None;
         for server in &self.config.servers {

@@ -465,3 +465,40 @@ async fn conformance_suite_passes_on_the_blossom_backend() {
     ))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_can_require_a_get_authorization() {
+    let a = node(|c| c.with_auth_on_get(true)).await;
+    let http = reqwest::Client::new();
+    let keys = NostrKeys::generate().unwrap();
+    let bytes = b"private-ish".to_vec();
+    let x = sha(&bytes);
+    let put = http
+        .put(format!("{}/upload", a.server.url()))
+        .header("x-sha-256", &x)
+        .header("authorization", auth(&keys, "upload", &[&x]))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let url = format!("{}/{x}", a.server.url());
+    let anonymous = http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(!reason(&anonymous).is_empty());
+    let wrong_blob = http
+        .get(&url)
+        .header("authorization", auth(&keys, "get", &[&sha(b"other")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_blob.status(), 401);
+    let allowed = http
+        .get(&url)
+        .header("authorization", auth(&keys, "get", &[&x]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.bytes().await.unwrap(), bytes);
+}

@@ -35,11 +35,17 @@ impl Drop for Serve {
 
 /// Start `media serve` on `data` and wait for its start-up lines.
 fn serve(data: &std::path::Path) -> (Serve, Vec<String>) {
+    serve_with(data, &[])
+}
+
+/// Like [`serve`], with more arguments for `serve`.
+fn serve_with(data: &std::path::Path, args: &[&str]) -> (Serve, Vec<String>) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_media"))
         .arg("--data")
         .arg(data)
         .arg("serve")
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -249,6 +255,7 @@ fn commands_talk_to_a_running_serve_instead_of_failing_on_its_lock() {
     for service in [
         "s3 http://127.0.0.1:",
         "gateway http://127.0.0.1:",
+        "blossom http://127.0.0.1:",
         "api http://127.0.0.1:",
     ] {
         assert!(seen.iter().any(|l| l.starts_with(service)), "{seen:?}");
@@ -317,4 +324,32 @@ fn commands_talk_to_a_running_serve_instead_of_failing_on_its_lock() {
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     }
     drop(serve);
+}
+
+#[test]
+fn serve_puts_blossom_where_it_is_told() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_serve, seen) = serve_with(
+        &dir.path().join("data"),
+        &["--blossom-listen", &addr.to_string()],
+    );
+    assert!(
+        seen.iter().any(|l| l == &format!("blossom http://{addr}")),
+        "{seen:?}"
+    );
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer
+        .to_ascii_lowercase()
+        .contains("access-control-allow-origin: *"));
 }
