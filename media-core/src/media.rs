@@ -137,6 +137,10 @@ pub struct MediaFile {
     pub uploaded_at: Timestamp,
     /// When the media should disappear, if ever.
     pub expires_at: Option<Timestamp>,
+    /// Metadata removed from the original before it was stored (`EXIF`, `XMP`, `udta`, ...):
+    /// the id is the SHA-256 of the cleaned bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata_removed: Vec<String>,
 }
 
 impl MediaFile {
@@ -160,6 +164,7 @@ impl MediaFile {
             thumbnail: None,
             uploaded_at,
             expires_at: None,
+            metadata_removed: Vec::new(),
         }
     }
 

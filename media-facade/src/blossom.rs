@@ -39,9 +39,12 @@ impl BlobHost for MediaStore {
     }
 
     async fn store(&self, blob: IncomingBlob) -> Result<BlobInfo> {
+        // BUD-02: the bytes are stored as sent (their hash is the blob's name); metadata
+        // removal is what `PUT /media` is for.
         let mut request = UploadRequest::reader(blob.expected.to_string(), blob.body)
             .expect_sha256(blob.expected)
-            .with_max_size(blob.max_size);
+            .with_max_size(blob.max_size)
+            .with_metadata_policy(media_privacy::MetadataPolicy::Keep);
         if let Some(mime) = blob.mime {
             request = request.with_mime(mime);
         }

@@ -45,6 +45,7 @@ pub struct MediaStoreBuilder {
     upload_policy: Arc<dyn UploadPolicy>,
     download_policy: Arc<dyn DownloadPolicy>,
     max_size: Option<u64>,
+    metadata_policy: media_privacy::MetadataPolicy,
     event_capacity: usize,
     expiry_sweep: Option<Duration>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
@@ -102,6 +103,15 @@ impl MediaStoreBuilder {
     /// `u64::MAX` for no limit).
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = Some(bytes);
+        self
+    }
+
+    /// What uploads do with metadata in photos and videos (default
+    /// [`MetadataPolicy::Strip`](media_privacy::MetadataPolicy::Strip): removed losslessly
+    /// before any store receives a byte). An upload can choose otherwise
+    /// ([`UploadRequest::with_metadata_policy`](crate::UploadRequest::with_metadata_policy)).
+    pub fn metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
+        self.metadata_policy = policy;
         self
     }
 
@@ -180,6 +190,7 @@ impl MediaStoreBuilder {
             attempt_timeout: self.attempt_timeout,
             put_limits: self.put_limits,
             max_size: self.max_size,
+            metadata_policy: self.metadata_policy,
             thumbnailer: self.thumbnailer,
             event_capacity: self.event_capacity,
         }));
@@ -222,6 +233,7 @@ impl MediaStoreBuilder {
             upload_policy: Arc::new(UploadToAll::default()),
             download_policy: Arc::new(PreferP2p),
             max_size: Some(DEFAULT_MAX_UPLOAD),
+            metadata_policy: media_privacy::MetadataPolicy::default(),
             event_capacity: 1024,
             expiry_sweep: None,
             thumbnailer: default_thumbnailer(),

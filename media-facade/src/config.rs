@@ -7,6 +7,9 @@
 //! data_dir = "./data"
 //! p2p_timeout_secs = 30
 //!
+//! [privacy]
+//! metadata = "strip"         # strip (default) | reject (refuse media with GPS) | keep
+//!
 //! [net]                      # where strangers' records may make the node connect
 //! allow_private = false      # loopback and private ranges (true for a LAN or tests)
 //! allow = ["nas.lan:9000"]
@@ -58,6 +61,8 @@ pub struct StackConfig {
     /// Where the node may connect when a record, magnet or ticket names an address (default:
     /// public addresses, and the node's own services).
     pub reach: Reach,
+    /// What uploads do with metadata in photos and videos (default: strip it).
+    pub metadata_policy: media_privacy::MetadataPolicy,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -71,6 +76,7 @@ impl StackConfig {
             download_policy: None,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             reach: Reach::public_only(),
+            metadata_policy: media_privacy::MetadataPolicy::default(),
             sections: BTreeMap::new(),
         }
     }
@@ -141,6 +147,9 @@ impl StackConfig {
             reach = reach.allow_host(host);
         }
         config.reach = reach;
+        if let Some(policy) = file.privacy.metadata {
+            config.metadata_policy = policy;
+        }
         let providers = crate::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
@@ -188,6 +197,8 @@ struct FileConfig {
     download: DownloadSection,
     #[serde(default)]
     net: NetSection,
+    #[serde(default)]
+    privacy: PrivacySection,
     /// Every other table is a store's section.
     #[serde(flatten)]
     stores: BTreeMap<String, toml::Value>,
@@ -202,6 +213,13 @@ struct NetSection {
     /// Host names (`host` or `host:port`) to reach even if they are not public.
     #[serde(default)]
     allow: Vec<String>,
+}
+
+/// `[privacy]`: what uploads do with metadata (`strip`, `reject` or `keep`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivacySection {
+    metadata: Option<media_privacy::MetadataPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -139,8 +139,9 @@ impl EmbeddedStack {
                 "the stack has no store: enable at least one (cargo features cdn, ipfs, torrent; `enabled = true` in its section)",
             ));
         }
-        let mut builder =
-            MediaStore::builder(&config.data_dir).attempt_timeout(config.attempt_timeout);
+        let mut builder = MediaStore::builder(&config.data_dir)
+            .attempt_timeout(config.attempt_timeout)
+            .metadata_policy(config.metadata_policy);
         for b in backends {
             builder = builder.backend(b);
         }

@@ -50,6 +50,7 @@ pub struct UploadRequest {
     pub(crate) expires_at: Option<Timestamp>,
     pub(crate) expected: Option<MediaId>,
     pub(crate) max_size: Option<u64>,
+    pub(crate) metadata: Option<media_privacy::MetadataPolicy>,
 }
 
 /// Longest accepted display name, in bytes.
@@ -84,6 +85,7 @@ impl UploadRequest {
             expires_at: None,
             expected: None,
             max_size: None,
+            metadata: None,
         }
     }
 
@@ -92,6 +94,14 @@ impl UploadRequest {
     #[must_use]
     pub fn expect_sha256(mut self, id: MediaId) -> Self {
         self.expected = Some(id);
+        self
+    }
+
+    /// What to do with metadata in this photo or video (default: the store's policy, which
+    /// defaults to stripping it). `Keep` stores the bytes exactly as given.
+    #[must_use]
+    pub fn with_metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
+        self.metadata = Some(policy);
         self
     }
 
@@ -162,6 +172,8 @@ pub(crate) struct Ingested {
     pub path: PathBuf,
     pub digests: Digests,
     pub sniffed_mime: &'static str,
+    /// What [`crate::privacy::apply`] removed (EXIF, XMP, ...).
+    pub metadata_removed: Vec<String>,
 }
 
 /// Stage `input` at `target` in one pass, computing every digest.
@@ -212,6 +224,7 @@ pub(crate) async fn ingest(
         path: target,
         digests,
         sniffed_mime,
+        metadata_removed: Vec::new(),
     })
 }
 

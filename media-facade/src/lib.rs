@@ -50,6 +50,7 @@ mod handle;
 mod inflight;
 mod ingest;
 mod options;
+mod privacy;
 mod providers;
 mod reader;
 mod state;
@@ -77,6 +78,7 @@ pub use media_cdn;
 pub use media_core;
 #[cfg(feature = "ipfs")]
 pub use media_ipfs;
+pub use media_privacy;
 #[cfg(feature = "thumb")]
 pub use media_thumb;
 #[cfg(feature = "torrent")]

@@ -34,6 +34,7 @@ pub(crate) struct Inner {
     pub attempt_timeout: Duration,
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
+    pub metadata_policy: media_privacy::MetadataPolicy,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     events: broadcast::Sender<MediaEvent>,
     pub stats: Stats,
@@ -59,6 +60,7 @@ pub(crate) struct Parts {
     pub attempt_timeout: Duration,
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
+    pub metadata_policy: media_privacy::MetadataPolicy,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     pub event_capacity: usize,
 }
@@ -85,6 +87,7 @@ impl Inner {
             attempt_timeout: p.attempt_timeout,
             put_limits: p.put_limits,
             max_size: p.max_size,
+            metadata_policy: p.metadata_policy,
             thumbnailer: p.thumbnailer,
             events,
             stats,

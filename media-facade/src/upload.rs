@@ -66,7 +66,6 @@ async fn upload_steps(
         (store, asked) => store.or(asked),
     };
     let ingested = ingest(request.input, &name, part, limit).await?;
-    drop(slot);
     let id = ingested.digests.id();
     if let Some(expected) = request.expected.filter(|e| *e != id) {
         let _ = std::fs::remove_file(&ingested.path);
@@ -76,6 +75,18 @@ async fn upload_steps(
             format!("the bytes' SHA-256 is {id}, not the expected {expected}"),
         ));
     }
+    // Before any store sees a byte: metadata removed (or refused) as the policy says. The id
+    // is then the SHA-256 of the cleaned bytes, the ones actually stored.
+    let policy = request.metadata.unwrap_or(inner.metadata_policy);
+    let ingested = match crate::privacy::apply(policy, ingested).await {
+        Ok(done) => done,
+        Err((e, path)) => {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    };
+    drop(slot);
+    let id = ingested.digests.id();
     inner.emit(MediaEvent::Ingested {
         op,
         id,
@@ -137,6 +148,7 @@ async fn store_everywhere(
     mime: String,
     expires_at: Option<Timestamp>,
 ) -> Result<MediaFile> {
+    let metadata_removed = ingested.metadata_removed;
     let digests = Arc::new(ingested.digests);
     let id = digests.id();
     let staged_path = inner.staging.join(id.to_string());
@@ -191,6 +203,7 @@ async fn store_everywhere(
     }
 
     let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
+    record.metadata_removed = metadata_removed;
     record.expires_at = expires_at;
     record.thumbnail = thumbnail.await.ok().flatten();
     // Locations in the order the stores are registered, whichever finished first.

@@ -55,7 +55,19 @@ async fn images_get_an_inline_thumbnail_available_as_a_verified_blob() {
     // The record in the catalog holds it, and it reads back verified.
     let again = store.thumbnail(&file.id).await.unwrap();
     assert_eq!(again, thumb);
-    assert_eq!(store.read_all(&file.id).await.unwrap(), photo);
+    // The original was stored without its EXIF (the default privacy policy).
+    let stored = store.read_all(&file.id).await.unwrap();
+    assert_eq!(media_core::MediaId::for_bytes(&stored), file.id);
+    assert!(
+        file.metadata_removed.iter().any(|m| m == "EXIF"),
+        "{:?}",
+        file.metadata_removed
+    );
+    assert!(!stored.windows(3).any(|w| w == b"SPY"));
+    assert_eq!(
+        image::load_from_memory(&stored).unwrap().to_rgb8(),
+        image::load_from_memory(&photo).unwrap().to_rgb8()
+    );
 
     // A tampered record does not replace the verified one here...
     let mut tampered = file.clone();
@@ -89,15 +101,30 @@ async fn non_images_and_broken_images_upload_without_a_thumbnail() {
         ErrorKind::NotFound
     );
 
-    // A JPEG cut short still uploads (its bytes are what the user gave us), with no thumbnail.
+    // A JPEG cut short still uploads, with no thumbnail: as given under `keep`, cleaned of
+    // its EXIF by default.
     let mut broken = jpeg_photo(400, 300);
     broken.truncate(broken.len() / 3);
     let file = store
-        .upload(UploadRequest::bytes("broken.jpg", broken.clone()))
+        .upload(
+            UploadRequest::bytes("broken.jpg", broken.clone())
+                .with_metadata_policy(media_facade::media_privacy::MetadataPolicy::Keep),
+        )
         .await
         .unwrap();
     assert!(file.thumbnail.is_none());
     assert_eq!(store.read_all(&file.id).await.unwrap(), broken);
+    let cleaned = store
+        .upload(UploadRequest::bytes("broken.jpg", broken.clone()))
+        .await
+        .unwrap();
+    assert!(cleaned.thumbnail.is_none());
+    assert!(!store
+        .read_all(&cleaned.id)
+        .await
+        .unwrap()
+        .windows(3)
+        .any(|w| w == b"SPY"));
 }
 
 #[derive(Debug, Default)]

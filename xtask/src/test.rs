@@ -1,7 +1,7 @@
 //! `cargo xtask test`: formatting, lints, each store feature alone, every test (with the
 //! tools the interop tests need installed first), doc tests.
 
-use crate::tools::{ensure_libtorrent, ensure_node_tools, ensure_seaweedfs};
+use crate::tools::{ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_seaweedfs};
 use crate::util::{cargo, have, run, Res};
 
 pub(crate) fn test(args: &[String]) -> Res {
@@ -9,6 +9,12 @@ pub(crate) fn test(args: &[String]) -> Res {
     let weed = ensure_seaweedfs()?;
     let (npm_dir, node) = ensure_node_tools()?;
     let libtorrent = ensure_libtorrent()?;
+    ensure_apt(
+        "exiftool",
+        "-ver",
+        "libimage-exiftool-perl",
+        "the metadata-stripping tests",
+    )?;
     if have("rustfmt", "--version") {
         run(
             "format check",

@@ -181,3 +181,35 @@ pub(crate) fn ensure_libtorrent() -> Res<PathBuf> {
     )?;
     Ok(target)
 }
+
+/// A Debian package's tool (`exiftool` from `libimage-exiftool-perl`, ...): found on PATH, or
+/// installed with apt-get (as root, `apt-get update` first), or a clear error.
+pub(crate) fn ensure_apt(tool: &str, version_arg: &str, package: &str, needed_by: &str) -> Res {
+    if have(tool, version_arg) {
+        return Ok(());
+    }
+    if !have("apt-get", "--version") {
+        return Err(format!(
+            "{needed_by} need `{tool}`: install it (Debian/Ubuntu package `{package}`)"
+        ));
+    }
+    let quiet = |cmd: &mut Command| {
+        cmd.stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    eprintln!("==> installing {package} (apt-get) for {needed_by}");
+    let installed = quiet(Command::new("apt-get").args(["update", "-q"]))
+        && quiet(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends", package])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        );
+    if installed && have(tool, version_arg) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{needed_by} need `{tool}` and `apt-get install {package}` did not provide it: install it as root (`apt-get update && apt-get install {package}`)"
+        ))
+    }
+}

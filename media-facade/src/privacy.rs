@@ -1,0 +1,72 @@
+//! The privacy step of an upload, between ingest and the stores: metadata that tells where a
+//! photo was taken or by what device is removed (or the upload refused) as the
+//! [`MetadataPolicy`] says, before any store receives a byte.
+
+use std::path::PathBuf;
+
+use media_core::{digest_copy, MediaError, Operation};
+use media_privacy::strip::{inspect, strip_in_place};
+use media_privacy::{MetadataPolicy, StripError};
+
+use crate::ingest::Ingested;
+
+fn refused(e: StripError) -> MediaError {
+    match e {
+        StripError::Io(e) => MediaError::io(Operation::Ingest, "removing metadata", e),
+        other => MediaError::invalid_input(Operation::Ingest, other.to_string()),
+    }
+}
+
+/// Apply `policy` to the staged upload. When bytes change, the digests are computed again:
+/// the id is the SHA-256 of what is stored. On error, the staged file's path comes back for
+/// removal.
+pub(crate) async fn apply(
+    policy: MetadataPolicy,
+    mut ingested: Ingested,
+) -> Result<Ingested, (MediaError, PathBuf)> {
+    if policy == MetadataPolicy::Keep {
+        return Ok(ingested);
+    }
+    let path = ingested.path.clone();
+    let work = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
+        match policy {
+            MetadataPolicy::Reject => {
+                let found = inspect(&path).map_err(refused)?;
+                if found.had_location {
+                    return Err(MediaError::invalid_input(
+                        Operation::Ingest,
+                        "the media carries a location (GPS) and the metadata policy is `reject`",
+                    ));
+                }
+                Ok(None)
+            }
+            _ => {
+                let report = strip_in_place(&path).map_err(refused)?;
+                if !report.changed() {
+                    return Ok(None);
+                }
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
+                let digests = digest_copy(file, std::io::sink(), None).map_err(|e| {
+                    MediaError::io(Operation::Ingest, "hashing the cleaned file", e)
+                })?;
+                Ok(Some((digests, report.removed)))
+            }
+        }
+    })
+    .await;
+    match work {
+        Ok(Ok(Some((digests, removed)))) => {
+            tracing::info!(?removed, "metadata removed before storing");
+            ingested.digests = digests;
+            ingested.metadata_removed = removed;
+            Ok(ingested)
+        }
+        Ok(Ok(None)) => Ok(ingested),
+        Ok(Err(e)) => Err((e, ingested.path)),
+        Err(e) => Err((
+            MediaError::internal(Operation::Ingest, format!("metadata task: {e}")),
+            ingested.path,
+        )),
+    }
+}
