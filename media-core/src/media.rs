@@ -141,6 +141,10 @@ pub struct MediaFile {
     /// the id is the SHA-256 of the cleaned bytes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata_removed: Vec<String>,
+    /// `Some("age")` when the stored bytes are an age file (private media): the digests are
+    /// the ciphertext's, and readers need an identity to get the media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
 }
 
 impl MediaFile {
@@ -165,6 +169,7 @@ impl MediaFile {
             uploaded_at,
             expires_at: None,
             metadata_removed: Vec::new(),
+            encryption: None,
         }
     }
 

@@ -35,7 +35,9 @@ impl BlobHost for MediaStore {
     }
 
     async fn read(&self, sha256: &MediaId, range: ByteRange) -> Result<ByteStream> {
-        Ok(Box::pin(self.open(sha256, range).await?))
+        // A blob is the bytes as stored: private media is served as its age ciphertext.
+        let options = crate::ReadOptions::new().range(range).ciphertext();
+        Ok(Box::pin(self.open_with(sha256, options).await?))
     }
 
     async fn store(&self, blob: IncomingBlob) -> Result<BlobInfo> {

@@ -51,6 +51,8 @@ pub struct UploadRequest {
     pub(crate) expected: Option<MediaId>,
     pub(crate) max_size: Option<u64>,
     pub(crate) metadata: Option<media_privacy::MetadataPolicy>,
+    pub(crate) recipients: Vec<media_privacy::Recipient>,
+    pub(crate) already_age: bool,
 }
 
 /// Longest accepted display name, in bytes.
@@ -86,6 +88,8 @@ impl UploadRequest {
             expected: None,
             max_size: None,
             metadata: None,
+            recipients: Vec::new(),
+            already_age: false,
         }
     }
 
@@ -102,6 +106,24 @@ impl UploadRequest {
     #[must_use]
     pub fn with_metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
         self.metadata = Some(policy);
+        self
+    }
+
+    /// Private media: encrypt to `recipients` (age, X25519) before anything is stored.
+    /// Stores, peers and the shared catalog then hold ciphertext only; the record carries no
+    /// name, type or thumbnail of the content. Read it back with
+    /// [`MediaStore::open_private`](crate::MediaStore::open_private).
+    #[must_use]
+    pub fn encrypt_to(mut self, recipients: Vec<media_privacy::Recipient>) -> Self {
+        self.recipients = recipients;
+        self
+    }
+
+    /// The input already is an age file (encrypted elsewhere, e.g. by the `age` tool): store
+    /// it as private media, bytes as given.
+    #[must_use]
+    pub fn age_ciphertext(mut self) -> Self {
+        self.already_age = true;
         self
     }
 

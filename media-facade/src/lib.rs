@@ -51,6 +51,7 @@ mod inflight;
 mod ingest;
 mod options;
 mod privacy;
+mod private;
 mod providers;
 mod reader;
 mod state;

@@ -24,6 +24,7 @@ pub struct ReadOptions {
     pub(crate) policy: Option<Arc<dyn DownloadPolicy>>,
     pub(crate) only: Option<String>,
     pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) ciphertext: bool,
 }
 
 impl std::fmt::Debug for ReadOptions {
@@ -33,6 +34,7 @@ impl std::fmt::Debug for ReadOptions {
             .field("policy", &self.policy)
             .field("only", &self.only)
             .field("attempt_timeout", &self.attempt_timeout)
+            .field("ciphertext", &self.ciphertext)
             .finish()
     }
 }
@@ -71,6 +73,14 @@ impl ReadOptions {
     /// [`media_core::DEFAULT_ATTEMPT_TIMEOUT`] unless the builder says otherwise).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Read an encrypted record's stored bytes (the age file) as they are: for serving or
+    /// copying ciphertext. Without it, reading encrypted media is refused; read it with
+    /// [`MediaStore::open_private`](crate::MediaStore::open_private).
+    pub fn ciphertext(mut self) -> Self {
+        self.ciphertext = true;
         self
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use media_core::{
-    Backend, ByteRange, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, MediaRef, Operation,
-    Result, Thumbnail, Timestamp,
+    Backend, ByteRange, ByteStream, ErrorKind, MediaError, MediaEvent, MediaFile, MediaId,
+    MediaRef, Operation, Result, Thumbnail, Timestamp,
 };
 use tokio::sync::broadcast;
 use tracing::warn;
@@ -136,6 +136,16 @@ impl MediaStore {
     /// - contradicting an anchored record of the same id: refused with `Integrity`.
     pub async fn open_file(&self, file: &MediaFile, options: ReadOptions) -> Result<MediaReader> {
         check_consistent(file, Operation::Download)?;
+        if file.encryption.is_some() && !options.ciphertext {
+            return Err(MediaError::new(
+                ErrorKind::PermissionDenied,
+                Operation::Download,
+                format!(
+                    "media {} is encrypted: read it with an identity (open_private, `media get --identity`)",
+                    file.id
+                ),
+            ));
+        }
         match self.inner.anchors.trust(file) {
             Trust::Anchored => download::start(&self.inner, file, options, false),
             Trust::Conflicts => Err(anchors::conflict(file, Operation::Download)),
@@ -144,6 +154,22 @@ impl MediaStore {
             }
             Trust::Unanchored => Err(anchors::unanchored(file)),
         }
+    }
+
+    /// Open `range` of the plaintext of encrypted media `id` with `identity`: a verified
+    /// stream of the decrypted bytes. Only the ciphertext's header and the 64 KiB age chunks
+    /// holding the range are fetched (each verified like any read, then authenticated by age).
+    /// Not encrypted media, or an identity it was not encrypted to: an error.
+    pub async fn open_private(
+        &self,
+        id: &MediaId,
+        range: ByteRange,
+        identity: &media_privacy::Identity,
+    ) -> Result<ByteStream> {
+        let file = self.inner.resolve(id).await?.ok_or_else(|| {
+            MediaError::not_found(Operation::Download, format!("no media with id {id}"))
+        })?;
+        crate::private::open(self.clone(), file, range, identity.clone()).await
     }
 
     /// Read a whole (small) media file into memory, verified.

@@ -77,14 +77,30 @@ async fn upload_steps(
     }
     // Before any store sees a byte: metadata removed (or refused) as the policy says. The id
     // is then the SHA-256 of the cleaned bytes, the ones actually stored.
-    let policy = request.metadata.unwrap_or(inner.metadata_policy);
-    let ingested = match crate::privacy::apply(policy, ingested).await {
+    let policy = if request.already_age {
+        media_privacy::MetadataPolicy::Keep
+    } else {
+        request.metadata.unwrap_or(inner.metadata_policy)
+    };
+    let mut ingested = match crate::privacy::apply(policy, ingested).await {
         Ok(done) => done,
         Err((e, path)) => {
             let _ = std::fs::remove_file(path);
             return Err(e);
         }
     };
+    let private = request.already_age || !request.recipients.is_empty();
+    if !request.recipients.is_empty() {
+        ingested = match crate::private::encrypt(ingested, request.recipients).await {
+            Ok(done) => done,
+            Err((e, path)) => {
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        };
+    }
+    // Nothing in a private record names or describes its content.
+    let name = if private { "private".to_owned() } else { name };
     drop(slot);
     let id = ingested.digests.id();
     inner.emit(MediaEvent::Ingested {
@@ -94,9 +110,13 @@ async fn upload_steps(
     });
     info!(%id, size = ingested.digests.size, %name, "ingested");
 
-    let mime = request
-        .mime
-        .unwrap_or_else(|| ingested.sniffed_mime.to_owned());
+    let mime = if private {
+        "application/age".to_owned()
+    } else {
+        request
+            .mime
+            .unwrap_or_else(|| ingested.sniffed_mime.to_owned())
+    };
     let part_path = ingested.path.clone();
     let dedup_inner = Arc::clone(inner);
     // Only a record whose chunk list this node verified answers a later upload: a stranger's
@@ -109,8 +129,9 @@ async fn upload_steps(
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
-    let start =
-        async move { store_everywhere(&store_inner, op, ingested, name, mime, expires_at).await };
+    let start = async move {
+        store_everywhere(&store_inner, op, ingested, name, mime, expires_at, private).await
+    };
     let (result, joined) = inner.uploads.run(id, existing, start).await;
     if joined != Joined::Led {
         let _ = std::fs::remove_file(&part_path);
@@ -147,6 +168,7 @@ async fn store_everywhere(
     name: String,
     mime: String,
     expires_at: Option<Timestamp>,
+    private: bool,
 ) -> Result<MediaFile> {
     let metadata_removed = ingested.metadata_removed;
     let digests = Arc::new(ingested.digests);
@@ -203,7 +225,13 @@ async fn store_everywhere(
     }
 
     let mut record = MediaFile::new(&name, &mime, &digests, Timestamp::now());
-    record.metadata_removed = metadata_removed;
+    // A private record says nothing of its content, not even what was cleaned from it.
+    record.metadata_removed = if private {
+        Vec::new()
+    } else {
+        metadata_removed
+    };
+    record.encryption = private.then(|| crate::private::AGE.to_owned());
     record.expires_at = expires_at;
     record.thumbnail = thumbnail.await.ok().flatten();
     // Locations in the order the stores are registered, whichever finished first.

@@ -2,7 +2,8 @@
 //!
 //! What keeps a stranger from learning where a user lives: [`strip`] removes location,
 //! device and personal metadata from photo and video originals losslessly (pixels and samples
-//! untouched, orientation kept) before they are stored anywhere.
+//! untouched, orientation kept) before they are stored anywhere; [`seal`] encrypts private
+//! media to its recipients with age, streamed, and reads ranges of it by age chunk.
 //!
 //! ```
 //! use media_privacy::strip::{inspect, strip_in_place};
@@ -21,6 +22,8 @@
 
 #![warn(missing_docs)]
 
+pub mod seal;
 pub mod strip;
 
+pub use seal::{Identity, Recipient, SealError};
 pub use strip::{MetadataPolicy, StripError, StripReport};

@@ -15,6 +15,7 @@ pub(crate) fn test(args: &[String]) -> Res {
         "libimage-exiftool-perl",
         "the metadata-stripping tests",
     )?;
+    ensure_apt("age", "--version", "age", "the encryption interop tests")?;
     if have("rustfmt", "--version") {
         run(
             "format check",
