@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | GET | `/api/v1/health` | `{"ok":true}` |
 //! | GET | `/api/v1/media` | every record |
-//! | PUT | `/api/v1/media?name=N` | upload the body (streamed); the record |
+//! | PUT | `/api/v1/media?name=N[&private_to=age1…,…]` | upload the body (streamed; encrypted to the recipients if given); the record |
 //! | GET | `/api/v1/media/{id}` | the record |
 //! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes |
 //! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
@@ -195,6 +195,8 @@ async fn show(
 struct UploadQuery {
     name: String,
     expires_in: Option<u64>,
+    /// Comma-separated age recipients: private media.
+    private_to: Option<String>,
 }
 
 async fn upload(
@@ -210,6 +212,18 @@ async fn upload(
     let mut request = UploadRequest::reader(q.name, tokio_util::io::StreamReader::new(stream));
     if let Some(secs) = q.expires_in {
         request = request.expires_in(Duration::from_secs(secs));
+    }
+    if let Some(list) = q.private_to.as_deref().filter(|l| !l.is_empty()) {
+        let recipients = list
+            .split(',')
+            .map(|r| {
+                r.parse()
+                    .map_err(|e: media_facade::media_privacy::SealError| {
+                        MediaError::invalid_input(Operation::Upload, format!("private_to: {e}"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        request = request.encrypt_to(recipients);
     }
     let file = api.store.upload(request).await?;
     Ok((StatusCode::CREATED, Json(file)).into_response())

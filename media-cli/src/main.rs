@@ -69,6 +69,10 @@ enum Command {
         /// Remove the media after this many seconds.
         #[arg(long)]
         expires_in: Option<u64>,
+        /// Private media: encrypt to this age recipient (`age1…`) before storing; repeat for
+        /// several. Stores and peers then hold ciphertext only.
+        #[arg(long = "private-to", value_name = "AGE_RECIPIENT")]
+        private_to: Vec<String>,
     },
     /// Download media by id, verified chunk by chunk, to a file.
     Get {
@@ -79,6 +83,10 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         request: GetRequest,
+        /// Private media: decrypt with the age identity in this file (as `age-keygen` writes
+        /// it). Without it, private media is refused.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
     /// List stored media.
     Ls,
@@ -181,6 +189,33 @@ fn print_put(file: &MediaFile, json: bool) {
     } else {
         println!("{}", describe(file));
     }
+}
+
+/// `--private-to` values as age recipients.
+fn parse_recipients(values: &[String]) -> CliResult<Vec<media_facade::media_privacy::Recipient>> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|e: media_facade::media_privacy::SealError| {
+                    MediaError::invalid_input(Operation::Upload, format!("--private-to: {e}"))
+                        .into()
+                })
+        })
+        .collect()
+}
+
+/// The identity in an `--identity` file.
+fn read_identity(path: &std::path::Path) -> CliResult<media_facade::media_privacy::Identity> {
+    media_facade::media_privacy::Identity::from_file(path).map_err(|e| {
+        MediaError::invalid_input(
+            Operation::Download,
+            format!("--identity {}: {e}", path.display()),
+        )
+        .into()
+    })
 }
 
 /// One line a person reads about a record.
@@ -345,13 +380,36 @@ async fn stack_command(
 ) -> CliResult<()> {
     let store = &stack.store;
     match command {
-        Command::Put { files, expires_in } => {
+        Command::Put {
+            files,
+            expires_in,
+            private_to,
+        } => {
+            let recipients = parse_recipients(&private_to)?;
             for path in files {
-                let file = put_local(store, &path, expires_in, mode).await?;
+                let file = put_local(store, &path, expires_in, &recipients, mode).await?;
                 print_put(&file, json);
             }
         }
-        Command::Get { id, out, request } => {
+        Command::Get {
+            id,
+            out,
+            request,
+            identity: Some(identity),
+        } => {
+            let id = parse_id(&id)?;
+            let identity = read_identity(&identity)?;
+            let stream = store
+                .open_private(&id, request.byte_range()?, &identity)
+                .await?;
+            let bar = TransferBar::new(mode, &format!("get {id} (private)"), None);
+            let stream = stream.map(|p| p.inspect(|b| bar.advance(b.len() as u64)));
+            let written = write_stream(&out, stream, None).await;
+            finish_get(&bar, &out, &id, written, json)?;
+        }
+        Command::Get {
+            id, out, request, ..
+        } => {
             let id = parse_id(&id)?;
             let options = request.options()?;
             let file = store.get(&id).await?.ok_or_else(|| {
@@ -432,6 +490,7 @@ async fn put_local(
     store: &MediaStore,
     path: &Path,
     expires_in: Option<u64>,
+    recipients: &[media_facade::media_privacy::Recipient],
     mode: Mode,
 ) -> CliResult<MediaFile> {
     if !path.is_file() {
@@ -444,6 +503,9 @@ async fn put_local(
     let mut request = UploadRequest::path(path);
     if let Some(secs) = expires_in {
         request = request.expires_in(Duration::from_secs(secs));
+    }
+    if !recipients.is_empty() {
+        request = request.encrypt_to(recipients.to_vec());
     }
     let name = path
         .file_name()
@@ -586,7 +648,12 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             let record: MediaFile = client.json(request).await?;
             print_imported(&record, json);
         }
-        Command::Put { files, expires_in } => {
+        Command::Put {
+            files,
+            expires_in,
+            private_to,
+        } => {
+            parse_recipients(&private_to)?;
             for path in files {
                 let source = tokio::fs::File::open(&path).await.map_err(|e| {
                     MediaError::io(Operation::Upload, format!("{}", path.display()), e)
@@ -611,6 +678,9 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                 if let Some(secs) = expires_in {
                     query.push(("expires_in", secs.to_string()));
                 }
+                if !private_to.is_empty() {
+                    query.push(("private_to", private_to.join(",")));
+                }
                 let request = client
                     .request(Method::PUT, "media")
                     .query(&query)
@@ -626,7 +696,18 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                 print_put(&file, json);
             }
         }
-        Command::Get { id, out, request } => {
+        Command::Get {
+            identity: Some(_), ..
+        } => {
+            return Err(MediaError::invalid_input(
+                Operation::Download,
+                "private media is decrypted by a local read: stop `media serve` on this data directory (or use another one) and run the command again",
+            )
+            .into());
+        }
+        Command::Get {
+            id, out, request, ..
+        } => {
             let id = parse_id(&id)?;
             request.byte_range()?;
             let whole = request.range.is_none();

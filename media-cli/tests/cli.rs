@@ -353,3 +353,78 @@ fn serve_puts_blossom_where_it_is_told() {
         .to_ascii_lowercase()
         .contains("access-control-allow-origin: *"));
 }
+
+#[test]
+fn private_media_needs_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("selfie.bin");
+    let bytes: Vec<u8> = (0..1_500_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&input, &bytes).unwrap();
+    let identity = media_facade::media_privacy::Identity::generate();
+    let key = dir.path().join("key.txt");
+    std::fs::write(
+        &key,
+        format!("# test key\n{}\n", identity.to_secret_string()),
+    )
+    .unwrap();
+    let recipient = identity.recipient().to_string();
+
+    let (ok, out, err) = media(
+        &data,
+        &[
+            "put",
+            input.to_str().unwrap(),
+            "--private-to",
+            &recipient,
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let record: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(record["encryption"], "age");
+    assert_eq!(record["name"], "private");
+    let id = record["id"].as_str().unwrap().to_owned();
+
+    let copy = dir.path().join("copy.bin");
+    let (ok, _, err) = media(&data, &["get", &id, "--out", copy.to_str().unwrap()]);
+    assert!(!ok, "a private file was handed out without an identity");
+    assert!(err.contains("encrypted"), "{err}");
+    assert!(!copy.exists());
+
+    let (ok, _, err) = media(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            copy.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+    let (ok, _, err) = media(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            copy.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--range",
+            "1000000-1099999",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes[1_000_000..1_100_000]);
+
+    let (ok, _, err) = media(
+        &data,
+        &["put", input.to_str().unwrap(), "--private-to", "age1nope"],
+    );
+    assert!(!ok);
+    assert!(err.contains("--private-to"), "{err}");
+}

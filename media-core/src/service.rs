@@ -261,6 +261,12 @@ pub trait StoreProvider: Send + Sync {
     /// The section name in the configuration file, e.g. `cdn` for `[cdn]`.
     fn section(&self) -> &'static str;
 
+    /// Whether the store connects to peers (a swarm, a P2P network): such stores are not
+    /// started when the node's P2P consent is `off`.
+    fn peer_to_peer(&self) -> bool {
+        false
+    }
+
     /// Check a section without starting anything, so a configuration file's mistakes show
     /// before any store starts. The default parses nothing; providers parse their type.
     fn check(&self, section: &serde_json::Value) -> Result<()> {
@@ -286,6 +292,8 @@ pub trait SectionProvider: Send + Sync {
     type Section: serde::de::DeserializeOwned + Default + Send;
     /// The section's name in the configuration file.
     const SECTION: &'static str;
+    /// Whether the store connects to peers (see [`StoreProvider::peer_to_peer`]).
+    const PEER_TO_PEER: bool = false;
 
     /// Whether the section turns the store on.
     fn enabled(section: &Self::Section) -> bool;
@@ -308,6 +316,10 @@ pub trait SectionProvider: Send + Sync {
 impl<P: SectionProvider> StoreProvider for P {
     fn section(&self) -> &'static str {
         P::SECTION
+    }
+
+    fn peer_to_peer(&self) -> bool {
+        P::PEER_TO_PEER
     }
 
     fn check(&self, section: &serde_json::Value) -> Result<()> {

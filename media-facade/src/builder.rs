@@ -46,6 +46,7 @@ pub struct MediaStoreBuilder {
     download_policy: Arc<dyn DownloadPolicy>,
     max_size: Option<u64>,
     metadata_policy: media_privacy::MetadataPolicy,
+    p2p: crate::P2pMode,
     event_capacity: usize,
     expiry_sweep: Option<Duration>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
@@ -112,6 +113,15 @@ impl MediaStoreBuilder {
     /// ([`UploadRequest::with_metadata_policy`](crate::UploadRequest::with_metadata_policy)).
     pub fn metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
         self.metadata_policy = policy;
+        self
+    }
+
+    /// Consent to peer-to-peer (default [`P2pMode::On`](crate::P2pMode::On)): with `Off`, no
+    /// store that declares `peer_to_peer` is read or written; with `Download`, they are read
+    /// but uploads skip them. Private media skips them unless an upload asks
+    /// ([`UploadRequest::share_p2p`](crate::UploadRequest::share_p2p)).
+    pub fn p2p(mut self, mode: crate::P2pMode) -> Self {
+        self.p2p = mode;
         self
     }
 
@@ -191,6 +201,7 @@ impl MediaStoreBuilder {
             put_limits: self.put_limits,
             max_size: self.max_size,
             metadata_policy: self.metadata_policy,
+            p2p: self.p2p,
             thumbnailer: self.thumbnailer,
             event_capacity: self.event_capacity,
         }));
@@ -234,6 +245,7 @@ impl MediaStoreBuilder {
             download_policy: Arc::new(PreferP2p),
             max_size: Some(DEFAULT_MAX_UPLOAD),
             metadata_policy: media_privacy::MetadataPolicy::default(),
+            p2p: crate::P2pMode::default(),
             event_capacity: 1024,
             expiry_sweep: None,
             thumbnailer: default_thumbnailer(),

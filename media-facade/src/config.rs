@@ -9,6 +9,7 @@
 //!
 //! [privacy]
 //! metadata = "strip"         # strip (default) | reject (refuse media with GPS) | keep
+//! p2p = "on"                 # on (default) | download (read from peers, never seed) | off
 //!
 //! [net]                      # where strangers' records may make the node connect
 //! allow_private = false      # loopback and private ranges (true for a LAN or tests)
@@ -63,6 +64,8 @@ pub struct StackConfig {
     pub reach: Reach,
     /// What uploads do with metadata in photos and videos (default: strip it).
     pub metadata_policy: media_privacy::MetadataPolicy,
+    /// Consent to peer-to-peer (default on); `off` starts no P2P store at all.
+    pub p2p: crate::P2pMode,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -77,6 +80,7 @@ impl StackConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             reach: Reach::public_only(),
             metadata_policy: media_privacy::MetadataPolicy::default(),
+            p2p: crate::P2pMode::default(),
             sections: BTreeMap::new(),
         }
     }
@@ -150,6 +154,9 @@ impl StackConfig {
         if let Some(policy) = file.privacy.metadata {
             config.metadata_policy = policy;
         }
+        if let Some(mode) = file.privacy.p2p {
+            config.p2p = mode;
+        }
         let providers = crate::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
@@ -220,6 +227,7 @@ struct NetSection {
 #[serde(deny_unknown_fields)]
 struct PrivacySection {
     metadata: Option<media_privacy::MetadataPolicy>,
+    p2p: Option<crate::P2pMode>,
 }
 
 #[derive(Debug, Default, Deserialize)]

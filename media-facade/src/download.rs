@@ -44,6 +44,8 @@ pub(crate) fn start(
         .backends
         .iter()
         .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
+        // With P2P consent off, no peer is contacted, not even to read.
+        .filter(|b| inner.p2p != crate::P2pMode::Off || !b.capabilities().peer_to_peer)
         .flat_map(|b| {
             let kind = b.kind();
             file.locations

@@ -117,6 +117,10 @@ impl EmbeddedStack {
         let mut services: Vec<Arc<dyn Service>> = Vec::new();
         let mut shared_catalog = None;
         for provider in providers() {
+            if config.p2p == crate::P2pMode::Off && provider.peer_to_peer() {
+                // No consent: the store is not started, so no peer ever connects.
+                continue;
+            }
             let section = config.section(provider.section()).cloned();
             let started = match provider.start(section, &ctx).await {
                 Ok(started) => started,
@@ -141,7 +145,8 @@ impl EmbeddedStack {
         }
         let mut builder = MediaStore::builder(&config.data_dir)
             .attempt_timeout(config.attempt_timeout)
-            .metadata_policy(config.metadata_policy);
+            .metadata_policy(config.metadata_policy)
+            .p2p(config.p2p);
         for b in backends {
             builder = builder.backend(b);
         }

@@ -53,6 +53,7 @@ pub struct UploadRequest {
     pub(crate) metadata: Option<media_privacy::MetadataPolicy>,
     pub(crate) recipients: Vec<media_privacy::Recipient>,
     pub(crate) already_age: bool,
+    pub(crate) share_p2p: Option<bool>,
 }
 
 /// Longest accepted display name, in bytes.
@@ -90,6 +91,7 @@ impl UploadRequest {
             metadata: None,
             recipients: Vec::new(),
             already_age: false,
+            share_p2p: None,
         }
     }
 
@@ -124,6 +126,15 @@ impl UploadRequest {
     #[must_use]
     pub fn age_ciphertext(mut self) -> Self {
         self.already_age = true;
+        self
+    }
+
+    /// Store this upload on peer-to-peer stores (and publish its record in the shared
+    /// catalog) or not. Default: yes for public media when the node's P2P consent is `On`, no
+    /// for private (encrypted) media. The node's `Off`/`Download` consent always wins.
+    #[must_use]
+    pub fn share_p2p(mut self, yes: bool) -> Self {
+        self.share_p2p = Some(yes);
         self
     }
 

@@ -66,6 +66,7 @@ pub use embedded::EmbeddedStack;
 pub use handle::UploadHandle;
 pub use ingest::{Input, UploadRequest};
 pub use options::ReadOptions;
+pub use privacy::P2pMode;
 pub use providers::providers;
 pub use reader::MediaReader;
 pub use stats::{BackendStats, StatsSnapshot};

@@ -35,6 +35,7 @@ pub(crate) struct Inner {
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub metadata_policy: media_privacy::MetadataPolicy,
+    pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     events: broadcast::Sender<MediaEvent>,
     pub stats: Stats,
@@ -61,6 +62,7 @@ pub(crate) struct Parts {
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub metadata_policy: media_privacy::MetadataPolicy,
+    pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     pub event_capacity: usize,
 }
@@ -88,6 +90,7 @@ impl Inner {
             put_limits: p.put_limits,
             max_size: p.max_size,
             metadata_policy: p.metadata_policy,
+            p2p: p.p2p,
             thumbnailer: p.thumbnailer,
             events,
             stats,

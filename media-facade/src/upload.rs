@@ -129,9 +129,15 @@ async fn upload_steps(
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
-    let start = async move {
-        store_everywhere(&store_inner, op, ingested, name, mime, expires_at, private).await
+    let share = inner.p2p == crate::P2pMode::On && request.share_p2p.unwrap_or(!private);
+    let describe = Describe {
+        name,
+        mime,
+        expires_at,
+        private,
+        share,
     };
+    let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
     let (result, joined) = inner.uploads.run(id, existing, start).await;
     if joined != Joined::Led {
         let _ = std::fs::remove_file(&part_path);
@@ -155,6 +161,16 @@ fn backends_holding(inner: &Inner, file: &MediaFile) -> Vec<String> {
         .collect()
 }
 
+/// What the record of an upload says, and where it may go.
+struct Describe {
+    name: String,
+    mime: String,
+    expires_at: Option<Timestamp>,
+    private: bool,
+    /// On peer-to-peer stores and in the shared catalog.
+    share: bool,
+}
+
 /// Put the staged blob on every backend of the upload plan, then record it.
 ///
 /// Each put has a deadline and a stall timeout ([`PutLimits`]). Once the plan's `required`
@@ -165,11 +181,15 @@ async fn store_everywhere(
     inner: &Arc<Inner>,
     op: OperationId,
     ingested: Ingested,
-    name: String,
-    mime: String,
-    expires_at: Option<Timestamp>,
-    private: bool,
+    describe: Describe,
 ) -> Result<MediaFile> {
+    let Describe {
+        name,
+        mime,
+        expires_at,
+        private,
+        share,
+    } = describe;
     let metadata_removed = ingested.metadata_removed;
     let digests = Arc::new(ingested.digests);
     let id = digests.id();
@@ -183,7 +203,10 @@ async fn store_everywhere(
         Arc::clone(&digests),
     ));
 
-    let all: Vec<usize> = (0..inner.backends.len()).collect();
+    // Without consent, peer-to-peer stores get nothing: no peer learns of this media.
+    let all: Vec<usize> = (0..inner.backends.len())
+        .filter(|&i| share || !inner.backends[i].capabilities().peer_to_peer)
+        .collect();
     let plan = inner.upload_policy.plan(&inner.candidates(&all));
     let mut puts: FuturesUnordered<_> = plan
         .targets
@@ -267,12 +290,20 @@ async fn store_everywhere(
     // This node computed the digests: the record is anchored.
     inner.anchors.set(&record)?;
     let outcome = inner.catalog.put(&record).await.map(|()| record.clone());
-    publish(inner, &record).await;
+    if share {
+        publish(inner, &record).await;
+    }
     if puts.is_empty() {
         let _ = std::fs::remove_file(&staged_path);
     } else {
         debug!(%id, late = puts.len(), "upload returns; late stores finish in the background");
-        tokio::spawn(finish_late_stores(Arc::clone(inner), id, puts, staged_path));
+        tokio::spawn(finish_late_stores(
+            Arc::clone(inner),
+            id,
+            puts,
+            staged_path,
+            share,
+        ));
     }
     outcome
 }
@@ -286,6 +317,7 @@ async fn finish_late_stores(
     id: MediaId,
     mut puts: FuturesUnordered<tokio::task::JoinHandle<(usize, PutResult)>>,
     staged: std::path::PathBuf,
+    share: bool,
 ) {
     while let Some(joined) = puts.next().await {
         let Ok((_, (_, Ok(location)))) = joined else {
@@ -297,7 +329,9 @@ async fn finish_late_stores(
                 if let Err(e) = inner.catalog.put(&record).await {
                     warn!(%id, error = %e, "could not add a late store's location");
                 }
-                publish(&inner, &record).await;
+                if share {
+                    publish(&inner, &record).await;
+                }
             }
             Ok(None) => debug!(%id, "the record went away before a late store finished"),
             Err(e) => warn!(%id, error = %e, "could not add a late store's location"),

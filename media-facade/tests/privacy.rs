@@ -115,3 +115,102 @@ async fn heic_is_refused_under_the_default_policy() {
         .unwrap_err();
     assert!(err.to_string().contains("HEIC"), "{err}");
 }
+
+mod consent {
+    use std::sync::Arc;
+
+    use media_core::testing::{FaultyBackend, MemoryBackend};
+    use media_core::{Backend, BackendKind, Capabilities, MemoryCatalog};
+    use media_facade::media_privacy::Identity;
+    use media_facade::{MediaStore, P2pMode, UploadRequest};
+
+    struct Node {
+        store: MediaStore,
+        cdn: Arc<FaultyBackend>,
+        swarm: Arc<FaultyBackend>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A CDN and a store that declares itself peer-to-peer.
+    async fn node(mode: P2pMode) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let cdn = Arc::new(FaultyBackend::memory("cdn", BackendKind::CDN));
+        let swarm = Arc::new(FaultyBackend::new(Arc::new(
+            MemoryBackend::new("torrent", BackendKind::TORRENT)
+                .with_capabilities(Capabilities::full().with_peer_to_peer(true)),
+        )));
+        let store = MediaStore::builder(dir.path())
+            .catalog(Arc::new(MemoryCatalog::new()))
+            .backend(cdn.clone() as Arc<dyn Backend>)
+            .backend(swarm.clone() as Arc<dyn Backend>)
+            .p2p(mode)
+            .build()
+            .await
+            .unwrap();
+        Node {
+            store,
+            cdn,
+            swarm,
+            _dir: dir,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn peer_to_peer_stores_get_only_what_consent_allows() {
+        let bytes = media_core::sample_bytes(300_000, 1);
+        // On: public media goes to the swarm too; private media does not unless asked.
+        let on = node(P2pMode::On).await;
+        let public = on
+            .store
+            .upload(UploadRequest::bytes("a", bytes.clone()))
+            .await
+            .unwrap();
+        assert_eq!(public.locations.len(), 2);
+        assert_eq!(on.swarm.puts(), 1);
+        let friend = Identity::generate();
+        let private = on
+            .store
+            .upload(UploadRequest::bytes("b", bytes.clone()).encrypt_to(vec![friend.recipient()]))
+            .await
+            .unwrap();
+        assert_eq!(private.locations.len(), 1, "{:?}", private.locations);
+        assert_eq!(on.swarm.puts(), 1);
+        on.store
+            .upload(
+                UploadRequest::bytes("c", bytes.clone())
+                    .encrypt_to(vec![friend.recipient()])
+                    .share_p2p(true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(on.swarm.puts(), 2);
+        // A single upload can keep public media off the swarm.
+        on.store
+            .upload(UploadRequest::bytes("d", media_core::sample_bytes(1000, 2)).share_p2p(false))
+            .await
+            .unwrap();
+        assert_eq!(on.swarm.puts(), 2);
+
+        // Download: uploads never reach the swarm (even when asked); reads may use it.
+        let download = node(P2pMode::Download).await;
+        let file = download
+            .store
+            .upload(UploadRequest::bytes("a", bytes.clone()).share_p2p(true))
+            .await
+            .unwrap();
+        assert_eq!(download.swarm.puts(), 0);
+        assert_eq!(file.locations.len(), 1);
+
+        // Off: the swarm is neither written nor read, even for a record that names it.
+        let off = node(P2pMode::Off).await;
+        off.store
+            .import_ref(&public, &public.reference())
+            .await
+            .unwrap();
+        // (Its own CDN does not hold the bytes: only the swarm could have served them.)
+        let err = off.store.read_all(&public.id).await.unwrap_err();
+        assert_eq!(err.kind, media_core::ErrorKind::NotFound, "{err}");
+        assert_eq!(off.swarm.gets(), 0, "a peer was contacted without consent");
+        assert_eq!(off.cdn.gets(), 1);
+    }
+}

@@ -115,6 +115,7 @@ pub struct IpfsProvider;
 impl SectionProvider for IpfsProvider {
     type Section = IpfsSection;
     const SECTION: &'static str = "ipfs";
+    const PEER_TO_PEER: bool = true;
 
     fn enabled(section: &IpfsSection) -> bool {
         section.enabled != Some(false)

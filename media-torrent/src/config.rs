@@ -156,6 +156,7 @@ pub struct TorrentProvider;
 impl SectionProvider for TorrentProvider {
     type Section = TorrentSection;
     const SECTION: &'static str = "torrent";
+    const PEER_TO_PEER: bool = true;
 
     fn enabled(section: &TorrentSection) -> bool {
         section.enabled != Some(false)
