@@ -236,6 +236,9 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     println!("blossom: a plain HTTP client uploads to A's Blossom server; B serves it by hash");
     rows.push(blossom_drill(&a, &b).await);
 
+    println!("privacy: A shares a private photo with B only");
+    rows.push(private_drill(&a, &b, &photo).await);
+
     println!("drill: A's CDN is killed");
     let s3 = a
         .service::<media_facade::media_cdn::EmbeddedS3>()
@@ -532,6 +535,94 @@ async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
             descriptor["infohash"].as_str().unwrap_or("-"),
             served.len(),
             t.elapsed()
+        ))
+    }
+    .await;
+    match outcome {
+        Ok(detail) => Row {
+            step,
+            ok: true,
+            detail,
+        },
+        Err(detail) => Row {
+            step,
+            ok: false,
+            detail,
+        },
+    }
+}
+
+/// A private photo, encrypted to B's age recipient: the CDN object (fetched over plain HTTP)
+/// and the torrent payload are age ciphertext, B reads the photo with its identity, and a
+/// reader without it (or with another identity) gets a clear refusal.
+async fn private_drill(a: &EmbeddedStack, b: &EmbeddedStack, photo: &[u8]) -> Row {
+    let step = "private photo: B decrypts, others refused".to_owned();
+    let outcome: Result<String, String> = async {
+        use futures::StreamExt;
+        use media_facade::media_privacy::Identity;
+        let b_identity = Identity::generate();
+        let file = a
+            .store
+            .upload(
+                UploadRequest::bytes("me-at-home.jpg", photo.to_vec())
+                    .encrypt_to(vec![b_identity.recipient()])
+                    .share_p2p(true),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if file.name != "private" || file.thumbnail.is_some() {
+            return Err("the private record describes its content".into());
+        }
+        // The CDN object, as anyone fetching its URL sees it.
+        let url = file.cdn_url().ok_or("no CDN URL")?;
+        let (base, path) = url
+            .strip_prefix("http://")
+            .and_then(|u| u.split_once('/'))
+            .ok_or("odd CDN URL")?;
+        let (status, object) = http(&format!("http://{base}"), "GET", &format!("/{path}"), &[], &[]).await?;
+        let sealed = status == 200
+            && object.starts_with(b"age-encryption.org/v1")
+            && !object.windows(64).any(|w| w == &photo[100_000..100_064]);
+        if !sealed {
+            return Err(format!("the CDN object is not age ciphertext (status {status})"));
+        }
+        // The torrent payload: the same ciphertext (the record's chunks are its digests).
+        let via_torrent = read(
+            &a.store,
+            &file,
+            ReadOptions::new().only_backend("torrent").ciphertext(),
+        )
+        .await?;
+        if via_torrent.0 != object {
+            return Err("the torrent payload differs from the CDN object".into());
+        }
+        b.store
+            .import_ref(&file, &file.reference())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = b
+            .store
+            .open_private(&file.id, ByteRange::full(), &b_identity)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut plain = Vec::new();
+        while let Some(piece) = stream.next().await {
+            plain.extend_from_slice(&piece.map_err(|e| e.to_string())?);
+        }
+        if plain != photo {
+            return Err("B's decrypted photo differs".into());
+        }
+        let without = b.store.read_all(&file.id).await.err().ok_or("read without identity")?;
+        let stranger = b
+            .store
+            .open_private(&file.id, ByteRange::full(), &Identity::generate())
+            .await
+            .err()
+            .ok_or("a stranger's identity opened it")?;
+        Ok(format!(
+            "CDN object and torrent payload are age ciphertext ({} bytes); B decrypted {} bytes; no identity: {without}; wrong identity: {stranger}",
+            object.len(),
+            plain.len()
         ))
     }
     .await;

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
@@ -6,6 +6,7 @@ mod cdn;
 mod e2e;
 mod ingest;
 mod ipfs;
+mod privacy;
 mod thumb;
 mod torrent;
 
@@ -22,6 +23,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "torrent" => torrent::bench(flag(args, "--size-mib").unwrap_or(256)),
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
         "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "privacy" => privacy::bench(flag(args, "--size-mib").unwrap_or(256)),
         "all" => {
             ingest::bench(size_mib)?;
             cdn::bench(256)?;
@@ -29,10 +31,11 @@ pub(crate) fn bench(args: &[String]) -> Res {
             ipfs::bench(300)?;
             torrent::bench(256)?;
             e2e::bench(256)?;
-            blossom::bench(256)
+            blossom::bench(256)?;
+            privacy::bench(256)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, all)"
         )),
     }
 }
