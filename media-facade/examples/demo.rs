@@ -376,18 +376,7 @@ async fn forged_record_drill(
         Ok(format!("import: {refused_import}; read: {refused_read}"))
     }
     .await;
-    match outcome {
-        Ok(detail) => Row {
-            step,
-            ok: true,
-            detail,
-        },
-        Err(detail) => Row {
-            step,
-            ok: false,
-            detail,
-        },
-    }
+    drill_row(step, outcome)
 }
 
 /// One HTTP/1.1 request on a fresh connection, as curl would send it: status and body.
@@ -538,18 +527,7 @@ async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
         ))
     }
     .await;
-    match outcome {
-        Ok(detail) => Row {
-            step,
-            ok: true,
-            detail,
-        },
-        Err(detail) => Row {
-            step,
-            ok: false,
-            detail,
-        },
-    }
+    drill_row(step, outcome)
 }
 
 /// A private photo, encrypted to B's age recipient: the CDN object (fetched over plain HTTP)
@@ -626,18 +604,14 @@ async fn private_drill(a: &EmbeddedStack, b: &EmbeddedStack, photo: &[u8]) -> Ro
         ))
     }
     .await;
-    match outcome {
-        Ok(detail) => Row {
-            step,
-            ok: true,
-            detail,
-        },
-        Err(detail) => Row {
-            step,
-            ok: false,
-            detail,
-        },
-    }
+    drill_row(step, outcome)
+}
+
+/// The row of a drill: its detail on success, its error otherwise.
+fn drill_row(step: String, outcome: Result<String, String>) -> Row {
+    let ok = outcome.is_ok();
+    let detail = outcome.unwrap_or_else(|e| e);
+    Row { step, ok, detail }
 }
 
 fn check(step: String, r: Result<(Vec<u8>, Duration), String>, expected: &[u8]) -> Row {
