@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use media_core::{digest_copy, ByteRange, ByteStream, MediaError, MediaFile, Operation, Result};
-use media_privacy::seal::{encrypt_file, plaintext_len, read_range, Recipient};
+use media_privacy::seal::{encrypt_file, read_resolved, Recipient};
 use media_privacy::{Identity, SealError};
 
 use crate::ingest::Ingested;
@@ -73,14 +73,20 @@ struct CiphertextReader {
     file: MediaFile,
     runtime: tokio::runtime::Handle,
     pos: u64,
-    block: Option<(u64, Vec<u8>)>,
+    /// The last blocks fetched, newest last: the header's, the end's (for the size) and the
+    /// range's are each fetched once.
+    blocks: Vec<(u64, Vec<u8>)>,
 }
 
+/// Blocks a [`CiphertextReader`] keeps.
+const KEPT_BLOCKS: usize = 3;
+
 impl CiphertextReader {
-    fn fill(&mut self) -> std::io::Result<()> {
+    /// The index in `blocks` of the block holding `pos`, fetched if needed.
+    fn fill(&mut self) -> std::io::Result<usize> {
         let start = self.pos / BLOCK * BLOCK;
-        if self.block.as_ref().is_some_and(|(s, _)| *s == start) {
-            return Ok(());
+        if let Some(i) = self.blocks.iter().position(|(s, _)| *s == start) {
+            return Ok(i);
         }
         let end = (start + BLOCK).min(self.file.size);
         let options = ReadOptions::new()
@@ -91,8 +97,11 @@ impl CiphertextReader {
             .runtime
             .block_on(async move { store.open_file(&file, options).await?.read_to_end().await })
             .map_err(std::io::Error::other)?;
-        self.block = Some((start, bytes));
-        Ok(())
+        if self.blocks.len() == KEPT_BLOCKS {
+            self.blocks.remove(0);
+        }
+        self.blocks.push((start, bytes));
+        Ok(self.blocks.len() - 1)
     }
 }
 
@@ -101,10 +110,8 @@ impl Read for CiphertextReader {
         if self.pos >= self.file.size || buf.is_empty() {
             return Ok(0);
         }
-        self.fill()?;
-        let Some((start, block)) = &self.block else {
-            return Ok(0);
-        };
+        let i = self.fill()?;
+        let (start, block) = &self.blocks[i];
         let offset = (self.pos - start) as usize;
         let n = buf.len().min(block.len().saturating_sub(offset));
         buf[..n].copy_from_slice(&block[offset..offset + n]);
@@ -157,50 +164,52 @@ pub(crate) async fn open(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(8);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
     tokio::task::spawn_blocking(move || {
-        let reader = || CiphertextReader {
-            store: store.clone(),
-            file: file.clone(),
-            runtime: runtime.clone(),
+        let reader = CiphertextReader {
+            store,
+            file,
+            runtime,
             pos: 0,
-            block: None,
+            blocks: Vec::new(),
         };
-        let plain = match plaintext_len(reader(), &identity) {
-            Ok(len) => len,
-            Err(e) => {
-                let _ = ready_tx.send(Err(sealed(e, Operation::Download)));
-                return;
-            }
-        };
-        let span = match range.resolve(plain) {
-            Ok(span) => span,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                return;
-            }
-        };
-        let _ = ready_tx.send(Ok(()));
+        let mut ready = Some(ready_tx);
+        let mut wanted = 0;
         let mut out = ChannelWriter(tx.clone());
-        let result = read_range(
-            reader(),
+        // One header read: the size, then the range the caller asked of it.
+        let result = read_resolved(
+            reader,
             &identity,
-            span.start,
-            span.end - span.start,
+            |size| {
+                let span = range.resolve(size);
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(span.as_ref().map(|_| ()).map_err(Clone::clone));
+                }
+                let span = span.map_err(|e| SealError::Decrypt(e.to_string()))?;
+                wanted = span.end - span.start;
+                Ok::<_, SealError>((span.start, wanted))
+            },
             &mut out,
         );
         match result {
-            Ok(n) if n == span.end - span.start => {}
+            Ok(n) if n == wanted => {}
             Ok(n) => {
                 let _ = tx.blocking_send(Err(MediaError::new(
                     media_core::ErrorKind::Integrity,
                     Operation::Download,
-                    format!(
-                        "the plaintext ended after {n} of {} bytes",
-                        span.end - span.start
-                    ),
+                    format!("the plaintext ended after {n} of {wanted} bytes"),
                 )));
             }
             Err(e) => {
-                let _ = tx.blocking_send(Err(sealed(e, Operation::Download)));
+                let error = sealed(e, Operation::Download);
+                // Before the range was known (header, identity) the caller gets the error;
+                // after, the stream ends with it.
+                match ready.take() {
+                    Some(ready) => {
+                        let _ = ready.send(Err(error));
+                    }
+                    None => {
+                        let _ = tx.blocking_send(Err(error));
+                    }
+                }
             }
         }
     });

@@ -135,11 +135,29 @@ pub fn read_range<R: Read + Seek>(
     len: u64,
     out: &mut impl Write,
 ) -> Result<u64, SealError> {
+    read_resolved(
+        ciphertext,
+        identity,
+        |_| Ok::<_, SealError>((start, len)),
+        out,
+    )
+}
+
+/// Like [`read_range`], choosing the range once the plaintext size is known: `choose` gets
+/// the size and returns `(start, len)`. One header read serves both.
+pub fn read_resolved<R: Read + Seek, E: Into<SealError>>(
+    ciphertext: R,
+    identity: &Identity,
+    choose: impl FnOnce(u64) -> Result<(u64, u64), E>,
+    out: &mut impl Write,
+) -> Result<u64, SealError> {
     let decryptor =
         age::Decryptor::new(ciphertext).map_err(|e| SealError::Decrypt(e.to_string()))?;
     let mut reader = decryptor
         .decrypt(std::iter::once(&identity.0 as &dyn age::Identity))
         .map_err(|e| SealError::Decrypt(e.to_string()))?;
+    let size = reader.seek(std::io::SeekFrom::End(0))?;
+    let (start, len) = choose(size).map_err(Into::into)?;
     reader.seek(std::io::SeekFrom::Start(start))?;
     let copied = std::io::copy(&mut reader.take(len), out)?;
     Ok(copied)
