@@ -14,7 +14,14 @@
 //! - **dedup**: an id already stored is returned without uploading; concurrent uploads of the
 //!   same bytes share one operation (one put per backend);
 //! - **events** on a broadcast channel, per-operation [`UploadHandle`]s, [`StatsSnapshot`]s,
-//!   expiry and delete.
+//!   expiry and delete;
+//! - **privacy**: before any store receives a byte, photo and video originals are cleaned of
+//!   location and device metadata (`[privacy] metadata`, per upload `with_metadata_policy`),
+//!   private media is encrypted with age to its recipients (`encrypt_to`, read back with
+//!   `MediaStore::open_private`), and P2P stores get only what the node's consent allows
+//!   (`[privacy] p2p`, per upload `share_p2p`);
+//! - **Blossom** (feature `blossom`): the embedded stack serves the store to apps over the
+//!   nostr media protocol, and Blossom servers can be a store (`[blossom] servers`).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> media_core::Result<()> {
