@@ -73,8 +73,8 @@ pub use location::{BackendKind, InvalidKind, Location};
 pub use media::{sniff_mime, MediaFile, Thumbnail, Thumbnailer, Timestamp};
 pub use policy::{
     download_policy_named, Candidate, DownloadPlan, DownloadPolicy, Fastest, Hedge, PreferCdn,
-    PreferP2p, ThroughputTable, UploadPlan, UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_HEDGE_AFTER,
+    PreferP2p, Swarm, SwarmMembers, SwarmPlan, ThroughputTable, UploadPlan, UploadPolicy,
+    UploadToAll, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_HEDGE_AFTER,
 };
 pub use range::ByteRange;
 pub use reach::Reach;

@@ -138,8 +138,11 @@ pub struct DownloadPlan {
     /// Indices into the candidate list, in the order to try them.
     pub order: Vec<usize>,
     /// If set, start the second attempt in parallel when the first has not delivered its first
-    /// verified chunk after this long; the first to deliver wins.
+    /// verified chunk after this long; the first to deliver wins. In a swarm: when no chunk
+    /// has verified after this long, the candidates outside the swarm join it.
     pub hedge_after: Option<Duration>,
+    /// If set, read chunks from several candidates at once (see [`Swarm`]).
+    pub swarm: Option<SwarmPlan>,
 }
 
 impl DownloadPlan {
@@ -148,8 +151,21 @@ impl DownloadPlan {
         DownloadPlan {
             order,
             hedge_after: None,
+            swarm: None,
         }
     }
+}
+
+/// Which candidates of a [`DownloadPlan`] share one read, and how deep each one's queue is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SwarmPlan {
+    /// Indices into the candidate list, read from at once. Candidates of the plan's `order`
+    /// that are not members are reserves: they join when a member is dropped or when the
+    /// hedge delay passes without a verified chunk.
+    pub members: Vec<usize>,
+    /// Chunk requests each member keeps in flight.
+    pub window: usize,
 }
 
 /// Decides the order in which backends are asked for bytes. How long one attempt may stall
@@ -277,9 +293,101 @@ impl DownloadPolicy for Fastest {
     }
 }
 
+/// Which candidates a [`Swarm`] reads from at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SwarmMembers {
+    /// Every candidate.
+    #[default]
+    All,
+    /// Peer-to-peer candidates only; the others (the CDN) are reserves, brought in when a
+    /// member fails or, wrapped in a [`Hedge`], when the swarm is slow to start.
+    PeerToPeer,
+}
+
+/// Wraps any policy: the chunks of one read are requested from several stores at once, each
+/// keeping `window` chunk requests in flight, and released in order once verified (as aria2
+/// reads one file from mirrors and peers at once). A store that fails or lies is dropped for
+/// that read and its chunks go to the others; near the end an idle store re-requests the
+/// chunk that holds the rest back. The wrapped policy orders the members and the reserves.
+///
+/// ```
+/// use std::time::Duration;
+/// use media_core::{BackendKind, Candidate, DownloadPolicy, Fastest, Hedge, PreferP2p, Swarm, ThroughputTable};
+/// let c = [Candidate::new("cdn", BackendKind::CDN), Candidate::new("ipfs", BackendKind::IPFS).with_p2p(true)];
+/// let plan = Swarm::new(Fastest).plan(&c, &ThroughputTable::new());
+/// assert_eq!(plan.swarm.unwrap().members.len(), 2);
+/// // Swarm over the P2P stores, the CDN joining after 200 ms without a verified chunk:
+/// let p = Hedge::new(Swarm::new(PreferP2p).peer_to_peer_only(), Duration::from_millis(200));
+/// let plan = p.plan(&c, &ThroughputTable::new());
+/// assert_eq!(plan.swarm.unwrap().members, [1]);
+/// assert_eq!(plan.order, [1, 0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swarm<P> {
+    inner: P,
+    window: usize,
+    members: SwarmMembers,
+}
+
+impl<P: DownloadPolicy> Swarm<P> {
+    /// Chunk requests each store keeps in flight unless told otherwise.
+    pub const DEFAULT_WINDOW: usize = 4;
+
+    /// Swarm over every candidate, ordered by `inner`.
+    pub fn new(inner: P) -> Self {
+        Swarm {
+            inner,
+            window: Self::DEFAULT_WINDOW,
+            members: SwarmMembers::All,
+        }
+    }
+
+    /// Keep `window` chunk requests in flight per store (at least 1).
+    #[must_use]
+    pub fn window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
+        self
+    }
+
+    /// Swarm over the peer-to-peer stores only; the others are reserves.
+    #[must_use]
+    pub fn peer_to_peer_only(mut self) -> Self {
+        self.members = SwarmMembers::PeerToPeer;
+        self
+    }
+}
+
+impl<P: DownloadPolicy> DownloadPolicy for Swarm<P> {
+    fn plan(&self, candidates: &[Candidate], throughput: &ThroughputTable) -> DownloadPlan {
+        let inner = self.inner.plan(candidates, throughput);
+        let mut members: Vec<usize> = inner
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| match self.members {
+                SwarmMembers::All => true,
+                SwarmMembers::PeerToPeer => candidates[i].p2p,
+            })
+            .collect();
+        if members.is_empty() {
+            // No peer-to-peer store holds it: swarm over what there is.
+            members = inner.order.clone();
+        }
+        DownloadPlan {
+            swarm: Some(SwarmPlan {
+                members,
+                window: self.window,
+            }),
+            ..inner
+        }
+    }
+}
+
 /// The download policy called `name`, the one parser for policy names in configuration
-/// files and command lines: `p2p`, `cdn`, `fastest`, and `hedged` (P2P first, hedged) or
-/// `hedged-<name>` (any of the others, hedged after `hedge_after`).
+/// files and command lines: `p2p`, `cdn`, `fastest`, `swarm` (every store at once, fastest
+/// first), `swarm-p2p` (the P2P stores at once, the CDN in reserve), and `hedged` (P2P
+/// first, hedged) or `hedged-<name>` (any of the others, hedged after `hedge_after`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -296,6 +404,8 @@ pub fn download_policy_named(
         "p2p" => Arc::new(PreferP2p),
         "cdn" => Arc::new(PreferCdn),
         "fastest" => Arc::new(Fastest),
+        "swarm" => Arc::new(Swarm::new(Fastest)),
+        "swarm-p2p" => Arc::new(Swarm::new(PreferP2p).peer_to_peer_only()),
         "hedged" => Arc::new(Hedge::new(PreferP2p, hedge_after)),
         other => match other.strip_prefix("hedged-") {
             Some(base) if !base.starts_with("hedged") => Arc::new(Hedge::new(
@@ -306,7 +416,7 @@ pub fn download_policy_named(
                 return Err(crate::MediaError::invalid_input(
                     crate::Operation::Configure,
                     format!(
-                    "download policy {:?}: p2p, cdn, fastest, hedged or hedged-<p2p|cdn|fastest>",
+                    "download policy {:?}: p2p, cdn, fastest, swarm, swarm-p2p, hedged or hedged-<one of those>",
                     other.chars().take(40).collect::<String>()
                 ),
                 ))
@@ -386,11 +496,36 @@ mod tests {
             ("hedged", "torrent", true),
             ("hedged-cdn", "cdn", true),
             ("hedged-fastest", "torrent", true),
+            ("swarm", "torrent", false),
+            ("swarm-p2p", "torrent", false),
+            ("hedged-swarm-p2p", "torrent", true),
         ] {
             let plan = download_policy_named(name, after).unwrap().plan(&c, &t);
             assert_eq!(names(&c, &plan)[0], first, "{name}");
             assert_eq!(plan.hedge_after.is_some(), hedged, "{name}");
+            assert_eq!(plan.swarm.is_some(), name.contains("swarm"), "{name}");
         }
+        let p2p = download_policy_named("swarm-p2p", after)
+            .unwrap()
+            .plan(&c, &t);
+        assert_eq!(p2p.swarm.unwrap().members, [1, 2]);
+        let all = download_policy_named("swarm", after).unwrap().plan(&c, &t);
+        assert_eq!(all.swarm.unwrap().members.len(), 3);
+        // Only a CDN holds it: the P2P-only swarm swarms over what there is.
+        let cdn_only = [Candidate::new("cdn", BackendKind::CDN)];
+        let plan = Swarm::new(PreferP2p)
+            .peer_to_peer_only()
+            .plan(&cdn_only, &t);
+        assert_eq!(plan.swarm.unwrap().members, [0]);
+        assert_eq!(
+            Swarm::new(Fastest)
+                .window(0)
+                .plan(&c, &t)
+                .swarm
+                .unwrap()
+                .window,
+            1
+        );
         for bad in ["", "hedged-", "hedged-hedged", "fast", "hedged-quick"] {
             assert!(download_policy_named(bad, after).is_err(), "{bad:?}");
         }

@@ -53,9 +53,20 @@ pub struct MediaStoreBuilder {
     shared_catalog: Option<Arc<dyn Catalog>>,
     attempt_timeout: Duration,
     put_limits: PutLimits,
+    cache_bytes: Option<u64>,
 }
 
 impl MediaStoreBuilder {
+    /// Keep verified chunks that were read in an on-disk cache under `<data_dir>/cache`,
+    /// bounded by `max_bytes` (least recently used evicted first; 0 turns it off, the
+    /// builder's default). A second read of the same media makes no network request and
+    /// reads with every store down. [`crate::StackConfig`] turns it on with
+    /// [`crate::DEFAULT_CACHE_BYTES`].
+    pub fn cache_size(mut self, max_bytes: u64) -> Self {
+        self.cache_bytes = Some(max_bytes);
+        self
+    }
+
     /// Add a backend. Names must be unique.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backends.push(backend);
@@ -188,6 +199,13 @@ impl MediaStoreBuilder {
             None => Arc::new(RedbCatalog::open(self.data_dir.join("catalog.redb"))?),
         };
         let anchors = crate::anchors::Anchors::open(self.data_dir.join("anchors"))?;
+        let cache = match self.cache_bytes {
+            Some(max) if max > 0 => Some(Arc::new(crate::cache::ChunkCache::open(
+                self.data_dir.join("cache"),
+                max,
+            )?)),
+            _ => None,
+        };
         let inner = Arc::new(Inner::new(Parts {
             data_dir: self.data_dir,
             staging,
@@ -195,6 +213,7 @@ impl MediaStoreBuilder {
             catalog,
             shared_catalog: self.shared_catalog,
             anchors,
+            cache,
             upload_policy: self.upload_policy,
             download_policy: self.download_policy,
             attempt_timeout: self.attempt_timeout,
@@ -252,6 +271,7 @@ impl MediaStoreBuilder {
             shared_catalog: None,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             put_limits: PutLimits::default(),
+            cache_bytes: None,
         }
     }
 }

@@ -16,9 +16,12 @@
 //! allow = ["nas.lan:9000"]
 //!
 //! [download]
-//! policy = "hedged"          # p2p | cdn | fastest | hedged | hedged-<p2p|cdn|fastest>
+//! policy = "hedged"          # p2p | cdn | fastest | swarm | swarm-p2p | hedged | hedged-<any>
 //! hedge_after_ms = 300
 //! attempt_timeout_secs = 30
+//!
+//! [cache]                    # verified chunks read before, on disk under data_dir/cache
+//! max_bytes = 1073741824     # default 1 GiB; 0 turns the cache off
 //!
 //! [cdn]                      # omit `endpoint` for the embedded S3 server
 //! endpoint = "https://s3.example.com"
@@ -66,6 +69,8 @@ pub struct StackConfig {
     pub metadata_policy: media_privacy::MetadataPolicy,
     /// Consent to peer-to-peer (default on); `off` starts no P2P store at all.
     pub p2p: crate::P2pMode,
+    /// Bound of the local verified cache (default [`crate::DEFAULT_CACHE_BYTES`]; 0: off).
+    pub cache_bytes: u64,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -81,6 +86,7 @@ impl StackConfig {
             reach: Reach::public_only(),
             metadata_policy: media_privacy::MetadataPolicy::default(),
             p2p: crate::P2pMode::default(),
+            cache_bytes: crate::DEFAULT_CACHE_BYTES,
             sections: BTreeMap::new(),
         }
     }
@@ -157,6 +163,9 @@ impl StackConfig {
         if let Some(mode) = file.privacy.p2p {
             config.p2p = mode;
         }
+        if let Some(max) = file.cache.max_bytes {
+            config.cache_bytes = max;
+        }
         let providers = crate::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
@@ -206,6 +215,8 @@ struct FileConfig {
     net: NetSection,
     #[serde(default)]
     privacy: PrivacySection,
+    #[serde(default)]
+    cache: CacheSection,
     /// Every other table is a store's section.
     #[serde(flatten)]
     stores: BTreeMap<String, toml::Value>,
@@ -228,6 +239,13 @@ struct NetSection {
 struct PrivacySection {
     metadata: Option<media_privacy::MetadataPolicy>,
     p2p: Option<crate::P2pMode>,
+}
+
+/// `[cache]`: the bound of the local verified cache.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheSection {
+    max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,6 +284,8 @@ mod tests {
             [download]
             policy = "hedged-cdn"
             hedge_after_ms = 150
+            [cache]
+            max_bytes = 1000
             [cdn]
             endpoint = "http://127.0.0.1:8333"
             bucket = "media"
@@ -285,6 +305,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/media"));
         assert_eq!(c.p2p_timeout, Duration::from_secs(7));
         assert!(c.reach.allows_private());
+        assert_eq!(c.cache_bytes, 1000);
         let policy = format!("{:?}", c.download_policy.as_ref().unwrap());
         assert!(
             policy.contains("PreferCdn") && policy.contains("150ms"),
@@ -314,6 +335,7 @@ mod tests {
             "unknown = 1",
             "[nosuchstore]\nx = 1",
             "[download]\npolicy = \"quickest\"",
+            "[cache]\nmax = 1",
             "data_dir = ",
         ];
         if cfg!(feature = "cdn") {

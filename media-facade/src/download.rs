@@ -16,6 +16,7 @@ use sha2::Digest as _;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::cache::ChunkCache;
 use crate::options::ReadOptions;
 use crate::reader::MediaReader;
 use crate::state::Inner;
@@ -54,7 +55,15 @@ pub(crate) fn start(
                 .map(move |l| (Arc::clone(b), l.clone()))
         })
         .collect();
-    if attempts.is_empty() {
+    let wanted = ChunkLayout::new(file.size).chunks_covering(bytes.clone());
+    // A read that names its store wants that store, not the cache.
+    let use_cache = options.use_cache && options.only.is_none();
+    let cached = use_cache
+        && inner
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.holds_all(&file.id, wanted.clone()));
+    if attempts.is_empty() && !cached {
         return Err(MediaError::new(
             ErrorKind::Unavailable,
             Operation::Download,
@@ -95,6 +104,7 @@ pub(crate) fn start(
         attempts,
         plan,
         attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
+        cache: use_cache.then(|| inner.cache.clone()).flatten(),
         tx,
     };
     tokio::spawn(job.run());
@@ -185,18 +195,116 @@ impl Spool {
     }
 }
 
-struct Download {
-    inner: Arc<Inner>,
-    op: OperationId,
-    id: MediaId,
-    digests: Arc<Digests>,
+pub(crate) struct Download {
+    pub inner: Arc<Inner>,
+    pub op: OperationId,
+    pub id: MediaId,
+    pub digests: Arc<Digests>,
     bytes: Range<u64>,
     whole: bool,
-    attempts: Vec<(Arc<dyn Backend>, Location)>,
+    pub attempts: Vec<(Arc<dyn Backend>, Location)>,
     plan: DownloadPlan,
-    attempt_timeout: Duration,
+    pub attempt_timeout: Duration,
+    /// Where verified chunks are looked up first and kept (unless the read opted out).
+    pub cache: Option<Arc<ChunkCache>>,
     tx: mpsc::Sender<Result<Bytes>>,
 }
+
+/// Hands verified chunks to the reader in order: cut to the range asked, hashed when the
+/// whole file is read, progress reported, and kept in the cache when they came from a store.
+pub(crate) struct Release {
+    layout: ChunkLayout,
+    bytes: Range<u64>,
+    whole: Option<sha2::Sha256>,
+    pub released: u64,
+    reported: u64,
+    /// Chunks served from the cache.
+    pub from_cache: u64,
+}
+
+impl Release {
+    fn new(d: &Download) -> Self {
+        Release {
+            layout: d.digests.layout(),
+            bytes: d.bytes.clone(),
+            whole: d.whole.then(sha2::Sha256::new),
+            released: 0,
+            reported: 0,
+            from_cache: 0,
+        }
+    }
+
+    /// Release chunk `index` (whole, verified). `false` when the reader went away.
+    pub async fn chunk(&mut self, d: &Download, index: u64, chunk: Bytes, fetched: bool) -> bool {
+        if fetched {
+            if let Some(cache) = &d.cache {
+                cache.put(d.id, index, chunk.clone());
+            }
+        } else {
+            self.from_cache += 1;
+        }
+        let range = self.layout.chunk_range(index);
+        let lo = self.bytes.start.max(range.start) - range.start;
+        let hi = self.bytes.end.min(range.end) - range.start;
+        let piece = chunk.slice(lo as usize..hi as usize);
+        if let Some(h) = self.whole.as_mut() {
+            h.update(&piece);
+        }
+        self.released += piece.len() as u64;
+        if d.tx.send(Ok(piece)).await.is_err() {
+            return false;
+        }
+        let total = self.bytes.end - self.bytes.start;
+        if self.released >= self.reported + PROGRESS_STEP || self.released == total {
+            self.reported = self.released;
+            d.inner.emit(MediaEvent::DownloadProgress {
+                op: d.op,
+                id: d.id,
+                bytes: self.released,
+                total,
+            });
+        }
+        true
+    }
+
+    /// Release cached chunks from `next` on while the cache has them (and they still
+    /// verify). Returns the first chunk not released, or `None` if the reader went away.
+    pub async fn cached_run(&mut self, d: &Download, mut next: u64, end: u64) -> Option<u64> {
+        let Some(cache) = d.cache.clone() else {
+            return Some(next);
+        };
+        while next < end {
+            let Some(chunk) = cache
+                .get(&d.id, next, d.digests.chunks[next as usize])
+                .await
+            else {
+                break;
+            };
+            if !self.chunk(d, next, chunk, false).await {
+                return None;
+            }
+            next += 1;
+        }
+        Some(next)
+    }
+
+    /// Check the whole file against the id, when the whole file was read.
+    fn finish(self, d: &Download) -> Result<u64> {
+        if let Some(h) = self.whole {
+            let digest = media_core::Digest32(h.finalize().into());
+            if digest != d.digests.sha256 {
+                return Err(MediaError::integrity(
+                    Operation::Download,
+                    "whole-file SHA-256 differs although every chunk verified: the record is inconsistent",
+                ));
+            }
+        }
+        Ok(self.released)
+    }
+}
+
+/// The name a read's statistics give the cache.
+pub(crate) const CACHE_NAME: &str = "cache";
 
 /// One backend's stream, positioned at the first unverified chunk.
 struct Attempt {
@@ -250,24 +358,59 @@ impl Download {
             return Ok(Some((0, Vec::new())));
         }
         let wanted = layout.chunks_covering(self.bytes.clone());
+        let mut release = Release::new(&self);
+        let mut used = match &self.plan.swarm {
+            Some(swarm) if crate::swarm::applies(&self, swarm) => {
+                match crate::swarm::run(&self, swarm, &self.plan, wanted, &mut release).await? {
+                    Some(used) => used,
+                    None => return Ok(None),
+                }
+            }
+            _ => match self.in_order(wanted, &mut release).await? {
+                Some(used) => used,
+                None => return Ok(None),
+            },
+        };
+        if release.from_cache > 0 {
+            used.push(CACHE_NAME.to_owned());
+        }
+        let released = release.finish(&self)?;
+        Ok(Some((released, used)))
+    }
+
+    /// One store at a time (hedged where the plan says): each attempt runs until it fails,
+    /// and the next resumes at the first unverified chunk. Cached chunks are served from the
+    /// cache and the stores asked only for the gaps.
+    async fn in_order(
+        &self,
+        wanted: Range<u64>,
+        release: &mut Release,
+    ) -> Result<Option<Vec<String>>> {
         let mut next_chunk = wanted.start;
         let mut queue: VecDeque<usize> = self.plan.order.iter().copied().collect();
-        let mut used = Vec::new();
+        let mut used: Vec<String> = Vec::new();
         let mut errors: Vec<MediaError> = Vec::new();
-        let mut released = 0u64;
-        let mut reported = 0u64;
-        let mut whole = self.whole.then(sha2::Sha256::new);
         let mut hedge = self.plan.hedge_after;
 
         while next_chunk < wanted.end {
+            match release.cached_run(self, next_chunk, wanted.end).await {
+                Some(next) => next_chunk = next,
+                None => return Ok(None),
+            }
+            if next_chunk >= wanted.end {
+                break;
+            }
+            // Ask the stores for the gap up to the next cached chunk.
+            let gap_end = self.cache.as_ref().map_or(wanted.end, |c| {
+                c.first_cached(&self.id, next_chunk + 1..wanted.end)
+            });
+            let gap = next_chunk..gap_end;
             let opened = match (hedge.take(), queue.len()) {
-                (Some(after), n) if n >= 2 => {
-                    self.hedged(&mut queue, next_chunk..wanted.end, after).await
-                }
+                (Some(after), n) if n >= 2 => self.hedged(&mut queue, gap, after).await,
                 _ => match queue.pop_front() {
                     Some(i) => {
                         let next = queue.front().copied();
-                        self.open_first(i, next_chunk..wanted.end, next).await
+                        self.open_first(i, gap, next).await
                     }
                     None => break,
                 },
@@ -283,32 +426,15 @@ impl Download {
                 }
             };
             let name = self.attempts[attempt.index].0.name().to_owned();
-            used.push(name.clone());
-            let released_before = released;
+            if !used.contains(&name) {
+                used.push(name.clone());
+            }
+            let released_before = release.released;
             // Deliver verified chunks until this attempt ends or fails.
             let outcome: Result<()> = loop {
                 for (index, chunk) in chunks.drain(..) {
-                    let range = layout.chunk_range(index);
-                    let lo = self.bytes.start.max(range.start) - range.start;
-                    let hi = self.bytes.end.min(range.end) - range.start;
-                    let piece = chunk.slice(lo as usize..hi as usize);
-                    if let Some(h) = whole.as_mut() {
-                        h.update(&piece);
-                    }
-                    released += piece.len() as u64;
-                    if self.tx.send(Ok(piece)).await.is_err() {
+                    if !release.chunk(self, index, chunk, true).await {
                         return Ok(None);
-                    }
-                    if released >= reported + PROGRESS_STEP
-                        || released == self.bytes.end - self.bytes.start
-                    {
-                        reported = released;
-                        self.inner.emit(MediaEvent::DownloadProgress {
-                            op: self.op,
-                            id: self.id,
-                            bytes: released,
-                            total: self.bytes.end - self.bytes.start,
-                        });
                     }
                 }
                 next_chunk = attempt.verifier.next_chunk();
@@ -326,31 +452,25 @@ impl Download {
                 op: self.op,
                 id: self.id,
                 backend: name.clone(),
-                bytes: released - released_before,
+                bytes: release.released - released_before,
                 complete: outcome.is_ok(),
             });
-            if let Err(e) = outcome {
-                self.failed(attempt.index, &e, queue.front().copied());
-                errors.push(e);
+            match outcome {
+                // The gap is done; the same store serves the next one.
+                Ok(()) => queue.push_front(attempt.index),
+                Err(e) => {
+                    self.failed(attempt.index, &e, queue.front().copied());
+                    errors.push(e);
+                }
             }
         }
-
         if next_chunk < wanted.end {
             return Err(give_up(self.id, errors));
         }
-        if let Some(h) = whole {
-            let digest = media_core::Digest32(h.finalize().into());
-            if digest != self.digests.sha256 {
-                return Err(MediaError::integrity(
-                    Operation::Download,
-                    "whole-file SHA-256 differs although every chunk verified: the record is inconsistent",
-                ));
-            }
-        }
-        Ok(Some((released, used)))
+        Ok(Some(used))
     }
 
-    fn observe(&self, backend: &str, bytes: u64, elapsed: Duration) {
+    pub(crate) fn observe(&self, backend: &str, bytes: u64, elapsed: Duration) {
         if bytes == 0 {
             return;
         }
@@ -360,7 +480,7 @@ impl Download {
     }
 
     /// Record a failed attempt: statistics, events, and which backend comes next.
-    fn failed(&self, index: usize, error: &MediaError, next: Option<usize>) {
+    pub(crate) fn failed(&self, index: usize, error: &MediaError, next: Option<usize>) {
         let name = self.attempts[index].0.name().to_owned();
         warn!(id = %self.id, backend = %name, error = %error, "download attempt failed");
         if let Ok(mut t) = self.inner.throughput.lock() {
@@ -520,7 +640,7 @@ impl Download {
     }
 }
 
-fn stalled(backend: &str, after: Duration) -> MediaError {
+pub(crate) fn stalled(backend: &str, after: Duration) -> MediaError {
     MediaError::timeout(
         Operation::Get,
         format!("no bytes for {} ms", after.as_millis()),
@@ -529,7 +649,7 @@ fn stalled(backend: &str, after: Duration) -> MediaError {
 }
 
 /// The error when no backend could deliver every chunk.
-fn give_up(id: MediaId, errors: Vec<MediaError>) -> MediaError {
+pub(crate) fn give_up(id: MediaId, errors: Vec<MediaError>) -> MediaError {
     let kinds: std::collections::HashSet<ErrorKind> = errors.iter().map(|e| e.kind).collect();
     let kind = match (kinds.len(), kinds.iter().next()) {
         (1, Some(&only)) => only,

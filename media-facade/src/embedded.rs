@@ -145,6 +145,7 @@ impl EmbeddedStack {
         }
         let mut builder = MediaStore::builder(&config.data_dir)
             .attempt_timeout(config.attempt_timeout)
+            .cache_size(config.cache_bytes)
             .metadata_policy(config.metadata_policy)
             .p2p(config.p2p);
         for b in backends {

@@ -49,6 +49,7 @@ mod anchors;
 #[cfg(feature = "blossom")]
 mod blossom;
 mod builder;
+mod cache;
 mod catalog;
 mod config;
 mod download;
@@ -64,9 +65,11 @@ mod reader;
 mod state;
 mod stats;
 mod store;
+mod swarm;
 mod upload;
 
 pub use builder::{MediaStoreBuilder, DEFAULT_MAX_UPLOAD};
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use catalog::RedbCatalog;
 pub use config::StackConfig;
 pub use embedded::EmbeddedStack;

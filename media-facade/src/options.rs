@@ -17,7 +17,7 @@ use media_core::{ByteRange, DownloadPolicy};
 ///     .only_backend("cdn");
 /// # let _ = opts;
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[must_use]
 pub struct ReadOptions {
     pub(crate) range: ByteRange,
@@ -25,6 +25,20 @@ pub struct ReadOptions {
     pub(crate) only: Option<String>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) ciphertext: bool,
+    pub(crate) use_cache: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            range: ByteRange::default(),
+            policy: None,
+            only: None,
+            attempt_timeout: None,
+            ciphertext: false,
+            use_cache: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for ReadOptions {
@@ -35,6 +49,7 @@ impl std::fmt::Debug for ReadOptions {
             .field("only", &self.only)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("ciphertext", &self.ciphertext)
+            .field("use_cache", &self.use_cache)
             .finish()
     }
 }
@@ -63,7 +78,7 @@ impl ReadOptions {
         self
     }
 
-    /// Ask only the backend named `name`.
+    /// Ask only the backend named `name` (and not the local cache).
     pub fn only_backend(mut self, name: impl Into<String>) -> Self {
         self.only = Some(name.into());
         self
@@ -73,6 +88,13 @@ impl ReadOptions {
     /// [`media_core::DEFAULT_ATTEMPT_TIMEOUT`] unless the builder says otherwise).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Neither read from nor fill the local cache: every byte comes from the stores (to
+    /// measure or check them).
+    pub fn bypass_cache(mut self) -> Self {
+        self.use_cache = false;
         self
     }
 

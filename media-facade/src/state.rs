@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
 use crate::anchors::Anchors;
+use crate::cache::ChunkCache;
 use crate::inflight::InFlight;
 use crate::stats::Stats;
 use crate::upload::PutLimits;
@@ -29,6 +30,8 @@ pub(crate) struct Inner {
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
     pub anchors: Anchors,
+    /// Verified chunks read before, if the cache is on.
+    pub cache: Option<Arc<ChunkCache>>,
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
@@ -56,6 +59,8 @@ pub(crate) struct Parts {
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
     pub anchors: Anchors,
+    /// Verified chunks read before, if the cache is on.
+    pub cache: Option<Arc<ChunkCache>>,
     pub upload_policy: Arc<dyn UploadPolicy>,
     pub download_policy: Arc<dyn DownloadPolicy>,
     pub attempt_timeout: Duration,
@@ -84,6 +89,7 @@ impl Inner {
             catalog: p.catalog,
             shared_catalog: p.shared_catalog,
             anchors: p.anchors,
+            cache: p.cache,
             upload_policy: p.upload_policy,
             download_policy: p.download_policy,
             attempt_timeout: p.attempt_timeout,

@@ -83,6 +83,11 @@ impl MediaStore {
         self.inner.subscribe()
     }
 
+    /// Bytes held by the local verified cache (0 when it is off).
+    pub fn cached_bytes(&self) -> u64 {
+        self.inner.cache.as_ref().map_or(0, |c| c.bytes())
+    }
+
     /// Current statistics.
     pub fn stats(&self) -> StatsSnapshot {
         let table = self
@@ -307,6 +312,9 @@ impl MediaStore {
         }
         self.inner.catalog.delete(&file.id).await?;
         self.inner.anchors.remove(&file.id);
+        if let Some(cache) = &self.inner.cache {
+            cache.remove_media(&file.id);
+        }
         Ok(removed)
     }
 

@@ -1,0 +1,335 @@
+//! The local verified cache: chunks this node has read, kept on disk so a second read of the
+//! same media (or range) makes no network request and still reads with every network down.
+//!
+//! One file per verified chunk, `<cache>/<id>/<chunk index>`, least recently used evicted
+//! first once the total passes the bound. A chunk goes in only after it verified against the
+//! record's chunk digest, and is checked again every time it is read: a file changed on disk
+//! is deleted and the chunk fetched from the stores, never served. The cache survives a
+//! restart (the order of use is kept in the files' modification times). It is never offered
+//! to peers: what this node re-shares stays the P2P consent setting's business.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use media_core::{Digest32, MediaError, MediaId, Operation, Result};
+use tracing::{debug, warn};
+
+/// Default bound of the cache of a node started from a [`crate::StackConfig`].
+pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
+
+/// Chunk writes queued at once; a chunk that finds no slot is simply not cached, so a slow
+/// disk never slows a read down.
+const WRITE_SLOTS: usize = 4;
+
+type Key = (MediaId, u64);
+
+#[derive(Debug, Default)]
+struct Index {
+    /// Size and last use of every cached chunk.
+    entries: HashMap<Key, (u64, u64)>,
+    /// Last use → chunk, oldest first.
+    by_use: BTreeMap<u64, Key>,
+    total: u64,
+    clock: u64,
+}
+
+impl Index {
+    fn touch(&mut self, key: Key, size: u64) {
+        self.clock += 1;
+        let clock = self.clock;
+        if let Some((old_size, used)) = self.entries.insert(key, (size, clock)) {
+            self.by_use.remove(&used);
+            self.total -= old_size;
+        }
+        self.by_use.insert(clock, key);
+        self.total += size;
+    }
+
+    fn remove(&mut self, key: &Key) -> bool {
+        match self.entries.remove(key) {
+            Some((size, used)) => {
+                self.by_use.remove(&used);
+                self.total -= size;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Pop least recently used chunks until `total` fits in `max`.
+    fn evict_to(&mut self, max: u64) -> Vec<Key> {
+        let mut gone = Vec::new();
+        while self.total > max {
+            let Some((_, key)) = self.by_use.pop_first() else {
+                break;
+            };
+            if let Some((size, _)) = self.entries.remove(&key) {
+                self.total -= size;
+            }
+            gone.push(key);
+        }
+        gone
+    }
+}
+
+/// A bounded on-disk cache of verified chunks.
+#[derive(Debug)]
+pub(crate) struct ChunkCache {
+    dir: PathBuf,
+    max_bytes: u64,
+    index: Mutex<Index>,
+    writes: Arc<tokio::sync::Semaphore>,
+}
+
+impl ChunkCache {
+    /// Open (or create) the cache in `dir`, bounded by `max_bytes`, indexing what an earlier
+    /// run left there.
+    pub fn open(dir: PathBuf, max_bytes: u64) -> Result<Self> {
+        let io = |e| MediaError::io(Operation::Configure, "opening the chunk cache", e);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut found: Vec<(SystemTime, Key, u64)> = Vec::new();
+        for media in std::fs::read_dir(&dir).map_err(io)?.flatten() {
+            let Some(id) = media
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest32::from_hex(n).ok())
+                .map(MediaId::from_sha256)
+            else {
+                continue;
+            };
+            let Ok(chunks) = std::fs::read_dir(media.path()) else {
+                continue;
+            };
+            for chunk in chunks.flatten() {
+                let name = chunk.file_name();
+                let Some(index) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+                    // An interrupted write: never complete, never indexed.
+                    let _ = std::fs::remove_file(chunk.path());
+                    continue;
+                };
+                if let Ok(meta) = chunk.metadata() {
+                    let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                    found.push((used, (id, index), meta.len()));
+                }
+            }
+        }
+        found.sort_by_key(|(used, _, _)| *used);
+        let mut index = Index::default();
+        for (_, key, size) in found {
+            index.touch(key, size);
+        }
+        let cache = ChunkCache {
+            dir,
+            max_bytes,
+            index: Mutex::new(Index::default()),
+            writes: Arc::new(tokio::sync::Semaphore::new(WRITE_SLOTS)),
+        };
+        let gone = index.evict_to(max_bytes);
+        debug!(
+            chunks = index.entries.len(),
+            bytes = index.total,
+            "chunk cache opened"
+        );
+        for key in gone {
+            let _ = std::fs::remove_file(cache.path(&key));
+        }
+        if let Ok(mut slot) = cache.index.lock() {
+            *slot = index;
+        }
+        Ok(cache)
+    }
+
+    fn path(&self, (id, index): &Key) -> PathBuf {
+        self.dir.join(id.sha256().to_hex()).join(index.to_string())
+    }
+
+    /// Whether chunk `index` of `id` is cached (it is still checked when read).
+    pub fn contains(&self, id: &MediaId, index: u64) -> bool {
+        self.index
+            .lock()
+            .is_ok_and(|i| i.entries.contains_key(&(*id, index)))
+    }
+
+    /// Whether every chunk of `chunks` is cached.
+    pub fn holds_all(&self, id: &MediaId, chunks: std::ops::Range<u64>) -> bool {
+        self.index
+            .lock()
+            .is_ok_and(|i| chunks.clone().all(|c| i.entries.contains_key(&(*id, c))))
+    }
+
+    /// The first cached chunk in `chunks`, or `chunks.end`.
+    pub fn first_cached(&self, id: &MediaId, chunks: std::ops::Range<u64>) -> u64 {
+        let end = chunks.end;
+        self.index.lock().map_or(end, |i| {
+            chunks
+                .clone()
+                .find(|c| i.entries.contains_key(&(*id, *c)))
+                .unwrap_or(end)
+        })
+    }
+
+    /// Chunk `index` of `id` if it is cached and still hashes to `expected`. A chunk that
+    /// does not is removed and reported as absent.
+    pub async fn get(&self, id: &MediaId, index: u64, expected: Digest32) -> Option<Bytes> {
+        let key = (*id, index);
+        if !self.contains(id, index) {
+            return None;
+        }
+        let path = self.path(&key);
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, bool)> {
+            let data = std::fs::read(&path)?;
+            let intact = Digest32::sha256(&data) == expected;
+            if intact {
+                // The order of use survives a restart in the modification times.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+            } else {
+                let _ = std::fs::remove_file(&path);
+            }
+            Ok((data, intact))
+        })
+        .await;
+        match read {
+            Ok(Ok((data, true))) => {
+                if let Ok(mut i) = self.index.lock() {
+                    i.touch(key, data.len() as u64);
+                }
+                Some(Bytes::from(data))
+            }
+            Ok(Ok((_, false))) => {
+                warn!(%id, chunk = index, "cached chunk changed on disk; removed, read from the stores");
+                self.forget(&key);
+                None
+            }
+            Ok(Err(e)) => {
+                debug!(%id, chunk = index, error = %e, "cached chunk unreadable");
+                self.forget(&key);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Keep a verified chunk, in the background. Skipped when the disk is behind or the
+    /// chunk alone is larger than the cache.
+    pub fn put(self: &Arc<Self>, id: MediaId, index: u64, chunk: Bytes) {
+        let size = chunk.len() as u64;
+        if size > self.max_bytes || self.contains(&id, index) {
+            return;
+        }
+        let Ok(permit) = Arc::clone(&self.writes).try_acquire_owned() else {
+            return;
+        };
+        let cache = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let key = (id, index);
+            let path = cache.path(&key);
+            if let Err(e) = write_chunk(&path, &chunk) {
+                debug!(%id, chunk = index, error = %e, "could not cache a chunk");
+                return;
+            }
+            let gone = match cache.index.lock() {
+                Ok(mut i) => {
+                    i.touch(key, size);
+                    i.evict_to(cache.max_bytes)
+                }
+                Err(_) => Vec::new(),
+            };
+            for key in gone {
+                let _ = std::fs::remove_file(cache.path(&key));
+            }
+        });
+    }
+
+    /// Drop every cached chunk of `id` (the media was deleted).
+    pub fn remove_media(&self, id: &MediaId) {
+        if let Ok(mut i) = self.index.lock() {
+            let keys: Vec<Key> = i.entries.keys().filter(|k| k.0 == *id).copied().collect();
+            for key in keys {
+                i.remove(&key);
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.dir.join(id.sha256().to_hex()));
+    }
+
+    fn forget(&self, key: &Key) {
+        if let Ok(mut i) = self.index.lock() {
+            i.remove(key);
+        }
+    }
+
+    /// Bytes cached now.
+    pub fn bytes(&self) -> u64 {
+        self.index.lock().map_or(0, |i| i.total)
+    }
+}
+
+/// Write through a temporary name renamed into place, so a crash never leaves a short chunk
+/// under a chunk's name.
+fn write_chunk(path: &Path, chunk: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, chunk)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> MediaId {
+        MediaId::for_bytes(&[n])
+    }
+
+    #[tokio::test]
+    async fn least_recently_used_goes_first_and_the_order_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(ChunkCache::open(dir.path().join("c"), 30).unwrap());
+        let chunk = |b: u8| Bytes::from(vec![b; 10]);
+        for n in 0..3u8 {
+            cache.put(id(n), 0, chunk(n));
+            // Writes are in the background; wait for each.
+            for _ in 0..200 {
+                if cache.contains(&id(n), 0) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            // Distinct modification times for the reopen.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(cache.bytes(), 30);
+        // Use 0, so 1 is now the least recently used.
+        let digest = Digest32::sha256(&[0u8; 10]);
+        assert_eq!(cache.get(&id(0), 0, digest).await.unwrap(), chunk(0));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(cache);
+
+        // Reopened smaller: the least recently used chunk (1) goes.
+        let cache = Arc::new(ChunkCache::open(dir.path().join("c"), 20).unwrap());
+        assert!(cache.contains(&id(0), 0));
+        assert!(!cache.contains(&id(1), 0));
+        assert!(cache.contains(&id(2), 0));
+        assert!(!dir
+            .path()
+            .join("c")
+            .join(id(1).sha256().to_hex())
+            .join("0")
+            .exists());
+
+        // A chunk that no longer hashes to its digest is removed, not served.
+        let wrong = Digest32::sha256(b"something else");
+        assert!(cache.get(&id(2), 0, wrong).await.is_none());
+        assert!(!cache.contains(&id(2), 0));
+        cache.remove_media(&id(0));
+        assert_eq!(cache.bytes(), 0);
+    }
+}
