@@ -1,0 +1,57 @@
+//! `cargo xtask bench swarm`.
+
+use crate::util::*;
+
+/// One read from the three stores at once (the `swarm` policy) against the fastest store
+/// alone: with each store behind a token bucket of `--mb-per-s` (a simulated WAN link), and
+/// uncapped on loopback.
+pub(crate) fn bench(mib: u64, mb_per_s: u64) -> Res {
+    let exe = release_bench("swarm_bench")?;
+    let file = bench_file(mib)?;
+    let (_, out, _) = timed(
+        std::process::Command::new(&exe)
+            .arg(&file)
+            .arg(mb_per_s.to_string()),
+    )?;
+    let line = out.lines().last().unwrap_or_default();
+    let f =
+        |name: &str| json_field(line, name).ok_or(format!("swarm_bench printed no {name}: {line}"));
+    let mb = (mib << 20) as f64 / 1e6;
+    println!("\nSwarm benchmark, {mib} MiB, embedded stack (CDN, IPFS, BitTorrent), cache off");
+    for (prefix, title) in [
+        (
+            "capped",
+            format!("each store capped at {mb_per_s} MB/s (token bucket)"),
+        ),
+        (
+            "loopback",
+            "uncapped, loopback (after a warm-up round)".to_owned(),
+        ),
+    ] {
+        println!("  {title}:");
+        for store in ["cdn", "ipfs", "torrent"] {
+            let s = f(&format!("{prefix}_{store}_s"))?;
+            println!("    {store:<8} alone  {s:7.3} s  {:7.1} MB/s", mb / s);
+        }
+        let (swarm, fastest) = (
+            f(&format!("{prefix}_swarm_s"))?,
+            f(&format!("{prefix}_fastest_s"))?,
+        );
+        let (sf, ff) = (
+            f(&format!("{prefix}_swarm_first_s"))?,
+            f(&format!("{prefix}_fastest_first_s"))?,
+        );
+        println!(
+            "    swarm         {swarm:7.3} s  {:7.1} MB/s   {:.2}x the speed of the fastest store alone",
+            mb / swarm,
+            fastest / swarm
+        );
+        println!(
+            "    first verified byte: swarm {:.1} ms, fastest store alone {:.1} ms",
+            sf * 1e3,
+            ff * 1e3
+        );
+    }
+    println!("  goals: capped >= 2.5x, loopback >= 1.0x, first byte not later");
+    Ok(())
+}
