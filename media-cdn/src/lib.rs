@@ -46,6 +46,8 @@ mod catalog;
 mod config;
 mod error;
 mod http;
+#[cfg(feature = "test-support")]
+pub mod seaweed;
 #[cfg(feature = "server")]
 mod server;
 

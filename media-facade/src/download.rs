@@ -23,6 +23,8 @@ use crate::state::Inner;
 
 /// Emit a download progress event at most every this many bytes.
 const PROGRESS_STEP: u64 = 4 << 20;
+/// How many times one read goes back to a store that failed after delivering verified bytes.
+const MAX_RESUMES: usize = 3;
 /// Verified chunks buffered between the download task and the reader.
 const READ_AHEAD: usize = 4;
 
@@ -391,6 +393,7 @@ impl Download {
         let mut used: Vec<String> = Vec::new();
         let mut errors: Vec<MediaError> = Vec::new();
         let mut hedge = self.plan.hedge_after;
+        let mut resumes = 0usize;
 
         while next_chunk < wanted.end {
             match release.cached_run(self, next_chunk, wanted.end).await {
@@ -459,6 +462,15 @@ impl Download {
                 // The gap is done; the same store serves the next one.
                 Ok(()) => queue.push_front(attempt.index),
                 Err(e) => {
+                    // A store that delivered before it failed (a connection cut, a server
+                    // of a cluster dying mid-read) gets another turn after the others.
+                    if release.released > released_before
+                        && e.is_retryable()
+                        && resumes < MAX_RESUMES
+                    {
+                        resumes += 1;
+                        queue.push_back(attempt.index);
+                    }
                     self.failed(attempt.index, &e, queue.front().copied());
                     errors.push(e);
                 }

@@ -906,3 +906,95 @@ async fn an_upload_that_names_its_hash_is_refused_before_any_store_when_it_lies(
         .unwrap();
     assert_eq!(file.id, right);
 }
+
+/// A store whose first `get` is cut off after `cut` bytes (a server of a cluster dying
+/// mid-read); later reads work.
+#[derive(Debug)]
+struct CutOnce {
+    inner: MemoryBackend,
+    cut: u64,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Backend for CutOnce {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn put(
+        &self,
+        blob: &media_core::StagedBlob,
+        progress: media_core::Progress,
+    ) -> media_core::Result<media_core::Location> {
+        self.inner.put(blob, progress).await
+    }
+    async fn get(
+        &self,
+        location: &media_core::Location,
+        range: ByteRange,
+    ) -> media_core::Result<media_core::ByteStream> {
+        use futures::StreamExt;
+        let stream = self.inner.get(location, range).await?;
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            return Ok(stream);
+        }
+        let cut = self.cut as usize;
+        let mut sent = 0usize;
+        let stream = stream.map(move |piece| {
+            let piece = piece?;
+            if sent >= cut {
+                return Err(media_core::MediaError::unavailable(
+                    media_core::Operation::Get,
+                    "connection reset",
+                ));
+            }
+            let keep = piece.len().min(cut - sent);
+            sent += keep;
+            Ok(piece.slice(..keep))
+        });
+        Ok(stream.boxed())
+    }
+    async fn delete(&self, location: &media_core::Location) -> media_core::Result<()> {
+        self.inner.delete(location).await
+    }
+    async fn health(&self) -> media_core::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_store_cut_off_mid_read_is_resumed_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MediaStore::builder(dir.path())
+        .catalog(Arc::new(media_core::MemoryCatalog::new()))
+        .backend(Arc::new(CutOnce {
+            inner: MemoryBackend::new("cdn", BackendKind::CDN),
+            cut: 3 * MIB + 5,
+            calls: Default::default(),
+        }))
+        .build()
+        .await
+        .unwrap();
+    let bytes = data(6 * MIB + 1, 11);
+    let file = store
+        .upload(UploadRequest::bytes("x", bytes.clone()))
+        .await
+        .unwrap();
+    let mut events = store.subscribe();
+    assert_eq!(store.read_all(&file.id).await.unwrap(), bytes);
+    let attempts: Vec<u64> = drain(&mut events)
+        .into_iter()
+        .filter_map(|e| match e {
+            MediaEvent::DownloadAttempt { offset, .. } => Some(offset),
+            _ => None,
+        })
+        .collect();
+    // The second attempt starts at the first chunk not verified, not at byte 0.
+    assert_eq!(attempts, [0, 3 * MIB]);
+}

@@ -89,7 +89,7 @@ pub fn parse(bytes: &[u8]) -> Result<Car, IpfsError> {
 
 /// The roots of a CAR v1 header: finds every tag-42 CID in the small dag-cbor map and checks
 /// `version: 1`.
-fn parse_header(header: &[u8]) -> Result<Vec<Cid>, IpfsError> {
+pub(crate) fn parse_header(header: &[u8]) -> Result<Vec<Cid>, IpfsError> {
     let version_at = header
         .windows(8)
         .position(|w| w == b"\x67version")

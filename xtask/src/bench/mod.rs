@@ -1,4 +1,4 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|swarm|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|swarm|scale|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
@@ -7,6 +7,7 @@ mod e2e;
 mod ingest;
 mod ipfs;
 mod privacy;
+mod scale;
 mod swarm;
 mod thumb;
 mod torrent;
@@ -25,6 +26,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
         "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
         "privacy" => privacy::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "scale" => scale::bench(flag(args, "--count").unwrap_or(200)),
         "swarm" => swarm::bench(
             flag(args, "--size-mib").unwrap_or(256),
             flag(args, "--mb-per-s").unwrap_or(20),
@@ -38,10 +40,11 @@ pub(crate) fn bench(args: &[String]) -> Res {
             e2e::bench(256)?;
             blossom::bench(256)?;
             privacy::bench(256)?;
-            swarm::bench(256, 20)
+            swarm::bench(256, 20)?;
+            scale::bench(200)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, swarm, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, swarm, scale, all)"
         )),
     }
 }
