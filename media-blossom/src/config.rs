@@ -63,16 +63,21 @@ impl BlossomSection {
         self.serve != Some(false)
     }
 
-    /// The server's configuration: the owners index under `<data_dir>/blossom`.
+    /// The server's configuration: the owners index under `<data_dir>/blossom`, browsers
+    /// of `cors_origins` (`None`: any origin) let in.
     pub fn server_config(
         &self,
         data_dir: &Path,
         listen: SocketAddr,
         reach: Reach,
+        cors_origins: Option<&[String]>,
     ) -> BlossomServerConfig {
         let mut config = BlossomServerConfig::new(data_dir.join("blossom"))
             .with_listen(listen)
             .with_reach(reach)
+            .with_cors_origins(media_http::AllowOrigins::from_list(
+                cors_origins.map(<[String]>::to_vec),
+            ))
             .with_allowed_pubkeys(self.allowed_pubkeys.clone())
             .with_mime_allow(self.mime_allow.clone())
             .with_auth_on_get(self.auth_on_get);

@@ -55,6 +55,8 @@ pub struct BlossomServerConfig {
     pub limits: ServeLimits,
     /// Re-encodes images for BUD-05 `PUT /media`; without one, `/media` answers 404.
     pub optimizer: Option<Arc<dyn MediaOptimizer>>,
+    /// Which pages may use the server from a browser (default: any origin, as BUD-01 asks).
+    pub cors_origins: media_http::AllowOrigins,
 }
 
 /// Largest original `PUT /media` takes (it is decoded in memory): 64 MiB.
@@ -86,6 +88,7 @@ impl BlossomServerConfig {
             index_dir: index_dir.into(),
             limits: ServeLimits::default(),
             optimizer: None,
+            cors_origins: media_http::AllowOrigins::Any,
         }
     }
 
@@ -128,6 +131,13 @@ impl BlossomServerConfig {
     #[must_use]
     pub fn with_reach(mut self, reach: Reach) -> Self {
         self.reach = reach;
+        self
+    }
+
+    /// Let only pages of `origins` use the server from a browser.
+    #[must_use]
+    pub fn with_cors_origins(mut self, origins: media_http::AllowOrigins) -> Self {
+        self.cors_origins = origins;
         self
     }
 
@@ -181,6 +191,7 @@ impl BlossomServer {
             .build()
             .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
         let limits = config.limits;
+        let cors_origins = config.cors_origins.clone();
         let state = Arc::new(ServerState {
             host,
             config,
@@ -192,7 +203,7 @@ impl BlossomServer {
         let app = router(state);
         let task = media_http::serve(
             listener,
-            hyper_util::service::TowerToHyperService::new(app),
+            blossom_cors(cors_origins).wrap(hyper_util::service::TowerToHyperService::new(app)),
             limits,
             "blossom",
         );
@@ -243,34 +254,20 @@ fn router(state: Arc<ServerState>) -> Router {
         .route("/{blob}", get(get_blob).head(get_blob).delete(delete_blob))
         // Bodies are streamed into the host, which enforces the size limit.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
 
-/// BUD-01: CORS on every response; preflights answered here.
-async fn cors(request: Request, next: Next) -> Response {
-    let mut response = if request.method() == Method::OPTIONS {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(request).await
-    };
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("access-control-allow-origin", "*"),
-        (
-            "access-control-allow-headers",
+/// BUD-01: CORS on every response; preflights answered by [`media_http::WithCors`].
+pub fn blossom_cors(origins: media_http::AllowOrigins) -> media_http::Cors {
+    media_http::Cors::public_reads()
+        .with_origins(origins)
+        .with_methods("GET, HEAD, PUT, DELETE, OPTIONS")
+        .with_allow_headers(
             "Authorization, Range, Content-Type, X-SHA-256, X-Content-Type, X-Content-Length, *",
-        ),
-        ("access-control-allow-methods", "GET, HEAD, PUT, DELETE"),
-        (
-            "access-control-expose-headers",
+        )
+        .with_expose_headers(
             "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, X-Reason, *",
-        ),
-        ("access-control-max-age", "86400"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
+        )
 }
 
 /// A refusal: JSON `{"message"}` and `X-Reason`, as BUD-01 asks.

@@ -443,7 +443,10 @@ async fn start_embedded(
     // The credentials persist beside the served folder, never inside it.
     let options = crate::ServerOptions::default()
         .with_addr(addr)
-        .with_secret_file(ctx.data_dir().join("secrets").join("s3.key"));
+        .with_secret_file(ctx.data_dir().join("secrets").join("s3.key"))
+        .with_cors(media_http::Cors::public_reads().with_origins(
+            media_http::AllowOrigins::from_list(ctx.cors_origins().map(<[String]>::to_vec)),
+        ));
     let server = crate::EmbeddedS3::start_with(ctx.data_dir().join("s3"), "media", options).await?;
     Ok((server.config(), Some(Arc::new(server))))
 }

@@ -159,7 +159,8 @@ impl EmbeddedS3 {
             let service = service.clone();
             async move { hyper::service::Service::call(&service, req).await }
         });
-        let task = media_http::serve(listener, service, limits, "s3");
+        // Public reads are for browsers too: CORS on every response, preflights answered.
+        let task = media_http::serve(listener, options.cors.wrap(service), limits, "s3");
         info!(%addr, root = %root.display(), "embedded S3 server running");
         Ok(EmbeddedS3 {
             addr,
@@ -241,6 +242,8 @@ pub struct ServerOptions {
     /// Keep the credentials in this file (created with mode 0600; must be outside the served
     /// folder) so they survive restarts. Default: fresh credentials in memory at every start.
     pub secret_file: Option<PathBuf>,
+    /// Which pages may read objects from a browser (default: any origin, `GET`/`HEAD`).
+    pub cors: media_http::Cors,
 }
 
 impl Default for ServerOptions {
@@ -249,6 +252,7 @@ impl Default for ServerOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: ServeLimits::default(),
             secret_file: None,
+            cors: media_http::Cors::public_reads(),
         }
     }
 }
@@ -265,6 +269,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_limits(mut self, limits: ServeLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Which pages may read objects from a browser.
+    #[must_use]
+    pub fn with_cors(mut self, cors: media_http::Cors) -> Self {
+        self.cors = cors;
         self
     }
 

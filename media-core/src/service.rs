@@ -120,6 +120,7 @@ pub struct StartContext {
     addrs: Mutex<StableAddrs>,
     public_store: Mutex<Option<PublicHttpStore>>,
     reach: Mutex<Reach>,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// Listen addresses kept in `addrs.json` so that URLs, magnets and tickets printed once stay
@@ -158,7 +159,21 @@ impl StartContext {
             }),
             public_store: Mutex::new(None),
             reach: Mutex::new(Reach::public_only()),
+            cors_origins: None,
         }
+    }
+
+    /// The origins whose pages may read the node's public HTTP services (the gateway, the
+    /// S3 server's public reads, Blossom) from a browser; `None` (the default): any origin.
+    #[must_use]
+    pub fn with_cors_origins(mut self, origins: Option<Vec<String>>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    /// See [`StartContext::with_cors_origins`].
+    pub fn cors_origins(&self) -> Option<&[String]> {
+        self.cors_origins.as_deref()
     }
 
     /// Where the node may connect on the word of untrusted input (default: public

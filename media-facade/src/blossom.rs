@@ -73,7 +73,7 @@ pub(crate) async fn start_server(
     }
     let listen = ctx.addr_or_stable(section.listen, "blossom", media_core::Transport::Tcp)?;
     #[allow(unused_mut)]
-    let mut config = section.server_config(ctx.data_dir(), listen, ctx.reach());
+    let mut config = section.server_config(ctx.data_dir(), listen, ctx.reach(), ctx.cors_origins());
     #[cfg(feature = "thumb")]
     {
         config = config.with_optimizer(std::sync::Arc::new(ThumbOptimizer));

@@ -14,6 +14,7 @@
 //! [net]                      # where strangers' records may make the node connect
 //! allow_private = false      # loopback and private ranges (true for a LAN or tests)
 //! allow = ["nas.lan:9000"]
+//! cors_origins = ["https://app.example"]  # pages that may read the node (default: any)
 //!
 //! [download]
 //! policy = "hedged"          # p2p | cdn | fastest | swarm | swarm-p2p | hedged | hedged-<any>
@@ -69,6 +70,9 @@ pub struct StackConfig {
     pub metadata_policy: media_privacy::MetadataPolicy,
     /// Consent to peer-to-peer (default on); `off` starts no P2P store at all.
     pub p2p: crate::P2pMode,
+    /// Origins whose pages may read the gateway, the S3 server and Blossom from a browser
+    /// (`None`, the default: any origin).
+    pub cors_origins: Option<Vec<String>>,
     /// Bound of the local verified cache (default [`crate::DEFAULT_CACHE_BYTES`]; 0: off).
     pub cache_bytes: u64,
     /// Each store's section, by name, as its provider will parse it.
@@ -87,6 +91,7 @@ impl StackConfig {
             metadata_policy: media_privacy::MetadataPolicy::default(),
             p2p: crate::P2pMode::default(),
             cache_bytes: crate::DEFAULT_CACHE_BYTES,
+            cors_origins: None,
             sections: BTreeMap::new(),
         }
     }
@@ -157,6 +162,7 @@ impl StackConfig {
             reach = reach.allow_host(host);
         }
         config.reach = reach;
+        config.cors_origins = file.net.cors_origins;
         if let Some(policy) = file.privacy.metadata {
             config.metadata_policy = policy;
         }
@@ -231,6 +237,8 @@ struct NetSection {
     /// Host names (`host` or `host:port`) to reach even if they are not public.
     #[serde(default)]
     allow: Vec<String>,
+    /// Origins whose pages may read the node's HTTP services (default: any).
+    cors_origins: Option<Vec<String>>,
 }
 
 /// `[privacy]`: what uploads do with metadata (`strip`, `reject` or `keep`).
@@ -281,6 +289,7 @@ mod tests {
             p2p_timeout_secs = 7
             [net]
             allow_private = true
+            cors_origins = ["https://app.example"]
             [download]
             policy = "hedged-cdn"
             hedge_after_ms = 150
@@ -306,6 +315,10 @@ mod tests {
         assert_eq!(c.p2p_timeout, Duration::from_secs(7));
         assert!(c.reach.allows_private());
         assert_eq!(c.cache_bytes, 1000);
+        assert_eq!(
+            c.cors_origins.as_deref(),
+            Some(&["https://app.example".to_owned()][..])
+        );
         let policy = format!("{:?}", c.download_policy.as_ref().unwrap());
         assert!(
             policy.contains("PreferCdn") && policy.contains("150ms"),

@@ -45,8 +45,20 @@ struct Source {
     joined: bool,
     alive: bool,
     in_flight: usize,
+    /// Requests it may have in flight now: 1 at first, one more per chunk it delivers, up
+    /// to the plan's window (so the first chunk comes at one store's full speed).
+    window: usize,
+    /// Smoothed seconds one of its chunk requests takes.
+    chunk_secs: Option<f64>,
     delivered: u64,
     started: Option<Instant>,
+}
+
+impl Source {
+    /// Seconds per chunk with its window full.
+    fn per_chunk(&self) -> Option<f64> {
+        self.chunk_secs.map(|t| t / self.window as f64)
+    }
 }
 
 /// One chunk request in flight.
@@ -54,6 +66,7 @@ struct Fetch {
     source: usize,
     chunk: u64,
     abort: AbortHandle,
+    since: Instant,
 }
 
 struct Swarm<'a> {
@@ -95,6 +108,8 @@ pub(crate) async fn run(
         joined,
         alive: true,
         in_flight: 0,
+        window: 1,
+        chunk_secs: None,
         delivered: 0,
         started: None,
     };
@@ -232,22 +247,51 @@ impl Swarm<'_> {
         for src in 0..self.sources.len() {
             while self.sources[src].joined
                 && self.sources[src].alive
-                && self.sources[src].in_flight < self.window
+                && self.sources[src].in_flight < self.sources[src].window
             {
-                let fresh = self.pending.first().copied().filter(|&c| c < next + ahead);
+                let worth = self.worth_asking(src);
+                let fresh = self
+                    .pending
+                    .first()
+                    .copied()
+                    .filter(|&c| c < next + ahead && worth);
                 let chunk = match fresh {
                     Some(c) => {
                         self.pending.remove(&c);
                         c
                     }
-                    None => match self.steal(src) {
+                    // A store too slow to help stays out of the race for the head, but joins
+                    // the end game.
+                    None if worth || self.pending.is_empty() => match self.steal(src) {
                         Some(c) => c,
                         None => break,
                     },
+                    None => break,
                 };
                 self.start(src, chunk);
             }
         }
+    }
+
+    /// Whether store `src` should take a new chunk: yes while it is not measured yet or is
+    /// the fastest; a slower one only if it would deliver the chunk before the fastest store
+    /// gets through everything in flight and this chunk too (otherwise the chunk would hold
+    /// the read back rather than speed it up).
+    fn worth_asking(&self, src: usize) -> bool {
+        let me = &self.sources[src];
+        let (Some(mine), Some(my_rate)) = (me.chunk_secs, me.per_chunk()) else {
+            return true;
+        };
+        let best = self
+            .sources
+            .iter()
+            .filter(|s| s.joined && s.alive)
+            .filter_map(Source::per_chunk)
+            .fold(f64::INFINITY, f64::min);
+        if my_rate <= best {
+            return true;
+        }
+        mine <= (self.fetches.len() as f64 + 1.0) * best
     }
 
     /// A chunk another store is still fetching, for a store with nothing else to do: the
@@ -299,6 +343,7 @@ impl Swarm<'_> {
                 source: src,
                 chunk,
                 abort,
+                since: Instant::now(),
             },
         );
     }
@@ -313,7 +358,14 @@ impl Swarm<'_> {
         self.sources[src].in_flight -= 1;
         match result {
             Ok(bytes) => {
-                self.sources[src].delivered += bytes.len() as u64;
+                let source = &mut self.sources[src];
+                source.delivered += bytes.len() as u64;
+                let took = fetch.since.elapsed().as_secs_f64();
+                source.chunk_secs = Some(match source.chunk_secs {
+                    Some(t) => 0.7 * t + 0.3 * took,
+                    None => took,
+                });
+                source.window = (source.window + 1).min(self.window);
                 if fetch.chunk >= next {
                     self.ready.entry(fetch.chunk).or_insert(bytes);
                 }

@@ -33,8 +33,10 @@
 
 #[cfg(feature = "test-support")]
 pub mod abuse;
+mod cors;
 mod range;
 mod serve;
 
+pub use cors::{AllowOrigins, Cors, WithCors};
 pub use range::{parse_range, RangeRequest};
 pub use serve::{serve, ServeLimits};

@@ -33,6 +33,8 @@ pub struct IpfsConfig {
     /// Where a ticket's addresses may be (default: public addresses only). Configured
     /// gateways are always used.
     pub reach: Reach,
+    /// Which pages may read the gateway from a browser (default: any origin).
+    pub cors: media_http::Cors,
 }
 
 impl IpfsConfig {
@@ -45,6 +47,7 @@ impl IpfsConfig {
             gateways: Vec::new(),
             request_timeout: Duration::from_secs(30),
             reach: Reach::public_only(),
+            cors: media_http::Cors::public_reads(),
         }
     }
 
@@ -73,6 +76,13 @@ impl IpfsConfig {
     #[must_use]
     pub fn with_reach(mut self, reach: Reach) -> Self {
         self.reach = reach;
+        self
+    }
+
+    /// Which pages may read the gateway from a browser.
+    #[must_use]
+    pub fn with_cors(mut self, cors: media_http::Cors) -> Self {
+        self.cors = cors;
         self
     }
 
@@ -133,6 +143,9 @@ impl SectionProvider for IpfsProvider {
             .with_request_timeout(ctx.p2p_timeout())
             .with_iroh_bind(iroh)
             .with_gateway_listen(Some(gateway))
+            .with_cors(media_http::Cors::public_reads().with_origins(
+                media_http::AllowOrigins::from_list(ctx.cors_origins().map(<[String]>::to_vec)),
+            ))
             .with_reach(ctx.reach());
         let node = IpfsNode::start(config)
             .await

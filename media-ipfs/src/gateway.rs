@@ -22,7 +22,7 @@ use axum::Router;
 use bytes::Bytes;
 use cid::Cid;
 use futures::StreamExt;
-use media_http::{parse_range, RangeRequest, ServeLimits};
+use media_http::{parse_range, Cors, RangeRequest, ServeLimits};
 use tokio::net::TcpListener;
 use tracing::debug;
 
@@ -60,9 +60,20 @@ impl Gateway {
         listen: SocketAddr,
         limits: ServeLimits,
     ) -> Result<Self, IpfsError> {
+        Self::start_with(store, listen, limits, Cors::public_reads()).await
+    }
+
+    /// Like [`Gateway::start_with_limits`], with the origins whose pages may read it
+    /// (default: any; CORS on every response, preflights for `Range` answered).
+    pub async fn start_with(
+        store: Arc<BlockStore>,
+        listen: SocketAddr,
+        limits: ServeLimits,
+        cors: Cors,
+    ) -> Result<Self, IpfsError> {
         let listener = TcpListener::bind(listen).await.map_err(IpfsError::Io)?;
         let addr = listener.local_addr().map_err(IpfsError::Io)?;
-        let app = hyper_util::service::TowerToHyperService::new(router(store));
+        let app = cors.wrap(hyper_util::service::TowerToHyperService::new(router(store)));
         let task = media_http::serve(listener, app, limits, "gateway");
         debug!(%addr, "trustless gateway listening");
         Ok(Gateway { addr, task })

@@ -100,7 +100,15 @@ impl IpfsNode {
             .accept(iroh_blobs::ALPN, blobs)
             .spawn();
         let gateway = match config.gateway_listen {
-            Some(addr) => Some(Gateway::start(Arc::clone(&store), addr).await?),
+            Some(addr) => Some(
+                Gateway::start_with(
+                    Arc::clone(&store),
+                    addr,
+                    media_http::ServeLimits::default(),
+                    config.cors.clone(),
+                )
+                .await?,
+            ),
             None => None,
         };
         debug!(id = %endpoint.id(), "IPFS node started");

@@ -16,6 +16,13 @@ pub(crate) fn test(args: &[String]) -> Res {
         "the metadata-stripping tests",
     )?;
     ensure_apt("age", "--version", "age", "the encryption interop tests")?;
+    ensure_apt("chromium", "--version", "chromium", "the browser tests")?;
+    ensure_apt(
+        "ffmpeg",
+        "-version",
+        "ffmpeg",
+        "the browser and video tests",
+    )?;
     if have("rustfmt", "--version") {
         run(
             "format check",

@@ -84,6 +84,7 @@ pub(crate) const NPM_PACKAGES: &[&str] = &[
     "bittorrent-tracker@11",
     "blossom-client-sdk@5",
     "nostr-tools@2",
+    "playwright-core@1",
 ];
 
 /// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
