@@ -174,7 +174,8 @@ impl<S, ReqBody, B> hyper::service::Service<Request<ReqBody>> for WithCors<S>
 where
     S: hyper::service::Service<Request<ReqBody>, Response = Response<B>>,
     S::Future: Send + 'static,
-    B: Default,
+    S::Error: Send + 'static,
+    B: Default + Send + 'static,
 {
     type Response = Response<B>;
     type Error = S::Error;

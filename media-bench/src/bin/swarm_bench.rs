@@ -7,7 +7,8 @@
 //! 2. uncapped, on loopback.
 //!
 //! In each, every store alone (`only_backend`) and the swarm over all three, with the time to
-//! the first verified byte. Prints one JSON line.
+//! the first verified byte. Then the local cache: a store with the cache on reads CLIP (a
+//! 24 MiB clip) twice, and `cat` reads CLIP from disk. Prints one JSON line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +82,53 @@ async fn round(store: &MediaStore, file: &MediaFile, prefix: &str) -> Res<Vec<St
     Ok(fields)
 }
 
+/// A store with the cache on reads the clip twice (the first read fills the cache); `cat`
+/// reads the same file from disk, page cache warm, as the anchor.
+async fn cache(dir: &std::path::Path, stack: &EmbeddedStack, clip: &str) -> Res<Vec<String>> {
+    let clip_file = stack.store.upload(UploadRequest::path(clip)).await?;
+    let mut b = MediaStore::builder(dir)
+        .without_thumbnails()
+        .cache_size(1 << 30);
+    for backend in stack.store.backends() {
+        b = b.backend(Arc::clone(backend));
+    }
+    let store = b.build().await?;
+    store.import_ref(&clip_file, &clip_file.reference()).await?;
+    let (_, first) = read(&store, &clip_file, ReadOptions::new()).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.cached_bytes() < clip_file.size {
+        if Instant::now() > deadline {
+            return Err("the cache did not fill".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut seconds = Vec::new();
+    let mut cats = Vec::new();
+    for _ in 0..5 {
+        seconds.push(read(&store, &clip_file, ReadOptions::new()).await?.1);
+        let t = Instant::now();
+        let status = std::process::Command::new("cat")
+            .arg(clip)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err("cat failed".into());
+        }
+        cats.push(t.elapsed().as_secs_f64());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (second, cat) = (median(seconds), median(cats));
+    eprintln!("  cache: first read {first:.4} s, second {second:.4} s, cat {cat:.4} s");
+    Ok(vec![
+        format!("\"cache_first_s\":{first:.5}"),
+        format!("\"cache_second_s\":{second:.5}"),
+        format!("\"cat_s\":{cat:.5}"),
+    ])
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
@@ -113,6 +161,7 @@ async fn main() -> Res<()> {
     // Once to warm the page cache and each store's connections, then measured.
     round(&open, &file, "warmup").await?;
     fields.extend(round(&open, &file, "loopback").await?);
+    fields.extend(cache(&dir.path().join("cached"), &stack, &clip_path).await?);
     stack.shutdown().await;
     println!("{{\"mb_per_s\":{mb_per_s},{}}}", fields.join(","));
     Ok(())

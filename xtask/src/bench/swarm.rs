@@ -8,10 +8,12 @@ use crate::util::*;
 pub(crate) fn bench(mib: u64, mb_per_s: u64) -> Res {
     let exe = release_bench("swarm_bench")?;
     let file = bench_file(mib)?;
+    let clip = bench_file(24)?;
     let (_, out, _) = timed(
         std::process::Command::new(&exe)
             .arg(&file)
-            .arg(mb_per_s.to_string()),
+            .arg(mb_per_s.to_string())
+            .arg(&clip),
     )?;
     let line = out.lines().last().unwrap_or_default();
     let f =
@@ -53,5 +55,18 @@ pub(crate) fn bench(mib: u64, mb_per_s: u64) -> Res {
         );
     }
     println!("  goals: capped >= 2.5x, loopback >= 1.0x, first byte not later");
+    let (first, second, cat) = (f("cache_first_s")?, f("cache_second_s")?, f("cat_s")?);
+    println!("\nLocal cache, 24 MiB clip (second read: median of 5)");
+    println!("  first read (from the stores)   {:8.1} ms", first * 1e3);
+    println!(
+        "  second read (from the cache)   {:8.1} ms   {:.3}x the first read's time (goal <= 0.1x)",
+        second * 1e3,
+        second / first
+    );
+    println!(
+        "  cat of the same bytes          {:8.1} ms   the second read takes {:.2}x cat's time (goal <= 2x)",
+        cat * 1e3,
+        second / cat
+    );
     Ok(())
 }
