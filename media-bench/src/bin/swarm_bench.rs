@@ -132,11 +132,10 @@ async fn cache(dir: &std::path::Path, stack: &EmbeddedStack, clip: &str) -> Res<
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: swarm_bench FILE MB_PER_S")?;
-    let mb_per_s: f64 = args
-        .next()
-        .ok_or("usage: swarm_bench FILE MB_PER_S")?
-        .parse()?;
+    const USAGE: &str = "usage: swarm_bench FILE MB_PER_S CLIP";
+    let path = args.next().ok_or(USAGE)?;
+    let mb_per_s: f64 = args.next().ok_or(USAGE)?.parse()?;
+    let clip_path = args.next().ok_or(USAGE)?;
     let dir = tempfile::tempdir()?;
     let stack = EmbeddedStack::start_with(
         StackConfig::new(dir.path().join("a"))
