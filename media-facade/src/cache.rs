@@ -4,7 +4,9 @@
 //! One file per verified chunk, `<cache>/<id>/<chunk index>`, least recently used evicted
 //! first once the total passes the bound. A chunk goes in only after it verified against the
 //! record's chunk digest, and is checked again every time it is read: a file changed on disk
-//! is deleted and the chunk fetched from the stores, never served. The cache survives a
+//! is deleted and the chunk fetched from the stores, never served. The check on read is a
+//! BLAKE3 of the verified bytes, kept in memory (about three times faster than SHA-256); after
+//! a restart, a chunk's first read checks it against the record's SHA-256 again. The cache survives a
 //! restart (the order of use is kept in the files' modification times). It is never offered
 //! to peers: what this node re-shares stays the P2P consent setting's business.
 
@@ -28,8 +30,8 @@ type Key = (MediaId, u64);
 
 #[derive(Debug, Default)]
 struct Index {
-    /// Size and last use of every cached chunk.
-    entries: HashMap<Key, (u64, u64)>,
+    /// Size, last use and (once known) the BLAKE3 of every cached chunk.
+    entries: HashMap<Key, (u64, u64, Option<[u8; 32]>)>,
     /// Last use → chunk, oldest first.
     by_use: BTreeMap<u64, Key>,
     total: u64,
@@ -37,10 +39,10 @@ struct Index {
 }
 
 impl Index {
-    fn touch(&mut self, key: Key, size: u64) {
+    fn touch(&mut self, key: Key, size: u64, fast: Option<[u8; 32]>) {
         self.clock += 1;
         let clock = self.clock;
-        if let Some((old_size, used)) = self.entries.insert(key, (size, clock)) {
+        if let Some((old_size, used, _)) = self.entries.insert(key, (size, clock, fast)) {
             self.by_use.remove(&used);
             self.total -= old_size;
         }
@@ -50,7 +52,7 @@ impl Index {
 
     fn remove(&mut self, key: &Key) -> bool {
         match self.entries.remove(key) {
-            Some((size, used)) => {
+            Some((size, used, _)) => {
                 self.by_use.remove(&used);
                 self.total -= size;
                 true
@@ -66,7 +68,7 @@ impl Index {
             let Some((_, key)) = self.by_use.pop_first() else {
                 break;
             };
-            if let Some((size, _)) = self.entries.remove(&key) {
+            if let Some((size, _, _)) = self.entries.remove(&key) {
                 self.total -= size;
             }
             gone.push(key);
@@ -119,7 +121,7 @@ impl ChunkCache {
         found.sort_by_key(|(used, _, _)| *used);
         let mut index = Index::default();
         for (_, key, size) in found {
-            index.touch(key, size);
+            index.touch(key, size, None);
         }
         let cache = ChunkCache {
             dir,
@@ -171,37 +173,47 @@ impl ChunkCache {
         })
     }
 
-    /// Chunk `index` of `id` if it is cached and still hashes to `expected`. A chunk that
-    /// does not is removed and reported as absent.
+    /// Chunk `index` of `id` if it is cached and still holds the verified bytes (its BLAKE3
+    /// from when it was verified, else `expected`, the record's SHA-256). A chunk that does
+    /// not is removed and reported as absent.
     pub async fn get(&self, id: &MediaId, index: u64, expected: Digest32) -> Option<Bytes> {
         let key = (*id, index);
-        if !self.contains(id, index) {
-            return None;
-        }
+        let fast = self
+            .index
+            .lock()
+            .ok()?
+            .entries
+            .get(&key)
+            .map(|entry| entry.2)?;
         let path = self.path(&key);
-        let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, bool)> {
-            let data = std::fs::read(&path)?;
-            let intact = Digest32::sha256(&data) == expected;
-            if intact {
+        let read =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, Option<[u8; 32]>)> {
+                let data = std::fs::read(&path)?;
+                let blake = *blake3::hash(&data).as_bytes();
+                let intact = match fast {
+                    Some(known) => blake == known,
+                    None => Digest32::sha256(&data) == expected,
+                };
+                if !intact {
+                    let _ = std::fs::remove_file(&path);
+                    return Ok((data, None));
+                }
                 // The order of use survives a restart in the modification times.
                 let _ = std::fs::File::options()
                     .write(true)
                     .open(&path)
                     .and_then(|f| f.set_modified(SystemTime::now()));
-            } else {
-                let _ = std::fs::remove_file(&path);
-            }
-            Ok((data, intact))
-        })
-        .await;
+                Ok((data, Some(blake)))
+            })
+            .await;
         match read {
-            Ok(Ok((data, true))) => {
+            Ok(Ok((data, Some(blake)))) => {
                 if let Ok(mut i) = self.index.lock() {
-                    i.touch(key, data.len() as u64);
+                    i.touch(key, data.len() as u64, Some(blake));
                 }
                 Some(Bytes::from(data))
             }
-            Ok(Ok((_, false))) => {
+            Ok(Ok((_, None))) => {
                 warn!(%id, chunk = index, "cached chunk changed on disk; removed, read from the stores");
                 self.forget(&key);
                 None
@@ -234,9 +246,10 @@ impl ChunkCache {
                 debug!(%id, chunk = index, error = %e, "could not cache a chunk");
                 return;
             }
+            let blake = *blake3::hash(&chunk).as_bytes();
             let gone = match cache.index.lock() {
                 Ok(mut i) => {
-                    i.touch(key, size);
+                    i.touch(key, size, Some(blake));
                     i.evict_to(cache.max_bytes)
                 }
                 Err(_) => Vec::new(),

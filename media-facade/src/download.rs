@@ -102,7 +102,9 @@ pub(crate) fn start(
         id: file.id,
         digests: Arc::new(file.digests()),
         bytes: bytes.clone(),
-        whole: options.range.is_full(),
+        // A read the cache holds whole is not hashed whole again: each of its chunks is the
+        // verified bytes of an anchored record.
+        whole: options.range.is_full() && !cached,
         attempts,
         plan,
         attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
