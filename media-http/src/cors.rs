@@ -67,7 +67,10 @@ impl Cors {
         Cors {
             origins: AllowOrigins::Any,
             methods: "GET, HEAD, OPTIONS",
-            allow_headers: "Range, If-None-Match, If-Match, If-Modified-Since, Accept",
+            // Players and WebTorrent's web seeds send `Cache-Control`; any other header a public read
+            // carries is harmless too (`*` covers all but `Authorization`).
+            allow_headers:
+                "Range, Cache-Control, If-None-Match, If-Match, If-Modified-Since, Accept, *",
             expose_headers:
                 "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, Last-Modified",
         }

@@ -39,8 +39,10 @@ const page = http.createServer((req, res) => {
 })
 const pageUrl = await listen(page)
 
-// The video goes through a proxy that counts the bytes it hands the browser; the store's
-// own headers (CORS included) pass through unchanged.
+// The video goes through a proxy that counts the bytes it hands the browser, at most
+// PROXY_RATE bytes per second (a phone's link; on loopback the browser would have buffered
+// the whole clip before any seek); the store's own headers (CORS included) pass through.
+const PROXY_RATE = 4e6
 let videoBytes = 0
 const videoRanges = []
 const proxy = http.createServer((req, res) => {
@@ -49,7 +51,12 @@ const proxy = http.createServer((req, res) => {
   if (req.headers.range) videoRanges.push(req.headers.range)
   const upstream = http.request(cfg.video.url, { method: req.method, headers }, (up) => {
     res.writeHead(up.statusCode, up.headers)
-    up.on('data', (d) => { videoBytes += d.length; res.write(d) })
+    up.on('data', (d) => {
+      videoBytes += d.length
+      res.write(d)
+      up.pause()
+      setTimeout(() => up.resume(), (d.length / PROXY_RATE) * 1000)
+    })
     up.on('end', () => res.end())
   })
   upstream.on('error', () => res.destroy())

@@ -204,7 +204,7 @@ async fn chromium_reads_every_store_from_another_origin() {
         .collect();
     assert!(
         ranges.iter().any(|&from| from > clip.size / 4),
-        "no Range request past the first quarter: {ranges:?}"
+        "no Range request past the first quarter: {ranges:?}: {v}"
     );
     let (start, seek) = (
         v["startBytes"].as_u64().unwrap(),
