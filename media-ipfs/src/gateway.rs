@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use cid::Cid;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use media_http::{parse_range, Cors, RangeRequest, ServeLimits};
 use tokio::net::TcpListener;
 use tracing::debug;
@@ -330,19 +330,24 @@ async fn car_response(
 ) -> Response {
     let header_bytes = Bytes::from(car::header(&root));
     let store = Arc::clone(store);
-    let blocks = futures::stream::iter(plan).then(move |cid| {
-        let store = Arc::clone(&store);
-        async move {
-            let block = store
-                .block(&cid)
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?
-                .ok_or_else(|| std::io::Error::other(format!("block {cid} vanished")))?;
-            let mut section = car::block_prefix(&cid, block.len());
-            section.extend_from_slice(&block);
-            Ok::<Bytes, std::io::Error>(Bytes::from(section))
-        }
-    });
+    // Each block goes out as its section prefix and the block itself: no copy of the block.
+    let blocks = futures::stream::iter(plan)
+        .then(move |cid| {
+            let store = Arc::clone(&store);
+            async move {
+                let block = store
+                    .block(&cid)
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                    .ok_or_else(|| std::io::Error::other(format!("block {cid} vanished")))?;
+                let prefix = Bytes::from(car::block_prefix(&cid, block.len()));
+                Ok::<_, std::io::Error>(futures::stream::iter([
+                    Ok::<Bytes, std::io::Error>(prefix),
+                    Ok(block),
+                ]))
+            }
+        })
+        .try_flatten();
     let inline = inline.map(|data| {
         let mut section = car::block_prefix(&root, data.len());
         section.extend_from_slice(&data);
