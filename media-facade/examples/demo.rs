@@ -52,7 +52,17 @@ fn sample_photo() -> Vec<u8> {
     out
 }
 
+/// A read from the stores: the steps and drills are about them, so B's local cache is
+/// bypassed here (`cache_drill` shows the cache).
 async fn read(
+    store: &MediaStore,
+    file: &MediaFile,
+    opts: ReadOptions,
+) -> Result<(Vec<u8>, Duration), String> {
+    read_with_cache(store, file, opts.bypass_cache()).await
+}
+
+async fn read_with_cache(
     store: &MediaStore,
     file: &MediaFile,
     opts: ReadOptions,
@@ -229,6 +239,9 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         r,
         &video_bytes[5_000_000..9_000_000],
     ));
+
+    println!("cache: B reads clip.mp4 twice; the second read asks no store");
+    rows.push(cache_drill(&b.store, video_file, video_bytes).await);
 
     println!("drill: a stranger hands B a forged record of clip.mp4 (real id, forged chunks)");
     rows.push(forged_record_drill(&b.store, video_file, video_bytes, dir.path()).await);
@@ -612,6 +625,40 @@ fn drill_row(step: String, outcome: Result<String, String>) -> Row {
     let ok = outcome.is_ok();
     let detail = outcome.unwrap_or_else(|e| e);
     Row { step, ok, detail }
+}
+
+/// B reads the clip with its cache on: the first read fills the cache, the second is served
+/// from it (verified) without asking any store.
+async fn cache_drill(store: &MediaStore, file: &MediaFile, bytes: &[u8]) -> Row {
+    let step = "B reads clip.mp4 again: from its local cache".to_owned();
+    if let Err(e) = read_with_cache(store, file, ReadOptions::new()).await {
+        return Row {
+            step,
+            ok: false,
+            detail: e,
+        };
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.cached_bytes() < file.size && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut events = store.subscribe();
+    let r = read_with_cache(store, file, ReadOptions::new()).await;
+    let mut asked = 0;
+    while let Ok(event) = events.try_recv() {
+        if matches!(event, media_core::MediaEvent::DownloadAttempt { .. }) {
+            asked += 1;
+        }
+    }
+    let mut row = check(step, r, bytes);
+    if asked > 0 {
+        row.ok = false;
+        row.detail
+            .push_str(&format!(" (but {asked} stores were asked)"));
+    } else {
+        row.detail.push_str(", no store asked");
+    }
+    row
 }
 
 fn check(step: String, r: Result<(Vec<u8>, Duration), String>, expected: &[u8]) -> Row {
