@@ -145,6 +145,11 @@ pub struct MediaFile {
     /// the ciphertext's, and readers need an identity to get the media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<String>,
+    /// The SHA-256 of the upload as it came, when it was an MP4/MOV remuxed losslessly to
+    /// faststart (`moov` first, so players start at once) before it was stored; the id is the
+    /// SHA-256 of the remuxed bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remuxed_from: Option<crate::Digest32>,
 }
 
 impl MediaFile {
@@ -169,6 +174,7 @@ impl MediaFile {
             uploaded_at,
             expires_at: None,
             metadata_removed: Vec::new(),
+            remuxed_from: None,
             encryption: None,
         }
     }

@@ -207,6 +207,8 @@ pub(crate) struct Ingested {
     pub sniffed_mime: &'static str,
     /// What [`crate::privacy::apply`] removed (EXIF, XMP, ...).
     pub metadata_removed: Vec<String>,
+    /// The SHA-256 of the input, when [`crate::privacy::apply`] remuxed it to faststart.
+    pub remuxed_from: Option<media_core::Digest32>,
 }
 
 /// Stage `input` at `target` in one pass, computing every digest.
@@ -258,6 +260,7 @@ pub(crate) async fn ingest(
         digests,
         sniffed_mime,
         metadata_removed: Vec::new(),
+        remuxed_from: None,
     })
 }
 

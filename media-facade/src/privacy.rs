@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use media_core::{digest_copy, MediaError, Operation};
+use media_privacy::faststart::faststart_in_place;
 use media_privacy::strip::{inspect, strip_in_place};
 use media_privacy::{MetadataPolicy, StripError};
 
@@ -24,12 +25,10 @@ pub(crate) async fn apply(
     policy: MetadataPolicy,
     mut ingested: Ingested,
 ) -> Result<Ingested, (MediaError, PathBuf)> {
-    if policy == MetadataPolicy::Keep {
-        return Ok(ingested);
-    }
     let path = ingested.path.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
-        match policy {
+        let removed = match policy {
+            MetadataPolicy::Keep => Vec::new(),
             MetadataPolicy::Reject => {
                 let found = inspect(&path).map_err(refused)?;
                 if found.had_location {
@@ -38,26 +37,37 @@ pub(crate) async fn apply(
                         "the media carries a location (GPS) and the metadata policy is `reject`",
                     ));
                 }
-                Ok(None)
+                Vec::new()
             }
             _ => {
                 let report = strip_in_place(&path).map_err(refused)?;
-                if !report.changed() {
-                    return Ok(None);
+                if report.changed() {
+                    report.removed
+                } else {
+                    Vec::new()
                 }
-                let file = std::fs::File::open(&path)
-                    .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
-                let digests = digest_copy(file, std::io::sink(), None).map_err(|e| {
-                    MediaError::io(Operation::Ingest, "hashing the cleaned file", e)
-                })?;
-                Ok(Some((digests, report.removed)))
             }
+        };
+        // Video that starts at once: `moov` in front of the samples (lossless). `keep` stores
+        // the bytes exactly as they came (Blossom's `/upload` needs its hash to hold).
+        let remuxed =
+            policy != MetadataPolicy::Keep && faststart_in_place(&path).map_err(refused)?;
+        if removed.is_empty() && !remuxed {
+            return Ok(None);
         }
+        let file = std::fs::File::open(&path)
+            .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
+        let digests = digest_copy(file, std::io::sink(), None)
+            .map_err(|e| MediaError::io(Operation::Ingest, "hashing the cleaned file", e))?;
+        Ok(Some((digests, removed, remuxed)))
     })
     .await;
     match work {
-        Ok(Ok(Some((digests, removed)))) => {
-            tracing::info!(?removed, "metadata removed before storing");
+        Ok(Ok(Some((digests, removed, remuxed)))) => {
+            tracing::info!(?removed, remuxed, "media rewritten before storing");
+            if remuxed {
+                ingested.remuxed_from = Some(ingested.digests.sha256);
+            }
             ingested.digests = digests;
             ingested.metadata_removed = removed;
             Ok(ingested)

@@ -191,6 +191,7 @@ async fn store_everywhere(
         share,
     } = describe;
     let metadata_removed = ingested.metadata_removed;
+    let remuxed_from = ingested.remuxed_from;
     let digests = Arc::new(ingested.digests);
     let id = digests.id();
     let staged_path = inner.staging.join(id.to_string());
@@ -254,6 +255,7 @@ async fn store_everywhere(
     } else {
         metadata_removed
     };
+    record.remuxed_from = remuxed_from.filter(|_| !private);
     record.encryption = private.then(|| crate::private::AGE.to_owned());
     record.expires_at = expires_at;
     record.thumbnail = thumbnail.await.ok().flatten();

@@ -214,3 +214,67 @@ mod consent {
         assert_eq!(off.cdn.gets(), 1);
     }
 }
+
+/// A box of `kind` around `payload`.
+fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// ftyp, mdat (samples), then moov with a chunk offset table pointing at the samples: the
+/// layout phones write.
+fn mp4_moov_last() -> (Vec<u8>, usize) {
+    let ftyp = mp4_box(b"ftyp", b"isom\0\0\0\0isom");
+    let mdat = mp4_box(b"mdat", &media_core::sample_bytes(100_000, 3));
+    let mut stco = vec![0, 0, 0, 0, 0, 0, 0, 1];
+    stco.extend_from_slice(&((ftyp.len() + 8) as u32).to_be_bytes());
+    let moov = mp4_box(
+        b"moov",
+        &mp4_box(
+            b"trak",
+            &mp4_box(
+                b"mdia",
+                &mp4_box(b"minf", &mp4_box(b"stbl", &mp4_box(b"stco", &stco))),
+            ),
+        ),
+    );
+    let moov_len = moov.len();
+    ([ftyp, mdat, moov].concat(), moov_len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_is_stored_faststart_with_the_original_digest_in_the_record() {
+    let f = fixture(PreferP2p).await;
+    let (original, moov_len) = mp4_moov_last();
+    let file = f
+        .store
+        .upload(UploadRequest::bytes("clip.mp4", original.clone()))
+        .await
+        .unwrap();
+    let stored = f.store.read_all(&file.id).await.unwrap();
+    assert_eq!(stored.len(), original.len());
+    assert_eq!(&stored[20 + 4..20 + 8], b"moov", "moov right after ftyp");
+    assert_eq!(
+        file.remuxed_from,
+        Some(MediaId::for_bytes(&original).sha256())
+    );
+    // The samples are the same bytes, after the moved index.
+    assert_eq!(
+        &stored[20 + moov_len..],
+        &original[20..original.len() - moov_len]
+    );
+
+    // `keep` stores the bytes exactly as given.
+    let kept = f
+        .store
+        .upload(
+            UploadRequest::bytes("clip2.mp4", original.clone())
+                .with_metadata_policy(MetadataPolicy::Keep),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.id, MediaId::for_bytes(&original));
+    assert_eq!(kept.remuxed_from, None);
+}

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod faststart;
 pub mod seal;
 pub mod strip;
 

@@ -26,7 +26,8 @@ pub enum MetadataPolicy {
     Strip,
     /// Refuse media that carries a location.
     Reject,
-    /// Store the bytes as they are (an explicit opt-out).
+    /// Store the bytes exactly as they are (an explicit opt-out): no metadata removed, no
+    /// faststart remux of MP4/MOV.
     Keep,
 }
 
@@ -148,7 +149,7 @@ fn sniff(head: &[u8]) -> Option<Format> {
     None
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..])? {
