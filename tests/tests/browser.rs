@@ -3,8 +3,8 @@
 //! `fetch` with `Range` from the S3 server's public URL, the Trustless Gateway and Blossom; the
 //! stock WebTorrent browser bundle through the magnet's `xs=` and `ws=` (no peer is reachable
 //! from a browser); `@helia/verified-fetch`'s browser bundle through our gateway; and a
-//! `<video crossorigin>` that plays an MP4 made by `ffmpeg`, then seeks to the middle, costing
-//! a small part of the file. `cargo xtask test` installs Chromium, ffmpeg and the npm packages;
+//! `<video crossorigin>` that plays an MP4 made by `ffmpeg` with its index last and stored
+//! remuxed to faststart, then seeks to the middle, costing a small part of the file. `cargo xtask test` installs Chromium, ffmpeg and the npm packages;
 //! without them the test fails with that hint, unless `MEDIA_SKIP_INTEROP` is set.
 
 use std::path::{Path, PathBuf};
@@ -50,7 +50,8 @@ fn tools() -> Option<Tools> {
     }
 }
 
-/// A 20 s 720p H.264 clip at 8 Mbit/s (about 20 MB), `moov` first.
+/// A 20 s 720p H.264 clip at 8 Mbit/s (about 20 MB), `moov` last, as phones write them
+/// (the upload remuxes it to faststart).
 fn make_clip(path: &Path) {
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
@@ -68,7 +69,6 @@ fn make_clip(path: &Path) {
         .args([
             "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M", "-g", "30",
         ])
-        .args(["-movflags", "+faststart"])
         .arg(path)
         .status()
         .unwrap();
@@ -109,6 +109,12 @@ async fn chromium_reads_every_store_from_another_origin() {
         .upload(UploadRequest::path(&clip_path))
         .await
         .unwrap();
+    // Stored faststart: the player gets the index with the first bytes.
+    assert!(
+        clip.remuxed_from.is_some(),
+        "the clip was not remuxed: {:?}",
+        clip.metadata_removed
+    );
     let (cid, magnet) = (file.cid().unwrap(), file.magnet().unwrap());
     assert!(magnet.contains("xs=") && magnet.contains("ws="), "{magnet}");
     let gateway = endpoint("gateway");
