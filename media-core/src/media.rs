@@ -88,11 +88,70 @@ impl Thumbnail {
     }
 }
 
+/// What the index of a video says, kept in its record so that apps can lay out a player
+/// before any byte of the video arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoInfo {
+    /// The first video track's sample entry type: `avc1` (H.264), `hvc1` (HEVC), `vp09`, `av01`, …
+    pub codec: String,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Width as displayed (after the track's rotation).
+    pub width: u32,
+    /// Height as displayed.
+    pub height: u32,
+    /// Why the record has no poster thumbnail, when it has none (for example HEVC, which no
+    /// decoder here reads). The upload itself is never affected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_poster: Option<String>,
+}
+
+impl VideoInfo {
+    /// A video of `codec`, `width`×`height` as displayed, `duration_ms` long.
+    pub fn new(codec: impl Into<String>, duration_ms: u64, width: u32, height: u32) -> Self {
+        VideoInfo {
+            codec: codec.into(),
+            duration_ms,
+            width,
+            height,
+            no_poster: None,
+        }
+    }
+}
+
+/// What an upload's [`Thumbnailer`] found: a thumbnail (a photo's, or a video's poster) and,
+/// for videos, what the index says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Preview {
+    /// The inline thumbnail.
+    pub thumbnail: Option<Thumbnail>,
+    /// For videos: codec, duration and size.
+    pub video: Option<VideoInfo>,
+}
+
+impl Preview {
+    /// A preview with this thumbnail and no video information.
+    pub fn thumbnail(thumbnail: Option<Thumbnail>) -> Self {
+        Preview {
+            thumbnail,
+            video: None,
+        }
+    }
+}
+
 /// Makes the inline thumbnail of uploaded media. Called once per upload, on a blocking thread,
 /// with the staged file; returning `Ok(None)` means "no thumbnail for this media".
 pub trait Thumbnailer: Send + Sync + std::fmt::Debug {
     /// A thumbnail of the staged file at `path` with MIME type `mime`.
     fn thumbnail(&self, path: &std::path::Path, mime: &str) -> crate::Result<Option<Thumbnail>>;
+
+    /// The thumbnail and, for videos, what the index says. The upload calls this; the
+    /// default is [`Thumbnailer::thumbnail`] without video information.
+    fn preview(&self, path: &std::path::Path, mime: &str) -> crate::Result<Preview> {
+        self.thumbnail(path, mime).map(Preview::thumbnail)
+    }
 }
 
 mod hex_bytes {
@@ -150,6 +209,9 @@ pub struct MediaFile {
     /// SHA-256 of the remuxed bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remuxed_from: Option<crate::Digest32>,
+    /// For videos: codec, duration and displayed size (the poster, if any, is `thumbnail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoInfo>,
 }
 
 impl MediaFile {
@@ -176,6 +238,7 @@ impl MediaFile {
             metadata_removed: Vec::new(),
             remuxed_from: None,
             encryption: None,
+            video: None,
         }
     }
 

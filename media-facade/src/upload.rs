@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 use media_core::{
     Backend, ErrorKind, Location, MediaError, MediaEvent, MediaFile, MediaId, Operation,
-    OperationId, Progress, Result, StagedBlob, Thumbnail, Timestamp,
+    OperationId, Preview, Progress, Result, StagedBlob, Timestamp,
 };
 use tracing::{debug, info, warn};
 
@@ -218,9 +218,9 @@ async fn store_everywhere(
             tokio::spawn(async move { (i, put.await) })
         })
         .collect();
-    let thumbnail = tokio::spawn({
+    let preview = tokio::spawn({
         let (inner, path, mime) = (Arc::clone(inner), staged_path.clone(), mime.clone());
-        async move { make_thumbnail(&inner, &path, &mime).await }
+        async move { make_preview(&inner, &path, &mime).await }
     });
 
     let mut failures = Vec::new();
@@ -258,7 +258,10 @@ async fn store_everywhere(
     record.remuxed_from = remuxed_from.filter(|_| !private);
     record.encryption = private.then(|| crate::private::AGE.to_owned());
     record.expires_at = expires_at;
-    record.thumbnail = thumbnail.await.ok().flatten();
+    // A private upload's staged bytes are ciphertext: there is nothing to preview.
+    let preview = preview.await.unwrap_or_default();
+    record.thumbnail = preview.thumbnail;
+    record.video = preview.video;
     // Locations in the order the stores are registered, whichever finished first.
     stored.sort_by_key(|(i, _, _)| *i);
     for (_, _, location) in &stored {
@@ -453,23 +456,28 @@ impl PutLimits {
     }
 }
 
-/// The inline thumbnail of a staged file, made on a blocking thread while the stores upload.
-/// A thumbnail that cannot be made never fails the upload.
-async fn make_thumbnail(inner: &Inner, staged: &Path, mime: &str) -> Option<Thumbnail> {
-    let thumbnailer = Arc::clone(inner.thumbnailer.as_ref()?);
+/// The inline thumbnail (a photo's, or a video's poster) and a video's index facts, made on
+/// a blocking thread while the stores upload. A preview that cannot be made never fails the
+/// upload.
+async fn make_preview(inner: &Inner, staged: &Path, mime: &str) -> Preview {
+    let Some(thumbnailer) = inner.thumbnailer.as_ref().map(Arc::clone) else {
+        return Preview::default();
+    };
     // One decode at a time: a full PNG or WebP decode may take hundreds of MiB.
-    let _slot = inner.decode_slots.acquire().await.ok()?;
+    let Ok(_slot) = inner.decode_slots.acquire().await else {
+        return Preview::default();
+    };
     let (path, mime) = (staged.to_path_buf(), mime.to_owned());
-    let made = tokio::task::spawn_blocking(move || thumbnailer.thumbnail(&path, &mime)).await;
+    let made = tokio::task::spawn_blocking(move || thumbnailer.preview(&path, &mime)).await;
     match made {
-        Ok(Ok(thumb)) => thumb,
+        Ok(Ok(preview)) => preview,
         Ok(Err(e)) => {
             warn!(path = %staged.display(), error = %e, "no thumbnail");
-            None
+            Preview::default()
         }
         Err(e) => {
             warn!(error = %e, "thumbnail task failed");
-            None
+            Preview::default()
         }
     }
 }

@@ -35,10 +35,13 @@
 mod decode;
 mod error;
 mod jpeg_scaled;
+pub mod mp4;
 mod thumbnailer;
+mod video;
 
 pub use error::ThumbError;
 pub use thumbnailer::MediaThumbnailer;
+pub use video::{make_poster_from_file, VideoPoster};
 
 use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage, RgbaImage};
@@ -236,6 +239,11 @@ fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
 fn make_inner(bytes: &[u8], options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
     let largest = options.sizes.iter().copied().max().unwrap_or(256);
     let px = decode::decode(bytes, largest, options)?;
+    thumbnails_of_pixels(px, options)
+}
+
+/// Resize, orient and encode decoded pixels into the asked variants and a BlurHash.
+fn thumbnails_of_pixels(px: Pixels, options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
     let pixel_type = if px.alpha {
         fr::PixelType::U8x4
     } else {

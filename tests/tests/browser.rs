@@ -115,6 +115,19 @@ async fn chromium_reads_every_store_from_another_origin() {
         "the clip was not remuxed: {:?}",
         clip.metadata_removed
     );
+    // The record lays out the player before any byte arrives: size, duration, and a poster
+    // from the first key frame with its BlurHash.
+    let video = clip.video.as_ref().expect("no video facts in the record");
+    assert_eq!(
+        (video.codec.as_str(), video.width, video.height),
+        ("avc1", 1280, 720)
+    );
+    assert!((19_900..=20_100).contains(&video.duration_ms), "{video:?}");
+    assert_eq!(video.no_poster, None);
+    let poster = clip.thumbnail.as_ref().expect("no poster");
+    assert!(poster.verify() && poster.blurhash.is_some());
+    assert_eq!((poster.width, poster.height), (256, 144));
+    assert_eq!((poster.source_width, poster.source_height), (Some(1280), Some(720)));
     let (cid, magnet) = (file.cid().unwrap(), file.magnet().unwrap());
     assert!(magnet.contains("xs=") && magnet.contains("ws="), "{magnet}");
     let gateway = endpoint("gateway");

@@ -1,0 +1,117 @@
+//! Video posters: the first key frame of an MP4/MOV's H.264 track, decoded with OpenH264
+//! (feature `video`), turned upright by the track's rotation and made into thumbnails and a
+//! BlurHash like a photo. Other codecs (HEVC, VP9, AV1) get no poster and a reason; their
+//! duration, size and rotation are still read from the index.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::mp4::{self, VideoTrack};
+use crate::{ThumbError, ThumbnailOptions, Thumbnails};
+
+/// What [`make_poster_from_file`] learned about a video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VideoPoster {
+    /// The first video track: codec, size, rotation, duration.
+    pub track: VideoTrack,
+    /// The poster's thumbnails, when one could be made.
+    pub thumbnails: Option<Thumbnails>,
+    /// Why there is no poster, when there is none.
+    pub no_poster: Option<String>,
+}
+
+/// The poster of the MP4/MOV file at `path`. `Ok(None)` when the file is not an MP4/MOV or
+/// has no video track; an error when its index is corrupt. A frame that cannot be decoded
+/// is not an error: the poster is left out with the reason.
+pub fn make_poster_from_file(
+    path: &Path,
+    options: &ThumbnailOptions,
+) -> Result<Option<VideoPoster>, ThumbError> {
+    options.validate()?;
+    let mut file = File::open(path).map_err(ThumbError::Io)?;
+    let Some(track) = mp4::first_video_track(&mut file)? else {
+        return Ok(None);
+    };
+    let (thumbnails, no_poster) = match poster(&mut file, &track, options) {
+        Ok(t) => (Some(t), None),
+        Err(reason) => (None, Some(reason)),
+    };
+    Ok(Some(VideoPoster {
+        track,
+        thumbnails,
+        no_poster,
+    }))
+}
+
+fn poster(
+    file: &mut File,
+    track: &VideoTrack,
+    options: &ThumbnailOptions,
+) -> Result<Thumbnails, String> {
+    let Some(frame) = &track.avc else {
+        return Err(match track.codec.as_str() {
+            _ if track.fragmented => "fragmented MP4: no poster from movie fragments".to_owned(),
+            "hvc1" | "hev1" => "HEVC video: no HEVC decoder for posters".to_owned(),
+            "vp09" => "VP9 video: no VP9 decoder for posters".to_owned(),
+            "av01" => "AV1 video: no AV1 decoder for posters".to_owned(),
+            "encv" => "encrypted video track".to_owned(),
+            other => format!("{other} video: no decoder for posters"),
+        });
+    };
+    let (w, h) = (track.width, track.height);
+    if w > options.max_dimension
+        || h > options.max_dimension
+        || u64::from(w) * u64::from(h) > options.max_pixels
+    {
+        return Err(format!("video frame of {w}×{h} exceeds the thumbnail limits"));
+    }
+    let stream = mp4::annex_b(file, frame).map_err(|e| e.to_string())?;
+    let px = decode_key_frame(&stream, track)?;
+    // The decoder is C code fed hostile input; the Rust side of the pipeline still must not
+    // take the upload down with a panic.
+    std::panic::catch_unwind(|| crate::thumbnails_of_pixels(px, options))
+        .unwrap_or_else(|_| Err(ThumbError::Corrupt("the resizer panicked".into())))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "video")]
+fn decode_key_frame(stream: &[u8], track: &VideoTrack) -> Result<crate::Pixels, String> {
+    use openh264::decoder::Decoder;
+    use openh264::formats::YUVSource;
+
+    let to_pixels = |yuv: &openh264::decoder::DecodedYUV<'_>| {
+        let (w, h) = yuv.dimensions();
+        let mut data = vec![0u8; w * h * 3];
+        yuv.write_rgb8(&mut data);
+        crate::Pixels {
+            width: w as u32,
+            height: h as u32,
+            alpha: false,
+            data,
+            orientation: track.orientation,
+            source_width: w as u32,
+            source_height: h as u32,
+            source_mime: "video/h264",
+        }
+    };
+    let mut decoder = Decoder::new().map_err(|e| format!("OpenH264: {e}"))?;
+    if let Some(yuv) = decoder
+        .decode(stream)
+        .map_err(|e| format!("H.264 key frame does not decode: {e}"))?
+    {
+        return Ok(to_pixels(&yuv));
+    }
+    let frames = decoder
+        .flush_remaining()
+        .map_err(|e| format!("H.264 key frame does not decode: {e}"))?;
+    frames
+        .first()
+        .map(to_pixels)
+        .ok_or_else(|| "the H.264 key frame gave no picture".to_owned())
+}
+
+#[cfg(not(feature = "video"))]
+fn decode_key_frame(_stream: &[u8], _track: &VideoTrack) -> Result<crate::Pixels, String> {
+    Err("built without H.264 decoding (media-thumb feature `video`)".to_owned())
+}
