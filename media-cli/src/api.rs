@@ -2,15 +2,22 @@
 //! (and apps) reach a running node instead of failing on its locked data directory.
 //!
 //! Every request needs `Authorization: Bearer <token>`; the token and the address are in
-//! `<data>/node.json` (mode 0600), written at start and removed at exit.
+//! `<data>/node.json` (mode 0600), written at start and removed at exit. Reads (GET) also
+//! accept the `media_token` cookie that `POST /api/v1/session` sets (HttpOnly,
+//! SameSite=Strict), so that the web page's `<img>` and `<video>` elements can load content;
+//! anything that changes the node still needs the header.
+//!
+//! `/` serves the node's web page (see `page.rs`).
 //!
 //! | method | path | what |
 //! |---|---|---|
 //! | GET | `/api/v1/health` | `{"ok":true}` |
+//! | POST | `/api/v1/session` | sets the read cookie |
+//! | GET | `/api/v1/endpoints` | the node's public services: `{"gateway": url, "blossom": url, …}` |
 //! | GET | `/api/v1/media` | every record |
 //! | PUT | `/api/v1/media?name=N[&private_to=age1…,…]` | upload the body (streamed; encrypted to the recipients if given); the record |
 //! | GET | `/api/v1/media/{id}` | the record |
-//! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes |
+//! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes; a `Range` header gives 206 |
 //! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
 //! | POST | `/api/v1/import?ref=R` | import the record in the body (checked against `R`) |
 //! | GET | `/api/v1/stats` | statistics and each store's health |
@@ -26,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures::{StreamExt, TryStreamExt};
 use media_core::{ErrorKind, ErrorSummary, MediaError, MediaFile, MediaId, Operation};
 use media_facade::{MediaStore, UploadRequest};
@@ -76,13 +83,19 @@ pub fn new_token() -> Result<String, MediaError> {
 struct Api {
     store: MediaStore,
     token: String,
+    endpoints: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Serve the API for `store` on `listen` until the returned task is aborted.
+/// The cookie that authorizes reads from the web page.
+const COOKIE: &str = "media_token";
+
+/// Serve the API and the web page for `store` on `listen` until the returned task is
+/// aborted. `endpoints` are the node's public services (name, URL) the page links to.
 pub async fn serve(
     store: MediaStore,
     token: String,
     listen: SocketAddr,
+    endpoints: Vec<(String, String)>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), MediaError> {
     let listener = TcpListener::bind(listen)
         .await
@@ -90,8 +103,14 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| MediaError::io(Operation::Configure, "node API address", e))?;
-    let app = Router::new()
+    let endpoints = endpoints
+        .into_iter()
+        .map(|(name, url)| (name, serde_json::Value::from(url)))
+        .collect();
+    let app = crate::page::routes()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/session", post(session))
+        .route("/api/v1/endpoints", get(public_endpoints))
         .route("/api/v1/media", get(list).put(upload))
         .route("/api/v1/media/{id}", get(show).delete(remove))
         .route("/api/v1/media/{id}/content", get(content))
@@ -99,7 +118,11 @@ pub async fn serve(
         .route("/api/v1/stats", get(stats))
         // Uploads are streamed into ingest (which has its own limits); records are small.
         .layer(DefaultBodyLimit::disable())
-        .with_state(Api { store, token });
+        .with_state(Api {
+            store,
+            token,
+            endpoints: std::sync::Arc::new(endpoints),
+        });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "node API stopped");
@@ -135,28 +158,70 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Constant-time comparison: the token is a secret.
+fn is_token(api: &Api, given: &str) -> bool {
+    given.len() == api.token.len()
+        && given
+            .bytes()
+            .zip(api.token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn denied() -> ApiError {
+    ApiError(MediaError::new(
+        ErrorKind::PermissionDenied,
+        Operation::Configure,
+        "missing or wrong bearer token (see node.json in the data directory)",
+    ))
+}
+
+/// The bearer token in `Authorization`: needed for everything.
 fn authorize(api: &Api, headers: &HeaderMap) -> ApiResult<()> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    // Constant-time comparison: the token is a secret.
-    let same = given.len() == api.token.len()
-        && given
-            .bytes()
-            .zip(api.token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if is_token(api, given) {
         Ok(())
     } else {
-        Err(ApiError(MediaError::new(
-            ErrorKind::PermissionDenied,
-            Operation::Configure,
-            "missing or wrong bearer token (see node.json in the data directory)",
-        )))
+        Err(denied())
     }
+}
+
+/// The bearer token, or the page's cookie: enough for reads only. The cookie is SameSite=Strict,
+/// so another site's page cannot make the browser send it.
+fn authorize_read(api: &Api, headers: &HeaderMap) -> ApiResult<()> {
+    if authorize(api, headers).is_ok() {
+        return Ok(());
+    }
+    let from_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == COOKIE && is_token(api, value));
+    if from_cookie {
+        Ok(())
+    } else {
+        Err(denied())
+    }
+}
+
+async fn session(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let cookie = format!(
+        "{COOKIE}={}; Path=/api/v1/; HttpOnly; SameSite=Strict",
+        api.token
+    );
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+async fn public_endpoints(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize_read(&api, &headers)?;
+    Ok(Json(api.endpoints.as_ref().clone()).into_response())
 }
 
 fn parse_id(s: &str) -> ApiResult<MediaId> {
@@ -174,7 +239,7 @@ async fn health(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Respons
 }
 
 async fn list(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Json<Vec<MediaFile>>> {
-    authorize(&api, &headers)?;
+    authorize_read(&api, &headers)?;
     Ok(Json(api.store.list().await?))
 }
 
@@ -183,7 +248,7 @@ async fn show(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Json<MediaFile>> {
-    authorize(&api, &headers)?;
+    authorize_read(&api, &headers)?;
     let id = parse_id(&id)?;
     let file = api.store.get(&id).await?.ok_or_else(|| {
         MediaError::not_found(Operation::Catalog, format!("no media with id {id}"))
@@ -235,9 +300,30 @@ async fn content(
     UrlPath(id): UrlPath<String>,
     Query(q): Query<GetRequest>,
 ) -> ApiResult<Response> {
-    authorize(&api, &headers)?;
+    authorize_read(&api, &headers)?;
     let id = parse_id(&id)?;
-    let options = q.options()?;
+    let mut options = q.options()?;
+    let file = api.store.get(&id).await?.ok_or_else(|| {
+        MediaError::not_found(Operation::Download, format!("no media with id {id}"))
+    })?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let mut status = StatusCode::OK;
+    let mut content_range = None;
+    match media_http::parse_range(range, file.size) {
+        media_http::RangeRequest::Whole => {}
+        media_http::RangeRequest::Bytes(r) => {
+            status = StatusCode::PARTIAL_CONTENT;
+            content_range = Some(format!("bytes {}-{}/{}", r.start, r.end - 1, file.size));
+            options = options.range(media_core::ByteRange::new(r.start, r.end));
+        }
+        media_http::RangeRequest::Unsatisfiable => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{}", file.size))],
+            )
+                .into_response());
+        }
+    }
     let reader = api.store.open_with(&id, options).await?;
     let len = reader.len();
     // A verification failure mid-stream ends the body with an error: the client sees a
@@ -245,14 +331,41 @@ async fn content(
     let body = Body::from_stream(
         reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
     );
-    Ok((
-        [
-            (header::CONTENT_LENGTH, len.to_string()),
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-        ],
-        body,
-    )
-        .into_response())
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, len.into());
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if let Ok(etag) = header::HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
+        h.insert(header::ETAG, etag);
+    }
+    if let Some(Ok(v)) = content_range.map(header::HeaderValue::try_from) {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    // The type comes from a record, which a stranger may have written: only photos and
+    // videos are shown as what they say they are (no SVG, no HTML), nothing is sniffed,
+    // and the response may run no script on this origin.
+    let shown = (file.mime.starts_with("image/") && file.mime != "image/svg+xml")
+        || file.mime.starts_with("video/");
+    let mime = if shown && file.encryption.is_none() {
+        file.mime.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    if let Ok(v) = header::HeaderValue::from_str(mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
 }
 
 async fn remove(

@@ -10,6 +10,7 @@
 //! record failed verification) · 5 unavailable (no store could serve, or the node is down).
 
 mod api;
+mod page;
 mod progress;
 mod request;
 
@@ -117,7 +118,7 @@ enum Command {
         /// The media id.
         id: String,
     },
-    /// Seed, serve the gateway and the node API until Ctrl-C.
+    /// Seed, serve the gateway, the node API and its web page until Ctrl-C.
     Serve {
         /// Address of the node API (default: a free port on 127.0.0.1).
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -580,7 +581,13 @@ async fn serve(
 ) -> CliResult<()> {
     let data = stack.data_dir().to_path_buf();
     let token = api::new_token()?;
-    let (addr, task) = api::serve(stack.store.clone(), token.clone(), api_listen).await?;
+    let (addr, task) = api::serve(
+        stack.store.clone(),
+        token.clone(),
+        api_listen,
+        stack.endpoints(),
+    )
+    .await?;
     let node = NodeFile {
         api: format!("http://{addr}"),
         token,
@@ -590,6 +597,11 @@ async fn serve(
         .map_err(|e| MediaError::io(Operation::Configure, "writing node.json", e))?;
     let mut endpoints = stack.endpoints();
     endpoints.push(("api".to_owned(), node.api.clone()));
+    // The token rides in the fragment, which browsers never send to the server.
+    endpoints.push((
+        "page".to_owned(),
+        format!("{}/#token={}", node.api, node.token),
+    ));
     for (name, url) in &endpoints {
         if json {
             print_json(&serde_json::json!({"service": name, "url": url}));

@@ -1,68 +1,8 @@
 //! The `media` command line over a data directory: put, ls, get (whole and ranged), stat, rm,
 //! and clear errors.
 
-use std::process::Command;
-
-fn media(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let (code, out, err) = media_code(data, args);
-    (code == 0, out, err)
-}
-
-/// `media --data DATA ARGS…`: exit code, stdout, stderr.
-fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_media"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A `media serve` child, killed when dropped.
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `media serve` on `data` and wait for its start-up lines.
-fn serve(data: &std::path::Path) -> (Serve, Vec<String>) {
-    serve_with(data, &[])
-}
-
-/// Like [`serve`], with more arguments for `serve`.
-fn serve_with(data: &std::path::Path, args: &[&str]) -> (Serve, Vec<String>) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_media"))
-        .arg("--data")
-        .arg(data)
-        .arg("serve")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Serve(child);
-    let mut seen = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("serving ");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    (guard, seen)
-}
+mod common;
+use common::{media, media_code, serve, serve_with};
 
 #[test]
 fn put_ls_get_stat_rm_round_trip() {

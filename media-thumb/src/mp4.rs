@@ -438,7 +438,9 @@ pub fn annex_b(file: &mut File, frame: &AvcKeyFrame) -> Result<Vec<u8>, ThumbErr
         let head = rest
             .get(..width)
             .ok_or_else(|| corrupt("NAL length cut short"))?;
-        let n = head.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let n = head
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         let nal = rest
             .get(width..width + n)
             .ok_or_else(|| corrupt("a NAL unit overruns its sample"))?;

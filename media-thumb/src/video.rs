@@ -64,7 +64,9 @@ fn poster(
         || h > options.max_dimension
         || u64::from(w) * u64::from(h) > options.max_pixels
     {
-        return Err(format!("video frame of {w}×{h} exceeds the thumbnail limits"));
+        return Err(format!(
+            "video frame of {w}×{h} exceeds the thumbnail limits"
+        ));
     }
     let stream = mp4::annex_b(file, frame).map_err(|e| e.to_string())?;
     let px = decode_key_frame(&stream, track)?;

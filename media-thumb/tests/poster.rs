@@ -115,7 +115,10 @@ fn an_h264_clip_with_its_index_last_gets_a_poster_like_ffmpegs_first_frame() {
     let ours = image::load_from_memory(&variant.bytes).unwrap().to_rgb8();
     let theirs = ffmpeg_frame(&path, 256, 144);
     let diff = mean_abs_diff(ours.as_raw(), &theirs);
-    assert!(diff < 12.0, "poster differs from ffmpeg's first frame by {diff}");
+    assert!(
+        diff < 12.0,
+        "poster differs from ffmpeg's first frame by {diff}"
+    );
     // The second half of the clip looks different: the comparison can fail.
     let later = ffmpeg(&[
         "-ss",
@@ -169,7 +172,10 @@ fn a_portrait_phone_clip_gets_an_upright_portrait_poster() {
     let ours = image::load_from_memory(&variant.bytes).unwrap().to_rgb8();
     let upright = ffmpeg_frame(&portrait, 144, 256);
     let diff = mean_abs_diff(ours.as_raw(), &upright);
-    assert!(diff < 12.0, "poster differs from ffmpeg's upright frame by {diff}");
+    assert!(
+        diff < 12.0,
+        "poster differs from ffmpeg's upright frame by {diff}"
+    );
     // Turned the other way, it would not match.
     let wrong_way = image::imageops::rotate180(&ours);
     assert!(mean_abs_diff(wrong_way.as_raw(), &upright) > diff * 2.0);
@@ -214,7 +220,12 @@ fn broken_clips_give_typed_errors_or_a_reason_never_a_panic() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = clip(dir.path(), "clip.mp4", "libx264", &["-movflags", "+faststart"]);
+    let path = clip(
+        dir.path(),
+        "clip.mp4",
+        "libx264",
+        &["-movflags", "+faststart"],
+    );
     let bytes = std::fs::read(&path).unwrap();
     // Top-level boxes: (type, offset, size).
     let mut boxes = Vec::new();

@@ -127,7 +127,10 @@ async fn chromium_reads_every_store_from_another_origin() {
     let poster = clip.thumbnail.as_ref().expect("no poster");
     assert!(poster.verify() && poster.blurhash.is_some());
     assert_eq!((poster.width, poster.height), (256, 144));
-    assert_eq!((poster.source_width, poster.source_height), (Some(1280), Some(720)));
+    assert_eq!(
+        (poster.source_width, poster.source_height),
+        (Some(1280), Some(720))
+    );
     let (cid, magnet) = (file.cid().unwrap(), file.magnet().unwrap());
     assert!(magnet.contains("xs=") && magnet.contains("ws="), "{magnet}");
     let gateway = endpoint("gateway");

@@ -1,0 +1,312 @@
+// The node's web page. Records may come from strangers (imported or shared): every field is
+// shown with textContent or as an attribute value, never parsed as markup, and thumbnails are
+// shown only once their SHA-256 matches the record.
+'use strict'
+
+const $ = (id) => document.getElementById(id)
+const state = { token: null, endpoints: {}, files: [] }
+
+// ---- token and session -------------------------------------------------------------------
+
+function tokenFromUrl () {
+  const m = /(?:^|&)token=([0-9a-f]+)/.exec(location.hash.slice(1))
+  if (!m) return null
+  // Out of the address bar and the history as soon as it is read.
+  history.replaceState(null, '', location.pathname)
+  return m[1]
+}
+
+async function api (method, path, body, extra = {}) {
+  const res = await fetch('/api/v1/' + path, {
+    method,
+    body,
+    headers: { authorization: 'Bearer ' + state.token, ...extra }
+  })
+  if (!res.ok) {
+    let message = res.statusText
+    try { message = (await res.json()).message || message } catch (_) {}
+    const err = new Error(message)
+    err.status = res.status
+    throw err
+  }
+  return res.status === 204 ? null : res.json()
+}
+
+async function start () {
+  state.token = tokenFromUrl() || sessionStorage.getItem('media-token')
+  if (!state.token) return showLogin()
+  try {
+    await api('POST', 'session')
+  } catch (e) {
+    sessionStorage.removeItem('media-token')
+    return showLogin(e.status === 401 ? 'wrong token' : e.message)
+  }
+  sessionStorage.setItem('media-token', state.token)
+  $('login').hidden = true
+  $('upload').hidden = false
+  state.endpoints = await api('GET', 'endpoints')
+  await refresh()
+}
+
+function showLogin (why) {
+  $('login').hidden = false
+  $('status').textContent = why ? 'not connected: ' + why : 'not connected'
+}
+
+// ---- BlurHash (https://blurha.sh), decoded onto a canvas -----------------------------------
+
+const B83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~'
+
+function decode83 (s) {
+  let v = 0
+  for (const c of s) {
+    const d = B83.indexOf(c)
+    if (d < 0) throw new Error('not a BlurHash')
+    v = v * 83 + d
+  }
+  return v
+}
+
+const toLinear = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4) }
+const toSrgb = (v) => {
+  v = Math.max(0, Math.min(1, v))
+  return Math.round((v <= 0.0031308 ? v * 12.92 : 1.055 * Math.pow(v, 1 / 2.4) - 0.055) * 255)
+}
+const signPow = (v, e) => Math.sign(v) * Math.pow(Math.abs(v), e)
+
+function paintBlurhash (canvas, hash) {
+  const size = decode83(hash[0])
+  const nx = (size % 9) + 1
+  const ny = Math.floor(size / 9) + 1
+  if (hash.length !== 4 + 2 * nx * ny) throw new Error('BlurHash length')
+  const max = (decode83(hash[1]) + 1) / 166
+  const colors = []
+  const dc = decode83(hash.slice(2, 6))
+  colors.push([toLinear(dc >> 16), toLinear((dc >> 8) & 255), toLinear(dc & 255)])
+  for (let i = 1; i < nx * ny; i++) {
+    const v = decode83(hash.slice(4 + i * 2, 6 + i * 2))
+    colors.push([Math.floor(v / 361), Math.floor(v / 19) % 19, v % 19].map((q) => signPow((q - 9) / 9, 2) * max))
+  }
+  const w = (canvas.width = 32)
+  const h = (canvas.height = 32)
+  const ctx = canvas.getContext('2d')
+  const img = ctx.createImageData(w, h)
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let r = 0; let g = 0; let b = 0
+      for (let j = 0; j < ny; j++) {
+        for (let i = 0; i < nx; i++) {
+          const basis = Math.cos((Math.PI * x * i) / w) * Math.cos((Math.PI * y * j) / h)
+          const c = colors[i + j * nx]
+          r += c[0] * basis; g += c[1] * basis; b += c[2] * basis
+        }
+      }
+      const at = 4 * (x + y * w)
+      img.data[at] = toSrgb(r); img.data[at + 1] = toSrgb(g); img.data[at + 2] = toSrgb(b); img.data[at + 3] = 255
+    }
+  }
+  ctx.putImageData(img, 0, 0)
+}
+
+// ---- the grid ------------------------------------------------------------------------------
+
+function hexBytes (hex) {
+  if (typeof hex !== 'string' || hex.length % 2 || !/^[0-9a-f]*$/i.test(hex)) throw new Error('not hex')
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16)
+  return out
+}
+
+async function sha256Hex (bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+const SHOWN = /^(image\/(jpeg|png|webp|gif|avif)|video\/(mp4|quicktime|webm))$/
+
+/// The thumbnail, once its bytes hash to what the record says.
+async function verifiedThumbnail (thumb) {
+  if (!crypto.subtle || !SHOWN.test(thumb.mime)) return null
+  const bytes = hexBytes(thumb.bytes)
+  if ((await sha256Hex(bytes)) !== String(thumb.sha256).toLowerCase()) return null
+  return URL.createObjectURL(new Blob([bytes], { type: thumb.mime }))
+}
+
+function duration (ms) {
+  const s = Math.round(ms / 1000)
+  return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0')
+}
+
+function tile (file) {
+  const t = document.createElement('button')
+  t.type = 'button'
+  t.className = 'tile'
+  t.dataset.id = file.id
+  t.title = file.name
+  const caption = document.createElement('span')
+  caption.className = 'caption'
+  caption.textContent = file.name
+  if (file.encryption) {
+    t.classList.add('private')
+    t.append('🔒', caption)
+    t.dataset.verified = 'private'
+  } else {
+    const thumb = file.thumbnail
+    if (thumb && thumb.blurhash) {
+      const canvas = document.createElement('canvas')
+      try { paintBlurhash(canvas, thumb.blurhash); t.append(canvas) } catch (_) {}
+    }
+    if (file.video) {
+      const badge = document.createElement('span')
+      badge.className = 'badge'
+      badge.textContent = '▶ ' + duration(file.video.duration_ms)
+      t.append(badge)
+    }
+    t.append(caption)
+    if (thumb) {
+      verifiedThumbnail(thumb).then((url) => {
+        if (!url) { t.dataset.verified = 'false'; return }
+        const img = document.createElement('img')
+        img.alt = ''
+        img.src = url
+        img.onload = () => { t.dataset.verified = 'true' }
+        t.insertBefore(img, caption)
+      }).catch(() => { t.dataset.verified = 'false' })
+    }
+  }
+  t.addEventListener('click', () => openViewer(file))
+  return t
+}
+
+async function refresh () {
+  state.files = await api('GET', 'media')
+  state.files.sort((a, b) => b.uploaded_at - a.uploaded_at)
+  $('grid').replaceChildren(...state.files.map(tile))
+  $('grid').dataset.count = String(state.files.length)
+  $('status').textContent = state.files.length + ' media'
+}
+
+// ---- upload ----------------------------------------------------------------------------------
+
+function upload (file) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('PUT', '/api/v1/media?name=' + encodeURIComponent(file.name))
+    xhr.setRequestHeader('authorization', 'Bearer ' + state.token)
+    xhr.responseType = 'json'
+    const bar = $('progress')
+    bar.hidden = false
+    bar.value = 0
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total)
+    }
+    xhr.onload = () => {
+      if (xhr.status === 201) {
+        bar.value = 100
+        resolve(xhr.response)
+      } else {
+        reject(new Error((xhr.response && xhr.response.message) || 'upload failed: ' + xhr.status))
+      }
+    }
+    xhr.onerror = () => reject(new Error('upload failed: the node did not answer'))
+    xhr.send(file)
+  })
+}
+
+async function uploadAll (files) {
+  const status = $('upload-status')
+  for (const f of files) {
+    status.textContent = 'uploading ' + f.name + '…'
+    try {
+      const record = await upload(f)
+      status.textContent = 'stored ' + record.name
+      status.dataset.lastId = record.id
+    } catch (e) {
+      status.textContent = e.message
+    }
+  }
+  await refresh()
+}
+
+// ---- viewer ------------------------------------------------------------------------------------
+
+function links (file) {
+  const out = []
+  for (const loc of file.locations || []) {
+    const uri = String(loc.uri || '')
+    if (loc.kind === 'cdn') out.push(['CDN URL', uri])
+    if (loc.kind === 'ipfs') out.push(['CID', uri.replace(/^ipfs:\/\//, '')])
+    if (loc.kind === 'torrent') out.push(['magnet', uri])
+  }
+  if (state.endpoints.blossom) out.push(['Blossom', state.endpoints.blossom.replace(/\/$/, '') + '/' + file.sha256])
+  return out
+}
+
+function copy (text, button) {
+  const done = () => { button.textContent = 'copied' }
+  if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, () => {})
+}
+
+function openViewer (file) {
+  const media = $('viewer-media')
+  const src = '/api/v1/media/' + encodeURIComponent(file.id) + '/content'
+  let el
+  if (file.encryption) {
+    el = document.createElement('p')
+    el.textContent = 'Private: encrypted to its recipients. Read it with their identity.'
+  } else if (/^video\//.test(file.mime)) {
+    el = document.createElement('video')
+    el.controls = true
+    el.preload = 'metadata'
+    el.src = src
+  } else if (SHOWN.test(file.mime)) {
+    el = document.createElement('img')
+    el.alt = file.name
+    el.src = src
+  } else {
+    el = document.createElement('p')
+    el.textContent = file.mime + ', ' + file.size + ' bytes'
+  }
+  el.id = 'viewer-content'
+  media.replaceChildren(el)
+  $('viewer-title').textContent = file.name
+  const list = $('viewer-links')
+  list.replaceChildren()
+  for (const [name, value] of links(file)) {
+    const dt = document.createElement('dt')
+    dt.textContent = name
+    const dd = document.createElement('dd')
+    dd.textContent = value
+    dd.title = value
+    dd.dataset.link = name
+    const action = document.createElement('dd')
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.textContent = 'copy'
+    button.addEventListener('click', () => copy(value, button))
+    action.append(button)
+    list.append(dt, dd, action)
+  }
+  $('viewer').dataset.id = file.id
+  $('viewer').showModal()
+}
+
+function closeViewer () {
+  const el = $('viewer-content')
+  if (el && el.pause) el.pause()
+  $('viewer-media').replaceChildren()
+  $('viewer').close()
+}
+
+// ---- wiring ------------------------------------------------------------------------------------
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('file').addEventListener('change', (e) => uploadAll(Array.from(e.target.files)))
+  $('viewer-close').addEventListener('click', closeViewer)
+  $('login-go').addEventListener('click', () => {
+    state.token = $('token').value.trim()
+    sessionStorage.setItem('media-token', state.token)
+    start()
+  })
+  start().catch((e) => { $('status').textContent = e.message })
+})

@@ -1,0 +1,67 @@
+//! What the command-line tests share: running `media` and `media serve`.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// `media --data DATA ARGS…`: success, stdout, stderr.
+pub fn media(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = media_code(data, args);
+    (code == 0, out, err)
+}
+
+/// `media --data DATA ARGS…`: exit code, stdout, stderr.
+pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_media"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `media serve` child, killed when dropped.
+pub struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `media serve` on `data` and wait for its start-up lines.
+pub fn serve(data: &std::path::Path) -> (Serve, Vec<String>) {
+    serve_with(data, &[])
+}
+
+/// Like [`serve`], with more arguments for `serve`.
+pub fn serve_with(data: &std::path::Path, args: &[&str]) -> (Serve, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_media"))
+        .arg("--data")
+        .arg(data)
+        .arg("serve")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = Serve(child);
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("serving ");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    (guard, seen)
+}

@@ -1,0 +1,228 @@
+//! The node's web page in real Chromium: `media serve` prints a page URL; the page (driven by
+//! `playwright-core`, Debian's `chromium`) shows the grid with thumbnails it checked against
+//! their records, uploads a photo with a progress bar, shows it, lists its links, plays a
+//! video by Range, and shows a stranger's record named like markup as plain text. Screenshots
+//! are saved in the target's tmp folder (`page-*.png`). `cargo xtask test` installs Chromium,
+//! ffmpeg and the npm packages; without them the test fails with that hint, unless
+//! `MEDIA_SKIP_INTEROP` is set.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{media, serve};
+use sha2::{Digest, Sha256};
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// npm folder (with playwright-core), node, chromium; or the install hint.
+fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let npm_dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
+    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
+    let chromium = std::env::var_os("MEDIA_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| on_path("chromium"));
+    match (npm_dir, node, chromium, on_path("ffmpeg")) {
+        (Some(npm), Some(node), Some(chromium), Some(_))
+            if npm.join("node_modules/playwright-core").is_dir() =>
+        {
+            Some((npm, node, chromium))
+        }
+        _ if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
+        _ => panic!("Chromium, ffmpeg and playwright-core are required: run the tests with `cargo xtask test` (it installs Debian's chromium and ffmpeg and the npm packages), set MEDIA_NODE_DIR, MEDIA_NODE_BIN and MEDIA_CHROMIUM, or set MEDIA_SKIP_INTEROP=1 to skip the interop tests on purpose"),
+    }
+}
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `media --json ARGS…` on a running node: the JSON it printed.
+fn media_json(data: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, out, err) = media(data, &all);
+    assert!(ok, "media {args:?}: {err}");
+    serde_json::from_str(out.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn the_page_uploads_shows_and_plays_in_chromium() {
+    let Some((npm, node, chromium)) = tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_node, seen) = serve(&data);
+    let page = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("page "))
+        .unwrap_or_else(|| panic!("no page URL printed: {seen:?}"))
+        .to_owned();
+    let blossom = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("blossom "))
+        .unwrap()
+        .to_owned();
+    assert!(page.contains("/#token="), "{page}");
+
+    // A 4 s H.264 clip written the way phones do (index last), and a photo for the page.
+    let clip = dir.path().join("clip.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    let photo = dir.path().join("photo.png");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=800x600",
+        "-frames:v",
+        "1",
+        photo.to_str().unwrap(),
+    ]);
+    // A stranger's record whose name is markup.
+    let hostile_name = "<img src=x onerror=window.pwned=1>.png";
+    let hostile = dir.path().join(hostile_name);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:size=64x64",
+        "-frames:v",
+        "1",
+        hostile.to_str().unwrap(),
+    ]);
+    let clip_record = media_json(&data, &["put", clip.to_str().unwrap()]);
+    let hostile_record = media_json(&data, &["put", hostile.to_str().unwrap()]);
+
+    let config = dir.path().join("page.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "page": page,
+            "photo": photo,
+            "clipId": clip_record["id"],
+            "hostileId": hostile_record["id"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let script = npm.join("page.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/page.mjs"),
+        &script,
+    )
+    .unwrap();
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = Command::new(&node)
+        .arg(&script)
+        .arg(&config)
+        .arg(artifacts)
+        .env("MEDIA_CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "page.mjs failed:\n{stderr}\n{stdout}");
+    let r: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert!(r["error"].is_null(), "{r}\n{stderr}");
+    assert_eq!(r["errors"], serde_json::json!([]), "page errors: {r}");
+
+    // The token left the address bar once read.
+    assert!(!r["addressBar"].as_str().unwrap().contains("token"), "{r}");
+    assert_eq!(r["before"], 2, "{r}");
+    assert_eq!(r["after"], 3, "{r}");
+
+    let h = &r["hostile"];
+    assert_eq!(h["caption"], hostile_name, "{r}");
+    assert_eq!(h["children"], 0);
+    assert_eq!(h["pwned"], false);
+    assert_eq!(h["strayImages"], 0);
+
+    // The uploaded photo is what the node now holds, byte for byte.
+    let id = r["uploaded"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["uploaded"]["progress"], 100, "{r}");
+    let fetched = dir.path().join("fetched.png");
+    let (ok, _, err) = media(&data, &["get", &id, "--out", fetched.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(&fetched).unwrap())),
+        id
+    );
+    let record = media_json(&data, &["show", &id]);
+    assert_eq!(record["name"], "photo.png");
+
+    let v = &r["viewer"];
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(800), Some(600)),
+        "{r}"
+    );
+    assert_eq!(v["title"], "photo.png");
+    let links = &v["links"];
+    let location = |kind: &str| {
+        record["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["kind"] == kind)
+            .and_then(|l| l["uri"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(links["CDN URL"], location("cdn").as_str(), "{r}");
+    assert_eq!(
+        links["CID"],
+        location("ipfs").trim_start_matches("ipfs://"),
+        "{r}"
+    );
+    assert_eq!(links["magnet"], location("torrent").as_str());
+    assert_eq!(links["Blossom"], format!("{blossom}/{id}"));
+
+    let video = &r["video"];
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(640), Some(360)),
+        "{r}"
+    );
+    assert!(
+        (video["duration"].as_f64().unwrap() - 4.0).abs() < 0.2,
+        "{r}"
+    );
+    assert!(video["at"].as_f64().unwrap() >= 1.9, "{r}");
+
+    assert_eq!(r["cookie"]["list"], 200, "{r}");
+    assert_eq!(r["cookie"]["put"], 401, "{r}");
+
+    for shot in ["grid", "uploaded", "viewer", "video"] {
+        let png = std::fs::read(artifacts.join(format!("page-{shot}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{shot}");
+    }
+}
