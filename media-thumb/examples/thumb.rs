@@ -1,10 +1,13 @@
 //! `cargo run --release -p media-thumb --example thumb -- IN OUT [--size 256] [--format webp|jpeg]`
 //!
 //! Writes a thumbnail of IN to OUT and prints its size, the source size and the BlurHash.
+//! An MP4/MOV IN gets its poster (the first H.264 key frame; build with `--features video`).
 
 use std::process::ExitCode;
 
-use media_thumb::{make_thumbnails_from_file, ThumbFormat, ThumbnailOptions};
+use media_thumb::{
+    make_poster_from_file, make_thumbnails_from_file, ThumbFormat, ThumbnailOptions,
+};
 
 fn main() -> ExitCode {
     match run() {
@@ -50,7 +53,20 @@ fn run() -> Result<(), String> {
     let options = ThumbnailOptions::default()
         .with_sizes(&[size])
         .with_format(format);
-    let thumbs = make_thumbnails_from_file(input.as_ref(), &options).map_err(|e| e.to_string())?;
+    let is_video = [".mp4", ".mov", ".m4v"]
+        .iter()
+        .any(|ext| input.to_ascii_lowercase().ends_with(ext));
+    let thumbs = if is_video {
+        let poster = make_poster_from_file(input.as_ref(), &options)
+            .map_err(|e| e.to_string())?
+            .ok_or("no video track")?;
+        match poster.thumbnails {
+            Some(t) => t,
+            None => return Err(poster.no_poster.unwrap_or_default()),
+        }
+    } else {
+        make_thumbnails_from_file(input.as_ref(), &options).map_err(|e| e.to_string())?
+    };
     let variant = thumbs.variants.first().ok_or("no thumbnail was produced")?;
     std::fs::write(output, &variant.bytes).map_err(|e| format!("{output}: {e}"))?;
     println!(

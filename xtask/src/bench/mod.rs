@@ -1,4 +1,4 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|swarm|scale|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|swarm|scale|video|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
@@ -11,6 +11,7 @@ mod scale;
 mod swarm;
 mod thumb;
 mod torrent;
+mod video;
 
 use crate::util::{flag, Res};
 
@@ -31,6 +32,10 @@ pub(crate) fn bench(args: &[String]) -> Res {
             flag(args, "--size-mib").unwrap_or(256),
             flag(args, "--mb-per-s").unwrap_or(20),
         ),
+        "video" => video::bench(
+            flag(args, "--size-mib").unwrap_or(50),
+            flag(args, "--mb-per-s").unwrap_or(4),
+        ),
         "all" => {
             ingest::bench(size_mib)?;
             cdn::bench(256)?;
@@ -41,10 +46,11 @@ pub(crate) fn bench(args: &[String]) -> Res {
             blossom::bench(256)?;
             privacy::bench(256)?;
             swarm::bench(256, 20)?;
-            scale::bench(200)
+            scale::bench(200)?;
+            video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, swarm, scale, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, swarm, scale, video, all)"
         )),
     }
 }
