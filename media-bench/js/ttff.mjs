@@ -1,9 +1,10 @@
 // Time to first frame in headless Chromium (Debian's, driven by playwright-core) of two URLs
 // of the same video: as-is and faststart. Each goes through its own proxy that passes at most
-// RATE bytes/s (a phone's link) and counts what the browser took. Each run opens a fresh
+// RATE bytes/s and answers each request RTT ms late (a phone's link), and counts what the
+// browser took. Each run opens a fresh
 // browser context (no cache) with `<video muted preload=auto>` and times `src` → `loadeddata`
 // (the first frame decoded). Runs alternate between the two. Prints one JSON line.
-//   node ttff.mjs CONFIG.json      CONFIG: { asIs, faststart, rate, runs }
+//   node ttff.mjs CONFIG.json      CONFIG: { asIs, faststart, rate, rtt, runs }
 import { chromium } from 'playwright-core'
 import http from 'node:http'
 import { readFileSync } from 'node:fs'
@@ -20,6 +21,19 @@ function throttledProxy (target, counter) {
     const headers = {}
     for (const h of ['range', 'if-range']) if (req.headers[h]) headers[h] = req.headers[h]
     counter.requests.push(req.headers.range || 'whole')
+    let up = null
+    req.on('close', () => up && up.destroy())
+    res.on('close', () => up && up.destroy())
+    // One round trip before the first byte, as on a mobile link.
+    setTimeout(() => {
+      if (res.destroyed) return
+      up = forward(target, req, res, headers, counter)
+    }, cfg.rtt || 0)
+  })
+}
+
+function forward (target, req, res, headers, counter) {
+  {
     const up = http.request(target, { method: req.method, headers }, (u) => {
       res.writeHead(u.statusCode, u.headers)
       u.on('data', (d) => {
@@ -30,11 +44,10 @@ function throttledProxy (target, counter) {
       })
       u.on('end', () => res.end())
     })
-    req.on('close', () => up.destroy())
-    res.on('close', () => up.destroy())
     up.on('error', () => res.destroy())
     up.end()
-  })
+    return up
+  }
 }
 
 const page = http.createServer((req, res) => {

@@ -18,6 +18,7 @@
 //! | PUT | `/api/v1/media?name=N[&private_to=age1…,…]` | upload the body (streamed; encrypted to the recipients if given); the record |
 //! | GET | `/api/v1/media/{id}` | the record |
 //! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes; a `Range` header gives 206 |
+//! | POST | `/api/v1/media/{id}/private?range=A-B` | private media decrypted with the age identity in the body (the identity file's text; never in a URL or log) |
 //! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
 //! | POST | `/api/v1/import?ref=R` | import the record in the body (checked against `R`) |
 //! | GET | `/api/v1/stats` | statistics and each store's health |
@@ -114,6 +115,7 @@ pub async fn serve(
         .route("/api/v1/media", get(list).put(upload))
         .route("/api/v1/media/{id}", get(show).delete(remove))
         .route("/api/v1/media/{id}/content", get(content))
+        .route("/api/v1/media/{id}/private", post(private))
         .route("/api/v1/import", post(import))
         .route("/api/v1/stats", get(stats))
         // Uploads are streamed into ingest (which has its own limits); records are small.
@@ -366,6 +368,42 @@ async fn content(
         header::HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     Ok(response)
+}
+
+/// Longest identity file accepted.
+const MAX_IDENTITY: usize = 64 * 1024;
+
+async fn private(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<GetRequest>,
+    body: Body,
+) -> ApiResult<Response> {
+    // The header, not the cookie: a page must not make the node decrypt.
+    authorize(&api, &headers)?;
+    let id = parse_id(&id)?;
+    let text = axum::body::to_bytes(body, MAX_IDENTITY)
+        .await
+        .map_err(|_| {
+            MediaError::invalid_input(
+                Operation::Download,
+                format!("the identity must be sent as the body, at most {MAX_IDENTITY} bytes"),
+            )
+        })?;
+    let text = std::str::from_utf8(&text).map_err(|_| {
+        MediaError::invalid_input(Operation::Download, "the identity is not UTF-8 text")
+    })?;
+    let identity = media_facade::media_privacy::Identity::from_file_text(text)
+        .map_err(|e| MediaError::invalid_input(Operation::Download, format!("identity: {e}")))?;
+    let stream = api
+        .store
+        .open_private(&id, q.byte_range()?, &identity)
+        .await?;
+    let body = Body::from_stream(
+        stream.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
+    );
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
 
 async fn remove(

@@ -709,13 +709,38 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             }
         }
         Command::Get {
-            identity: Some(_), ..
+            id,
+            out,
+            request,
+            identity: Some(identity),
         } => {
-            return Err(MediaError::invalid_input(
-                Operation::Download,
-                "private media is decrypted by a local read: stop `media serve` on this data directory (or use another one) and run the command again",
-            )
-            .into());
+            let id = parse_id(&id)?;
+            request.byte_range()?;
+            // Checked here for a clear error; the node gets the file's text in the body.
+            read_identity(&identity)?;
+            let text = tokio::fs::read_to_string(&identity).await.map_err(|e| {
+                MediaError::io(
+                    Operation::Download,
+                    format!("--identity {}", identity.display()),
+                    e,
+                )
+            })?;
+            let mut query = Vec::new();
+            if let Some(r) = &request.range {
+                query.push(("range", r.clone()));
+            }
+            let (_, stream) = client
+                .stream(
+                    client
+                        .request(Method::POST, &format!("media/{id}/private"))
+                        .query(&query)
+                        .body(text),
+                )
+                .await?;
+            let bar = TransferBar::new(mode, &format!("get {id} (private, via node)"), None);
+            let stream = Box::pin(stream.map(|p| p.inspect(|b| bar.advance(b.len() as u64))));
+            let written = write_stream(&out, stream, None).await;
+            finish_get(&bar, &out, &id, written, json)?;
         }
         Command::Get {
             id, out, request, ..

@@ -367,4 +367,65 @@ fn private_media_needs_its_identity() {
     );
     assert!(!ok);
     assert!(err.contains("--private-to"), "{err}");
+
+    // The same through a running node: the identity travels in the request body.
+    let (node, _) = serve(&data);
+    let via_node = dir.path().join("via-node.bin");
+    let (ok, _, err) = media(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            via_node.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--range",
+            "1000000-1099999",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read(&via_node).unwrap(),
+        bytes[1_000_000..1_100_000]
+    );
+    let (ok, _, err) = media(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            via_node.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(&via_node).unwrap(), bytes);
+    // Another identity is refused, and nothing is written.
+    let other = dir.path().join("other.txt");
+    std::fs::write(
+        &other,
+        media_facade::media_privacy::Identity::generate().to_secret_string(),
+    )
+    .unwrap();
+    let refused = dir.path().join("refused.bin");
+    let (code, _, err) = media_code(
+        &data,
+        &[
+            "get",
+            &id,
+            "--out",
+            refused.to_str().unwrap(),
+            "--identity",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(!refused.exists(), "{err}");
+    assert!(
+        !err.contains("AGE-SECRET-KEY"),
+        "the key leaked into an error: {err}"
+    );
+    drop(node);
 }

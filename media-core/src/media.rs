@@ -204,6 +204,12 @@ pub struct MediaFile {
     /// the ciphertext's, and readers need an identity to get the media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<String>,
+    /// For age-encrypted media: the age header (recipient stanzas and MAC) and the payload
+    /// nonce, exactly as they begin the stored bytes. Public in the stored object anyway; kept
+    /// here so a range read fetches only the chunks it needs. A header that does not match
+    /// the stored bytes makes decryption fail, never succeed wrongly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "hex_bytes")]
+    pub age_header: Vec<u8>,
     /// The SHA-256 of the upload as it came, when it was an MP4/MOV remuxed losslessly to
     /// faststart (`moov` first, so players start at once) before it was stored; the id is the
     /// SHA-256 of the remuxed bytes.
@@ -238,6 +244,7 @@ impl MediaFile {
             metadata_removed: Vec::new(),
             remuxed_from: None,
             encryption: None,
+            age_header: Vec::new(),
             video: None,
         }
     }
@@ -258,7 +265,12 @@ impl MediaFile {
         self.id.sha256() == self.sha256
             && self.chunk_size == CHUNK_SIZE
             && self.chunks.len() as u64 == ChunkLayout::new(self.size).chunk_count()
+            && self.age_header.len() <= Self::MAX_AGE_HEADER
+            && self.age_header.len() as u64 <= self.size
     }
+
+    /// Longest [`MediaFile::age_header`] accepted (a header with hundreds of recipients).
+    pub const MAX_AGE_HEADER: usize = 64 * 1024;
 
     /// Whether `expires_at` has passed at `now`.
     pub fn is_expired_at(&self, now: Timestamp) -> bool {

@@ -121,6 +121,7 @@ pub struct StartContext {
     public_store: Mutex<Option<PublicHttpStore>>,
     reach: Mutex<Reach>,
     cors_origins: Option<Vec<String>>,
+    shares_with_peers: bool,
 }
 
 /// Listen addresses kept in `addrs.json` so that URLs, magnets and tickets printed once stay
@@ -160,7 +161,21 @@ impl StartContext {
             public_store: Mutex::new(None),
             reach: Mutex::new(Reach::public_only()),
             cors_origins: None,
+            shares_with_peers: true,
         }
+    }
+
+    /// Whether peer-to-peer stores may serve peers (P2P consent `on`, the default) or only
+    /// fetch from them (`download`: no piece or block is ever uploaded).
+    #[must_use]
+    pub fn with_sharing(mut self, shares_with_peers: bool) -> Self {
+        self.shares_with_peers = shares_with_peers;
+        self
+    }
+
+    /// See [`StartContext::with_sharing`].
+    pub fn shares_with_peers(&self) -> bool {
+        self.shares_with_peers
     }
 
     /// The origins whose pages may read the node's public HTTP services (the gateway, the

@@ -113,7 +113,8 @@ impl EmbeddedStack {
         let lock = lock_data_dir(&config.data_dir)?;
         let ctx = StartContext::new(&config.data_dir, config.p2p_timeout)
             .with_reach(config.reach.clone())
-            .with_cors_origins(config.cors_origins.clone());
+            .with_cors_origins(config.cors_origins.clone())
+            .with_sharing(config.p2p == crate::P2pMode::On);
         let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
         let mut services: Vec<Arc<dyn Service>> = Vec::new();
         let mut shared_catalog = None;

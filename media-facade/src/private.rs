@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use media_core::{digest_copy, ByteRange, ByteStream, MediaError, MediaFile, Operation, Result};
-use media_privacy::seal::{encrypt_file, read_resolved, Recipient};
+use media_privacy::seal::{encrypt_file, read_resolved_sized, AgeLayout, Recipient};
 use media_privacy::{Identity, SealError};
 
 use crate::ingest::Ingested;
@@ -66,42 +66,125 @@ pub(crate) async fn encrypt(
     Ok(ingested)
 }
 
-/// A seekable reader over a record's ciphertext, fetching verified 1 MiB blocks through the
-/// store on demand (inside a blocking task).
+/// A seekable reader over a record's ciphertext (inside a blocking task). The header comes
+/// from the record when it carries it; the range's ciphertext comes in one verified stream
+/// from the store; anything else (an armored file's header, the age reader's own probes) in
+/// verified 1 MiB blocks.
 struct CiphertextReader {
     store: MediaStore,
     file: MediaFile,
     runtime: tokio::runtime::Handle,
     pos: u64,
-    /// The last blocks fetched, newest last: the header's, the end's (for the size) and the
-    /// range's are each fetched once.
+    /// The last blocks fetched, newest last.
     blocks: Vec<(u64, Vec<u8>)>,
+    /// The ciphertext the range needs, once known: read as one stream.
+    span: Option<std::ops::Range<u64>>,
+    /// That stream, the offset of its next byte, and the piece being read.
+    stream: Option<(crate::MediaReader, u64, Bytes)>,
 }
 
 /// Blocks a [`CiphertextReader`] keeps.
 const KEPT_BLOCKS: usize = 3;
 
 impl CiphertextReader {
+    fn new(store: MediaStore, file: MediaFile, runtime: tokio::runtime::Handle) -> Self {
+        let mut blocks = Vec::new();
+        if !file.age_header.is_empty() {
+            blocks.push((0, file.age_header.clone()));
+        }
+        CiphertextReader {
+            store,
+            file,
+            runtime,
+            pos: 0,
+            blocks,
+            span: None,
+            stream: None,
+        }
+    }
+
+    /// The layout of the file: from the record's header, else from its first block.
+    fn layout(&mut self) -> std::io::Result<Option<AgeLayout>> {
+        self.pos = 0;
+        let i = self.fill()?;
+        let (_, prefix) = &self.blocks[i];
+        Ok(AgeLayout::parse(prefix, self.file.size))
+    }
+
     /// The index in `blocks` of the block holding `pos`, fetched if needed.
     fn fill(&mut self) -> std::io::Result<usize> {
-        let start = self.pos / BLOCK * BLOCK;
-        if let Some(i) = self.blocks.iter().position(|(s, _)| *s == start) {
+        let pos = self.pos;
+        if let Some(i) = self
+            .blocks
+            .iter()
+            .position(|(s, b)| (*s..*s + b.len() as u64).contains(&pos))
+        {
             return Ok(i);
         }
+        let start = pos / BLOCK * BLOCK;
         let end = (start + BLOCK).min(self.file.size);
-        let options = ReadOptions::new()
-            .range(ByteRange::new(start, end))
-            .ciphertext();
-        let (store, file) = (self.store.clone(), self.file.clone());
-        let bytes = self
-            .runtime
-            .block_on(async move { store.open_file(&file, options).await?.read_to_end().await })
-            .map_err(std::io::Error::other)?;
+        let bytes = self.fetch(
+            start,
+            end,
+            |reader| async move { reader.read_to_end().await },
+        )?;
         if self.blocks.len() == KEPT_BLOCKS {
             self.blocks.remove(0);
         }
         self.blocks.push((start, bytes));
         Ok(self.blocks.len() - 1)
+    }
+
+    /// Open a verified ciphertext read of `start..end` and run `then` on it.
+    fn fetch<T, F>(
+        &self,
+        start: u64,
+        end: u64,
+        then: impl FnOnce(crate::MediaReader) -> F + Send + 'static,
+    ) -> std::io::Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send,
+    {
+        let options = ReadOptions::new()
+            .range(ByteRange::new(start, end))
+            .ciphertext();
+        let (store, file) = (self.store.clone(), self.file.clone());
+        self.runtime
+            .block_on(async move { then(store.open_file(&file, options).await?).await })
+            .map_err(std::io::Error::other)
+    }
+
+    /// Bytes at `pos` from the range's stream, if `pos` is in the range.
+    fn read_streamed(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        let Some(span) = self.span.clone().filter(|s| s.contains(&self.pos)) else {
+            return Ok(None);
+        };
+        let in_step = matches!(&self.stream, Some((_, next, piece))
+            if self.pos < *next && self.pos >= *next - piece.len() as u64);
+        if !in_step && !matches!(&self.stream, Some((_, next, _)) if *next == self.pos) {
+            // Not where the stream is: open one from here to the end of the range.
+            let reader = self.fetch(self.pos, span.end, |r| async move { Ok(r) })?;
+            self.stream = Some((reader, self.pos, Bytes::new()));
+        }
+        let Some((reader, next, piece)) = self.stream.as_mut() else {
+            return Ok(None);
+        };
+        while self.pos == *next {
+            let item = self.runtime.block_on(futures::StreamExt::next(reader));
+            match item {
+                Some(Ok(bytes)) => {
+                    *next += bytes.len() as u64;
+                    *piece = bytes;
+                }
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Err(std::io::Error::other("the ciphertext stream ended early")),
+            }
+        }
+        let offset = (self.pos - (*next - piece.len() as u64)) as usize;
+        let n = buf.len().min(piece.len() - offset);
+        buf[..n].copy_from_slice(&piece[offset..offset + n]);
+        Ok(Some(n))
     }
 }
 
@@ -110,11 +193,26 @@ impl Read for CiphertextReader {
         if self.pos >= self.file.size || buf.is_empty() {
             return Ok(0);
         }
-        let i = self.fill()?;
-        let (start, block) = &self.blocks[i];
-        let offset = (self.pos - start) as usize;
-        let n = buf.len().min(block.len().saturating_sub(offset));
-        buf[..n].copy_from_slice(&block[offset..offset + n]);
+        let in_block = self
+            .blocks
+            .iter()
+            .any(|(s, b)| (*s..*s + b.len() as u64).contains(&self.pos));
+        let streamed = if in_block {
+            None
+        } else {
+            self.read_streamed(buf)?
+        };
+        let n = match streamed {
+            Some(n) => n,
+            None => {
+                let i = self.fill()?;
+                let (start, block) = &self.blocks[i];
+                let offset = (self.pos - start) as usize;
+                let n = buf.len().min(block.len().saturating_sub(offset));
+                buf[..n].copy_from_slice(&block[offset..offset + n]);
+                n
+            }
+        };
         self.pos += n as u64;
         Ok(n)
     }
@@ -129,6 +227,48 @@ impl Seek for CiphertextReader {
         };
         self.pos = target.ok_or_else(|| std::io::Error::other("seek before the start"))?;
         Ok(self.pos)
+    }
+}
+
+/// The age header at the start of the staged ciphertext at `path`, for the record (empty if
+/// it is armored or longer than a record may carry).
+pub(crate) fn header_of(path: &std::path::Path) -> Vec<u8> {
+    let mut prefix = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| {
+        f.take(MediaFile::MAX_AGE_HEADER as u64)
+            .read_to_end(&mut prefix)
+    });
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    match (read, AgeLayout::parse(&prefix, len)) {
+        (Ok(_), Some(layout)) => {
+            prefix.truncate(layout.payload_start as usize);
+            prefix
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A [`CiphertextReader`] that learns the range's span once the range is chosen (inside the
+/// age reader, which owns it by then).
+struct PlannedReader {
+    inner: CiphertextReader,
+    planned: std::sync::Arc<std::sync::Mutex<Option<std::ops::Range<u64>>>>,
+}
+
+impl Read for PlannedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.inner.span.is_none() {
+            if let Ok(mut planned) = self.planned.lock() {
+                self.inner.span = planned.take();
+            }
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl Seek for PlannedReader {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
     }
 }
 
@@ -164,20 +304,32 @@ pub(crate) async fn open(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(8);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
     tokio::task::spawn_blocking(move || {
-        let reader = CiphertextReader {
-            store,
-            file,
-            runtime,
-            pos: 0,
-            blocks: Vec::new(),
-        };
+        let mut reader = CiphertextReader::new(store, file, runtime);
         let mut ready = Some(ready_tx);
         let mut wanted = 0;
         let mut out = ChannelWriter(tx.clone());
+        // A binary age file's size and the ciphertext of any range follow from its layout;
+        // an armored one is read by probing, as the age reader does.
+        let layout = match reader.layout() {
+            Ok(layout) => layout,
+            Err(e) => {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Err(MediaError::io(Operation::Download, "age header", e)));
+                }
+                return;
+            }
+        };
+        let plaintext_len = layout.and_then(|l| l.plaintext_len());
+        let planned = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let reader = PlannedReader {
+            inner: reader,
+            planned: std::sync::Arc::clone(&planned),
+        };
         // One header read: the size, then the range the caller asked of it.
-        let result = read_resolved(
+        let result = read_resolved_sized(
             reader,
             &identity,
+            plaintext_len,
             |size| {
                 let span = range.resolve(size);
                 if let Some(ready) = ready.take() {
@@ -185,6 +337,9 @@ pub(crate) async fn open(
                 }
                 let span = span.map_err(|e| SealError::Decrypt(e.to_string()))?;
                 wanted = span.end - span.start;
+                if let (Some(layout), Ok(mut planned)) = (layout, planned.lock()) {
+                    *planned = Some(layout.span(span.start, wanted));
+                }
                 Ok::<_, SealError>((span.start, wanted))
             },
             &mut out,

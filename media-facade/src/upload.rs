@@ -257,6 +257,10 @@ async fn store_everywhere(
     };
     record.remuxed_from = remuxed_from.filter(|_| !private);
     record.encryption = private.then(|| crate::private::AGE.to_owned());
+    if private {
+        // A few hundred bytes per recipient: range reads then skip fetching the first chunk.
+        record.age_header = crate::private::header_of(&staged_path);
+    }
     record.expires_at = expires_at;
     // A private upload's staged bytes are ciphertext: there is nothing to preview.
     let preview = preview.await.unwrap_or_default();

@@ -87,10 +87,42 @@ async fn private_media_is_ciphertext_everywhere_and_reads_only_with_an_identity(
         assert_eq!(whole, photo);
     }
     let tail = ByteRange::new(photo.len() as u64 - 1_048_576, photo.len() as u64);
+    let all = [&f.cdn, &f.ipfs, &f.torrent];
+    let before: u64 = gets(&all).iter().sum();
     let got = collect(f.store.open_private(&file.id, tail, &bob).await.unwrap())
         .await
         .unwrap();
     assert_eq!(got, photo[photo.len() - 1_048_576..]);
+    // The record carries the age header, so the range costs one store read: its own span.
+    assert!(!file.age_header.is_empty() && cipher.starts_with(&file.age_header));
+    assert_eq!(gets(&all).iter().sum::<u64>() - before, 1);
+
+    // A record without the header (older, or an armored file) still reads: the first chunk
+    // is fetched for it. One whose header was tampered with decrypts nothing.
+    let mut bare = file.clone();
+    bare.age_header.clear();
+    let mut forged = file.clone();
+    let at = forged.age_header.len() / 2;
+    forged.age_header[at] ^= 0x01;
+    for (record, reads) in [(bare, true), (forged, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let other = builder_with(&dir, &[f.cdn.clone(), f.ipfs.clone(), f.torrent.clone()])
+            .build()
+            .await
+            .unwrap();
+        other.import_ref(&record, &file.reference()).await.unwrap();
+        let before: u64 = gets(&all).iter().sum();
+        let got = match other.open_private(&record.id, tail, &bob).await {
+            Ok(stream) => collect(stream).await,
+            Err(e) => Err(e),
+        };
+        if reads {
+            assert_eq!(got.unwrap(), photo[photo.len() - 1_048_576..]);
+            assert_eq!(gets(&all).iter().sum::<u64>() - before, 2);
+        } else {
+            assert!(got.is_err(), "a tampered header decrypted");
+        }
+    }
     let stranger = Identity::generate();
     let Err(err) = f
         .store

@@ -148,16 +148,107 @@ pub fn read_resolved<R: Read + Seek, E: Into<SealError>>(
     choose: impl FnOnce(u64) -> Result<(u64, u64), E>,
     out: &mut impl Write,
 ) -> Result<u64, SealError> {
+    read_resolved_sized(ciphertext, identity, None, choose, out)
+}
+
+/// Like [`read_resolved`], with the plaintext size already known (from [`AgeLayout`]): the
+/// final chunk is then read only if the range reaches it.
+pub fn read_resolved_sized<R: Read + Seek, E: Into<SealError>>(
+    ciphertext: R,
+    identity: &Identity,
+    plaintext_len: Option<u64>,
+    choose: impl FnOnce(u64) -> Result<(u64, u64), E>,
+    out: &mut impl Write,
+) -> Result<u64, SealError> {
     let decryptor =
         age::Decryptor::new(ciphertext).map_err(|e| SealError::Decrypt(e.to_string()))?;
     let mut reader = decryptor
         .decrypt(std::iter::once(&identity.0 as &dyn age::Identity))
         .map_err(|e| SealError::Decrypt(e.to_string()))?;
-    let size = reader.seek(std::io::SeekFrom::End(0))?;
+    let size = match plaintext_len {
+        Some(size) => size,
+        None => reader.seek(std::io::SeekFrom::End(0))?,
+    };
     let (start, len) = choose(size).map_err(Into::into)?;
-    reader.seek(std::io::SeekFrom::Start(start))?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let chunk = AgeLayout::CHUNK;
+    if plaintext_len.is_some() && start > 0 && start.is_multiple_of(chunk) {
+        // A seek to a chunk boundary makes the age reader read the final chunk to learn the
+        // size; landing one byte early (in the chunk before, which the range's fetch already
+        // covers, see `AgeLayout::span`) avoids that.
+        reader.seek(std::io::SeekFrom::Start(start - 1))?;
+        let mut byte = [0u8; 1];
+        reader.read_exact(&mut byte)?;
+    } else {
+        reader.seek(std::io::SeekFrom::Start(start))?;
+    }
     let copied = std::io::copy(&mut reader.take(len), out)?;
     Ok(copied)
+}
+
+/// Where things are in a binary age file: the header (up to and including the payload's
+/// nonce), then 64 KiB plaintext chunks of 64 KiB + 16 bytes each, the last one shorter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeLayout {
+    /// Bytes before the first chunk: the header and the 16-byte nonce.
+    pub payload_start: u64,
+    /// Size of the whole age file.
+    pub file_len: u64,
+}
+
+impl AgeLayout {
+    /// Plaintext bytes per chunk.
+    pub const CHUNK: u64 = 64 * 1024;
+    /// Ciphertext bytes per full chunk.
+    pub const SEALED_CHUNK: u64 = Self::CHUNK + 16;
+
+    /// The layout of an age file of `file_len` bytes whose first bytes are `prefix` (the
+    /// header must be whole in it). `None` for an armored or malformed header.
+    pub fn parse(prefix: &[u8], file_len: u64) -> Option<AgeLayout> {
+        const VERSION: &[u8] = b"age-encryption.org/v1\n";
+        if !prefix.starts_with(VERSION) {
+            return None;
+        }
+        // The MAC line is the only header line that starts with "--- ".
+        let mac = prefix.windows(5).position(|w| w == b"\n--- ")? + 1;
+        let end = mac + prefix[mac..].iter().position(|&b| b == b'\n')? + 1;
+        let payload_start = end as u64 + 16;
+        (payload_start <= file_len).then_some(AgeLayout {
+            payload_start,
+            file_len,
+        })
+    }
+
+    /// The plaintext size, from the sizes alone (the final chunk authenticates it when read).
+    pub fn plaintext_len(&self) -> Option<u64> {
+        let sealed = self.file_len - self.payload_start;
+        let chunks = sealed.div_ceil(Self::SEALED_CHUNK);
+        if chunks == 0 {
+            return None;
+        }
+        // A last chunk of only its tag is allowed for an empty file alone.
+        let plain = sealed - 16 * chunks;
+        (plain > 0 || chunks == 1).then_some(plain)
+    }
+
+    /// The ciphertext bytes that hold plaintext `start..start + len`, as
+    /// [`read_resolved_sized`] reads them.
+    pub fn span(&self, start: u64, len: u64) -> std::ops::Range<u64> {
+        let first = if start > 0 && start.is_multiple_of(Self::CHUNK) {
+            (start - 1) / Self::CHUNK
+        } else {
+            start / Self::CHUNK
+        };
+        let last = (start + len.max(1) - 1) / Self::CHUNK;
+        let at = |chunk: u64| {
+            self.payload_start
+                .saturating_add(chunk.saturating_mul(Self::SEALED_CHUNK))
+                .min(self.file_len)
+        };
+        at(first)..at(last + 1)
+    }
 }
 
 /// The plaintext size of an age file whose ciphertext `reader` seeks over.
@@ -173,6 +264,60 @@ pub fn plaintext_len<R: Read + Seek>(ciphertext: R, identity: &Identity) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_gives_the_plaintext_size_and_the_span_of_any_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Identity::generate();
+        for size in [0usize, 1, 65_535, 65_536, 65_537, 200_000, 3 * 65_536] {
+            let plain: Vec<u8> = (0..size as u32).map(|i| (i * 7 % 251) as u8).collect();
+            let (input, output) = (dir.path().join("p"), dir.path().join("c"));
+            std::fs::write(&input, &plain).unwrap();
+            encrypt_file(
+                &input,
+                &output,
+                &[id.recipient(), Identity::generate().recipient()],
+            )
+            .unwrap();
+            let cipher = std::fs::read(&output).unwrap();
+            let layout = AgeLayout::parse(&cipher, cipher.len() as u64).unwrap();
+            assert_eq!(layout.plaintext_len(), Some(size as u64), "size {size}");
+            for (start, len) in [
+                (0, size),
+                (size / 2, size - size / 2),
+                (65_536.min(size), 1),
+            ] {
+                let (start, len) = (
+                    start as u64,
+                    (len as u64).min(size as u64 - start.min(size) as u64),
+                );
+                if len == 0 {
+                    continue;
+                }
+                // Only the span is readable: everything else is zeroed.
+                let span = layout.span(start, len);
+                let mut holed = vec![0u8; cipher.len()];
+                let head = layout.payload_start as usize;
+                holed[..head].copy_from_slice(&cipher[..head]);
+                let r = span.start as usize..span.end as usize;
+                holed[r.clone()].copy_from_slice(&cipher[r]);
+                let mut out = Vec::new();
+                read_resolved_sized(
+                    std::io::Cursor::new(&holed),
+                    &id,
+                    Some(size as u64),
+                    |_| Ok::<_, SealError>((start, len)),
+                    &mut out,
+                )
+                .unwrap_or_else(|e| panic!("size {size} range {start}+{len}: {e}"));
+                assert_eq!(out, plain[start as usize..(start + len) as usize]);
+            }
+        }
+        assert_eq!(
+            AgeLayout::parse(b"-----BEGIN AGE ENCRYPTED FILE-----", 100),
+            None
+        );
+    }
 
     #[test]
     fn encrypt_then_read_ranges_and_refuse_the_wrong_identity() {

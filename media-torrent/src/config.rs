@@ -43,6 +43,9 @@ pub struct TorrentConfig {
     pub read_timeout: Duration,
     /// Download rate limit per torrent, bytes per second (none by default).
     pub download_limit: Option<u32>,
+    /// Whether peers may download from this node (default true). Off, the node fetches but
+    /// never uploads a piece, not even of a torrent it is fetching (P2P consent `download`).
+    pub upload: bool,
     /// Where a magnet's peers (`x.pe`) and trackers may be (default: public addresses only;
     /// configured peers and trackers are always used).
     pub reach: Reach,
@@ -62,8 +65,16 @@ impl TorrentConfig {
             metadata_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(30),
             download_limit: None,
+            upload: true,
             reach: Reach::public_only(),
         }
+    }
+
+    /// Let peers download from this node (`true`, the default) or never upload (`false`).
+    #[must_use]
+    pub fn with_upload(mut self, upload: bool) -> Self {
+        self.upload = upload;
+        self
     }
 
     /// Limit each download to `bytes_per_second`.
@@ -173,7 +184,8 @@ impl SectionProvider for TorrentProvider {
             .with_trackers(section.trackers)
             .with_dht(section.dht.unwrap_or(false))
             .with_listen(listen)
-            .with_reach(ctx.reach());
+            .with_reach(ctx.reach())
+            .with_upload(ctx.shares_with_peers());
         let public = ctx.public_store();
         if let Some(public) = &public {
             config = config.with_web_seed_base(public.base_url.clone());

@@ -218,6 +218,8 @@ impl TorrentNode {
         if !config.dht {
             options.dht = None;
         }
+        // Consent to download only: librqbit chokes every peer and serves no piece.
+        options.disable_upload = !config.upload;
         let session = Session::new_with_opts(config.data_dir.join("fetch"), options)
             .await
             .map_err(|e| unavailable("starting the BitTorrent session", e))?;

@@ -385,3 +385,68 @@ async fn magnets_from_strangers_are_bounded_by_reach_and_their_metadata() {
     assert!(!fetched.join("leftover").exists());
     b.shutdown().await;
 }
+
+/// P2P consent `download`: a node that fetches a torrent serves none of it, even while the
+/// torrent is live; the same node with uploads on does (so the check can fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_only_node_serves_no_piece_of_what_it_fetches() {
+    let staging = tempfile::tempdir().unwrap();
+    let bytes = data(8 * MIB, 21);
+    for upload in [true, false] {
+        let (a_dir, b_dir, c_dir) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let a = TorrentNode::start(config(a_dir.path())).await.unwrap();
+        let location = put(&a.backend("torrent"), staging.path(), "clip.mp4", &bytes).await;
+        // B fetches slowly and keeps the torrent live, holding the first piece.
+        let b = TorrentNode::start(
+            config(b_dir.path())
+                .with_download_limit(256 * 1024)
+                .with_upload(upload),
+        )
+        .await
+        .unwrap();
+        let mut live = b
+            .backend("torrent")
+            .get(&location, ByteRange::full())
+            .await
+            .unwrap();
+        let first = live.next().await.unwrap().unwrap();
+        assert_eq!(first, bytes[..first.len()]);
+        // The only other copy leaves: whatever C gets now, it gets from B.
+        a.shutdown().await;
+
+        let hash = location.info_hash().unwrap().to_owned();
+        let only_b = Location::torrent(
+            format!("magnet:?xt=urn:btih:{hash}&x.pe={}", b.peer_addr()),
+            hash,
+        );
+        let c = TorrentNode::start(
+            config(c_dir.path()).with_timeouts(Duration::from_secs(4), Duration::from_secs(4)),
+        )
+        .await
+        .unwrap();
+        let got = read(&c.backend("torrent"), &only_b, ByteRange::new(0, 1000)).await;
+        if upload {
+            assert_eq!(
+                got.unwrap(),
+                bytes[..1000],
+                "B with uploads on serves its pieces"
+            );
+        } else {
+            let err = got.expect_err("a download-only node served a piece");
+            assert!(
+                matches!(
+                    err.kind,
+                    ErrorKind::Timeout | ErrorKind::NotFound | ErrorKind::Unavailable
+                ),
+                "{err}"
+            );
+        }
+        drop(live);
+        c.shutdown().await;
+        b.shutdown().await;
+    }
+}

@@ -1,11 +1,12 @@
-//! `video_bench CLIP TTFF_SCRIPT RATE RUNS`: time to first frame in Chromium of a clip whose
+//! `video_bench CLIP TTFF_SCRIPT RATE RTT_MS RUNS`: time to first frame in Chromium of a clip whose
 //! `moov` is at the end, stored as-is and stored faststart, for `cargo xtask bench video`.
 //!
 //! An embedded stack stores CLIP twice: once with `MetadataPolicy::Keep` (the bytes as given,
 //! index last) and once with the default policy (remuxed to faststart at upload). Both are
 //! served by the same embedded S3 server; the node script TTFF_SCRIPT (run with
 //! `MEDIA_NODE_BIN`, Chromium from `MEDIA_CHROMIUM`) plays each through a proxy capped at RATE
-//! bytes/s, RUNS times, and the medians are printed as one JSON line.
+//! bytes/s that answers each request RTT_MS late, RUNS times, and the medians are printed as
+//! one JSON line.
 
 use std::time::Duration;
 
@@ -28,8 +29,8 @@ fn numbers(v: &serde_json::Value) -> Vec<f64> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [clip, script, rate, runs] = args.as_slice() else {
-        return Err("usage: video_bench CLIP TTFF_SCRIPT RATE RUNS".into());
+    let [clip, script, rate, rtt, runs] = args.as_slice() else {
+        return Err("usage: video_bench CLIP TTFF_SCRIPT RATE RTT_MS RUNS".into());
     };
     let node = std::env::var("MEDIA_NODE_BIN").map_err(|_| "MEDIA_NODE_BIN is not set")?;
     let dir = tempfile::tempdir()?;
@@ -54,6 +55,7 @@ async fn main() -> Res<()> {
             "asIs": url(&as_is)?,
             "faststart": url(&faststart)?,
             "rate": rate.parse::<f64>()?,
+            "rtt": rtt.parse::<f64>()?,
             "runs": runs.parse::<u32>()?,
         })
         .to_string(),
