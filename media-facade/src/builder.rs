@@ -46,6 +46,7 @@ pub struct MediaStoreBuilder {
     download_policy: Arc<dyn DownloadPolicy>,
     max_size: Option<u64>,
     metadata_policy: media_privacy::MetadataPolicy,
+    store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
     p2p: crate::P2pMode,
     event_capacity: usize,
     expiry_sweep: Option<Duration>,
@@ -127,6 +128,19 @@ impl MediaStoreBuilder {
         self
     }
 
+    /// The least the store named `store` accepts, whatever an upload asks: with `Strip` it
+    /// gets only media that carries no metadata once the upload's own policy ran (an upload
+    /// under `keep` that has EXIF skips it), with `Reject` only media without a location.
+    /// An upload no store accepts fails with `InvalidInput` naming the stores.
+    pub fn store_metadata_policy(
+        mut self,
+        store: impl Into<String>,
+        policy: media_privacy::MetadataPolicy,
+    ) -> Self {
+        self.store_metadata.insert(store.into(), policy);
+        self
+    }
+
     /// Consent to peer-to-peer (default [`P2pMode::On`](crate::P2pMode::On)): with `Off`, no
     /// store that declares `peer_to_peer` is read or written; with `Download`, they are read
     /// but uploads skip them. Private media skips them unless an upload asks
@@ -196,7 +210,14 @@ impl MediaStoreBuilder {
         clear_staging(&staging);
         let catalog = match self.catalog {
             Some(c) => c,
-            None => Arc::new(RedbCatalog::open(self.data_dir.join("catalog.redb"))?),
+            // A store just dropped on the same folder may hold the file a moment longer.
+            None => Arc::new(
+                RedbCatalog::open_waiting(
+                    self.data_dir.join("catalog.redb"),
+                    Duration::from_secs(2),
+                )
+                .await?,
+            ),
         };
         let anchors = crate::anchors::Anchors::open(self.data_dir.join("anchors"))?;
         let cache = match self.cache_bytes {
@@ -220,6 +241,7 @@ impl MediaStoreBuilder {
             put_limits: self.put_limits,
             max_size: self.max_size,
             metadata_policy: self.metadata_policy,
+            store_metadata: self.store_metadata,
             p2p: self.p2p,
             thumbnailer: self.thumbnailer,
             event_capacity: self.event_capacity,
@@ -264,6 +286,7 @@ impl MediaStoreBuilder {
             download_policy: Arc::new(PreferP2p),
             max_size: Some(DEFAULT_MAX_UPLOAD),
             metadata_policy: media_privacy::MetadataPolicy::default(),
+            store_metadata: std::collections::BTreeMap::new(),
             p2p: crate::P2pMode::default(),
             event_capacity: 1024,
             expiry_sweep: None,

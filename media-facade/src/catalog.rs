@@ -55,6 +55,32 @@ impl RedbCatalog {
                 .map_err(|e| MediaError::io(Operation::Catalog, "creating catalog folder", e))?;
         }
         let db = Database::create(&path).map_err(|e| db_err("opening catalog", e))?;
+        Self::with_db(path, db)
+    }
+
+    /// Like [`RedbCatalog::open`], waiting up to `wait` while another handle in this process
+    /// still holds the file (a dropped store whose last background tasks have not ended).
+    pub async fn open_waiting(path: impl AsRef<Path>, wait: std::time::Duration) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let deadline = tokio::time::Instant::now() + wait;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| MediaError::io(Operation::Catalog, "creating catalog folder", e))?;
+        }
+        loop {
+            match Database::create(&path) {
+                Ok(db) => return Self::with_db(path, db),
+                Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(db_err("opening catalog", e)),
+            }
+        }
+    }
+
+    fn with_db(path: PathBuf, db: Database) -> Result<Self> {
         let txn = db
             .begin_write()
             .map_err(|e| db_err("catalog transaction", e))?;

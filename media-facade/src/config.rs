@@ -9,6 +9,7 @@
 //!
 //! [privacy]
 //! metadata = "strip"         # strip (default) | reject (refuse media with GPS) | keep
+//! stores = { cdn = "strip" } # the least a store accepts, whatever an upload asks
 //! p2p = "on"                 # on (default) | download (read from peers, never seed) | off
 //!
 //! [net]                      # where strangers' records may make the node connect
@@ -68,6 +69,8 @@ pub struct StackConfig {
     pub reach: Reach,
     /// What uploads do with metadata in photos and videos (default: strip it).
     pub metadata_policy: media_privacy::MetadataPolicy,
+    /// The least each named store accepts (`[privacy] stores`), whatever an upload asks.
+    pub store_metadata: BTreeMap<String, media_privacy::MetadataPolicy>,
     /// Consent to peer-to-peer (default on); `off` starts no P2P store at all.
     pub p2p: crate::P2pMode,
     /// Origins whose pages may read the gateway, the S3 server and Blossom from a browser
@@ -89,6 +92,7 @@ impl StackConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             reach: Reach::public_only(),
             metadata_policy: media_privacy::MetadataPolicy::default(),
+            store_metadata: BTreeMap::new(),
             p2p: crate::P2pMode::default(),
             cache_bytes: crate::DEFAULT_CACHE_BYTES,
             cors_origins: None,
@@ -166,6 +170,7 @@ impl StackConfig {
         if let Some(policy) = file.privacy.metadata {
             config.metadata_policy = policy;
         }
+        config.store_metadata = file.privacy.stores;
         if let Some(mode) = file.privacy.p2p {
             config.p2p = mode;
         }
@@ -246,6 +251,8 @@ struct NetSection {
 #[serde(deny_unknown_fields)]
 struct PrivacySection {
     metadata: Option<media_privacy::MetadataPolicy>,
+    #[serde(default)]
+    stores: BTreeMap<String, media_privacy::MetadataPolicy>,
     p2p: Option<crate::P2pMode>,
 }
 

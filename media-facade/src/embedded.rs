@@ -153,6 +153,9 @@ impl EmbeddedStack {
         for b in backends {
             builder = builder.backend(b);
         }
+        for (store, policy) in &config.store_metadata {
+            builder = builder.store_metadata_policy(store.clone(), *policy);
+        }
         if let Some(catalog) = shared_catalog {
             builder = builder.shared_catalog(catalog);
         }

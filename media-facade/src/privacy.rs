@@ -81,6 +81,52 @@ pub(crate) async fn apply(
     }
 }
 
+/// The stores (by name) that refuse an upload made under `applied`, each because its own
+/// least policy in `rules` asks more than the staged bytes at `path` give, with the reason.
+/// The bytes are inspected only when some store asks more than `applied` guarantees.
+pub(crate) async fn stores_refusing(
+    rules: &std::collections::BTreeMap<String, MetadataPolicy>,
+    applied: MetadataPolicy,
+    path: &std::path::Path,
+) -> Vec<(String, &'static str)> {
+    // What a policy guarantees: 2 = nothing removable left, 1 = no location, 0 = nothing.
+    let strength = |p: MetadataPolicy| match p {
+        MetadataPolicy::Keep => 0,
+        MetadataPolicy::Reject => 1,
+        _ => 2,
+    };
+    let stricter: Vec<(&String, MetadataPolicy)> = rules
+        .iter()
+        .filter(|(_, p)| strength(**p) > strength(applied))
+        .map(|(name, p)| (name, *p))
+        .collect();
+    if stricter.is_empty() {
+        return Vec::new();
+    }
+    let path = path.to_path_buf();
+    let found = tokio::task::spawn_blocking(move || inspect(&path)).await;
+    // Bytes that cannot be inspected (HEIC, a broken file) count as carrying everything.
+    let (carries_metadata, carries_location) = match found {
+        Ok(Ok(report)) => (report.changed(), report.had_location),
+        _ => (true, true),
+    };
+    stricter
+        .into_iter()
+        .filter_map(|(name, p)| match p {
+            MetadataPolicy::Reject if carries_location => Some((
+                name.clone(),
+                "it takes no media with a location (policy `reject`)",
+            )),
+            MetadataPolicy::Reject => None,
+            _ if carries_metadata => Some((
+                name.clone(),
+                "it takes only media without metadata (policy `strip`)",
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Consent to peer-to-peer: what the node lets peers learn and take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

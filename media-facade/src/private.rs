@@ -1,5 +1,8 @@
 //! Private (age-encrypted) media: encrypting an upload to its recipients, and reading a
-//! plaintext range with an identity by fetching only the ciphertext it needs.
+//! plaintext range with an identity by fetching only the ciphertext it needs: the age header
+//! comes from the record (`age_header`), the plaintext size from the file's layout, and the
+//! age chunks holding the range in one verified stream from the stores. Records without the
+//! header (older ones, armored files) cost one more verified chunk read for it.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -79,12 +82,16 @@ struct CiphertextReader {
     blocks: Vec<(u64, Vec<u8>)>,
     /// The ciphertext the range needs, once known: read as one stream.
     span: Option<std::ops::Range<u64>>,
-    /// That stream, the offset of its next byte, and the piece being read.
-    stream: Option<(crate::MediaReader, u64, Bytes)>,
+    /// That stream (read ahead by a task, so fetching and verifying overlap decryption),
+    /// the offset of its next byte, and the piece being read.
+    stream: Option<(tokio::sync::mpsc::Receiver<Result<Bytes>>, u64, Bytes)>,
 }
 
 /// Blocks a [`CiphertextReader`] keeps.
 const KEPT_BLOCKS: usize = 3;
+
+/// Verified pieces of a range's ciphertext fetched ahead of decryption.
+const READ_AHEAD: usize = 4;
 
 impl CiphertextReader {
     fn new(store: MediaStore, file: MediaFile, runtime: tokio::runtime::Handle) -> Self {
@@ -123,36 +130,19 @@ impl CiphertextReader {
         }
         let start = pos / BLOCK * BLOCK;
         let end = (start + BLOCK).min(self.file.size);
-        let bytes = self.fetch(
-            start,
-            end,
-            |reader| async move { reader.read_to_end().await },
-        )?;
+        let options = ReadOptions::new()
+            .range(ByteRange::new(start, end))
+            .ciphertext();
+        let (store, file) = (self.store.clone(), self.file.clone());
+        let bytes = self
+            .runtime
+            .block_on(async move { store.open_file(&file, options).await?.read_to_end().await })
+            .map_err(std::io::Error::other)?;
         if self.blocks.len() == KEPT_BLOCKS {
             self.blocks.remove(0);
         }
         self.blocks.push((start, bytes));
         Ok(self.blocks.len() - 1)
-    }
-
-    /// Open a verified ciphertext read of `start..end` and run `then` on it.
-    fn fetch<T, F>(
-        &self,
-        start: u64,
-        end: u64,
-        then: impl FnOnce(crate::MediaReader) -> F + Send + 'static,
-    ) -> std::io::Result<T>
-    where
-        T: Send + 'static,
-        F: std::future::Future<Output = Result<T>> + Send,
-    {
-        let options = ReadOptions::new()
-            .range(ByteRange::new(start, end))
-            .ciphertext();
-        let (store, file) = (self.store.clone(), self.file.clone());
-        self.runtime
-            .block_on(async move { then(store.open_file(&file, options).await?).await })
-            .map_err(std::io::Error::other)
     }
 
     /// Bytes at `pos` from the range's stream, if `pos` is in the range.
@@ -163,16 +153,34 @@ impl CiphertextReader {
         let in_step = matches!(&self.stream, Some((_, next, piece))
             if self.pos < *next && self.pos >= *next - piece.len() as u64);
         if !in_step && !matches!(&self.stream, Some((_, next, _)) if *next == self.pos) {
-            // Not where the stream is: open one from here to the end of the range.
-            let reader = self.fetch(self.pos, span.end, |r| async move { Ok(r) })?;
-            self.stream = Some((reader, self.pos, Bytes::new()));
+            // Not where the stream is: open one from here to the end of the range. Dropping
+            // the previous receiver ends its task.
+            let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+            let options = ReadOptions::new()
+                .range(ByteRange::new(self.pos, span.end))
+                .ciphertext();
+            let (store, file) = (self.store.clone(), self.file.clone());
+            self.runtime.spawn(async move {
+                let mut reader = match store.open_file(&file, options).await {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                while let Some(piece) = futures::StreamExt::next(&mut reader).await {
+                    if tx.send(piece).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            self.stream = Some((rx, self.pos, Bytes::new()));
         }
-        let Some((reader, next, piece)) = self.stream.as_mut() else {
+        let Some((rx, next, piece)) = self.stream.as_mut() else {
             return Ok(None);
         };
         while self.pos == *next {
-            let item = self.runtime.block_on(futures::StreamExt::next(reader));
-            match item {
+            match rx.blocking_recv() {
                 Some(Ok(bytes)) => {
                     *next += bytes.len() as u64;
                     *piece = bytes;

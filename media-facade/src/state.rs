@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub metadata_policy: media_privacy::MetadataPolicy,
+    /// The least each named store accepts (default: whatever the upload did).
+    pub store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
     pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     events: broadcast::Sender<MediaEvent>,
@@ -67,6 +69,8 @@ pub(crate) struct Parts {
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub metadata_policy: media_privacy::MetadataPolicy,
+    /// The least each named store accepts (default: whatever the upload did).
+    pub store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
     pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     pub event_capacity: usize,
@@ -96,6 +100,7 @@ impl Inner {
             put_limits: p.put_limits,
             max_size: p.max_size,
             metadata_policy: p.metadata_policy,
+            store_metadata: p.store_metadata,
             p2p: p.p2p,
             thumbnailer: p.thumbnailer,
             events,

@@ -162,8 +162,9 @@ impl MediaStore {
     }
 
     /// Open `range` of the plaintext of encrypted media `id` with `identity`: a verified
-    /// stream of the decrypted bytes. Only the ciphertext's header and the 64 KiB age chunks
-    /// holding the range are fetched (each verified like any read, then authenticated by age).
+    /// stream of the decrypted bytes. Only the 64 KiB age chunks holding the range are fetched,
+    /// in one read (verified like any read, then authenticated by age); the header comes from
+    /// the record.
     /// Not encrypted media, or an identity it was not encrypted to: an error.
     pub async fn open_private(
         &self,

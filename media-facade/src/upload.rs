@@ -90,6 +90,37 @@ async fn upload_steps(
         }
     };
     let private = request.already_age || !request.recipients.is_empty();
+    // Stores that ask more than this upload did; private media is ciphertext, which carries
+    // nothing to find.
+    let refusing = if private {
+        Vec::new()
+    } else {
+        crate::privacy::stores_refusing(&inner.store_metadata, policy, &ingested.path).await
+    };
+    if !refusing.is_empty() {
+        let takers = inner
+            .backends
+            .iter()
+            .filter(|b| !refusing.iter().any(|(name, _)| name == b.name()))
+            .count();
+        if takers == 0 {
+            let _ = std::fs::remove_file(&ingested.path);
+            let why: Vec<String> = refusing
+                .iter()
+                .map(|(name, reason)| format!("{name}: {reason}"))
+                .collect();
+            return Err(MediaError::invalid_input(
+                Operation::Upload,
+                format!(
+                    "no store takes this upload as it is ({}); upload it with the metadata policy `strip`",
+                    why.join("; ")
+                ),
+            ));
+        }
+        for (name, reason) in &refusing {
+            info!(store = %name, reason, "store skipped for this upload");
+        }
+    }
     if !request.recipients.is_empty() {
         ingested = match crate::private::encrypt(ingested, request.recipients).await {
             Ok(done) => done,
@@ -136,6 +167,7 @@ async fn upload_steps(
         expires_at,
         private,
         share,
+        refusing: refusing.into_iter().map(|(name, _)| name).collect(),
     };
     let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
     let (result, joined) = inner.uploads.run(id, existing, start).await;
@@ -169,6 +201,8 @@ struct Describe {
     private: bool,
     /// On peer-to-peer stores and in the shared catalog.
     share: bool,
+    /// Stores whose metadata policy this upload does not meet.
+    refusing: Vec<String>,
 }
 
 /// Put the staged blob on every backend of the upload plan, then record it.
@@ -189,6 +223,7 @@ async fn store_everywhere(
         expires_at,
         private,
         share,
+        refusing,
     } = describe;
     let metadata_removed = ingested.metadata_removed;
     let remuxed_from = ingested.remuxed_from;
@@ -207,12 +242,15 @@ async fn store_everywhere(
     // Without consent, peer-to-peer stores get nothing: no peer learns of this media.
     let all: Vec<usize> = (0..inner.backends.len())
         .filter(|&i| share || !inner.backends[i].capabilities().peer_to_peer)
+        .filter(|&i| !refusing.iter().any(|name| name == inner.backends[i].name()))
         .collect();
     let plan = inner.upload_policy.plan(&inner.candidates(&all));
+    // The plan's targets index the candidates it was given, not the node's backends.
     let mut puts: FuturesUnordered<_> = plan
         .targets
         .iter()
-        .map(|&i| {
+        .filter_map(|&t| all.get(t).copied())
+        .map(|i| {
             let backend = Arc::clone(&inner.backends[i]);
             let put = put_one(Arc::clone(inner), op, backend, Arc::clone(&blob));
             tokio::spawn(async move { (i, put.await) })

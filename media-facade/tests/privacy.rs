@@ -102,6 +102,97 @@ async fn reject_refuses_a_location_and_keep_stores_bytes_as_given() {
     assert_eq!(file.id, MediaId::for_bytes(&plain));
 }
 
+/// Per-store policies: a store that asks `strip` never receives media an upload kept with
+/// its metadata; one that asks `reject` never receives a location; an upload no store takes
+/// fails and names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_gets_only_media_that_meets_its_own_metadata_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdn, ipfs, torrent) = three_backends();
+    let store = builder_with(&dir, &[cdn.clone(), ipfs.clone(), torrent.clone()])
+        .download_policy(PreferP2p)
+        .store_metadata_policy("cdn", MetadataPolicy::Strip)
+        .store_metadata_policy("ipfs", MetadataPolicy::Reject)
+        .build()
+        .await
+        .unwrap();
+    let original = jpeg_with_gps();
+    let kept = store
+        .upload(
+            UploadRequest::bytes("home.jpg", original.clone())
+                .with_metadata_policy(MetadataPolicy::Keep),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.id, MediaId::for_bytes(&original));
+    // Only the store with no policy of its own got the original.
+    assert_eq!((cdn.puts(), ipfs.puts(), torrent.puts()), (0, 0, 1));
+    assert_eq!(kept.locations.len(), 1);
+
+    // Without the location (the GPS pointer renamed) but with its comment: the `reject`
+    // store takes it, the `strip` store does not.
+    let mut no_gps = jpeg_with_gps();
+    let at = no_gps.windows(2).position(|w| w == [0x88, 0x25]).unwrap();
+    no_gps[at..at + 2].copy_from_slice(&[0x88, 0x26]);
+    store
+        .upload(
+            UploadRequest::bytes("street.jpg", no_gps).with_metadata_policy(MetadataPolicy::Keep),
+        )
+        .await
+        .unwrap();
+    assert_eq!((cdn.puts(), ipfs.puts(), torrent.puts()), (0, 1, 2));
+
+    // The default upload cleans it: every store takes it.
+    store
+        .upload(UploadRequest::bytes("home.jpg", original.clone()))
+        .await
+        .unwrap();
+    assert_eq!((cdn.puts(), ipfs.puts(), torrent.puts()), (1, 2, 3));
+
+    // No store takes a kept location: a clear error naming them, nothing stored.
+    let strict_dir = tempfile::tempdir().unwrap();
+    let strict = builder_with(&strict_dir, std::slice::from_ref(&cdn))
+        .store_metadata_policy("cdn", MetadataPolicy::Strip)
+        .build()
+        .await
+        .unwrap();
+    let err = strict
+        .upload(
+            UploadRequest::bytes("home2.jpg", original).with_metadata_policy(MetadataPolicy::Keep),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, media_core::ErrorKind::InvalidInput, "{err}");
+    assert!(
+        err.to_string().contains("cdn") && err.to_string().contains("strip"),
+        "{err}"
+    );
+    assert_eq!(cdn.puts(), 1);
+}
+
+/// Consent holds whatever order the stores were registered in: a peer-to-peer store first
+/// gets nothing under `download`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_does_not_depend_on_the_order_of_the_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdn, _, torrent) = three_backends();
+    let store = builder_with(&dir, &[torrent.clone(), cdn.clone()])
+        .p2p(media_facade::P2pMode::Download)
+        .build()
+        .await
+        .unwrap();
+    let file = store
+        .upload(UploadRequest::bytes(
+            "a.bin",
+            media_core::sample_bytes(10_000, 4),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((torrent.puts(), cdn.puts()), (0, 1));
+    assert_eq!(file.locations.len(), 1);
+    assert_eq!(file.locations[0].kind(), &media_core::BackendKind::CDN);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heic_is_refused_under_the_default_policy() {
     let f = fixture(PreferP2p).await;

@@ -35,6 +35,10 @@ pub struct IpfsConfig {
     pub reach: Reach,
     /// Which pages may read the gateway from a browser (default: any origin).
     pub cors: media_http::Cors,
+    /// Whether other nodes may fetch from this one (default true). Off (P2P consent
+    /// `download`), the iroh endpoint only dials out and no gateway is started, so nothing
+    /// this node fetched is offered to anyone.
+    pub serve_peers: bool,
 }
 
 impl IpfsConfig {
@@ -48,7 +52,16 @@ impl IpfsConfig {
             request_timeout: Duration::from_secs(30),
             reach: Reach::public_only(),
             cors: media_http::Cors::public_reads(),
+            serve_peers: true,
         }
+    }
+
+    /// Serve other nodes (`true`, the default), or only fetch from them (`false`: no iroh
+    /// blobs protocol, no gateway).
+    #[must_use]
+    pub fn with_serving(mut self, serve_peers: bool) -> Self {
+        self.serve_peers = serve_peers;
+        self
     }
 
     /// Bind iroh to `addr`.
@@ -146,7 +159,8 @@ impl SectionProvider for IpfsProvider {
             .with_cors(media_http::Cors::public_reads().with_origins(
                 media_http::AllowOrigins::from_list(ctx.cors_origins().map(<[String]>::to_vec)),
             ))
-            .with_reach(ctx.reach());
+            .with_reach(ctx.reach())
+            .with_serving(ctx.shares_with_peers());
         let node = IpfsNode::start(config)
             .await
             .map_err(|e| e.into_media(Operation::Configure))?;

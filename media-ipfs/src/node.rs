@@ -95,11 +95,13 @@ impl IpfsNode {
             .bind()
             .await
             .map_err(|e| unavailable("binding the iroh endpoint", e))?;
-        let blobs = BlobsProtocol::new(store.blobs(), None);
-        let router = Router::builder(endpoint.clone())
-            .accept(iroh_blobs::ALPN, blobs)
-            .spawn();
-        let gateway = match config.gateway_listen {
+        let mut router = Router::builder(endpoint.clone());
+        if config.serve_peers {
+            router = router.accept(iroh_blobs::ALPN, BlobsProtocol::new(store.blobs(), None));
+        }
+        let router = router.spawn();
+        let gateway_listen = config.gateway_listen.filter(|_| config.serve_peers);
+        let gateway = match gateway_listen {
             Some(addr) => Some(
                 Gateway::start_with(
                     Arc::clone(&store),

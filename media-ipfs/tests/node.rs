@@ -228,6 +228,80 @@ async fn two_nodes_transfer_over_iroh_with_ranges() {
     c.shutdown().await;
 }
 
+/// P2P consent `download`: a node that fetched a blob offers it to nobody (no iroh blobs
+/// protocol, no gateway); the same node serving peers does (so the check can fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_only_node_offers_nothing_it_fetched() {
+    let staging = tempfile::tempdir().unwrap();
+    let bytes = data(3 * MIB + 5, 31);
+    for serving in [true, false] {
+        let (a_dir, b_dir, c_dir) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let a = node(a_dir.path()).await;
+        let (location, _) = put(&a.backend("ipfs"), staging.path(), &bytes).await;
+        let b = IpfsNode::start(
+            IpfsConfig::new(b_dir.path())
+                .with_reach(media_core::Reach::public_only().allow_private(true))
+                .with_serving(serving),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            read(&b.backend("ipfs"), &location, ByteRange::full()).await,
+            bytes
+        );
+        assert_eq!(b.gateway_url().is_some(), serving);
+        a.shutdown().await;
+
+        // C knows the blob only through B.
+        let ticket: iroh_blobs::ticket::BlobTicket = location.ticket().unwrap().parse().unwrap();
+        let via_b =
+            iroh_blobs::ticket::BlobTicket::new(b.endpoint_addr(), ticket.hash(), ticket.format());
+        let only_b = Location::ipfs(location.cid().unwrap()).with_hint("ticket", via_b.to_string());
+        let c = IpfsNode::start(
+            IpfsConfig::new(c_dir.path())
+                .with_reach(media_core::Reach::public_only().allow_private(true))
+                .with_gateway_listen(None)
+                .with_request_timeout(Duration::from_secs(3)),
+        )
+        .await
+        .unwrap();
+        let got = c
+            .backend("ipfs")
+            .get(&only_b, ByteRange::new(0, 1000))
+            .await;
+        if serving {
+            let mut out = Vec::new();
+            let mut stream = got.unwrap();
+            while let Some(piece) = stream.next().await {
+                out.extend_from_slice(&piece.unwrap());
+            }
+            assert_eq!(
+                out,
+                bytes[..1000],
+                "B serving peers hands out what it holds"
+            );
+        } else {
+            let mut stream = got.ok();
+            if let Some(stream) = stream.as_mut() {
+                let mut failed = false;
+                while let Some(piece) = stream.next().await {
+                    if piece.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                assert!(failed, "a download-only node served a blob");
+            }
+        }
+        b.shutdown().await;
+        c.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_reads_through_another_nodes_gateway_verifying_blocks() {
     let (a_dir, b_dir, staging) = (
