@@ -41,16 +41,7 @@ fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    media_core::testing::ffmpeg(args);
 }
 
 /// `media --json ARGS…` on a running node: the JSON it printed.

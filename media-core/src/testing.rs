@@ -506,3 +506,45 @@ impl Backend for FaultyBackend {
         self.inner.health().await
     }
 }
+
+/// Whether the command-line tool `tool` runs (`tool VERSION_ARG` succeeds). Without it a
+/// test fails with `hint`, unless `MEDIA_SKIP_INTEROP` is set: skipping is a decision someone
+/// makes, never a silent default.
+pub fn require_tool(tool: &str, version_arg: &str, hint: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg(version_arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match found {
+        true => true,
+        false if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => false,
+        false => {
+            panic!("{tool} is required: {hint}, or set MEDIA_SKIP_INTEROP=1 to skip on purpose")
+        }
+    }
+}
+
+/// Whether `ffmpeg` is here (see [`require_tool`]).
+pub fn have_ffmpeg() -> bool {
+    require_tool(
+        "ffmpeg",
+        "-version",
+        "run the tests with `cargo xtask test` (it installs Debian's ffmpeg) or install it",
+    )
+}
+
+/// `ffmpeg -v error -nostdin -y ARGS`: what it wrote to stdout. Panics with its stderr when
+/// it fails.
+pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running ffmpeg: {e}"));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

@@ -577,6 +577,8 @@ async fn private_drill(a: &EmbeddedStack, b: &EmbeddedStack, photo: &[u8]) -> Ro
         if !sealed {
             return Err(format!("the CDN object is not age ciphertext (status {status})"));
         }
+        // The stock `age` tool decrypts the object with B's key to the very photo.
+        age_cli_decrypts(&object, &b_identity, photo)?;
         // The torrent payload: the same ciphertext (the record's chunks are its digests).
         let via_torrent = read(
             &a.store,
@@ -611,13 +613,48 @@ async fn private_drill(a: &EmbeddedStack, b: &EmbeddedStack, photo: &[u8]) -> Ro
             .err()
             .ok_or("a stranger's identity opened it")?;
         Ok(format!(
-            "CDN object and torrent payload are age ciphertext ({} bytes); B decrypted {} bytes; no identity: {without}; wrong identity: {stranger}",
+            "CDN object and torrent payload are age ciphertext ({} bytes, `age -d` with B's key gives the photo); B decrypted {} bytes; no identity: {without}; wrong identity: {stranger}",
             object.len(),
             plain.len()
         ))
     }
     .await;
     drill_row(step, outcome)
+}
+
+/// `age -d -i KEY OBJECT` (Debian's `age`, which `cargo xtask demo` installs) gives `photo`.
+fn age_cli_decrypts(
+    object: &[u8],
+    identity: &media_facade::media_privacy::Identity,
+    photo: &[u8],
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (key, sealed, out) = (
+        dir.path().join("key.txt"),
+        dir.path().join("photo.age"),
+        dir.path().join("photo.jpg"),
+    );
+    media_core::write_private(&key, identity.to_secret_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&sealed, object).map_err(|e| e.to_string())?;
+    let status = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&key)
+        .arg("-o")
+        .arg(&out)
+        .arg(&sealed)
+        .status()
+        .map_err(|e| {
+            format!("the `age` tool could not run ({e}): `cargo xtask demo` installs it (Debian package `age`)")
+        })?;
+    let plain = std::fs::read(&out).unwrap_or_default();
+    if !status.success() || plain != photo {
+        return Err(format!(
+            "`age -d` with B's key did not give the photo ({status})"
+        ));
+    }
+    Ok(())
 }
 
 /// The row of a drill: its detail on success, its error otherwise.

@@ -173,17 +173,13 @@ pub fn read_resolved_sized<R: Read + Seek, E: Into<SealError>>(
     if len == 0 {
         return Ok(0);
     }
-    let chunk = AgeLayout::CHUNK;
-    if plaintext_len.is_some() && start > 0 && start.is_multiple_of(chunk) {
+    if plaintext_len.is_some() && start > 0 && start.is_multiple_of(AgeLayout::CHUNK) {
         // A seek to a chunk boundary makes the age reader read the final chunk to learn the
-        // size; landing one byte early (in the chunk before, which the range's fetch already
-        // covers, see `AgeLayout::span`) avoids that.
-        reader.seek(std::io::SeekFrom::Start(start - 1))?;
-        let mut byte = [0u8; 1];
-        reader.read_exact(&mut byte)?;
-    } else {
-        reader.seek(std::io::SeekFrom::Start(start))?;
+        // size. Landing one byte in (which decrypts the range's first chunk) and stepping
+        // back inside that chunk avoids the probe and reads nothing outside the range.
+        reader.seek(std::io::SeekFrom::Start(start + 1))?;
     }
+    reader.seek(std::io::SeekFrom::Start(start))?;
     let copied = std::io::copy(&mut reader.take(len), out)?;
     Ok(copied)
 }
@@ -236,11 +232,7 @@ impl AgeLayout {
     /// The ciphertext bytes that hold plaintext `start..start + len`, as
     /// [`read_resolved_sized`] reads them.
     pub fn span(&self, start: u64, len: u64) -> std::ops::Range<u64> {
-        let first = if start > 0 && start.is_multiple_of(Self::CHUNK) {
-            (start - 1) / Self::CHUNK
-        } else {
-            start / Self::CHUNK
-        };
+        let first = start / Self::CHUNK;
         let last = (start + len.max(1) - 1) / Self::CHUNK;
         let at = |chunk: u64| {
             self.payload_start

@@ -6,33 +6,11 @@
 use std::path::Path;
 use std::process::Command;
 
+use media_core::testing::have_ffmpeg;
 use media_privacy::faststart::faststart_in_place;
 
-/// Whether `ffmpeg` is here, or the install hint (unless skipping was chosen).
-fn have_ffmpeg() -> bool {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match found {
-        true => true,
-        false if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => false,
-        false => panic!("ffmpeg is required: run the tests with `cargo xtask test` (it installs Debian's ffmpeg), install it yourself, or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
-    }
-}
-
 fn ffmpeg(args: &[&str]) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&media_core::testing::ffmpeg(args)).into_owned()
 }
 
 /// The video stream's display rotation as `ffprobe` reads it (empty: none).

@@ -6,35 +6,9 @@
 #![cfg(feature = "video")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use media_core::testing::{ffmpeg, have_ffmpeg};
 use media_thumb::{make_poster_from_file, ThumbFormat, ThumbnailOptions};
-
-fn have_ffmpeg() -> bool {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match found {
-        true => true,
-        false if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => false,
-        false => panic!("ffmpeg is required: run the tests with `cargo xtask test` (it installs Debian's ffmpeg), install it yourself, or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
-    }
-}
-
-fn ffmpeg(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// A 2 s 640×360 test pattern clip encoded with `codec`, plus `extra` output options.
 fn clip(dir: &Path, name: &str, codec: &str, extra: &[&str]) -> PathBuf {

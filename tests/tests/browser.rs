@@ -8,7 +8,6 @@
 //! without them the test fails with that hint, unless `MEDIA_SKIP_INTEROP` is set.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use media_facade::{EmbeddedStack, StackConfig, UploadRequest};
@@ -53,26 +52,29 @@ fn tools() -> Option<Tools> {
 /// A 20 s 720p H.264 clip at 8 Mbit/s (about 20 MB), `moov` last, as phones write them
 /// (the upload remuxes it to faststart).
 fn make_clip(path: &Path) {
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=1280x720:rate=30")
-        .args([
-            "-t",
-            "20",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args([
-            "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M", "-g", "30",
-        ])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg could not make the test clip");
+    media_core::testing::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1280x720:rate=30",
+        "-t",
+        "20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        "8M",
+        "-maxrate",
+        "8M",
+        "-bufsize",
+        "16M",
+        "-g",
+        "30",
+        path.to_str().unwrap(),
+    ]);
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

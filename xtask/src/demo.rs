@@ -1,10 +1,13 @@
 //! `cargo xtask demo`: the end-to-end demo on the embedded stack.
 
+use crate::tools::ensure_apt;
 use crate::util::{cargo, target_dir, Res};
 
 /// Build the demo with cargo's own progress shown (a cold build takes minutes on two cores),
 /// then run it.
 pub(crate) fn run() -> Res {
+    // The private-photo step checks the stored object with the stock `age` tool.
+    ensure_apt("age", "--version", "age", "the demo's private-photo step")?;
     let built = target_dir().join("debug/examples/demo").is_file();
     if !built {
         eprintln!(
