@@ -4,7 +4,7 @@
 //! `media serve` runs on that directory, the other commands talk to it through its HTTP API
 //! (`node.json` in the data directory says where); otherwise they open the directory
 //! themselves: `ls`, `show` and `import` only its catalog, `put`, `get`, `rm` and `stat` the
-//! whole embedded stack.
+//! whole embedded stack. `media serve` also serves a web page for people (`page.rs`).
 //!
 //! Exit codes: 0 success · 1 failure · 2 usage error · 3 not found · 4 integrity (bytes or a
 //! record failed verification) · 5 unavailable (no store could serve, or the node is down).

@@ -16,6 +16,10 @@
 //! [`ThumbError::Unsupported`]. Outputs: WebP (default, lossy) or JPEG, one or more sizes from
 //! one decode, plus the source dimensions and a BlurHash placeholder.
 //!
+//! Videos: [`make_poster_from_file`] reads an MP4/MOV's index ([`mp4`]) for the codec, size,
+//! rotation and duration, and with the feature `video` decodes the first H.264 key frame
+//! (OpenH264) into the same thumbnails, upright. Other codecs get a reason instead.
+//!
 //! ```
 //! use media_thumb::{make_thumbnails, ThumbnailOptions};
 //! // A 64×32 PNG made on the spot.
