@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use media_core::{digest_copy, ByteRange, ByteStream, MediaError, MediaFile, Operation, Result};
-use media_privacy::seal::{encrypt_file, read_resolved_sized, AgeLayout, Recipient};
+use media_privacy::seal::{encrypt_to_writer, read_resolved_sized, AgeLayout, Recipient};
 use media_privacy::{Identity, SealError};
 
 use crate::ingest::Ingested;
@@ -40,11 +40,24 @@ pub(crate) async fn encrypt(
     let sealed_path = plain.with_extension("age");
     let target = sealed_path.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<_> {
-        encrypt_file(&plain, &target, &recipients).map_err(|e| sealed(e, Operation::Ingest))?;
-        let file = std::fs::File::open(&target)
-            .map_err(|e| MediaError::io(Operation::Ingest, "reading the ciphertext", e))?;
-        digest_copy(file, std::io::sink(), None)
-            .map_err(|e| MediaError::io(Operation::Ingest, "hashing the ciphertext", e))
+        // Encryption on one thread, hashing and writing on the others, through a pipe: the
+        // ciphertext is hashed as it is made, never read back.
+        let io = |what: &str, e| MediaError::io(Operation::Ingest, what, e);
+        let (from_sealer, to_hasher) = std::io::pipe().map_err(|e| io("a pipe", e))?;
+        let out = std::fs::File::create(&target).map_err(|e| io("creating the ciphertext", e))?;
+        std::thread::scope(|scope| {
+            let sealer = scope.spawn(move || encrypt_to_writer(&plain, to_hasher, &recipients));
+            // Returns at the end of the ciphertext, or early on an error (which drops the
+            // pipe's reading end, so the sealer stops too).
+            let digests = digest_copy(from_sealer, out, None);
+            let sealed_ok = sealer.join().unwrap_or_else(|_| {
+                Err(SealError::Io(std::io::Error::other(
+                    "the encryption thread panicked",
+                )))
+            });
+            sealed_ok.map_err(|e| sealed(e, Operation::Ingest))?;
+            digests.map_err(|e| io("hashing the ciphertext", e))
+        })
     })
     .await;
     let digests = match work {

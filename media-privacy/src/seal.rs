@@ -106,6 +106,17 @@ pub fn encrypt_file(
     output: &Path,
     recipients: &[Recipient],
 ) -> Result<(), SealError> {
+    let sink = BufWriter::with_capacity(256 * 1024, File::create(output)?);
+    encrypt_to_writer(input, sink, recipients)
+}
+
+/// Encrypt the file at `input` to `recipients` into `sink` (a file, a pipe to a hasher),
+/// streaming.
+pub fn encrypt_to_writer(
+    input: &Path,
+    sink: impl Write,
+    recipients: &[Recipient],
+) -> Result<(), SealError> {
     if recipients.is_empty() {
         return Err(SealError::BadKey(
             "encrypting needs at least one recipient".into(),
@@ -115,7 +126,6 @@ pub fn encrypt_file(
         age::Encryptor::with_recipients(recipients.iter().map(|r| &r.0 as &dyn age::Recipient))
             .map_err(|e| SealError::BadKey(e.to_string()))?;
     let mut source = BufReader::with_capacity(256 * 1024, File::open(input)?);
-    let sink = BufWriter::with_capacity(256 * 1024, File::create(output)?);
     let mut writer = encryptor.wrap_output(sink)?;
     std::io::copy(&mut source, &mut writer)?;
     // No fsync: the ciphertext is a staged file; stores keep their own durable copies.
