@@ -2,10 +2,10 @@
 //! photo was taken or by what device is removed (or the upload refused) as the
 //! [`MetadataPolicy`] says, before any store receives a byte.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use media_core::{digest_copy, MediaError, Operation};
-use media_privacy::faststart::faststart_in_place;
 use media_privacy::strip::{inspect, strip_in_place};
 use media_privacy::{MetadataPolicy, StripError};
 
@@ -50,16 +50,23 @@ pub(crate) async fn apply(
         };
         // Video that starts at once: `moov` in front of the samples (lossless). `keep` stores
         // the bytes exactly as they came (Blossom's `/upload` needs its hash to hold).
-        let remuxed =
-            policy != MetadataPolicy::Keep && faststart_in_place(&path).map_err(refused)?;
-        if removed.is_empty() && !remuxed {
-            return Ok(None);
-        }
-        let file = std::fs::File::open(&path)
-            .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
-        let digests = digest_copy(file, std::io::sink(), None)
-            .map_err(|e| MediaError::io(Operation::Ingest, "hashing the cleaned file", e))?;
-        Ok(Some((digests, removed, remuxed)))
+        let remuxed = if policy == MetadataPolicy::Keep {
+            None
+        } else {
+            faststart_hashed(&path)?
+        };
+        let remuxed_too = remuxed.is_some();
+        let digests = match remuxed {
+            Some(digests) => digests,
+            None if removed.is_empty() => return Ok(None),
+            None => {
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
+                digest_copy(file, std::io::sink(), None)
+                    .map_err(|e| MediaError::io(Operation::Ingest, "hashing the cleaned file", e))?
+            }
+        };
+        Ok(Some((digests, removed, remuxed_too)))
     })
     .await;
     match work {
@@ -125,6 +132,45 @@ pub(crate) async fn stores_refusing(
             _ => None,
         })
         .collect()
+}
+
+/// Remux the staged file at `path` to faststart if it needs it, hashing the new bytes as they
+/// are written (through a pipe to [`digest_copy`], which writes the new file): its digests,
+/// or `None` when the file was left as it is.
+fn faststart_hashed(path: &std::path::Path) -> Result<Option<media_core::Digests>, MediaError> {
+    let io = |what: &str, e| MediaError::io(Operation::Ingest, what, e);
+    let tmp = path.with_extension("faststart");
+    let (from_remux, to_hasher) = std::io::pipe().map_err(|e| io("a pipe", e))?;
+    let out = std::fs::File::create(&tmp).map_err(|e| io("creating the remuxed file", e))?;
+    let (remuxed, digests) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || digest_copy(from_remux, out, None));
+        let remuxed = (|| {
+            let mut pipe = std::io::BufWriter::with_capacity(1 << 20, to_hasher);
+            let changed = media_privacy::faststart::faststart_to(path, &mut pipe)?;
+            pipe.flush()?;
+            Ok::<_, StripError>(changed)
+        })();
+        // The pipe's writing end is closed by now: the hasher sees the end.
+        let digests = hasher
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread panicked")));
+        (remuxed, digests)
+    });
+    match remuxed {
+        Ok(true) => {
+            let digests = digests.map_err(|e| io("hashing the remuxed file", e))?;
+            std::fs::rename(&tmp, path).map_err(|e| io("replacing the staged file", e))?;
+            Ok(Some(digests))
+        }
+        Ok(false) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(refused(e))
+        }
+    }
 }
 
 /// Consent to peer-to-peer: what the node lets peers learn and take.

@@ -58,6 +58,29 @@ fn top_level(file: &mut File, len: u64) -> Result<Vec<TopBox>, StripError> {
 /// Move `moov` in front of the first `mdat` if it comes after it. Returns whether the file
 /// changed. Not an MP4, fragmented, already faststart, or a `moov` over [`MAX_MOOV`]: unchanged.
 pub fn faststart_in_place(path: &Path) -> Result<bool, StripError> {
+    let tmp = path.with_extension("faststart");
+    let result = (|| -> Result<bool, StripError> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let changed = faststart_to(path, &mut out)?;
+        out.flush()?;
+        Ok(changed)
+    })();
+    match result {
+        Ok(true) => {
+            std::fs::rename(&tmp, path)?;
+            Ok(true)
+        }
+        other => {
+            let _ = std::fs::remove_file(&tmp);
+            other
+        }
+    }
+}
+
+/// Write the file at `path` remuxed to faststart into `out` (a file, or a pipe to a hasher),
+/// and return `true`; or write nothing and return `false` when it needs no remux (see
+/// [`faststart_in_place`]).
+pub fn faststart_to(path: &Path, out: &mut dyn Write) -> Result<bool, StripError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut head = [0u8; 8];
@@ -102,42 +125,27 @@ pub fn faststart_in_place(path: &Path) -> Result<bool, StripError> {
         return Ok(false);
     }
 
-    let tmp = path.with_extension("faststart");
-    let result = (|| -> Result<(), StripError> {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let copy = |file: &mut File, from: u64, n: u64, out: &mut dyn Write| {
-            file.seek(SeekFrom::Start(from))?;
-            let copied = std::io::copy(&mut file.take(n), out)?;
-            if copied == n {
-                Ok(())
-            } else {
-                Err(malformed("the MP4 file changed while it was remuxed"))
-            }
-        };
-        copy(&mut file, 0, insert_at, &mut out)?;
-        out.write_all(&index)?;
-        for b in boxes
-            .iter()
-            .skip(first_mdat)
-            .filter(|b| b.at != moov_box.at)
-        {
-            copy(&mut file, b.at, b.size, &mut out)?;
+    let copy = |file: &mut File, from: u64, n: u64, out: &mut dyn Write| {
+        file.seek(SeekFrom::Start(from))?;
+        let copied = std::io::copy(&mut file.take(n), out)?;
+        if copied == n {
+            Ok(())
+        } else {
+            Err(malformed("the MP4 file changed while it was remuxed"))
         }
-        let tail = boxes.last().map_or(0, |b| b.at + b.size);
-        copy(&mut file, tail, len - tail, &mut out)?;
-        out.flush()?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            std::fs::rename(&tmp, path)?;
-            Ok(true)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    };
+    copy(&mut file, 0, insert_at, out)?;
+    out.write_all(&index)?;
+    for b in boxes
+        .iter()
+        .skip(first_mdat)
+        .filter(|b| b.at != moov_box.at)
+    {
+        copy(&mut file, b.at, b.size, out)?;
     }
+    let tail = boxes.last().map_or(0, |b| b.at + b.size);
+    copy(&mut file, tail, len - tail, out)?;
+    Ok(true)
 }
 
 /// Containers on the way from `moov` to the chunk offset tables.
