@@ -8,37 +8,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{media, serve};
 use sha2::{Digest, Sha256};
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-/// npm folder (with playwright-core), node, chromium; or the install hint.
-fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let npm_dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
-    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
-    let chromium = std::env::var_os("MEDIA_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| on_path("chromium"));
-    match (npm_dir, node, chromium, on_path("ffmpeg")) {
-        (Some(npm), Some(node), Some(chromium), Some(_))
-            if npm.join("node_modules/playwright-core").is_dir() =>
-        {
-            Some((npm, node, chromium))
-        }
-        _ if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
-        _ => panic!("Chromium, ffmpeg and playwright-core are required: run the tests with `cargo xtask test` (it installs Debian's chromium and ffmpeg and the npm packages), set MEDIA_NODE_DIR, MEDIA_NODE_BIN and MEDIA_CHROMIUM, or set MEDIA_SKIP_INTEROP=1 to skip the interop tests on purpose"),
-    }
-}
 
 fn ffmpeg(args: &[&str]) {
     media_core::testing::ffmpeg(args);
@@ -56,7 +30,12 @@ fn media_json(data: &Path, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn the_page_uploads_shows_and_plays_in_chromium() {
-    let Some((npm, node, chromium)) = tools() else {
+    let Some(media_core::testing::BrowserTools {
+        npm_dir: npm,
+        node,
+        chromium,
+    }) = media_core::testing::browser_tools()
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -548,3 +548,48 @@ pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// What a test that drives headless Chromium needs: the npm folder holding `playwright-core`
+/// (`MEDIA_NODE_DIR`), Node.js (`MEDIA_NODE_BIN`), Chromium (`MEDIA_CHROMIUM`, else
+/// `chromium` on the `PATH`), and `ffmpeg`.
+#[derive(Debug, Clone)]
+pub struct BrowserTools {
+    /// The npm folder with `node_modules/playwright-core`.
+    pub npm_dir: std::path::PathBuf,
+    /// The `node` binary.
+    pub node: std::path::PathBuf,
+    /// The Chromium binary.
+    pub chromium: std::path::PathBuf,
+}
+
+fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The [`BrowserTools`]; `None` only when `MEDIA_SKIP_INTEROP` is set, else a panic saying
+/// what to install.
+pub fn browser_tools() -> Option<BrowserTools> {
+    let npm_dir = std::env::var_os("MEDIA_NODE_DIR").map(std::path::PathBuf::from);
+    let node = std::env::var_os("MEDIA_NODE_BIN").map(std::path::PathBuf::from);
+    let chromium = std::env::var_os("MEDIA_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .or_else(|| on_path("chromium"));
+    match (npm_dir, node, chromium, on_path("ffmpeg")) {
+        (Some(npm_dir), Some(node), Some(chromium), Some(_))
+            if npm_dir.join("node_modules/playwright-core").is_dir() =>
+        {
+            Some(BrowserTools {
+                npm_dir,
+                node,
+                chromium,
+            })
+        }
+        // Skipping is a decision someone makes, never a silent default.
+        _ if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
+        _ => panic!("Chromium, ffmpeg and playwright-core are required: run the tests with `cargo xtask test` (it installs Debian's chromium and ffmpeg and the npm packages), set MEDIA_NODE_DIR, MEDIA_NODE_BIN and MEDIA_CHROMIUM, or set MEDIA_SKIP_INTEROP=1 to skip the interop tests on purpose"),
+    }
+}

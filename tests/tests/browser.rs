@@ -7,47 +7,11 @@
 //! remuxed to faststart, then seeks to the middle, costing a small part of the file. `cargo xtask test` installs Chromium, ffmpeg and the npm packages;
 //! without them the test fails with that hint, unless `MEDIA_SKIP_INTEROP` is set.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use media_facade::{EmbeddedStack, StackConfig, UploadRequest};
 use sha2::{Digest, Sha256};
-
-struct Tools {
-    npm_dir: PathBuf,
-    node: PathBuf,
-    chromium: PathBuf,
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-fn tools() -> Option<Tools> {
-    let npm_dir = std::env::var_os("MEDIA_NODE_DIR").map(PathBuf::from);
-    let node = std::env::var_os("MEDIA_NODE_BIN").map(PathBuf::from);
-    let chromium = std::env::var_os("MEDIA_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| on_path("chromium"));
-    match (npm_dir, node, chromium, on_path("ffmpeg")) {
-        (Some(npm_dir), Some(node), Some(chromium), Some(_))
-            if npm_dir.join("node_modules/playwright-core").is_dir() =>
-        {
-            Some(Tools {
-                npm_dir,
-                node,
-                chromium,
-            })
-        }
-        // Skipping is a decision someone makes, never a silent default.
-        _ if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
-        _ => panic!("Chromium, ffmpeg and playwright-core are required: run the tests with `cargo xtask test` (it installs Debian's chromium and ffmpeg and the npm packages), set MEDIA_NODE_DIR, MEDIA_NODE_BIN and MEDIA_CHROMIUM, or set MEDIA_SKIP_INTEROP=1 to skip the interop tests on purpose"),
-    }
-}
 
 /// A 20 s 720p H.264 clip at 8 Mbit/s (about 20 MB), `moov` last, as phones write them
 /// (the upload remuxes it to faststart).
@@ -83,7 +47,9 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_reads_every_store_from_another_origin() {
-    let Some(tools) = tools() else { return };
+    let Some(tools) = media_core::testing::browser_tools() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let config = StackConfig::from_toml("[net]\nallow_private = true\n", &dir.path().join("a"))
         .unwrap()
