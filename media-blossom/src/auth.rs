@@ -145,13 +145,25 @@ pub struct AuthRequirement<'a> {
     pub server_names: &'a [String],
     /// Now, in Unix seconds.
     pub now: u64,
+    /// Longest lifetime accepted, in seconds: an `expiration` later than `now` plus this is
+    /// refused, so a leaked event is not a key for years.
+    pub max_lifetime: u64,
 }
+
+/// Default [`AuthRequirement::max_lifetime`]: two hours (clients such as
+/// `blossom-client-sdk` sign for one).
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 2 * 3600;
 
 /// A checked authorization: who signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Authorized {
     /// The signer's public key, hex.
     pub pubkey: String,
+    /// The event's id (hex): what a server remembers to refuse a replay.
+    pub event_id: String,
+    /// The event's `expiration`, Unix seconds: how long a replay must be refused.
+    pub expires: u64,
 }
 
 /// Parse `Authorization: Nostr <base64>` and check it against `req`.
@@ -170,9 +182,11 @@ pub fn check_header(
         .ok_or(AuthError::Missing)?
         .trim();
     let event = decode_event(encoded)?;
-    check_event(&event, req)?;
+    let expires = check_event(&event, req)?;
     Ok(Authorized {
         pubkey: event.pubkey,
+        event_id: event.id,
+        expires,
     })
 }
 
@@ -197,7 +211,8 @@ fn decode_event(encoded: &str) -> Result<NostrEvent, AuthError> {
 }
 
 /// The BUD-01 checks, cheapest first; the signature last but before anything is trusted.
-pub fn check_event(event: &NostrEvent, req: &AuthRequirement<'_>) -> Result<(), AuthError> {
+/// Returns the event's expiration.
+pub fn check_event(event: &NostrEvent, req: &AuthRequirement<'_>) -> Result<u64, AuthError> {
     if event.kind != AUTH_KIND {
         return Err(AuthError::Refused(format!(
             "the authorization is of kind {}, not {AUTH_KIND}",
@@ -217,6 +232,12 @@ pub fn check_event(event: &NostrEvent, req: &AuthRequirement<'_>) -> Result<(), 
         .map_err(|_| AuthError::Malformed("the expiration is not a Unix time".into()))?;
     if expiration <= req.now {
         return Err(AuthError::Refused("the authorization has expired".into()));
+    }
+    if expiration > req.now.saturating_add(req.max_lifetime) {
+        return Err(AuthError::Refused(format!(
+            "the authorization expires too late (at most {} s from now here)",
+            req.max_lifetime
+        )));
     }
     if !event.tag_values("t").any(|verb| verb == req.verb) {
         return Err(AuthError::Refused(format!(
@@ -247,7 +268,8 @@ pub fn check_event(event: &NostrEvent, req: &AuthRequirement<'_>) -> Result<(), 
             "the authorization is scoped to another server".into(),
         ));
     }
-    event.verify()
+    event.verify()?;
+    Ok(expiration)
 }
 
 /// The host name in a `server` tag: `cdn.example.com`, `https://cdn.example.com/` or
@@ -378,6 +400,7 @@ mod tests {
             sha256: sha,
             server_names: names,
             now,
+            max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 

@@ -76,8 +76,15 @@ pub trait BlobHost: Send + Sync + 'static {
     async fn read(&self, sha256: &MediaId, range: ByteRange) -> Result<ByteStream>;
     /// Store `blob` (an `Integrity` error when its bytes are not `expected`).
     async fn store(&self, blob: IncomingBlob) -> Result<BlobInfo>;
-    /// Remove the blob everywhere this host put it.
+    /// The last Blossom owner let go of the blob: remove it everywhere this host put it for
+    /// Blossom. A host that also keeps the blob for itself (a media store's own upload)
+    /// keeps it.
     async fn delete(&self, sha256: &MediaId) -> Result<()>;
+    /// Whether the host keeps the blob for itself, not for a Blossom uploader: then an upload
+    /// of the same bytes makes nobody its owner, and no Blossom `DELETE` removes it.
+    async fn owned_by_host(&self, _sha256: &MediaId) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Blobs in a folder: `<sha256>` and `<sha256>.json` (its [`BlobInfo`]).

@@ -1,5 +1,6 @@
-//! Who uploaded which blob: `by-owner/<pubkey>/<sha256>` files (their content the upload time),
-//! so that `GET /list/<pubkey>` pages in sha256 order and `DELETE` is the uploader's alone.
+//! Who uploaded which blob: `by-owner/<pubkey>/<sha256>` files (their content the upload time
+//! and the size), so that `GET /list/<pubkey>` pages newest first, `DELETE` is the
+//! uploader's alone, and an open server can hold each pubkey to a quota.
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +43,8 @@ impl OwnerIndex {
             .join(sha256.to_string()))
     }
 
-    /// Record that `pubkey` uploaded `sha256` at `uploaded` (Unix seconds).
-    pub fn add(&self, pubkey: &str, sha256: &MediaId, uploaded: u64) -> Result<()> {
+    /// Record that `pubkey` uploaded `sha256` (`size` bytes) at `uploaded` (Unix seconds).
+    pub fn add(&self, pubkey: &str, sha256: &MediaId, uploaded: u64, size: u64) -> Result<()> {
         let entry = self.entry(pubkey, sha256)?;
         if entry.exists() {
             return Ok(());
@@ -51,8 +52,39 @@ impl OwnerIndex {
         if let Some(parent) = entry.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io("owners index", e))?;
         }
-        media_core::write_durable(&entry, uploaded.to_string().as_bytes())
+        media_core::write_durable(&entry, format!("{uploaded} {size}").as_bytes())
             .map_err(|e| io("owners index", e))
+    }
+
+    /// Every blob of `pubkey` with its upload time and size (entries of older versions of
+    /// the index have no size: 0).
+    fn entries(&self, pubkey: &str) -> Result<Vec<(MediaId, u64, u64)>> {
+        let dir = self.dir.join(check_pubkey(pubkey)?);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("owners index", e)),
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                let id: MediaId = e.file_name().to_str()?.parse().ok()?;
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let mut parts = text.split_whitespace();
+                let uploaded = parts.next()?.parse().ok()?;
+                let size = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                Some((id, uploaded, size))
+            })
+            .collect())
+    }
+
+    /// How many blobs and bytes `pubkey` has uploaded here.
+    pub fn usage(&self, pubkey: &str) -> Result<(u64, u64)> {
+        let entries = self.entries(pubkey)?;
+        Ok((
+            entries.len() as u64,
+            entries.iter().map(|(_, _, size)| size).sum(),
+        ))
     }
 
     /// Whether `pubkey` uploaded `sha256`.
@@ -74,30 +106,29 @@ impl OwnerIndex {
             .any(|owner| owner.path().join(&name).exists()))
     }
 
-    /// Up to `limit` blobs of `pubkey` after `cursor`, in sha256 order.
+    /// Up to `limit` blobs of `pubkey`, newest first (by upload time, then sha256), after
+    /// `cursor`: the sha256 of the last blob of the previous page, as the list BUD asks. An
+    /// unknown cursor gives an empty page.
     pub fn list(
         &self,
         pubkey: &str,
         cursor: Option<&MediaId>,
         limit: usize,
     ) -> Result<Vec<MediaId>> {
-        let dir = self.dir.join(check_pubkey(pubkey)?);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("owners index", e)),
+        let mut entries = self.entries(pubkey)?;
+        entries.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let start = match cursor {
+            None => 0,
+            Some(c) => match entries.iter().position(|(id, _, _)| id == c) {
+                Some(at) => at + 1,
+                None => entries.len(),
+            },
         };
-        let after = cursor.map(|c| c.to_string());
-        let mut ids: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .filter(|name| after.as_ref().is_none_or(|a| name > a))
-            .collect();
-        ids.sort_unstable();
-        Ok(ids
+        Ok(entries
             .into_iter()
-            .filter_map(|name| name.parse().ok())
+            .skip(start)
             .take(limit)
+            .map(|(id, _, _)| id)
             .collect())
     }
 }

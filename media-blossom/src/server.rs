@@ -24,9 +24,11 @@ use crate::auth::{self, AuthError, AuthRequirement, Authorized};
 use crate::host::{BlobHost, BlobInfo, IncomingBlob};
 use crate::index::OwnerIndex;
 
-/// How a Blossom server runs. Defaults: 127.0.0.1 on a port the OS picks, any valid signer
-/// may upload, 1 GiB per blob, any MIME type, reads without authorization, mirrors only from
-/// public addresses.
+/// How a Blossom server runs. Defaults: 127.0.0.1 on a port the OS picks, writes (upload,
+/// mirror, media, delete) only from `allowed_pubkeys` (none: nobody writes until keys are
+/// listed or `open_writes` is set), 1 GiB per blob, any MIME type, reads without
+/// authorization, mirrors only from public addresses, authorizations valid at most two hours,
+/// a delete authorization used once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BlossomServerConfig {
@@ -36,8 +38,18 @@ pub struct BlossomServerConfig {
     pub public_url: Option<String>,
     /// Host names `server` tags may name besides the public URL's (e.g. a domain in front).
     pub server_names: Vec<String>,
-    /// Pubkeys (hex) allowed to upload, mirror and delete; empty: any valid signer.
+    /// Pubkeys (hex) allowed to upload, mirror and delete.
     pub allowed_pubkeys: Vec<String>,
+    /// Let any valid signer write (upload, mirror, media, delete what it uploaded), within
+    /// the per-pubkey quotas. Off by default: an open server stores (and, behind a media
+    /// store, seeds from this machine's address) whatever strangers send, and fills its disk.
+    pub open_writes: bool,
+    /// With `open_writes`: most blobs one pubkey may have here.
+    pub max_blobs_per_pubkey: u64,
+    /// With `open_writes`: most bytes one pubkey may have here.
+    pub max_bytes_per_pubkey: u64,
+    /// Longest authorization lifetime accepted (`expiration` − now), in seconds.
+    pub max_auth_lifetime: u64,
     /// Largest blob accepted, in bytes.
     pub max_size: u64,
     /// Accepted MIME types (`image/*` style wildcards); empty: any.
@@ -70,6 +82,13 @@ pub trait MediaOptimizer: Send + Sync + std::fmt::Debug + 'static {
 
 /// Default largest blob: 1 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+/// Default [`BlossomServerConfig::max_blobs_per_pubkey`].
+pub const DEFAULT_MAX_BLOBS_PER_PUBKEY: u64 = 1000;
+/// Default [`BlossomServerConfig::max_bytes_per_pubkey`]: 2 GiB.
+pub const DEFAULT_MAX_BYTES_PER_PUBKEY: u64 = 2 << 30;
+/// Delete authorizations remembered at once (to refuse replays); past it, new deletes wait
+/// for old authorizations to expire.
+const MAX_REMEMBERED_DELETES: usize = 100_000;
 
 impl BlossomServerConfig {
     /// Defaults, keeping the owners index under `index_dir`.
@@ -79,6 +98,10 @@ impl BlossomServerConfig {
             public_url: None,
             server_names: Vec::new(),
             allowed_pubkeys: Vec::new(),
+            open_writes: false,
+            max_blobs_per_pubkey: DEFAULT_MAX_BLOBS_PER_PUBKEY,
+            max_bytes_per_pubkey: DEFAULT_MAX_BYTES_PER_PUBKEY,
+            max_auth_lifetime: auth::DEFAULT_MAX_LIFETIME_SECS,
             max_size: DEFAULT_MAX_SIZE,
             mime_allow: Vec::new(),
             auth_on_get: false,
@@ -102,6 +125,29 @@ impl BlossomServerConfig {
     #[must_use]
     pub fn with_allowed_pubkeys(mut self, keys: Vec<String>) -> Self {
         self.allowed_pubkeys = keys;
+        self
+    }
+
+    /// Let any valid signer write, within the per-pubkey quotas (see
+    /// [`BlossomServerConfig::open_writes`] for what that costs).
+    #[must_use]
+    pub fn with_open_writes(mut self, yes: bool) -> Self {
+        self.open_writes = yes;
+        self
+    }
+
+    /// Per-pubkey quotas of an open server: blobs and bytes.
+    #[must_use]
+    pub fn with_quota(mut self, blobs: u64, bytes: u64) -> Self {
+        self.max_blobs_per_pubkey = blobs;
+        self.max_bytes_per_pubkey = bytes;
+        self
+    }
+
+    /// Longest authorization lifetime accepted, in seconds.
+    #[must_use]
+    pub fn with_max_auth_lifetime(mut self, secs: u64) -> Self {
+        self.max_auth_lifetime = secs;
         self
     }
 
@@ -198,6 +244,7 @@ impl BlossomServer {
             server_names,
             index,
             http,
+            used_deletes: std::sync::Mutex::new(HashMap::new()),
         });
         let app = router(state);
         let task = media_http::serve(
@@ -239,6 +286,8 @@ struct ServerState {
     server_names: Vec<String>,
     index: OwnerIndex,
     http: reqwest::Client,
+    /// Delete authorizations already used (event id → expiration): each works once.
+    used_deletes: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 type Shared = State<Arc<ServerState>>;
@@ -374,12 +423,14 @@ impl ServerState {
                 sha256: sha.as_deref(),
                 server_names: &self.server_names,
                 now: auth::unix_now(),
+                max_lifetime: self.config.max_auth_lifetime,
             },
         )?;
         Ok(who)
     }
 
-    /// Writers (upload, mirror, delete) must be allowed pubkeys when a list is configured.
+    /// Writers (upload, mirror, media, delete) must be allowed pubkeys, unless the server
+    /// was opened to any signer.
     fn authorize_writer(
         &self,
         headers: &HeaderMap,
@@ -388,10 +439,45 @@ impl ServerState {
     ) -> Result<Authorized, Refusal> {
         let who = self.authorize(headers, verb, sha256)?;
         let allowed = &self.config.allowed_pubkeys;
-        if !allowed.is_empty() && !allowed.iter().any(|k| k.eq_ignore_ascii_case(&who.pubkey)) {
+        let listed = allowed.iter().any(|k| k.eq_ignore_ascii_case(&who.pubkey));
+        if !listed && !self.config.open_writes {
             return Err(AuthError::Forbidden(who.pubkey).into());
         }
         Ok(who)
+    }
+
+    /// Whether `who` is held to the open server's quotas (listed keys are not).
+    fn quota_applies(&self, who: &Authorized) -> bool {
+        !self
+            .config
+            .allowed_pubkeys
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&who.pubkey))
+    }
+
+    /// Refuse a second use of one delete authorization (a leaked or logged event), for as
+    /// long as it would be valid.
+    fn spend_once(&self, who: &Authorized) -> Result<(), Refusal> {
+        let mut used = self
+            .used_deletes
+            .lock()
+            .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "replay table"))?;
+        let now = auth::unix_now();
+        used.retain(|_, expires| *expires > now);
+        if used.contains_key(&who.event_id) {
+            return Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "this delete authorization was already used",
+            ));
+        }
+        if used.len() >= MAX_REMEMBERED_DELETES {
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many deletes at once; try again later",
+            ));
+        }
+        used.insert(who.event_id.clone(), who.expires);
+        Ok(())
     }
 
     fn mime_allowed(&self, mime: &str) -> bool {
@@ -453,12 +539,43 @@ impl ServerState {
             }
         }
         let existed = self.host.describe(&expected).await?.is_some();
+        // A dedup hit of media the host keeps for itself makes nobody an owner of it.
+        let claims = !existed || !self.host.owned_by_host(&expected).await?;
+        if claims && !self.index.owns(&who.pubkey, &expected) && self.quota_applies(who) {
+            let (blobs, bytes) = self.index.usage(&who.pubkey)?;
+            if blobs >= self.config.max_blobs_per_pubkey {
+                return Err(Refusal::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    format!(
+                        "this key already has {blobs} blobs here (at most {})",
+                        self.config.max_blobs_per_pubkey
+                    ),
+                ));
+            }
+            if bytes >= self.config.max_bytes_per_pubkey {
+                return Err(Refusal::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    format!(
+                        "this key already has {bytes} bytes here (at most {})",
+                        self.config.max_bytes_per_pubkey
+                    ),
+                ));
+            }
+        }
+        let max_size = if self.quota_applies(who) && claims {
+            let (_, bytes) = self.index.usage(&who.pubkey)?;
+            self.config
+                .max_size
+                .min(self.config.max_bytes_per_pubkey.saturating_sub(bytes))
+        } else {
+            self.config.max_size
+        };
         let info = self
             .host
             .store(IncomingBlob {
                 body,
                 expected,
-                max_size: self.config.max_size,
+                max_size,
                 mime,
             })
             .await
@@ -469,7 +586,10 @@ impl ServerState {
                     Refusal::from(e)
                 }
             })?;
-        self.index.add(&who.pubkey, &info.sha256, info.uploaded)?;
+        if claims {
+            self.index
+                .add(&who.pubkey, &info.sha256, info.uploaded, info.size)?;
+        }
         let status = if existed {
             StatusCode::OK
         } else {
@@ -749,6 +869,10 @@ async fn get_blob(
             format!("bytes {}-{}/{}", range.start, range.end - 1, info.size),
         );
     }
+    // The uploader chose the type: nothing stored here runs as a page on this origin.
+    for (name, value) in media_http::stored_bytes_headers(&info.mime) {
+        builder = builder.header(name, value);
+    }
     let body = if method == Method::HEAD || range.is_empty() {
         Body::empty()
     } else {
@@ -782,8 +906,12 @@ async fn delete_blob(
             "only the blob's uploader may delete it",
         ));
     }
+    // A delete authorization deletes once: the same event replayed later (after the blob
+    // came back) is refused.
+    state.spend_once(&who)?;
     let others_left = state.index.remove(&who.pubkey, &sha256)?;
     if !others_left {
+        // The host keeps what it holds for itself (a media store's own uploads).
         state.host.delete(&sha256).await?;
     }
     Ok(StatusCode::OK.into_response())

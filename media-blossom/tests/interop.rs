@@ -26,7 +26,9 @@ fn node_tools() -> Option<(PathBuf, PathBuf)> {
 
 async fn server(dir: &Path) -> BlossomServer {
     let host = FolderHost::new(dir.join("blobs")).unwrap();
-    let config = BlossomServerConfig::new(dir).with_reach(Reach::public_only().allow_private(true));
+    let config = BlossomServerConfig::new(dir)
+        .with_reach(Reach::public_only().allow_private(true))
+        .with_open_writes(true);
     BlossomServer::start(config, Arc::new(host)).await.unwrap()
 }
 

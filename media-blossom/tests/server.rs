@@ -22,8 +22,9 @@ async fn node(config: impl FnOnce(BlossomServerConfig) -> BlossomServerConfig) -
     let dir = tempfile::tempdir().unwrap();
     let host = FolderHost::new(dir.path().join("blobs")).unwrap();
     // Mirrors fetch from other servers on loopback in these tests.
-    let base =
-        BlossomServerConfig::new(dir.path()).with_reach(Reach::public_only().allow_private(true));
+    let base = BlossomServerConfig::new(dir.path())
+        .with_reach(Reach::public_only().allow_private(true))
+        .with_open_writes(true);
     let server = BlossomServer::start(config(base), Arc::new(host))
         .await
         .unwrap();
@@ -179,13 +180,29 @@ async fn upload_get_range_list_mirror_delete_with_signed_events() {
         .json()
         .await
         .unwrap();
-    let mut expected: Vec<String> = small.iter().map(|b| sha(b)).chain([x.clone()]).collect();
-    expected.sort();
+    let mut uploaded: Vec<String> = small.iter().map(|b| sha(b)).chain([x.clone()]).collect();
+    uploaded.sort();
     let listed: Vec<String> = list
         .iter()
         .map(|d| d["sha256"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(listed, expected);
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, uploaded);
+    // Newest first (ties by sha256), as the list BUD asks.
+    let order: Vec<(u64, &str)> = list
+        .iter()
+        .map(|d| {
+            (
+                d["uploaded"].as_u64().unwrap(),
+                d["sha256"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut by_rule = order.clone();
+    by_rule.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    assert_eq!(order, by_rule);
+    let expected = listed;
     let page: Vec<serde_json::Value> = http
         .get(format!(
             "{}/list/{}?cursor={}&limit=2",

@@ -91,6 +91,9 @@ pub(crate) fn http_error(backend: &str, what: &str, err: reqwest::Error) -> Medi
     };
     // reqwest's message stops at "error sending request": the cause (a refused address, a
     // reset connection) is further down the source chain.
+    // The URL reqwest would print may carry a presigned signature: it never goes into a
+    // message (callers name the URL with `media_core::redact_url`).
+    let err = err.without_url();
     let mut message = format!("{what}: {err}");
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {

@@ -51,10 +51,13 @@ impl RangedGet {
             };
             req = req.header(RANGE, range);
         }
-        let response = req
-            .send()
-            .await
-            .map_err(|e| http_error(&self.backend, &format!("GET {}", self.url), e))?;
+        let response = req.send().await.map_err(|e| {
+            http_error(
+                &self.backend,
+                &format!("GET {}", media_core::redact_url(&self.url)),
+                e,
+            )
+        })?;
         let status = response.status();
         let header = |name| {
             response
@@ -109,7 +112,7 @@ impl RangedGet {
             }
             other => Err(self.error(
                 classify(Some(other.as_u16()), None),
-                format!("GET {} answered {other}", self.url),
+                format!("GET {} answered {other}", media_core::redact_url(&self.url)),
             )),
         }
     }
@@ -184,7 +187,7 @@ impl RangedGet {
                 let _ = tx.send(Err(problem)).await;
                 return;
             }
-            debug!(url = %self.url, offset, error = %problem, "download interrupted, resuming");
+            debug!(url = %media_core::redact_url(&self.url), offset, error = %problem, "download interrupted, resuming");
             tokio::time::sleep(backoff(failures)).await;
         }
     }

@@ -157,7 +157,21 @@ impl EmbeddedS3 {
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             ignore_bad_range(&mut req);
             let service = service.clone();
-            async move { hyper::service::Service::call(&service, req).await }
+            async move {
+                let answer = hyper::service::Service::call(&service, req).await;
+                // Whoever wrote an object chose its type: nothing served from this origin
+                // runs as a page (media_http's one rule for stored bytes).
+                answer.map(|mut response| {
+                    let mime = response
+                        .headers()
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    media_http::protect_stored_bytes(response.headers_mut(), &mime);
+                    response
+                })
+            }
         });
         // Public reads are for browsers too: CORS on every response, preflights answered.
         let task = media_http::serve(listener, options.cors.wrap(service), limits, "s3");

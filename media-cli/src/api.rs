@@ -3,9 +3,14 @@
 //!
 //! Every request needs `Authorization: Bearer <token>`; the token and the address are in
 //! `<data>/node.json` (mode 0600), written at start and removed at exit. Reads (GET) also
-//! accept the `media_token` cookie that `POST /api/v1/session` sets (HttpOnly,
+//! accept the `media_read` cookie that `POST /api/v1/session` sets (HttpOnly,
 //! SameSite=Strict), so that the web page's `<img>` and `<video>` elements can load content;
-//! anything that changes the node still needs the header.
+//! anything that changes the node still needs the header. The cookie is its own random value,
+//! never the token: cookies ignore ports, so any other server on 127.0.0.1 may see it, and
+//! then it can read, not act.
+//!
+//! The API runs through `media_http::serve` like every other server of the node (connection
+//! cap, header and idle timeouts).
 //!
 //! `/` serves the node's web page (see `page.rs`).
 //!
@@ -59,8 +64,19 @@ impl NodeFile {
         data.join("node.json")
     }
 
+    /// The running node's file, if there is one this user can trust: the file and its
+    /// folder are this user's and nobody else may write them (else another local user could
+    /// point `media` at his own server and receive the files, and identities, it sends).
     pub fn read(data: &Path) -> Option<NodeFile> {
-        let bytes = std::fs::read(Self::path(data)).ok()?;
+        let path = Self::path(data);
+        if let Err(why) = trusted(&path) {
+            if path.exists() {
+                tracing::warn!(file = %path.display(), "{why}: ignored");
+                eprintln!("media: ignoring {}: {why}", path.display());
+            }
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -69,6 +85,36 @@ impl NodeFile {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         media_core::write_private(&Self::path(data), &json)
     }
+}
+
+/// Whether `file` and its folder belong to this user and are writable by no one else.
+#[cfg(unix)]
+fn trusted(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let folder = file.parent().unwrap_or(Path::new("."));
+    for (what, path) in [("its folder", folder), ("the file", file)] {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{what}: {e}"))?;
+        if meta.file_type().is_symlink() {
+            return Err(format!("{what} is a symbolic link"));
+        }
+        if meta.uid() != me {
+            return Err(format!(
+                "{what} belongs to another user (uid {})",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!("{what} is writable by other users"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted(_file: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 /// A random bearer token from the OS's CSPRNG.
@@ -84,11 +130,13 @@ pub fn new_token() -> Result<String, MediaError> {
 struct Api {
     store: MediaStore,
     token: String,
+    /// The page's read-only cookie value: random, made at start, not derived from the token.
+    read_cookie: String,
     endpoints: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The cookie that authorizes reads from the web page.
-const COOKIE: &str = "media_token";
+const COOKIE: &str = "media_read";
 
 /// Serve the API and the web page for `store` on `listen` until the returned task is
 /// aborted. `endpoints` are the node's public services (name, URL) the page links to.
@@ -123,13 +171,15 @@ pub async fn serve(
         .with_state(Api {
             store,
             token,
+            read_cookie: new_token()?,
             endpoints: std::sync::Arc::new(endpoints),
         });
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "node API stopped");
-        }
-    });
+    let task = media_http::serve(
+        listener,
+        hyper_util::service::TowerToHyperService::new(app),
+        media_http::ServeLimits::default(),
+        "api",
+    );
     Ok((addr, task))
 }
 
@@ -160,14 +210,18 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Constant-time comparison: the token is a secret.
-fn is_token(api: &Api, given: &str) -> bool {
-    given.len() == api.token.len()
+/// Constant-time comparison: both are secrets.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len()
         && given
             .bytes()
-            .zip(api.token.bytes())
+            .zip(secret.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+}
+
+fn is_token(api: &Api, given: &str) -> bool {
+    same_secret(given, &api.token)
 }
 
 fn denied() -> ApiError {
@@ -204,7 +258,7 @@ fn authorize_read(api: &Api, headers: &HeaderMap) -> ApiResult<()> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && is_token(api, value));
+        .any(|(name, value)| name == COOKIE && same_secret(value, &api.read_cookie));
     if from_cookie {
         Ok(())
     } else {
@@ -216,7 +270,7 @@ async fn session(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Respon
     authorize(&api, &headers)?;
     let cookie = format!(
         "{COOKIE}={}; Path=/api/v1/; HttpOnly; SameSite=Strict",
-        api.token
+        api.read_cookie
     );
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -346,12 +400,11 @@ async fn content(
     if let Some(Ok(v)) = content_range.map(header::HeaderValue::try_from) {
         h.insert(header::CONTENT_RANGE, v);
     }
-    // The type comes from a record, which a stranger may have written: only photos and
-    // videos are shown as what they say they are (no SVG, no HTML), nothing is sniffed,
-    // and the response may run no script on this origin.
-    let shown = (file.mime.starts_with("image/") && file.mime != "image/svg+xml")
-        || file.mime.starts_with("video/");
-    let mime = if shown && file.encryption.is_none() {
+    // The type comes from a record, which a stranger may have written: only photos, audio
+    // and videos are shown as what they say they are (media_http's one rule: no SVG, no
+    // HTML, whatever the spelling), nothing is sniffed, and the response may run no script
+    // on this origin.
+    let mime = if media_http::is_passive_media(&file.mime) && file.encryption.is_none() {
         file.mime.as_str()
     } else {
         "application/octet-stream"
@@ -359,10 +412,7 @@ async fn content(
     if let Ok(v) = header::HeaderValue::from_str(mime) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
+    media_http::protect_stored_bytes(h, mime);
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static("default-src 'none'; sandbox"),

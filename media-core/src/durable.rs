@@ -13,12 +13,41 @@ use std::path::Path;
 /// media_core::write_durable(&path, b"{}").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
 /// ```
+///
+/// The file is readable by its owner only (0600): what a node writes beside its media
+/// (records, indexes, anchors) is nobody else's business on a shared machine.
 pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_durable_mode(path, bytes, 0o644)
+    write_durable_mode(path, bytes, 0o600)
 }
 
-/// Like [`write_durable`], readable and writable by the owner only (mode 0600 where there are
-/// modes): for secrets (keys, tokens).
+/// Create `dir` (and its parents) and make `dir` itself accessible to its owner only
+/// (0700 where there are modes), also when it already existed: a data directory holds
+/// plaintext of private uploads while they are staged, and the node's secrets.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let data = dir.path().join("data");
+/// media_core::create_private_dir(&data).unwrap();
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+/// # }
+/// ```
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Like [`write_durable`] (mode 0600 where there are modes), named for the call sites that
+/// write secrets (keys, tokens).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_durable_mode(path, bytes, 0o600)
 }

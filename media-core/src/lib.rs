@@ -65,7 +65,7 @@ pub mod testing;
 pub use backend::{Backend, ByteStream, Capabilities, Progress, StagedBlob};
 pub use catalog::{Catalog, MemoryCatalog};
 pub use digest::{digest_copy, ChunkLayout, Digester, Digests, CHUNK_SIZE};
-pub use durable::{write_durable, write_private};
+pub use durable::{create_private_dir, write_durable, write_private};
 pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};
@@ -77,7 +77,7 @@ pub use policy::{
     UploadToAll, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_HEDGE_AFTER,
 };
 pub use range::ByteRange;
-pub use reach::Reach;
+pub use reach::{redact_url, Reach};
 pub use reference::{chunk_root, MediaRef};
 pub use sample::sample_bytes;
 pub use service::{

@@ -128,7 +128,8 @@ impl Reach {
     pub fn check_url(&self, url: &str) -> Result<()> {
         let (host, port) = Self::url_host_port(url)?;
         let host = host.as_str();
-        let host_lc = host.to_ascii_lowercase();
+        // `localhost.` is `localhost`: the resolver ignores one trailing dot.
+        let host_lc = host.to_ascii_lowercase().trim_end_matches('.').to_owned();
         if self.hosts.contains(&host_lc) || self.hosts.contains(&format!("{host_lc}:{port}")) {
             return Ok(());
         }
@@ -148,13 +149,16 @@ impl Reach {
         Ok(())
     }
 
-    /// The host (without IPv6 brackets) and port an `http(s)` URL points at; user info and
-    /// other schemes are refused.
+    /// The host (without IPv6 brackets) and port an `http(s)` URL points at, parsed as the
+    /// HTTP client parses it (the WHATWG URL rules of the `url` crate, which `reqwest` uses):
+    /// every IPv4 spelling the client would connect to directly (`127.1`, `0x7f.0.0.1`,
+    /// `017700000001`, `2130706433`, `0.0`) comes back as its canonical address, so a check
+    /// of the host is a check of what will be connected to. User info and other schemes are
+    /// refused.
     pub fn url_host_port(url: &str) -> Result<(String, u16)> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| refused(format!("{:?} is not an http(s) URL", short(url))))?;
-        let default_port = match scheme.to_ascii_lowercase().as_str() {
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|e| refused(format!("{:?} is not a usable URL: {e}", short(url))))?;
+        let default_port = match parsed.scheme() {
             "http" => 80,
             "https" => 443,
             other => {
@@ -164,13 +168,31 @@ impl Reach {
                 )))
             }
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.contains('@') {
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(refused("URLs with user info are not fetched".to_owned()));
         }
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| refused(format!("{:?} has no usable host", short(url))))?;
-        Ok((host.to_owned(), port.unwrap_or(default_port)))
+        let host = match parsed.host() {
+            Some(url::Host::Ipv4(v4)) => v4.to_string(),
+            Some(url::Host::Ipv6(v6)) => v6.to_string(),
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            _ => return Err(refused(format!("{:?} has no usable host", short(url)))),
+        };
+        Ok((host, parsed.port().unwrap_or(default_port)))
+    }
+}
+
+/// `url` with its query and fragment replaced by `?…`, for errors and logs: a presigned URL's
+/// signature and credential are in its query, and a stranger's URL may carry anything there.
+///
+/// ```
+/// let url = "http://127.0.0.1:9000/media/ab?X-Amz-Signature=46fa&X-Amz-Credential=k";
+/// assert_eq!(media_core::redact_url(url), "http://127.0.0.1:9000/media/ab?…");
+/// assert_eq!(media_core::redact_url("https://cdn.example.com/a"), "https://cdn.example.com/a");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    match url.find(['?', '#']) {
+        Some(at) => format!("{}?…", &url[..at]),
+        None => url.to_owned(),
     }
 }
 
@@ -180,25 +202,6 @@ fn short(s: &str) -> String {
 
 fn refused(message: String) -> MediaError {
     MediaError::new(ErrorKind::PermissionDenied, Operation::Get, message)
-}
-
-/// `host:port`, `[v6]:port`, `host` or `[v6]` → host and port.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((host, port));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => Some((host, Some(port.parse().ok()?))),
-        Some(_) => None,
-        None if authority.is_empty() => None,
-        None => Some((authority, None)),
-    }
 }
 
 #[cfg(test)]
@@ -228,6 +231,22 @@ mod tests {
             "example.com/x",
             "http://:80/",
             "http://example.com:99999/",
+            // Every IPv4 spelling the HTTP client connects to directly.
+            "http://127.1:18081/",
+            "http://0x7f.0.0.1/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://2130706433/",
+            "http://017700000001/",
+            "http://0.0/",
+            "http://0/",
+            "http://169.254.43518/",
+            "http://10.1/",
+            "http://192.168.257/",
+            "http://[::ffff:7f00:1]/",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+            "http://127.0.0.1.:80/",
+            "HTTP://LOCALHOST./",
         ] {
             assert!(r.check_url(bad).is_err(), "{bad}");
         }

@@ -249,6 +249,12 @@ async fn run() -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     println!("blossom: a plain HTTP client uploads to A's Blossom server; B serves it by hash");
     rows.push(blossom_drill(&a, &b).await);
 
+    println!("drill: a stranger signs a Blossom DELETE of A's photo");
+    rows.push(stranger_delete_drill(&a, &files[0].0, &files[0].1).await);
+
+    println!("drill: B reads a stranger's forged record of a new clip, then its owner uploads the genuine one");
+    rows.push(forged_then_genuine_drill(&b.store, dir.path()).await);
+
     println!("privacy: A shares a private photo with B only");
     rows.push(private_drill(&a, &b, &photo).await);
 
@@ -392,6 +398,134 @@ async fn forged_record_drill(
     drill_row(step, outcome)
 }
 
+/// A stranger with a fresh nostr key reads A's photo from A's Blossom server, re-uploads it
+/// and signs a `DELETE`: the upload and the delete are refused (writes are closed to keys A
+/// did not list, and the photo is A's own), and the photo still reads, verified.
+async fn stranger_delete_drill(a: &EmbeddedStack, file: &MediaFile, bytes: &[u8]) -> Row {
+    let step = "stranger's Blossom DELETE of A's photo -> refused, photo still reads".to_owned();
+    let outcome: Result<String, String> = async {
+        use media_facade::media_blossom::{auth::unix_now, NostrKeys};
+        let url = a
+            .endpoints()
+            .into_iter()
+            .find(|(name, _)| name == "blossom")
+            .map(|(_, url)| url)
+            .ok_or("no Blossom server")?;
+        let id = file.id.to_string();
+        let stranger = NostrKeys::generate().map_err(|e| e.to_string())?;
+        let sign = |verb: &str| {
+            stranger
+                .authorize(verb, &[&id], "mine now", unix_now(), 300)
+                .map(|e| e.to_header())
+                .map_err(|e| e.to_string())
+        };
+        let (status, public) = http(&url, "GET", &format!("/{id}"), &[], &[]).await?;
+        if status != 200 || MediaId::for_bytes(&public) != file.id {
+            return Err(format!("the public read answered {status}"));
+        }
+        let (upload, _) = http(
+            &url,
+            "PUT",
+            "/upload",
+            &[
+                ("Authorization", sign("upload")?),
+                ("X-SHA-256", id.clone()),
+            ],
+            &public,
+        )
+        .await?;
+        let (delete, _) = http(
+            &url,
+            "DELETE",
+            &format!("/{id}"),
+            &[("Authorization", sign("delete")?)],
+            &[],
+        )
+        .await?;
+        if upload / 100 != 4 || delete / 100 != 4 {
+            return Err(format!("upload answered {upload}, delete {delete}"));
+        }
+        let after = a
+            .store
+            .read_all(&file.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if after != bytes {
+            return Err("A's photo no longer reads".into());
+        }
+        Ok(format!(
+            "upload {upload}, delete {delete}; the photo reads, {} bytes verified",
+            after.len()
+        ))
+    }
+    .await;
+    drill_row(step, outcome)
+}
+
+/// A stranger hands B a forged record of a clip B has never seen (its real id, chunks of
+/// other bytes that a store serves): the whole read fails with nothing released. Then the
+/// clip's owner uploads the genuine bytes to B, and every read of the id (whole, a range,
+/// and again from the cache) is the genuine clip: the failed read poisoned nothing.
+async fn forged_then_genuine_drill(b: &MediaStore, scratch: &std::path::Path) -> Row {
+    let step = "forged read, then the genuine upload -> genuine bytes served".to_owned();
+    let outcome: Result<String, String> = async {
+        let genuine = sample(3 * 1024 * 1024 + 77, 123);
+        let forged_bytes = sample(genuine.len(), 124);
+        let digests = media_core::Digests::of_bytes(&forged_bytes);
+        let path = scratch.join("forged-new.bin");
+        std::fs::write(&path, &forged_bytes).map_err(|e| e.to_string())?;
+        let cdn = b
+            .backends()
+            .iter()
+            .find(|x| x.name() == "cdn")
+            .ok_or("B has no CDN store")?;
+        let blob =
+            media_core::StagedBlob::new(&path, "gift.mp4", "video/mp4", Arc::new(digests.clone()));
+        let location = cdn
+            .put(&blob, media_core::Progress::none())
+            .await
+            .map_err(|e| e.to_string())?;
+        let real = media_core::Digests::of_bytes(&genuine);
+        let mut forged = MediaFile::new(
+            "gift.mp4",
+            "video/mp4",
+            &digests,
+            media_core::Timestamp::now(),
+        );
+        forged.id = real.id();
+        forged.sha256 = real.sha256;
+        forged.blake3 = real.blake3;
+        forged.locations.push(location);
+        b.import(&forged).await.map_err(|e| e.to_string())?;
+        let refused = b
+            .read_all(&forged.id)
+            .await
+            .err()
+            .ok_or("the forged read was released")?;
+        let put = b
+            .upload(UploadRequest::bytes("clip.mp4", genuine.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let whole = b.read_all(&put.id).await.map_err(|e| e.to_string())?;
+        let (range, _) = read(
+            b,
+            &put,
+            ReadOptions::new().range(ByteRange::new(1_000_000, 2_100_000)),
+        )
+        .await?;
+        let again = b.read_all(&put.id).await.map_err(|e| e.to_string())?;
+        if whole != genuine || range != genuine[1_000_000..2_100_000] || again != genuine {
+            return Err("the node served other bytes than the genuine clip".into());
+        }
+        Ok(format!(
+            "forged read: {}; genuine read whole, by range and again from the cache",
+            refused.kind
+        ))
+    }
+    .await;
+    drill_row(step, outcome)
+}
+
 /// One HTTP/1.1 request on a fresh connection, as curl would send it: status and body.
 async fn http(
     base: &str,
@@ -474,7 +608,7 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
     let step = "Blossom: HTTP upload to A, B serves it by hash".to_owned();
     let outcome: Result<String, String> = async {
-        use media_facade::media_blossom::{auth::unix_now, NostrKeys};
+        use media_facade::media_blossom::{auth::unix_now, load_or_create_keys};
         let url = |stack: &EmbeddedStack| {
             stack
                 .endpoints()
@@ -486,7 +620,9 @@ async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
         let (a_url, b_url) = (url(a)?, url(b)?);
         let bytes = sample(3 * 1024 * 1024 + 333, 15);
         let id = MediaId::for_bytes(&bytes);
-        let keys = NostrKeys::generate().map_err(|e| e.to_string())?;
+        // A's own key: A's Blossom server takes writes from it (and listed keys) only.
+        let keys = load_or_create_keys(&a.store.data_dir().join("secrets").join("nostr.key"))
+            .map_err(|e| e.to_string())?;
         let auth = keys
             .authorize(
                 "upload",

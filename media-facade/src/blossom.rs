@@ -44,6 +44,7 @@ impl BlobHost for MediaStore {
         // BUD-02: the bytes are stored as sent (their hash is the blob's name); metadata
         // removal is what `PUT /media` is for.
         let mut request = UploadRequest::reader(blob.expected.to_string(), blob.body)
+            .for_blossom()
             .expect_sha256(blob.expected)
             .with_max_size(blob.max_size)
             .with_metadata_policy(media_privacy::MetadataPolicy::Keep);
@@ -55,7 +56,14 @@ impl BlobHost for MediaStore {
     }
 
     async fn delete(&self, sha256: &MediaId) -> Result<()> {
-        MediaStore::delete(self, sha256).await.map(|_| ())
+        self.delete_for_blossom(sha256).await
+    }
+
+    async fn owned_by_host(&self, sha256: &MediaId) -> Result<bool> {
+        Ok(self
+            .inner
+            .ownership
+            .owned_by(sha256, crate::ownership::Owner::Node))
     }
 }
 
@@ -73,7 +81,8 @@ pub(crate) async fn start_server(
     }
     let listen = ctx.addr_or_stable(section.listen, "blossom", media_core::Transport::Tcp)?;
     #[allow(unused_mut)]
-    let mut config = section.server_config(ctx.data_dir(), listen, ctx.reach(), ctx.cors_origins());
+    let mut config =
+        section.server_config(ctx.data_dir(), listen, ctx.reach(), ctx.cors_origins())?;
     #[cfg(feature = "thumb")]
     {
         config = config.with_optimizer(std::sync::Arc::new(ThumbOptimizer));

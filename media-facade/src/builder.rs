@@ -204,8 +204,11 @@ impl MediaStoreBuilder {
                 ));
             }
         }
+        // The data directory and staging are the owner's alone: staged uploads are the
+        // plaintext of private media until they are encrypted.
         let staging = self.data_dir.join("staging");
-        std::fs::create_dir_all(&staging)
+        media_core::create_private_dir(&self.data_dir)
+            .and_then(|()| media_core::create_private_dir(&staging))
             .map_err(|e| MediaError::io(Operation::Configure, "creating data directory", e))?;
         clear_staging(&staging);
         let catalog = match self.catalog {
@@ -220,6 +223,7 @@ impl MediaStoreBuilder {
             ),
         };
         let anchors = crate::anchors::Anchors::open(self.data_dir.join("anchors"))?;
+        let ownership = crate::ownership::Ownership::open(self.data_dir.join("owned"))?;
         let cache = match self.cache_bytes {
             Some(max) if max > 0 => Some(Arc::new(crate::cache::ChunkCache::open(
                 self.data_dir.join("cache"),
@@ -234,6 +238,7 @@ impl MediaStoreBuilder {
             catalog,
             shared_catalog: self.shared_catalog,
             anchors,
+            ownership,
             cache,
             upload_policy: self.upload_policy,
             download_policy: self.download_policy,

@@ -28,10 +28,19 @@ const WRITE_SLOTS: usize = 4;
 
 type Key = (MediaId, u64);
 
+/// What a cached chunk was verified as: the chunk digest of the anchored record that
+/// verified it (the SHA-256 a later read must ask for) and the BLAKE3 of its bytes (the fast
+/// check that the file did not change since).
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    sha256: Digest32,
+    blake3: [u8; 32],
+}
+
 #[derive(Debug, Default)]
 struct Index {
-    /// Size, last use and (once known) the BLAKE3 of every cached chunk.
-    entries: HashMap<Key, (u64, u64, Option<[u8; 32]>)>,
+    /// Size, last use and (once known) the digests of every cached chunk.
+    entries: HashMap<Key, (u64, u64, Option<Checked>)>,
     /// Last use → chunk, oldest first.
     by_use: BTreeMap<u64, Key>,
     total: u64,
@@ -39,7 +48,7 @@ struct Index {
 }
 
 impl Index {
-    fn touch(&mut self, key: Key, size: u64, fast: Option<[u8; 32]>) {
+    fn touch(&mut self, key: Key, size: u64, fast: Option<Checked>) {
         self.clock += 1;
         let clock = self.clock;
         if let Some((old_size, used, _)) = self.entries.insert(key, (size, clock, fast)) {
@@ -173,9 +182,11 @@ impl ChunkCache {
         })
     }
 
-    /// Chunk `index` of `id` if it is cached and still holds the verified bytes (its BLAKE3
-    /// from when it was verified, else `expected`, the record's SHA-256). A chunk that does
-    /// not is removed and reported as absent.
+    /// Chunk `index` of `id` if it is cached as the chunk `expected` (the chunk digest of the
+    /// record being read) and still holds the bytes verified then. A chunk cached under
+    /// another digest (another record of the same id once verified it) or changed on disk is
+    /// removed and reported as absent: the cache can only ever return bytes that hash to
+    /// what the caller asks for.
     pub async fn get(&self, id: &MediaId, index: u64, expected: Digest32) -> Option<Bytes> {
         let key = (*id, index);
         let fast = self
@@ -191,7 +202,9 @@ impl ChunkCache {
                 let data = std::fs::read(&path)?;
                 let blake = *blake3::hash(&data).as_bytes();
                 let intact = match fast {
-                    Some(known) => blake == known,
+                    // Verified in this run: as the same chunk digest, and unchanged since.
+                    Some(known) => known.sha256 == expected && blake == known.blake3,
+                    // Cached by an earlier run: the full check against what is asked.
                     None => Digest32::sha256(&data) == expected,
                 };
                 if !intact {
@@ -209,12 +222,16 @@ impl ChunkCache {
         match read {
             Ok(Ok((data, Some(blake)))) => {
                 if let Ok(mut i) = self.index.lock() {
-                    i.touch(key, data.len() as u64, Some(blake));
+                    let checked = Checked {
+                        sha256: expected,
+                        blake3: blake,
+                    };
+                    i.touch(key, data.len() as u64, Some(checked));
                 }
                 Some(Bytes::from(data))
             }
             Ok(Ok((_, None))) => {
-                warn!(%id, chunk = index, "cached chunk changed on disk; removed, read from the stores");
+                warn!(%id, chunk = index, "cached chunk is not the one asked for (changed on disk, or cached for another record); removed, read from the stores");
                 self.forget(&key);
                 None
             }
@@ -227,9 +244,11 @@ impl ChunkCache {
         }
     }
 
-    /// Keep a verified chunk, in the background. Skipped when the disk is behind or the
-    /// chunk alone is larger than the cache.
-    pub fn put(self: &Arc<Self>, id: MediaId, index: u64, chunk: Bytes) {
+    /// Keep a chunk that verified as `verified_as`, the chunk digest of an *anchored* record
+    /// of `id` (callers never cache chunks of a record nothing vouches for), in the
+    /// background. Skipped when the disk is behind or the chunk alone is larger than the
+    /// cache.
+    pub fn put(self: &Arc<Self>, id: MediaId, index: u64, chunk: Bytes, verified_as: Digest32) {
         let size = chunk.len() as u64;
         if size > self.max_bytes || self.contains(&id, index) {
             return;
@@ -246,10 +265,13 @@ impl ChunkCache {
                 debug!(%id, chunk = index, error = %e, "could not cache a chunk");
                 return;
             }
-            let blake = *blake3::hash(&chunk).as_bytes();
+            let checked = Checked {
+                sha256: verified_as,
+                blake3: *blake3::hash(&chunk).as_bytes(),
+            };
             let gone = match cache.index.lock() {
                 Ok(mut i) => {
-                    i.touch(key, size, Some(blake));
+                    i.touch(key, size, Some(checked));
                     i.evict_to(cache.max_bytes)
                 }
                 Err(_) => Vec::new(),
@@ -269,6 +291,15 @@ impl ChunkCache {
             }
         }
         let _ = std::fs::remove_dir_all(self.dir.join(id.sha256().to_hex()));
+    }
+
+    /// Drop chunks `indices` of `id`: what a read that failed had added.
+    pub fn remove_chunks(&self, id: &MediaId, indices: &[u64]) {
+        for &index in indices {
+            let key = (*id, index);
+            self.forget(&key);
+            let _ = std::fs::remove_file(self.path(&key));
+        }
     }
 
     fn forget(&self, key: &Key) {
@@ -308,7 +339,7 @@ mod tests {
         let cache = Arc::new(ChunkCache::open(dir.path().join("c"), 30).unwrap());
         let chunk = |b: u8| Bytes::from(vec![b; 10]);
         for n in 0..3u8 {
-            cache.put(id(n), 0, chunk(n));
+            cache.put(id(n), 0, chunk(n), Digest32::sha256(&chunk(n)));
             // Writes are in the background; wait for each.
             for _ in 0..200 {
                 if cache.contains(&id(n), 0) {
@@ -344,5 +375,28 @@ mod tests {
         assert!(!cache.contains(&id(2), 0));
         cache.remove_media(&id(0));
         assert_eq!(cache.bytes(), 0);
+    }
+
+    /// A chunk is returned only for the digest it was cached as: the same id with another
+    /// chunk list (a stranger's record, then the genuine one) never gets it.
+    #[tokio::test]
+    async fn a_chunk_cached_as_one_digest_is_not_returned_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(ChunkCache::open(dir.path().join("c"), 1 << 20).unwrap());
+        let forged = Bytes::from_static(b"forged chunk");
+        let genuine = Digest32::sha256(b"genuine chunk");
+        cache.put(id(7), 0, forged.clone(), Digest32::sha256(&forged));
+        for _ in 0..200 {
+            if cache.contains(&id(7), 0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(cache.contains(&id(7), 0));
+        assert!(cache.get(&id(7), 0, genuine).await.is_none());
+        assert!(
+            !cache.contains(&id(7), 0),
+            "the mismatching chunk is dropped"
+        );
     }
 }

@@ -81,6 +81,14 @@ impl RedbCatalog {
     }
 
     fn with_db(path: PathBuf, db: Database) -> Result<Self> {
+        // Records name what the owner stores (and private media's recipients' stanzas): the
+        // owner's alone, like every file beside the media.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| MediaError::io(Operation::Catalog, "making the catalog private", e))?;
+        }
         let txn = db
             .begin_write()
             .map_err(|e| db_err("catalog transaction", e))?;

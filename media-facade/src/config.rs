@@ -53,7 +53,7 @@ use serde::Deserialize;
 /// How a node runs: where its data lives, the download policy, and each store's section.
 /// Defaults: every store compiled in (by cargo feature), embedded, on 127.0.0.1 with ports
 /// the OS picks and kept across restarts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct StackConfig {
     /// Where everything lives: `catalog.redb`, `addrs.json`, and one folder per store.
@@ -80,6 +80,24 @@ pub struct StackConfig {
     pub cache_bytes: u64,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
+}
+
+/// The sections are shown by name only: they hold secrets (`[cdn] secret_key`), which never
+/// go into a log line through `{:?}`.
+impl std::fmt::Debug for StackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackConfig")
+            .field("data_dir", &self.data_dir)
+            .field("p2p_timeout", &self.p2p_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("reach", &self.reach)
+            .field("metadata_policy", &self.metadata_policy)
+            .field("p2p", &self.p2p)
+            .field("cors_origins", &self.cors_origins)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StackConfig {
@@ -278,6 +296,20 @@ fn invalid(message: String) -> MediaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Security review finding 11: `StackConfig` kept the sections under a derived `Debug`,
+    /// so `{:?}` in a log printed `[cdn] secret_key` in clear.
+    #[test]
+    fn debug_hides_the_sections() {
+        let c = StackConfig::from_toml(
+            "[cdn]\nendpoint = \"http://s3.example.com\"\nbucket = \"b\"\naccess_key = \"AKIA-visible\"\nsecret_key = \"do-not-print-me\"\n",
+            Path::new("d"),
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("do-not-print-me"), "{shown}");
+        assert!(shown.contains("cdn"), "{shown}");
+    }
 
     #[test]
     fn empty_file_is_the_embedded_default() {

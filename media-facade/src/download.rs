@@ -96,19 +96,23 @@ pub(crate) fn start(
     };
     let op = inner.next_op();
     let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let cache = use_cache.then(|| inner.cache.clone()).flatten();
     let job = Download {
         inner: Arc::clone(inner),
         op,
         id: file.id,
         digests: Arc::new(file.digests()),
         bytes: bytes.clone(),
-        // A read the cache holds whole is not hashed whole again: each of its chunks is the
-        // verified bytes of an anchored record.
-        whole: options.range.is_full() && !cached,
+        // A read the cache holds whole is not hashed whole again: each cached chunk is
+        // returned only when it was verified as this (anchored) record's chunk digest.
+        whole: options.range.is_full() && !(cached && !verify_first),
         attempts,
         plan,
         attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
-        cache: use_cache.then(|| inner.cache.clone()).flatten(),
+        // Chunks of a record nothing vouches for are kept only once the spool proved the
+        // whole file (below), never while they are read.
+        cache_writes: !verify_first,
+        cache: cache.clone(),
         tx,
     };
     tokio::spawn(job.run());
@@ -120,6 +124,7 @@ pub(crate) fn start(
         inner: Arc::clone(inner),
         file: file.clone(),
         path: inner.staging.join(format!("verify-{}", op.0)),
+        cache,
     };
     tokio::spawn(spool.run(rx, user_tx));
     Ok(MediaReader::new(op, bytes.end - bytes.start, user_rx))
@@ -130,10 +135,13 @@ struct Spool {
     inner: Arc<Inner>,
     file: MediaFile,
     path: std::path::PathBuf,
+    /// Where the chunks go once the whole file proved the record (if the read uses it).
+    cache: Option<Arc<ChunkCache>>,
 }
 
-/// Bytes read back per piece when a spooled download is released.
-const RELEASE_PIECE: usize = 1 << 20;
+/// Bytes read back per piece when a spooled download is released: one chunk, so each piece
+/// can be cached as the chunk it is.
+const RELEASE_PIECE: usize = media_core::CHUNK_SIZE as usize;
 
 impl Spool {
     async fn run(self, rx: mpsc::Receiver<Result<Bytes>>, tx: mpsc::Sender<Result<Bytes>>) {
@@ -185,17 +193,32 @@ impl Spool {
         use tokio::io::AsyncReadExt;
         let io = |e| MediaError::io(Operation::Download, "reading a verified download back", e);
         let mut input = tokio::fs::File::open(&self.path).await.map_err(io)?;
-        loop {
+        let digests = self.file.digests();
+        for index in 0.. {
             let mut buf = vec![0u8; RELEASE_PIECE];
-            let n = input.read(&mut buf).await.map_err(io)?;
+            let mut n = 0;
+            while n < RELEASE_PIECE {
+                let got = input.read(&mut buf[n..]).await.map_err(io)?;
+                if got == 0 {
+                    break;
+                }
+                n += got;
+            }
             if n == 0 {
                 return Ok(());
             }
             buf.truncate(n);
-            if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+            let piece = Bytes::from(buf);
+            // The whole file hashed to the id and the record is now anchored: its chunks
+            // are what any later read of this id must get.
+            if let (Some(cache), Some(digest)) = (&self.cache, digests.chunks.get(index)) {
+                cache.put(self.file.id, index as u64, piece.clone(), *digest);
+            }
+            if tx.send(Ok(piece)).await.is_err() {
                 return Ok(());
             }
         }
+        Ok(())
     }
 }
 
@@ -211,11 +234,17 @@ pub(crate) struct Download {
     pub attempt_timeout: Duration,
     /// Where verified chunks are looked up first and kept (unless the read opted out).
     pub cache: Option<Arc<ChunkCache>>,
+    /// Whether chunks fetched by this read may be cached: only when the record is anchored.
+    cache_writes: bool,
     tx: mpsc::Sender<Result<Bytes>>,
 }
 
-/// Hands verified chunks to the reader in order: cut to the range asked, hashed when the
-/// whole file is read, progress reported, and kept in the cache when they came from a store.
+/// The release point: every byte a read hands to its caller passes through
+/// [`Release::chunk`], as a whole chunk that verified against the record's chunk digest
+/// (fetched from a store and checked by [`ChunkVerifier`], or returned by the cache only when
+/// it was cached as that very digest). Chunks are cut to the range asked, hashed when the
+/// whole file is read, progress reported, and kept in the cache when they came from a store
+/// and the record is anchored; a read that fails takes back what it cached.
 pub(crate) struct Release {
     layout: ChunkLayout,
     bytes: Range<u64>,
@@ -224,6 +253,8 @@ pub(crate) struct Release {
     reported: u64,
     /// Chunks served from the cache.
     pub from_cache: u64,
+    /// Chunks this read put in the cache (removed again if the read fails).
+    cached_now: Vec<u64>,
 }
 
 impl Release {
@@ -235,14 +266,16 @@ impl Release {
             released: 0,
             reported: 0,
             from_cache: 0,
+            cached_now: Vec::new(),
         }
     }
 
     /// Release chunk `index` (whole, verified). `false` when the reader went away.
     pub async fn chunk(&mut self, d: &Download, index: u64, chunk: Bytes, fetched: bool) -> bool {
         if fetched {
-            if let Some(cache) = &d.cache {
-                cache.put(d.id, index, chunk.clone());
+            if let (Some(cache), true) = (&d.cache, d.cache_writes) {
+                cache.put(d.id, index, chunk.clone(), d.digests.chunks[index as usize]);
+                self.cached_now.push(index);
             }
         } else {
             self.from_cache += 1;
@@ -363,23 +396,40 @@ impl Download {
         }
         let wanted = layout.chunks_covering(self.bytes.clone());
         let mut release = Release::new(&self);
-        let mut used = match &self.plan.swarm {
+        let outcome = match &self.plan.swarm {
             Some(swarm) if crate::swarm::applies(&self, swarm) => {
-                match crate::swarm::run(&self, swarm, &self.plan, wanted, &mut release).await? {
-                    Some(used) => used,
-                    None => return Ok(None),
-                }
+                crate::swarm::run(&self, swarm, &self.plan, wanted, &mut release).await
             }
-            _ => match self.in_order(wanted, &mut release).await? {
-                Some(used) => used,
-                None => return Ok(None),
-            },
+            _ => self.in_order(wanted, &mut release).await,
+        };
+        let mut used = match outcome {
+            Ok(Some(used)) => used,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.take_back(&release);
+                return Err(e);
+            }
         };
         if release.from_cache > 0 {
             used.push(CACHE_NAME.to_owned());
         }
-        let released = release.finish(&self)?;
-        Ok(Some((released, used)))
+        let cached_now = std::mem::take(&mut release.cached_now);
+        match release.finish(&self) {
+            Ok(released) => Ok(Some((released, used))),
+            Err(e) => {
+                if let Some(cache) = &self.cache {
+                    cache.remove_chunks(&self.id, &cached_now);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A failed read leaves nothing in the cache that it put there.
+    fn take_back(&self, release: &Release) {
+        if let Some(cache) = &self.cache {
+            cache.remove_chunks(&self.id, &release.cached_now);
+        }
     }
 
     /// One store at a time (hedged where the plan says): each attempt runs until it fails,

@@ -106,7 +106,7 @@ impl EmbeddedStack {
         config: StackConfig,
         customize: impl FnOnce(MediaStoreBuilder) -> MediaStoreBuilder,
     ) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
+        media_core::create_private_dir(&config.data_dir)
             .map_err(|e| MediaError::io(Operation::Configure, "creating the data directory", e))?;
         // Before anything is touched: a second process on the same data directory would
         // clear the first one's staged uploads and fight over its ports.

@@ -54,6 +54,8 @@ pub struct UploadRequest {
     pub(crate) recipients: Vec<media_privacy::Recipient>,
     pub(crate) already_age: bool,
     pub(crate) share_p2p: Option<bool>,
+    /// Who asked for it: the node's owner unless a frontend says otherwise.
+    pub(crate) owner: crate::ownership::Owner,
 }
 
 /// Longest accepted display name, in bytes.
@@ -80,6 +82,12 @@ impl UploadRequest {
         Self::new(Input::Reader(Box::pin(reader)), name.into())
     }
 
+    /// Stored because a Blossom signer uploaded it (not the node's own media).
+    pub(crate) fn for_blossom(mut self) -> Self {
+        self.owner = crate::ownership::Owner::Blossom;
+        self
+    }
+
     fn new(input: Input, name: String) -> Self {
         UploadRequest {
             input,
@@ -91,6 +99,7 @@ impl UploadRequest {
             metadata: None,
             recipients: Vec::new(),
             already_age: false,
+            owner: crate::ownership::Owner::Node,
             share_p2p: None,
         }
     }

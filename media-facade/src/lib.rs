@@ -58,6 +58,7 @@ mod handle;
 mod inflight;
 mod ingest;
 mod options;
+mod ownership;
 mod privacy;
 mod private;
 mod providers;

@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 use crate::anchors::Anchors;
 use crate::cache::ChunkCache;
 use crate::inflight::InFlight;
+use crate::ownership::Ownership;
 use crate::stats::Stats;
 use crate::upload::PutLimits;
 
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
     pub anchors: Anchors,
+    /// What this node stored, and for whom: the only source of what a delete removes.
+    pub ownership: Ownership,
     /// Verified chunks read before, if the cache is on.
     pub cache: Option<Arc<ChunkCache>>,
     pub upload_policy: Arc<dyn UploadPolicy>,
@@ -61,6 +64,8 @@ pub(crate) struct Parts {
     pub catalog: Arc<dyn Catalog>,
     pub shared_catalog: Option<Arc<dyn Catalog>>,
     pub anchors: Anchors,
+    /// What this node stored, and for whom: the only source of what a delete removes.
+    pub ownership: Ownership,
     /// Verified chunks read before, if the cache is on.
     pub cache: Option<Arc<ChunkCache>>,
     pub upload_policy: Arc<dyn UploadPolicy>,
@@ -93,6 +98,7 @@ impl Inner {
             catalog: p.catalog,
             shared_catalog: p.shared_catalog,
             anchors: p.anchors,
+            ownership: p.ownership,
             cache: p.cache,
             upload_policy: p.upload_policy,
             download_policy: p.download_policy,

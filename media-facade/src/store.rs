@@ -254,6 +254,11 @@ impl MediaStore {
             return Err(anchors::conflict(file, Operation::Catalog));
         }
         self.inner.anchors.set(file)?;
+        // Shared with the node's owner through a trusted channel: the node's own media,
+        // which no Blossom signer may remove.
+        self.inner
+            .ownership
+            .claim(&file.id, crate::ownership::Owner::Node)?;
         if self.inner.catalog.get(&file.id).await?.is_none() {
             self.inner.catalog.put(file).await?;
         }
@@ -277,13 +282,18 @@ impl MediaStore {
         self.open_file(&file, options).await
     }
 
-    /// Delete media from every backend that can delete and from the catalog. Returns the
-    /// names of the backends it was removed from; errors if the id is unknown.
+    /// Delete media `id`: from the stores where this node's own uploads put it (and only
+    /// there: never what the record's locations or hints name), and from the catalog.
+    /// Returns the names of the backends it was removed from (none for a record this node
+    /// only catalogued, such as a stranger's); errors if the id is unknown.
     pub async fn delete(&self, id: &MediaId) -> Result<Vec<String>> {
-        let file = self.inner.catalog.get(id).await?.ok_or_else(|| {
-            MediaError::not_found(Operation::Delete, format!("no media with id {id}"))
-        })?;
-        let removed = self.remove_everywhere(&file).await?;
+        if self.inner.catalog.get(id).await?.is_none() {
+            return Err(MediaError::not_found(
+                Operation::Delete,
+                format!("no media with id {id}"),
+            ));
+        }
+        let removed = self.remove_everywhere(id).await?;
         self.inner.emit(MediaEvent::Deleted {
             id: *id,
             backends: removed.clone(),
@@ -291,17 +301,41 @@ impl MediaStore {
         Ok(removed)
     }
 
-    async fn remove_everywhere(&self, file: &MediaFile) -> Result<Vec<String>> {
+    /// What a Blossom `DELETE` may do: the Blossom signers no longer want `id`. Media the
+    /// node holds for its own owner stays where it is (only Blossom's claim goes); media
+    /// stored only for Blossom is deleted like [`MediaStore::delete`].
+    pub(crate) async fn delete_for_blossom(&self, id: &MediaId) -> Result<()> {
+        if self
+            .inner
+            .ownership
+            .owned_by(id, crate::ownership::Owner::Node)
+        {
+            tracing::info!(%id, "Blossom delete: the node's own media stays");
+            return self.inner.ownership.release_blossom(id);
+        }
+        self.delete(id).await.map(|_| ())
+    }
+
+    /// Remove `id` from the stores this node put it on (its ownership index, never a
+    /// record), then from the catalog, the anchors, the cache and the index.
+    async fn remove_everywhere(&self, id: &MediaId) -> Result<Vec<String>> {
+        let holding = self.inner.ownership.get(id);
         let mut removed = Vec::new();
         let mut failures = Vec::new();
-        for backend in &self.inner.backends {
-            let Some(location) = file.location(&backend.kind()) else {
+        for placement in &holding.placements {
+            let Some(backend) = self
+                .inner
+                .backends
+                .iter()
+                .find(|b| b.name() == placement.backend && b.kind() == placement.location.kind)
+            else {
+                warn!(%id, backend = %placement.backend, "a store this media was put on is not configured now; its copy stays");
                 continue;
             };
             if !backend.capabilities().delete {
                 continue;
             }
-            match backend.delete(location).await {
+            match backend.delete(&placement.location).await {
                 Ok(()) => removed.push(backend.name().to_owned()),
                 Err(e) if e.kind == ErrorKind::NotFound => removed.push(backend.name().to_owned()),
                 Err(e) => failures.push(e),
@@ -311,10 +345,11 @@ impl MediaStore {
             // Keep the record so the delete can be retried; nothing is orphaned.
             return Err(first);
         }
-        self.inner.catalog.delete(&file.id).await?;
-        self.inner.anchors.remove(&file.id);
+        self.inner.catalog.delete(id).await?;
+        self.inner.anchors.remove(id);
+        self.inner.ownership.remove(id);
         if let Some(cache) = &self.inner.cache {
-            cache.remove_media(&file.id);
+            cache.remove_media(id);
         }
         Ok(removed)
     }
@@ -328,7 +363,7 @@ impl MediaStore {
             if !file.is_expired_at(now) {
                 continue;
             }
-            match self.remove_everywhere(&file).await {
+            match self.remove_everywhere(&file.id).await {
                 Ok(_) => {
                     self.inner.emit(MediaEvent::Expired { id: file.id });
                     purged.push(file.id);

@@ -55,17 +55,24 @@ async fn upload_steps(
         }
     }
     let part = inner.staging.join(format!("{}.part", op.0));
-    // At most a few ingests at once: each already keeps both cores busy hashing.
-    let slot = inner
-        .ingest_slots
-        .acquire()
-        .await
-        .map_err(|_| MediaError::internal(Operation::Upload, "the store is shutting down"))?;
     let limit = match (inner.max_size, request.max_size) {
         (Some(store), Some(asked)) => Some(store.min(asked)),
         (store, asked) => store.or(asked),
     };
+    // The body is staged (and hashed as it arrives) before a slot is taken: a client that
+    // trickles its body holds nothing but its own connection, never another upload's turn.
     let ingested = ingest(request.input, &name, part, limit).await?;
+    // At most a few uploads rewrite, clean and encrypt at once: each keeps both cores busy.
+    let slot = match inner.ingest_slots.acquire().await {
+        Ok(slot) => slot,
+        Err(_) => {
+            let _ = std::fs::remove_file(&ingested.path);
+            return Err(MediaError::internal(
+                Operation::Upload,
+                "the store is shutting down",
+            ));
+        }
+    };
     let id = ingested.digests.id();
     if let Some(expected) = request.expected.filter(|e| *e != id) {
         let _ = std::fs::remove_file(&ingested.path);
@@ -152,10 +159,13 @@ async fn upload_steps(
     let dedup_inner = Arc::clone(inner);
     // Only a record whose chunk list this node verified answers a later upload: a stranger's
     // record with the same id (and forged chunks) is replaced by this upload's.
+    // It must also be held by this node's own stores: an anchored record that only names
+    // someone else's locations is not a copy this node keeps.
     let existing = async move {
         Ok(dedup_inner.catalog.get(&id).await?.filter(|f| {
             !f.is_expired_at(Timestamp::now())
                 && dedup_inner.anchors.trust(f) == crate::anchors::Trust::Anchored
+                && !dedup_inner.ownership.get(&id).placements.is_empty()
         }))
     };
     let store_inner = Arc::clone(inner);
@@ -175,6 +185,9 @@ async fn upload_steps(
         let _ = std::fs::remove_file(&part_path);
     }
     let file = result?;
+    // Whoever uploaded it wants it kept, a dedup hit included; a Blossom signer's claim
+    // never makes the node's own media deletable through Blossom (see ownership.rs).
+    inner.ownership.claim(&id, request.owner)?;
     inner.emit(MediaEvent::UploadFinished {
         op,
         id,
@@ -334,6 +347,10 @@ async fn store_everywhere(
         )
         .with_retryable(retryable));
     }
+    // What a delete of this id will remove: exactly what these puts stored.
+    for (_, backend, location) in &stored {
+        inner.ownership.placed(&id, backend.name(), location)?;
+    }
     // This node computed the digests: the record is anchored.
     inner.anchors.set(&record)?;
     let outcome = inner.catalog.put(&record).await.map(|()| record.clone());
@@ -367,9 +384,12 @@ async fn finish_late_stores(
     share: bool,
 ) {
     while let Some(joined) = puts.next().await {
-        let Ok((_, (_, Ok(location)))) = joined else {
+        let Ok((_, (backend, Ok(location)))) = joined else {
             continue;
         };
+        if let Err(e) = inner.ownership.placed(&id, backend.name(), &location) {
+            warn!(%id, error = %e, "could not index a late store's location");
+        }
         match inner.catalog.get(&id).await {
             Ok(Some(mut record)) => {
                 record.add_location(location);

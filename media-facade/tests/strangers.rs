@@ -190,3 +190,82 @@ async fn a_reference_or_one_whole_read_anchors_a_peers_record() {
     wrong.id = other;
     assert!(c.open_ref(&wrong, ReadOptions::new()).await.is_err());
 }
+
+/// Security review finding 3, the expiry variant: a stranger's record that names the
+/// victim's locations and has already expired is swept without touching the victim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_a_strangers_record_removes_only_that_record() {
+    let f = fixture(media_core::PreferCdn).await;
+    let victim_bytes = data(2 * MIB + 7, 40);
+    let victim = f
+        .store
+        .upload(UploadRequest::bytes("victim", victim_bytes.clone()))
+        .await
+        .unwrap();
+    let own = data(1000, 41);
+    let mut stranger = MediaFile::new(
+        "s",
+        "application/octet-stream",
+        &Digests::of_bytes(&own),
+        Timestamp::now(),
+    );
+    stranger.locations = victim.locations.clone();
+    stranger.expires_at = Some(Timestamp(1));
+    f.store.import(&stranger).await.unwrap();
+    assert_eq!(f.store.purge_expired().await.unwrap(), [stranger.id]);
+    assert!(f.store.get(&stranger.id).await.unwrap().is_none());
+    for backend in [&f.cdn, &f.ipfs, &f.torrent] {
+        assert_eq!(
+            backend
+                .counts()
+                .deletes
+                .load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{}: a stranger's record deleted stored bytes",
+            backend.name()
+        );
+    }
+    assert_eq!(f.store.read_all(&victim.id).await.unwrap(), victim_bytes);
+}
+
+/// Finding 1 at the library's door: chunks a forged record verified are never returned for
+/// the genuine record of the same id, whole or by range, whatever the cache holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_read_leaves_nothing_the_genuine_record_would_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(MemoryBackend::new("cdn", BackendKind::CDN));
+    let (honest, forged) = forge(&backend, dir.path()).await;
+    let store = MediaStore::builder(dir.path().join("node"))
+        .catalog(Arc::new(media_core::MemoryCatalog::new()))
+        .backend(Arc::clone(&backend) as Arc<dyn Backend>)
+        .cache_size(64 << 20)
+        .without_thumbnails()
+        .build()
+        .await
+        .unwrap();
+    store.import(&forged).await.unwrap();
+    let err = store.read_all(&forged.id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity);
+    assert_eq!(
+        store.cached_bytes(),
+        0,
+        "an unproven record's chunks were cached"
+    );
+    // The owner uploads the genuine bytes (the forged record is replaced and the id anchored).
+    let put = store
+        .upload(UploadRequest::bytes("x.mp4", honest.clone()))
+        .await
+        .unwrap();
+    assert_eq!(put.id, forged.id);
+    assert_eq!(store.read_all(&put.id).await.unwrap(), honest);
+    let range = store
+        .open(&put.id, ByteRange::new(MIB, MIB + 100))
+        .await
+        .unwrap()
+        .read_to_end()
+        .await
+        .unwrap();
+    assert_eq!(range, &honest[MIB as usize..MIB as usize + 100]);
+    // Read again, now from the cache: still the honest bytes.
+    assert_eq!(store.read_all(&put.id).await.unwrap(), honest);
+}

@@ -33,10 +33,12 @@
 
 #[cfg(feature = "test-support")]
 pub mod abuse;
+mod content;
 mod cors;
 mod range;
 mod serve;
 
+pub use content::{essence, is_passive_media, protect_stored_bytes, stored_bytes_headers};
 pub use cors::{AllowOrigins, Cors, WithCors};
 pub use range::{parse_range, RangeRequest};
 pub use serve::{serve, ServeLimits};

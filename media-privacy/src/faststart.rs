@@ -151,12 +151,30 @@ pub fn faststart_to(path: &Path, out: &mut dyn Write) -> Result<bool, StripError
 /// Containers on the way from `moov` to the chunk offset tables.
 const CONTAINERS: [&[u8; 4]; 5] = [b"trak", b"mdia", b"minf", b"stbl", b"edts"];
 
+/// Deepest container nesting under `moov` followed: a real file has `trak/mdia/minf/stbl`
+/// (4); a file nesting deeper is refused rather than followed (a few hundred thousand
+/// nested `trak`s once overflowed the stack and took the node down).
+const MAX_DEPTH: usize = 8;
+
 /// Apply `shift` to every `stco`/`co64` entry in the boxes of `data` (a container's payload).
 /// `false` if a shifted `stco` offset no longer fits in 32 bits.
 fn rewrite_offsets(
     data: &mut [u8],
     shift: &dyn Fn(u64) -> Option<u64>,
 ) -> Result<bool, StripError> {
+    rewrite_offsets_at(data, shift, 1)
+}
+
+fn rewrite_offsets_at(
+    data: &mut [u8],
+    shift: &dyn Fn(u64) -> Option<u64>,
+    depth: usize,
+) -> Result<bool, StripError> {
+    if depth > MAX_DEPTH {
+        return Err(malformed(
+            "boxes inside moov nest deeper than any real file",
+        ));
+    }
     let mut at = 0usize;
     while at + 8 <= data.len() {
         let size =
@@ -167,7 +185,7 @@ fn rewrite_offsets(
         }
         let body = &mut data[at + 8..at + size];
         if CONTAINERS.contains(&&kind) {
-            if !rewrite_offsets(body, shift)? {
+            if !rewrite_offsets_at(body, shift, depth + 1)? {
                 return Ok(false);
             }
         } else if &kind == b"stco" || &kind == b"co64" {
@@ -267,5 +285,30 @@ mod tests {
         bad.extend_from_slice(&[0, 0, 1, 0, b'm', b'd', b'a', b't']);
         std::fs::write(&path, &bad).unwrap();
         assert!(faststart_in_place(&path).is_err());
+    }
+
+    /// The security review's finding 7: moov after mdat with 300 000 nested `trak`s (2.4 MB)
+    /// overflowed the stack and aborted the node. Now: refused as malformed, nothing else.
+    #[test]
+    fn deeply_nested_boxes_are_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested.mp4");
+        let levels = 300_000u32;
+        let mut moov_body = Vec::with_capacity(levels as usize * 8);
+        for n in (1..=levels).rev() {
+            moov_body.extend_from_slice(&(8 * n).to_be_bytes());
+            moov_body.extend_from_slice(b"trak");
+        }
+        let file: Vec<u8> = [
+            bx(b"ftyp", b"isom\0\0\0\0isom"),
+            bx(b"mdat", &[0u8; 64]),
+            bx(b"moov", &moov_body),
+        ]
+        .concat();
+        std::fs::write(&path, &file).unwrap();
+        let err = faststart_in_place(&path).unwrap_err();
+        assert!(err.to_string().contains("nest"), "{err}");
+        // The original is left as it was.
+        assert_eq!(std::fs::read(&path).unwrap(), file);
     }
 }

@@ -23,6 +23,12 @@ async fn node(config: StackConfig) -> EmbeddedStack {
     .unwrap()
 }
 
+/// The node's nostr key, the one its closed Blossom server takes writes from.
+fn own_key(data_dir: &std::path::Path) -> NostrKeys {
+    media_facade::media_blossom::load_or_create_keys(&data_dir.join("secrets").join("nostr.key"))
+        .unwrap()
+}
+
 fn blossom_url(stack: &EmbeddedStack) -> String {
     stack
         .endpoints()
@@ -39,7 +45,8 @@ async fn a_blob_uploaded_to_one_node_is_served_verified_by_another() {
     let b = node(StackConfig::new(b_dir.path())).await;
     let (a_url, b_url) = (blossom_url(&a), blossom_url(&b));
     let http = reqwest::Client::new();
-    let keys = NostrKeys::generate().unwrap();
+    // The node's own key: its Blossom server takes writes from it (and listed keys) only.
+    let keys = own_key(a_dir.path());
     let bytes = media_core::sample_bytes(4 * 1024 * 1024 + 99, 77);
     let x = hex::encode(Sha256::digest(&bytes));
     let auth = keys
@@ -179,7 +186,7 @@ async fn put_media_keeps_only_a_clean_reencoded_image() {
     let a = node(StackConfig::new(dir.path())).await;
     let url = blossom_url(&a);
     let http = reqwest::Client::new();
-    let keys = NostrKeys::generate().unwrap();
+    let keys = own_key(dir.path());
     let original = jpeg_with_location(640, 480);
     let x = hex::encode(Sha256::digest(&original));
     let check = http

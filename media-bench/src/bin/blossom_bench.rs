@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use media_core::{digest_copy, Progress, StagedBlob};
-use media_facade::media_blossom::{auth::unix_now, NostrKeys};
+use media_facade::media_blossom::auth::unix_now;
 use media_facade::{EmbeddedStack, StackConfig};
 
 fn curl(args: &[&str]) -> Result<f64, Box<dyn std::error::Error>> {
@@ -67,7 +67,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|(name, _)| name == "blossom")
         .map(|(_, url)| url)
         .ok_or("no Blossom server")?;
-    let keys = NostrKeys::generate().map_err(|e| e.to_string())?;
+    // The node's own key: its Blossom server takes writes from it (and listed keys) only.
+    let keys = media_facade::media_blossom::load_or_create_keys(
+        &work.path().join("node").join("secrets").join("nostr.key"),
+    )?;
     let auth = keys
         .authorize("upload", &[&id.to_string()], "bench", unix_now(), 3600)
         .map_err(|e| e.to_string())?

@@ -10,9 +10,17 @@ pub fn media(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     (code == 0, out, err)
 }
 
+/// The `media` binary under test: this build's, or `MEDIA_BIN` (to replay the attack suite
+/// against an older build and watch the attacks work there).
+pub fn media_bin() -> std::path::PathBuf {
+    std::env::var_os("MEDIA_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_media").into())
+}
+
 /// `media --data DATA ARGS…`: exit code, stdout, stderr.
 pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_media"))
+    let out = Command::new(media_bin())
         .arg("--data")
         .arg(data)
         .args(args)
@@ -27,6 +35,18 @@ pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String
 
 /// A `media serve` child, killed when dropped.
 pub struct Serve(std::process::Child);
+
+impl Serve {
+    /// Own `child`: killed when dropped.
+    pub fn new(child: std::process::Child) -> Self {
+        Serve(child)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
 
 impl Drop for Serve {
     fn drop(&mut self) {

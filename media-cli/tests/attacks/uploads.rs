@@ -1,0 +1,95 @@
+//! Findings 6 and 7 (Medium): two trickling uploads held both ingest slots and stalled every
+//! upload of the node, the owner's included; one MP4 with 300 000 nested boxes overflowed
+//! the stack and took the whole node down. Slots are now taken once a body has arrived, and
+//! the MP4 rewrite refuses nesting deeper than any real file.
+
+use std::io::Write;
+
+use media_blossom::NostrKeys;
+
+use crate::node::{bytes, client, nostr_auth, sha256_hex, Node};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_uploads_do_not_stall_the_owners_upload() {
+    let node = Node::start("[blossom]\nopen_writes = true\n");
+    let addr = node.blossom.trim_start_matches("http://").to_owned();
+    let stranger = NostrKeys::generate().unwrap();
+    // Four uploads that send their headers and then a byte now and then (bounded: the
+    // connections close when the test ends).
+    let mut trickles = Vec::new();
+    for n in 0..4u32 {
+        let body = bytes(50 + n, 100_000);
+        let id = sha256_hex(&body);
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            conn,
+            "PUT /upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nX-SHA-256: {id}\r\nContent-Length: {}\r\n\r\n",
+            nostr_auth(&stranger, "upload", &id, 300),
+            body.len()
+        )
+        .unwrap();
+        conn.write_all(&body[..10]).unwrap();
+        trickles.push(conn);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for conn in &mut trickles {
+        conn.write_all(b"x").unwrap();
+    }
+    // The owner's upload finishes while they trickle. The old code waited for them forever;
+    // the bound here is only so that a regression fails instead of hanging.
+    let photo = bytes(60, 400_000);
+    let path = node.file("owner.bin", &photo);
+    let data = node.data.clone();
+    let put = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            crate::common::media_code(&data, &["put", "--json", path.to_str().unwrap()])
+        }),
+    )
+    .await
+    .expect("the owner's upload was stalled by strangers' trickling uploads")
+    .unwrap();
+    assert_eq!(put.0, 0, "{}", put.2);
+    let record: media_core::MediaFile = serde_json::from_str(put.1.trim()).unwrap();
+    assert_eq!(record.id.to_string(), sha256_hex(&photo));
+    drop(trickles);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_nested_mp4_does_not_take_the_node_down() {
+    let node = Node::start("");
+    let bx = |kind: &[u8; 4], payload: &[u8]| {
+        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    };
+    let levels = 300_000u32;
+    let mut nested = Vec::with_capacity(levels as usize * 8);
+    for n in (1..=levels).rev() {
+        nested.extend_from_slice(&(8 * n).to_be_bytes());
+        nested.extend_from_slice(b"trak");
+    }
+    let clip = [
+        bx(b"ftyp", b"isom\0\0\0\0isom"),
+        bx(b"mdat", &[0u8; 64]),
+        bx(b"moov", &nested),
+    ]
+    .concat();
+    let http = client();
+    let resp = http
+        .put(format!("{}/api/v1/media?name=clip.mp4", node.api))
+        .bearer_auth(&node.token)
+        .body(clip)
+        .send()
+        .await
+        .expect("the node answered");
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let resp = http
+        .get(format!("{}/api/v1/health", node.api))
+        .bearer_auth(&node.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the node is still up");
+}

@@ -1,0 +1,161 @@
+//! What this node stored, and for whom: one small JSON file per media id under
+//! `<data>/owned/`. It is the only source of what a delete removes from the stores.
+//!
+//! Records come from strangers (imports, the shared catalog, Blossom descriptors) and their
+//! locations and hints are the stranger's words: a delete driven by them could remove any
+//! other media's S3 object, CID or torrent. So a delete removes exactly the placements
+//! written here when one of this node's own puts succeeded, and nothing for an id this node
+//! never stored (the record alone leaves the catalog). Ownership says who may remove it:
+//! media the node stored for itself (API, page, CLI, library, import by reference) is the
+//! node's; media stored only because a Blossom signer uploaded it is Blossom's, and a Blossom
+//! `DELETE` never removes what the node also owns.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use media_core::{Location, MediaError, MediaId, Operation, Result};
+use serde::{Deserialize, Serialize};
+
+/// Who asked this node to hold a media id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The node's owner: the API, the page, the CLI, the library, an import by reference.
+    Node,
+    /// A Blossom signer, through the node's Blossom server.
+    Blossom,
+}
+
+/// One put that succeeded: the backend (by name) and the location it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Placement {
+    pub backend: String,
+    pub location: Location,
+}
+
+/// What the node holds for one id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Holding {
+    /// The node's owner wants it.
+    #[serde(default)]
+    pub node: bool,
+    /// A Blossom signer uploaded it.
+    #[serde(default)]
+    pub blossom: bool,
+    /// Where this node's own puts stored it.
+    #[serde(default)]
+    pub placements: Vec<Placement>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Ownership {
+    dir: PathBuf,
+    /// Read-modify-write of one file at a time (late stores add placements concurrently).
+    write: Mutex<()>,
+}
+
+fn io(what: &str, e: std::io::Error) -> MediaError {
+    MediaError::io(Operation::Catalog, what, e)
+}
+
+impl Ownership {
+    pub fn open(dir: PathBuf) -> Result<Self> {
+        media_core::create_private_dir(&dir).map_err(|e| io("creating the ownership index", e))?;
+        Ok(Ownership {
+            dir,
+            write: Mutex::new(()),
+        })
+    }
+
+    fn path(&self, id: &MediaId) -> PathBuf {
+        self.dir.join(id.to_string())
+    }
+
+    /// What the node holds for `id` (nothing: a default, empty holding).
+    pub fn get(&self, id: &MediaId) -> Holding {
+        std::fs::read(self.path(id))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn update(&self, id: &MediaId, change: impl FnOnce(&mut Holding)) -> Result<()> {
+        let _guard = self.write.lock().map_err(|_| {
+            MediaError::internal(Operation::Catalog, "ownership index lock poisoned")
+        })?;
+        let mut holding = self.get(id);
+        change(&mut holding);
+        let bytes = serde_json::to_vec(&holding)
+            .map_err(|e| MediaError::internal(Operation::Catalog, e.to_string()))?;
+        media_core::write_durable(&self.path(id), &bytes).map_err(|e| io("ownership index", e))
+    }
+
+    /// `owner` wants `id` kept.
+    pub fn claim(&self, id: &MediaId, owner: Owner) -> Result<()> {
+        self.update(id, |h| match owner {
+            Owner::Node => h.node = true,
+            Owner::Blossom => h.blossom = true,
+        })
+    }
+
+    /// One of this node's puts stored `id` at `location` on `backend`.
+    pub fn placed(&self, id: &MediaId, backend: &str, location: &Location) -> Result<()> {
+        let placement = Placement {
+            backend: backend.to_owned(),
+            location: location.clone(),
+        };
+        self.update(id, |h| {
+            if !h.placements.contains(&placement) {
+                h.placements.push(placement);
+            }
+        })
+    }
+
+    /// Whether `owner` holds `id`.
+    pub fn owned_by(&self, id: &MediaId, owner: Owner) -> bool {
+        let h = self.get(id);
+        match owner {
+            Owner::Node => h.node,
+            Owner::Blossom => h.blossom,
+        }
+    }
+
+    /// Blossom no longer wants `id`; the node's own claim stays.
+    pub fn release_blossom(&self, id: &MediaId) -> Result<()> {
+        self.update(id, |h| h.blossom = false)
+    }
+
+    /// Forget `id` entirely (it was deleted).
+    pub fn remove(&self, id: &MediaId) {
+        let _ = std::fs::remove_file(self.path(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_core::BackendKind;
+
+    #[test]
+    fn claims_and_placements_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = MediaId::for_bytes(b"x");
+        let loc = Location::new(BackendKind::new("cdn").unwrap(), "s3://b/k");
+        {
+            let own = Ownership::open(dir.path().join("owned")).unwrap();
+            assert_eq!(own.get(&id), Holding::default());
+            own.claim(&id, Owner::Blossom).unwrap();
+            own.placed(&id, "cdn", &loc).unwrap();
+            own.placed(&id, "cdn", &loc).unwrap();
+        }
+        let own = Ownership::open(dir.path().join("owned")).unwrap();
+        let h = own.get(&id);
+        assert!(h.blossom && !h.node);
+        assert_eq!(h.placements.len(), 1);
+        own.claim(&id, Owner::Node).unwrap();
+        own.release_blossom(&id).unwrap();
+        assert!(own.owned_by(&id, Owner::Node));
+        assert!(!own.owned_by(&id, Owner::Blossom));
+        own.remove(&id);
+        assert_eq!(own.get(&id), Holding::default());
+    }
+}
