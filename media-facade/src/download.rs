@@ -105,7 +105,7 @@ pub(crate) fn start(
         bytes: bytes.clone(),
         // A read the cache holds whole is not hashed whole again: each cached chunk is
         // returned only when it was verified as this (anchored) record's chunk digest.
-        whole: options.range.is_full() && !(cached && !verify_first),
+        whole: options.range.is_full() && (verify_first || !cached),
         attempts,
         plan,
         attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
