@@ -11,7 +11,7 @@ use media_core::{
 };
 use tracing::warn;
 
-use crate::catalog::RedbCatalog;
+use crate::state::catalog::RedbCatalog;
 use crate::state::{Inner, Parts};
 use crate::upload::PutLimits;
 use crate::MediaStore;
@@ -222,10 +222,10 @@ impl MediaStoreBuilder {
                 .await?,
             ),
         };
-        let anchors = crate::anchors::Anchors::open(self.data_dir.join("anchors"))?;
-        let ownership = crate::ownership::Ownership::open(self.data_dir.join("owned"))?;
+        let anchors = crate::state::anchors::Anchors::open(self.data_dir.join("anchors"))?;
+        let ownership = crate::state::ownership::Ownership::open(self.data_dir.join("owned"))?;
         let cache = match self.cache_bytes {
-            Some(max) if max > 0 => Some(Arc::new(crate::cache::ChunkCache::open(
+            Some(max) if max > 0 => Some(Arc::new(crate::state::cache::ChunkCache::open(
                 self.data_dir.join("cache"),
                 max,
             )?)),

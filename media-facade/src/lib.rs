@@ -45,43 +45,33 @@
 
 #![warn(missing_docs)]
 
-mod anchors;
-#[cfg(feature = "blossom")]
-mod blossom;
+// The layout is the architecture: the front door and its request/answer types at the top,
+// then one directory per pipeline (`upload/`, `read/`), the state they share (`state/`), and
+// how a node is assembled from configuration (`node/`). The trust boundary lives in three
+// files: `read/mod.rs` (the release point), `state/ownership.rs` (what a delete may remove)
+// and, for Blossom writes, media-blossom's server.
 mod builder;
-mod cache;
-mod catalog;
-mod config;
-mod download;
-mod embedded;
 mod handle;
-mod inflight;
-mod ingest;
+mod node;
 mod options;
-mod ownership;
-mod privacy;
-mod private;
-mod providers;
+mod read;
 mod reader;
 mod state;
-mod stats;
 mod store;
-mod swarm;
 mod upload;
 
 pub use builder::{MediaStoreBuilder, DEFAULT_MAX_UPLOAD};
-pub use cache::DEFAULT_CACHE_BYTES;
-pub use catalog::RedbCatalog;
-pub use config::StackConfig;
-pub use embedded::EmbeddedStack;
 pub use handle::UploadHandle;
-pub use ingest::{Input, UploadRequest};
-pub use options::ReadOptions;
-pub use privacy::P2pMode;
-pub use providers::providers;
+pub use node::config::StackConfig;
+pub use node::embedded::EmbeddedStack;
+pub use node::providers::providers;
+pub use options::{P2pMode, ReadOptions};
 pub use reader::MediaReader;
-pub use stats::{BackendStats, StatsSnapshot};
+pub use state::cache::DEFAULT_CACHE_BYTES;
+pub use state::catalog::RedbCatalog;
+pub use state::stats::{BackendStats, StatsSnapshot};
 pub use store::{MediaStore, MAX_PAGE};
+pub use upload::ingest::{Input, UploadRequest};
 pub use upload::PutLimits;
 
 #[cfg(feature = "blossom")]

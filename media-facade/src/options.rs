@@ -1,9 +1,10 @@
-//! [`ReadOptions`]: which bytes, which policy, which backends, how long to wait.
+//! [`ReadOptions`]: which bytes, which policy, which backends, how long to wait; and
+//! [`P2pMode`], the node's consent to peer-to-peer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use media_core::{ByteRange, DownloadPolicy};
+use media_core::{ByteRange, DownloadPolicy, MediaError, Operation};
 
 /// How to read: which bytes, which policy, which backends, how long one store may stall.
 ///
@@ -104,5 +105,34 @@ impl ReadOptions {
     pub fn ciphertext(mut self) -> Self {
         self.ciphertext = true;
         self
+    }
+}
+
+/// Consent to peer-to-peer: what the node lets peers learn and take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum P2pMode {
+    /// No P2P store runs (embedded stack) or is used: no peer learns this node's address.
+    Off,
+    /// Media is read from peers, never stored on P2P stores (nothing is seeded by uploads).
+    Download,
+    /// Uploads are stored on P2P stores too (private media only when asked).
+    #[default]
+    On,
+}
+
+impl std::str::FromStr for P2pMode {
+    type Err = MediaError;
+    fn from_str(s: &str) -> media_core::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(P2pMode::Off),
+            "download" => Ok(P2pMode::Download),
+            "on" => Ok(P2pMode::On),
+            other => Err(MediaError::invalid_input(
+                Operation::Configure,
+                format!("p2p {other:?}: off, download or on"),
+            )),
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! [`MediaStore`]: the one front door. Every public method is here; the pipelines it runs
-//! live beside it (`upload.rs`, `download.rs`), its shared state in `state.rs`.
+//! live beside it (`upload/`, `read/`), its shared state in `state/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,15 +12,15 @@ use media_core::{
 use tokio::sync::broadcast;
 use tracing::warn;
 
-use crate::anchors::{self, Trust};
+use crate::state::anchors::{self, Trust};
 use crate::builder::MediaStoreBuilder;
 use crate::handle::UploadHandle;
-use crate::ingest::UploadRequest;
+use crate::upload::ingest::UploadRequest;
 use crate::options::ReadOptions;
 use crate::reader::MediaReader;
 use crate::state::Inner;
-use crate::stats::StatsSnapshot;
-use crate::{download, upload};
+use crate::state::stats::StatsSnapshot;
+use crate::{read, upload};
 
 /// The media store: uploads to every backend in parallel, downloads with fallback and
 /// verification, dedup, events, statistics, expiry and a durable catalog.
@@ -152,10 +152,10 @@ impl MediaStore {
             ));
         }
         match self.inner.anchors.trust(file) {
-            Trust::Anchored => download::start(&self.inner, file, options, false),
+            Trust::Anchored => read::start(&self.inner, file, options, false),
             Trust::Conflicts => Err(anchors::conflict(file, Operation::Download)),
             Trust::Unanchored if options.range.is_full() => {
-                download::start(&self.inner, file, options, true)
+                read::start(&self.inner, file, options, true)
             }
             Trust::Unanchored => Err(anchors::unanchored(file)),
         }
@@ -175,7 +175,7 @@ impl MediaStore {
         let file = self.inner.resolve(id).await?.ok_or_else(|| {
             MediaError::not_found(Operation::Download, format!("no media with id {id}"))
         })?;
-        crate::private::open(self.clone(), file, range, identity.clone()).await
+        crate::read::private::open(self.clone(), file, range, identity.clone()).await
     }
 
     /// Read a whole (small) media file into memory, verified.
@@ -258,7 +258,7 @@ impl MediaStore {
         // which no Blossom signer may remove.
         self.inner
             .ownership
-            .claim(&file.id, crate::ownership::Owner::Node)?;
+            .claim(&file.id, crate::state::ownership::Owner::Node)?;
         if self.inner.catalog.get(&file.id).await?.is_none() {
             self.inner.catalog.put(file).await?;
         }
@@ -308,7 +308,7 @@ impl MediaStore {
         if self
             .inner
             .ownership
-            .owned_by(id, crate::ownership::Owner::Node)
+            .owned_by(id, crate::state::ownership::Owner::Node)
         {
             tracing::info!(%id, "Blossom delete: the node's own media stays");
             return self.inner.ownership.release_blossom(id);

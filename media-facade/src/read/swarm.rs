@@ -26,7 +26,7 @@ use media_core::{
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::{debug, warn};
 
-use crate::download::{give_up, stalled, Download, Release};
+use crate::read::{give_up, stalled, Download, Release};
 
 /// Whether a swarm read is worth it: at least two chunks and a member that reads ranges.
 pub(crate) fn applies(d: &Download, plan: &SwarmPlan) -> bool {

@@ -195,7 +195,7 @@ impl StackConfig {
         if let Some(max) = file.cache.max_bytes {
             config.cache_bytes = max;
         }
-        let providers = crate::providers::providers();
+        let providers = crate::node::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
                 return Err(invalid(format!("configuration: unknown key `{name}`")));

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use media_core::{Backend, MediaError, Operation, Result, Service, StartContext};
 
-use crate::config::StackConfig;
-use crate::providers::providers;
+use crate::node::config::StackConfig;
+use crate::node::providers::providers;
 use crate::{MediaStore, MediaStoreBuilder};
 
 /// An exclusive lock on `<data_dir>/lock`, released when the file is dropped (or the process
@@ -173,7 +173,7 @@ impl EmbeddedStack {
         };
         reconcile(&store, &services).await;
         #[cfg(feature = "blossom")]
-        match crate::blossom::start_server(&store, config.section("blossom").cloned(), &ctx).await {
+        match crate::node::blossom::start_server(&store, config.section("blossom").cloned(), &ctx).await {
             Ok(server) => services.extend(server),
             Err(e) => {
                 for s in &services {

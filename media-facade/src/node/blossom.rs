@@ -63,7 +63,7 @@ impl BlobHost for MediaStore {
         Ok(self
             .inner
             .ownership
-            .owned_by(sha256, crate::ownership::Owner::Node))
+            .owned_by(sha256, crate::state::ownership::Owner::Node))
     }
 }
 

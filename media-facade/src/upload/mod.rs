@@ -1,5 +1,11 @@
-//! The upload pipeline: ingest (stage + digests) → dedup → thumbnail and every store of the
-//! upload plan in parallel → record in the catalog(s) → events.
+//! The upload pipeline: ingest (stage + digests, [`ingest`]) → rewrites before any store
+//! sees a byte (metadata stripping and faststart, [`rewrite`]; age encryption, [`seal`]) →
+//! dedup → thumbnail and every store of the upload plan in parallel → placements in the
+//! ownership index → record in the catalog(s) → events.
+
+pub(crate) mod ingest;
+pub(crate) mod rewrite;
+pub(crate) mod seal;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +19,8 @@ use media_core::{
 };
 use tracing::{debug, info, warn};
 
-use crate::inflight::Joined;
-use crate::ingest::{clean_name, ingest, Ingested, UploadRequest};
+use crate::state::inflight::Joined;
+use crate::upload::ingest::{clean_name, ingest, Ingested, UploadRequest};
 use crate::state::Inner;
 
 /// Emit an upload progress event at most every this many bytes per backend.
@@ -89,7 +95,7 @@ async fn upload_steps(
     } else {
         request.metadata.unwrap_or(inner.metadata_policy)
     };
-    let mut ingested = match crate::privacy::apply(policy, ingested).await {
+    let mut ingested = match crate::upload::rewrite::apply(policy, ingested).await {
         Ok(done) => done,
         Err((e, path)) => {
             let _ = std::fs::remove_file(path);
@@ -102,7 +108,7 @@ async fn upload_steps(
     let refusing = if private {
         Vec::new()
     } else {
-        crate::privacy::stores_refusing(&inner.store_metadata, policy, &ingested.path).await
+        crate::upload::rewrite::stores_refusing(&inner.store_metadata, policy, &ingested.path).await
     };
     if !refusing.is_empty() {
         let takers = inner
@@ -129,7 +135,7 @@ async fn upload_steps(
         }
     }
     if !request.recipients.is_empty() {
-        ingested = match crate::private::encrypt(ingested, request.recipients).await {
+        ingested = match crate::upload::seal::encrypt(ingested, request.recipients).await {
             Ok(done) => done,
             Err((e, path)) => {
                 let _ = std::fs::remove_file(path);
@@ -164,7 +170,7 @@ async fn upload_steps(
     let existing = async move {
         Ok(dedup_inner.catalog.get(&id).await?.filter(|f| {
             !f.is_expired_at(Timestamp::now())
-                && dedup_inner.anchors.trust(f) == crate::anchors::Trust::Anchored
+                && dedup_inner.anchors.trust(f) == crate::state::anchors::Trust::Anchored
                 && !dedup_inner.ownership.get(&id).placements.is_empty()
         }))
     };
@@ -307,10 +313,10 @@ async fn store_everywhere(
         metadata_removed
     };
     record.remuxed_from = remuxed_from.filter(|_| !private);
-    record.encryption = private.then(|| crate::private::AGE.to_owned());
+    record.encryption = private.then(|| crate::upload::seal::AGE.to_owned());
     if private {
         // A few hundred bytes per recipient: range reads then skip fetching the first chunk.
-        record.age_header = crate::private::header_of(&staged_path);
+        record.age_header = crate::upload::seal::header_of(&staged_path);
     }
     record.expires_at = expires_at;
     // A private upload's staged bytes are ciphertext: there is nothing to preview.

@@ -55,7 +55,7 @@ pub struct UploadRequest {
     pub(crate) already_age: bool,
     pub(crate) share_p2p: Option<bool>,
     /// Who asked for it: the node's owner unless a frontend says otherwise.
-    pub(crate) owner: crate::ownership::Owner,
+    pub(crate) owner: crate::state::ownership::Owner,
 }
 
 /// Longest accepted display name, in bytes.
@@ -84,7 +84,7 @@ impl UploadRequest {
 
     /// Stored because a Blossom signer uploaded it (not the node's own media).
     pub(crate) fn for_blossom(mut self) -> Self {
-        self.owner = crate::ownership::Owner::Blossom;
+        self.owner = crate::state::ownership::Owner::Blossom;
         self
     }
 
@@ -99,7 +99,7 @@ impl UploadRequest {
             metadata: None,
             recipients: Vec::new(),
             already_age: false,
-            owner: crate::ownership::Owner::Node,
+            owner: crate::state::ownership::Owner::Node,
             share_p2p: None,
         }
     }
@@ -214,9 +214,9 @@ pub(crate) struct Ingested {
     pub path: PathBuf,
     pub digests: Digests,
     pub sniffed_mime: &'static str,
-    /// What [`crate::privacy::apply`] removed (EXIF, XMP, ...).
+    /// What [`crate::upload::rewrite::apply`] removed (EXIF, XMP, ...).
     pub metadata_removed: Vec<String>,
-    /// The SHA-256 of the input, when [`crate::privacy::apply`] remuxed it to faststart.
+    /// The SHA-256 of the input, when [`crate::upload::rewrite::apply`] remuxed it to faststart.
     pub remuxed_from: Option<media_core::Digest32>,
 }
 

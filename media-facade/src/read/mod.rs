@@ -1,5 +1,14 @@
-//! Downloads: plan, attempts in order (hedged where asked), chunk-by-chunk verification, and
-//! fallback that resumes at the first unverified chunk.
+//! Reads: plan, attempts in order (hedged where asked) or a swarm ([`swarm`]), chunk-by-chunk
+//! verification, fallback that resumes at the first unverified chunk, the spool for records
+//! nothing vouches for, and private media decrypted on the way out ([`private`]).
+//!
+//! **The release point** is [`Release::chunk`] here: every byte any read hands to a caller
+//! (the API, Blossom, the page, the CLI, `MediaStore::open*`) passes through it as a whole
+//! chunk verified against the id's record, whichever source it came from (a store, the
+//! spool, the cache).
+
+pub(crate) mod private;
+pub(crate) mod swarm;
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -16,7 +25,7 @@ use sha2::Digest as _;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::cache::ChunkCache;
+use crate::state::cache::ChunkCache;
 use crate::options::ReadOptions;
 use crate::reader::MediaReader;
 use crate::state::Inner;
@@ -397,8 +406,8 @@ impl Download {
         let wanted = layout.chunks_covering(self.bytes.clone());
         let mut release = Release::new(&self);
         let outcome = match &self.plan.swarm {
-            Some(swarm) if crate::swarm::applies(&self, swarm) => {
-                crate::swarm::run(&self, swarm, &self.plan, wanted, &mut release).await
+            Some(swarm) if crate::read::swarm::applies(&self, swarm) => {
+                crate::read::swarm::run(&self, swarm, &self.plan, wanted, &mut release).await
             }
             _ => self.in_order(wanted, &mut release).await,
         };

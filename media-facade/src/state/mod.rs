@@ -1,4 +1,14 @@
-//! The state every operation of one [`crate::MediaStore`] shares.
+//! The state every operation of one [`crate::MediaStore`] shares: the catalog, the anchors
+//! (which chunk lists are proven), the ownership index (what this node stored, for whom: the
+//! only source of what a delete removes), the verified chunk cache, in-flight uploads and
+//! statistics.
+
+pub(crate) mod anchors;
+pub(crate) mod cache;
+pub(crate) mod catalog;
+pub(crate) mod inflight;
+pub(crate) mod ownership;
+pub(crate) mod stats;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,11 +22,11 @@ use media_core::{
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
-use crate::anchors::Anchors;
-use crate::cache::ChunkCache;
-use crate::inflight::InFlight;
-use crate::ownership::Ownership;
-use crate::stats::Stats;
+use crate::state::anchors::Anchors;
+use crate::state::cache::ChunkCache;
+use crate::state::inflight::InFlight;
+use crate::state::ownership::Ownership;
+use crate::state::stats::Stats;
 use crate::upload::PutLimits;
 
 /// Uploads hashed at once.

@@ -9,7 +9,7 @@ use media_core::{digest_copy, MediaError, Operation};
 use media_privacy::strip::{inspect, strip_in_place};
 use media_privacy::{MetadataPolicy, StripError};
 
-use crate::ingest::Ingested;
+use crate::upload::ingest::Ingested;
 
 fn refused(e: StripError) -> MediaError {
     match e {
@@ -169,35 +169,6 @@ fn faststart_hashed(path: &std::path::Path) -> Result<Option<media_core::Digests
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(refused(e))
-        }
-    }
-}
-
-/// Consent to peer-to-peer: what the node lets peers learn and take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum P2pMode {
-    /// No P2P store runs (embedded stack) or is used: no peer learns this node's address.
-    Off,
-    /// Media is read from peers, never stored on P2P stores (nothing is seeded by uploads).
-    Download,
-    /// Uploads are stored on P2P stores too (private media only when asked).
-    #[default]
-    On,
-}
-
-impl std::str::FromStr for P2pMode {
-    type Err = MediaError;
-    fn from_str(s: &str) -> media_core::Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "off" => Ok(P2pMode::Off),
-            "download" => Ok(P2pMode::Download),
-            "on" => Ok(P2pMode::On),
-            other => Err(MediaError::invalid_input(
-                Operation::Configure,
-                format!("p2p {other:?}: off, download or on"),
-            )),
         }
     }
 }
