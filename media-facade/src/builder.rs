@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(unused_imports)] // DEFAULT_ATTEMPT_TIMEOUT and PreferP2p are named by the docs.
 use media_core::{
     Backend, Catalog, DownloadPolicy, MediaError, Operation, PreferP2p, Result, Thumbnailer,
-    UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT,
+    UploadPolicy, DEFAULT_ATTEMPT_TIMEOUT,
 };
+
+pub use crate::settings::DEFAULT_MAX_UPLOAD;
+use crate::settings::Settings;
 use tracing::warn;
 
 use crate::state::catalog::RedbCatalog;
@@ -42,19 +46,9 @@ pub struct MediaStoreBuilder {
     data_dir: PathBuf,
     backends: Vec<Arc<dyn Backend>>,
     catalog: Option<Arc<dyn Catalog>>,
-    upload_policy: Arc<dyn UploadPolicy>,
-    download_policy: Arc<dyn DownloadPolicy>,
-    max_size: Option<u64>,
-    metadata_policy: media_privacy::MetadataPolicy,
-    store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
-    p2p: crate::P2pMode,
-    event_capacity: usize,
-    expiry_sweep: Option<Duration>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     shared_catalog: Option<Arc<dyn Catalog>>,
-    attempt_timeout: Duration,
-    put_limits: PutLimits,
-    cache_bytes: Option<u64>,
+    settings: Settings,
 }
 
 impl MediaStoreBuilder {
@@ -64,7 +58,7 @@ impl MediaStoreBuilder {
     /// reads with every store down. [`crate::StackConfig`] turns it on with
     /// [`crate::DEFAULT_CACHE_BYTES`].
     pub fn cache_size(mut self, max_bytes: u64) -> Self {
-        self.cache_bytes = Some(max_bytes);
+        self.settings.cache_bytes = Some(max_bytes);
         self
     }
 
@@ -82,40 +76,40 @@ impl MediaStoreBuilder {
 
     /// Where uploads go and how many must succeed.
     pub fn upload_policy(mut self, policy: impl UploadPolicy + 'static) -> Self {
-        self.upload_policy = Arc::new(policy);
+        self.settings.upload_policy = Arc::new(policy);
         self
     }
 
     /// The order downloads try backends in (default [`PreferP2p`]).
     pub fn download_policy(mut self, policy: impl DownloadPolicy + 'static) -> Self {
-        self.download_policy = Arc::new(policy);
+        self.settings.download_policy = Arc::new(policy);
         self
     }
 
     /// The order downloads try backends in, as a shared policy value.
     pub fn download_policy_arc(mut self, policy: Arc<dyn DownloadPolicy>) -> Self {
-        self.download_policy = policy;
+        self.settings.download_policy = policy;
         self
     }
 
     /// Give up on one store during a download after it sent nothing for `timeout` (default
     /// [`DEFAULT_ATTEMPT_TIMEOUT`]); [`crate::ReadOptions::attempt_timeout`] overrides it per read.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
+        self.settings.attempt_timeout = timeout;
         self
     }
 
     /// Deadlines of each store's put, and how long an upload that already has enough stores
     /// waits for the others (see [`PutLimits`]).
     pub fn put_limits(mut self, limits: PutLimits) -> Self {
-        self.put_limits = limits;
+        self.settings.put_limits = limits;
         self
     }
 
     /// Refuse uploads larger than `bytes` (default [`DEFAULT_MAX_UPLOAD`], 4 GiB;
     /// `u64::MAX` for no limit).
     pub fn max_size(mut self, bytes: u64) -> Self {
-        self.max_size = Some(bytes);
+        self.settings.max_size = Some(bytes);
         self
     }
 
@@ -124,7 +118,7 @@ impl MediaStoreBuilder {
     /// before any store receives a byte). An upload can choose otherwise
     /// ([`UploadRequest::with_metadata_policy`](crate::UploadRequest::with_metadata_policy)).
     pub fn metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
-        self.metadata_policy = policy;
+        self.settings.metadata_policy = policy;
         self
     }
 
@@ -137,7 +131,7 @@ impl MediaStoreBuilder {
         store: impl Into<String>,
         policy: media_privacy::MetadataPolicy,
     ) -> Self {
-        self.store_metadata.insert(store.into(), policy);
+        self.settings.store_metadata.insert(store.into(), policy);
         self
     }
 
@@ -146,13 +140,13 @@ impl MediaStoreBuilder {
     /// but uploads skip them. Private media skips them unless an upload asks
     /// ([`UploadRequest::share_p2p`](crate::UploadRequest::share_p2p)).
     pub fn p2p(mut self, mode: crate::P2pMode) -> Self {
-        self.p2p = mode;
+        self.settings.p2p = mode;
         self
     }
 
     /// Events buffered per subscriber before slow subscribers miss some (default 1024).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
+        self.settings.event_capacity = capacity.max(1);
         self
     }
 
@@ -179,7 +173,7 @@ impl MediaStoreBuilder {
 
     /// Remove expired media every `interval` in the background.
     pub fn expiry_sweep(mut self, interval: Duration) -> Self {
-        self.expiry_sweep = Some(interval);
+        self.settings.expiry_sweep = Some(interval);
         self
     }
 
@@ -224,7 +218,7 @@ impl MediaStoreBuilder {
         };
         let anchors = crate::state::anchors::Anchors::open(self.data_dir.join("anchors"))?;
         let ownership = crate::state::ownership::Ownership::open(self.data_dir.join("owned"))?;
-        let cache = match self.cache_bytes {
+        let cache = match self.settings.cache_bytes {
             Some(max) if max > 0 => Some(Arc::new(crate::state::cache::ChunkCache::open(
                 self.data_dir.join("cache"),
                 max,
@@ -240,18 +234,10 @@ impl MediaStoreBuilder {
             anchors,
             ownership,
             cache,
-            upload_policy: self.upload_policy,
-            download_policy: self.download_policy,
-            attempt_timeout: self.attempt_timeout,
-            put_limits: self.put_limits,
-            max_size: self.max_size,
-            metadata_policy: self.metadata_policy,
-            store_metadata: self.store_metadata,
-            p2p: self.p2p,
             thumbnailer: self.thumbnailer,
-            event_capacity: self.event_capacity,
+            settings: self.settings,
         }));
-        if let Some(interval) = self.expiry_sweep {
+        if let Some(interval) = inner.settings.expiry_sweep {
             spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
         }
         Ok(MediaStore::from_inner(inner))
@@ -287,25 +273,13 @@ impl MediaStoreBuilder {
             data_dir,
             backends: Vec::new(),
             catalog: None,
-            upload_policy: Arc::new(UploadToAll::default()),
-            download_policy: Arc::new(PreferP2p),
-            max_size: Some(DEFAULT_MAX_UPLOAD),
-            metadata_policy: media_privacy::MetadataPolicy::default(),
-            store_metadata: std::collections::BTreeMap::new(),
-            p2p: crate::P2pMode::default(),
-            event_capacity: 1024,
-            expiry_sweep: None,
             thumbnailer: default_thumbnailer(),
             shared_catalog: None,
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-            put_limits: PutLimits::default(),
-            cache_bytes: None,
+            settings: Settings::default(),
         }
     }
 }
 
-/// Largest upload accepted unless [`MediaStoreBuilder::max_size`] says otherwise: 4 GiB.
-pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 
 #[cfg(feature = "thumb")]
 fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {

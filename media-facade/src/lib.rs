@@ -56,6 +56,7 @@ mod node;
 mod options;
 mod read;
 mod reader;
+mod settings;
 mod state;
 mod store;
 mod upload;

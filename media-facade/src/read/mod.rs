@@ -57,7 +57,7 @@ pub(crate) fn start(
         .iter()
         .filter(|b| options.only.as_deref().is_none_or(|only| only == b.name()))
         // With P2P consent off, no peer is contacted, not even to read.
-        .filter(|b| inner.p2p != crate::P2pMode::Off || !b.capabilities().peer_to_peer)
+        .filter(|b| inner.settings.p2p != crate::P2pMode::Off || !b.capabilities().peer_to_peer)
         .flat_map(|b| {
             let kind = b.kind();
             file.locations
@@ -95,7 +95,7 @@ pub(crate) fn start(
         .collect();
     let policy = options
         .policy
-        .unwrap_or_else(|| Arc::clone(&inner.download_policy));
+        .unwrap_or_else(|| Arc::clone(&inner.settings.download_policy));
     let plan = {
         let table = inner
             .throughput
@@ -117,7 +117,7 @@ pub(crate) fn start(
         whole: options.range.is_full() && (verify_first || !cached),
         attempts,
         plan,
-        attempt_timeout: options.attempt_timeout.unwrap_or(inner.attempt_timeout),
+        attempt_timeout: options.attempt_timeout.unwrap_or(inner.settings.attempt_timeout),
         // Chunks of a record nothing vouches for are kept only once the spool proved the
         // whole file (below), never while they are read.
         cache_writes: !verify_first,

@@ -27,7 +27,7 @@ use crate::state::cache::ChunkCache;
 use crate::state::inflight::InFlight;
 use crate::state::ownership::Ownership;
 use crate::state::stats::Stats;
-use crate::upload::PutLimits;
+use crate::settings::Settings;
 
 /// Uploads hashed at once.
 const INGEST_SLOTS: usize = 2;
@@ -45,16 +45,9 @@ pub(crate) struct Inner {
     pub ownership: Ownership,
     /// Verified chunks read before, if the cache is on.
     pub cache: Option<Arc<ChunkCache>>,
-    pub upload_policy: Arc<dyn UploadPolicy>,
-    pub download_policy: Arc<dyn DownloadPolicy>,
-    pub attempt_timeout: Duration,
-    pub put_limits: PutLimits,
-    pub max_size: Option<u64>,
-    pub metadata_policy: media_privacy::MetadataPolicy,
-    /// The least each named store accepts (default: whatever the upload did).
-    pub store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
-    pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    /// The node-wide settings, declared once in [`Settings`].
+    pub settings: Settings,
     events: broadcast::Sender<MediaEvent>,
     pub stats: Stats,
     pub throughput: Mutex<ThroughputTable>,
@@ -78,17 +71,9 @@ pub(crate) struct Parts {
     pub ownership: Ownership,
     /// Verified chunks read before, if the cache is on.
     pub cache: Option<Arc<ChunkCache>>,
-    pub upload_policy: Arc<dyn UploadPolicy>,
-    pub download_policy: Arc<dyn DownloadPolicy>,
-    pub attempt_timeout: Duration,
-    pub put_limits: PutLimits,
-    pub max_size: Option<u64>,
-    pub metadata_policy: media_privacy::MetadataPolicy,
-    /// The least each named store accepts (default: whatever the upload did).
-    pub store_metadata: std::collections::BTreeMap<String, media_privacy::MetadataPolicy>,
-    pub p2p: crate::P2pMode,
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
-    pub event_capacity: usize,
+    /// The node-wide settings, declared once in [`Settings`].
+    pub settings: Settings,
 }
 
 impl Drop for Inner {
@@ -99,7 +84,7 @@ impl Drop for Inner {
 
 impl Inner {
     pub fn new(p: Parts) -> Self {
-        let (events, _) = broadcast::channel(p.event_capacity);
+        let (events, _) = broadcast::channel(p.settings.event_capacity);
         let stats = Stats::persistent(p.data_dir.join("stats.json"));
         Inner {
             data_dir: p.data_dir,
@@ -110,15 +95,8 @@ impl Inner {
             anchors: p.anchors,
             ownership: p.ownership,
             cache: p.cache,
-            upload_policy: p.upload_policy,
-            download_policy: p.download_policy,
-            attempt_timeout: p.attempt_timeout,
-            put_limits: p.put_limits,
-            max_size: p.max_size,
-            metadata_policy: p.metadata_policy,
-            store_metadata: p.store_metadata,
-            p2p: p.p2p,
             thumbnailer: p.thumbnailer,
+            settings: p.settings,
             events,
             stats,
             throughput: Mutex::new(ThroughputTable::new()),

@@ -61,7 +61,7 @@ async fn upload_steps(
         }
     }
     let part = inner.staging.join(format!("{}.part", op.0));
-    let limit = match (inner.max_size, request.max_size) {
+    let limit = match (inner.settings.max_size, request.max_size) {
         (Some(store), Some(asked)) => Some(store.min(asked)),
         (store, asked) => store.or(asked),
     };
@@ -93,7 +93,7 @@ async fn upload_steps(
     let policy = if request.already_age {
         media_privacy::MetadataPolicy::Keep
     } else {
-        request.metadata.unwrap_or(inner.metadata_policy)
+        request.metadata.unwrap_or(inner.settings.metadata_policy)
     };
     let mut ingested = match crate::upload::rewrite::apply(policy, ingested).await {
         Ok(done) => done,
@@ -108,7 +108,7 @@ async fn upload_steps(
     let refusing = if private {
         Vec::new()
     } else {
-        crate::upload::rewrite::stores_refusing(&inner.store_metadata, policy, &ingested.path).await
+        crate::upload::rewrite::stores_refusing(&inner.settings.store_metadata, policy, &ingested.path).await
     };
     if !refusing.is_empty() {
         let takers = inner
@@ -176,7 +176,7 @@ async fn upload_steps(
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
-    let share = inner.p2p == crate::P2pMode::On && request.share_p2p.unwrap_or(!private);
+    let share = inner.settings.p2p == crate::P2pMode::On && request.share_p2p.unwrap_or(!private);
     let describe = Describe {
         name,
         mime,
@@ -263,7 +263,7 @@ async fn store_everywhere(
         .filter(|&i| share || !inner.backends[i].capabilities().peer_to_peer)
         .filter(|&i| !refusing.iter().any(|name| name == inner.backends[i].name()))
         .collect();
-    let plan = inner.upload_policy.plan(&inner.candidates(&all));
+    let plan = inner.settings.upload_policy.plan(&inner.candidates(&all));
     // The plan's targets index the candidates it was given, not the node's backends.
     let mut puts: FuturesUnordered<_> = plan
         .targets
@@ -301,7 +301,7 @@ async fn store_everywhere(
             )),
         }
         if stored.len() >= plan.required && grace.is_none() {
-            grace = Some(tokio::time::Instant::now() + inner.put_limits.late_grace);
+            grace = Some(tokio::time::Instant::now() + inner.settings.put_limits.late_grace);
         }
     }
 
@@ -432,7 +432,7 @@ async fn put_one(
 ) -> PutResult {
     let id = blob.id();
     let bname = backend.name().to_owned();
-    let limits = inner.put_limits;
+    let limits = inner.settings.put_limits;
     let started = tokio::time::Instant::now();
     // Milliseconds since `started` of the last progress report.
     let last = Arc::new(AtomicU64::new(0));
