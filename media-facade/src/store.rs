@@ -304,6 +304,7 @@ impl MediaStore {
     /// What a Blossom `DELETE` may do: the Blossom signers no longer want `id`. Media the
     /// node holds for its own owner stays where it is (only Blossom's claim goes); media
     /// stored only for Blossom is deleted like [`MediaStore::delete`].
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub(crate) async fn delete_for_blossom(&self, id: &MediaId) -> Result<()> {
         if self
             .inner

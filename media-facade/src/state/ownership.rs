@@ -22,6 +22,7 @@ pub(crate) enum Owner {
     /// The node's owner: the API, the page, the CLI, the library, an import by reference.
     Node,
     /// A Blossom signer, through the node's Blossom server.
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     Blossom,
 }
 
@@ -111,6 +112,7 @@ impl Ownership {
     }
 
     /// Whether `owner` holds `id`.
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub fn owned_by(&self, id: &MediaId, owner: Owner) -> bool {
         let h = self.get(id);
         match owner {
@@ -120,6 +122,7 @@ impl Ownership {
     }
 
     /// Blossom no longer wants `id`; the node's own claim stays.
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub fn release_blossom(&self, id: &MediaId) -> Result<()> {
         self.update(id, |h| h.blossom = false)
     }

@@ -83,6 +83,7 @@ impl UploadRequest {
     }
 
     /// Stored because a Blossom signer uploaded it (not the node's own media).
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub(crate) fn for_blossom(mut self) -> Self {
         self.owner = crate::state::ownership::Owner::Blossom;
         self
