@@ -212,7 +212,8 @@ pub(crate) fn clean_name(name: &str) -> String {
 /// The result of ingest: a staged file and its digests.
 #[derive(Debug)]
 pub(crate) struct Ingested {
-    pub path: PathBuf,
+    /// The staged file, removed with this value unless the upload hands it on.
+    pub staged: crate::upload::staged::Staged,
     pub digests: Digests,
     pub sniffed_mime: &'static str,
     /// What [`crate::upload::rewrite::apply`] removed (EXIF, XMP, ...).
@@ -248,25 +249,19 @@ pub(crate) async fn ingest(
         Input::Bytes(b) => Box::new(std::io::Cursor::new(b)),
         Input::Reader(r) => Box::new(tokio_util::io::SyncIoBridge::new(r)),
     };
-    let staged = target.clone();
+    let staged = crate::upload::staged::Staged::new(target.clone());
     let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
         // No fsync: a staged file never outlives its upload (stores keep their own durable
         // copies before the record is written, and start-up clears the staging folder).
-        let file = std::fs::File::create(&staged)?;
+        let file = std::fs::File::create(&target)?;
         digest_copy(source, &file, limit)
     })
     .await
-    .map_err(|e| MediaError::internal(Operation::Ingest, format!("ingest task: {e}")))?;
-    let digests = match digests {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = std::fs::remove_file(&target);
-            return Err(ingest_err("staging input", e));
-        }
-    };
-    let sniffed_mime = sniff_mime(&read_head(&target), name);
+    .map_err(|e| MediaError::internal(Operation::Ingest, format!("ingest task: {e}")))?
+    .map_err(|e| ingest_err("staging input", e))?;
+    let sniffed_mime = sniff_mime(&read_head(staged.path()), name);
     Ok(Ingested {
-        path: target,
+        staged,
         digests,
         sniffed_mime,
         metadata_removed: Vec::new(),

@@ -6,6 +6,7 @@
 pub(crate) mod ingest;
 pub(crate) mod rewrite;
 pub(crate) mod seal;
+pub(crate) mod staged;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,19 +70,14 @@ async fn upload_steps(
     // trickles its body holds nothing but its own connection, never another upload's turn.
     let ingested = ingest(request.input, &name, part, limit).await?;
     // At most a few uploads rewrite, clean and encrypt at once: each keeps both cores busy.
-    let slot = match inner.ingest_slots.acquire().await {
-        Ok(slot) => slot,
-        Err(_) => {
-            let _ = std::fs::remove_file(&ingested.path);
-            return Err(MediaError::internal(
-                Operation::Upload,
-                "the store is shutting down",
-            ));
-        }
-    };
+    // (Every early return below drops `ingested`, and the staged file with it.)
+    let slot = inner
+        .ingest_slots
+        .acquire()
+        .await
+        .map_err(|_| MediaError::internal(Operation::Upload, "the store is shutting down"))?;
     let id = ingested.digests.id();
     if let Some(expected) = request.expected.filter(|e| *e != id) {
-        let _ = std::fs::remove_file(&ingested.path);
         return Err(MediaError::new(
             ErrorKind::Integrity,
             Operation::Upload,
@@ -95,20 +91,14 @@ async fn upload_steps(
     } else {
         request.metadata.unwrap_or(inner.settings.metadata_policy)
     };
-    let mut ingested = match crate::upload::rewrite::apply(policy, ingested).await {
-        Ok(done) => done,
-        Err((e, path)) => {
-            let _ = std::fs::remove_file(path);
-            return Err(e);
-        }
-    };
+    let mut ingested = crate::upload::rewrite::apply(policy, ingested).await?;
     let private = request.already_age || !request.recipients.is_empty();
     // Stores that ask more than this upload did; private media is ciphertext, which carries
     // nothing to find.
     let refusing = if private {
         Vec::new()
     } else {
-        crate::upload::rewrite::stores_refusing(&inner.settings.store_metadata, policy, &ingested.path).await
+        crate::upload::rewrite::stores_refusing(&inner.settings.store_metadata, policy, ingested.staged.path()).await
     };
     if !refusing.is_empty() {
         let takers = inner
@@ -117,7 +107,6 @@ async fn upload_steps(
             .filter(|b| !refusing.iter().any(|(name, _)| name == b.name()))
             .count();
         if takers == 0 {
-            let _ = std::fs::remove_file(&ingested.path);
             let why: Vec<String> = refusing
                 .iter()
                 .map(|(name, reason)| format!("{name}: {reason}"))
@@ -135,13 +124,7 @@ async fn upload_steps(
         }
     }
     if !request.recipients.is_empty() {
-        ingested = match crate::upload::seal::encrypt(ingested, request.recipients).await {
-            Ok(done) => done,
-            Err((e, path)) => {
-                let _ = std::fs::remove_file(path);
-                return Err(e);
-            }
-        };
+        ingested = crate::upload::seal::encrypt(ingested, request.recipients).await?;
     }
     // Nothing in a private record names or describes its content.
     let name = if private { "private".to_owned() } else { name };
@@ -161,7 +144,6 @@ async fn upload_steps(
             .mime
             .unwrap_or_else(|| ingested.sniffed_mime.to_owned())
     };
-    let part_path = ingested.path.clone();
     let dedup_inner = Arc::clone(inner);
     // Only a record whose chunk list this node verified answers a later upload: a stranger's
     // record with the same id (and forged chunks) is replaced by this upload's.
@@ -186,10 +168,9 @@ async fn upload_steps(
         refusing: refusing.into_iter().map(|(name, _)| name).collect(),
     };
     let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
+    // When another upload of the same bytes leads (or the media is already here), `start`
+    // is dropped unrun and the staged file with it.
     let (result, joined) = inner.uploads.run(id, existing, start).await;
-    if joined != Joined::Led {
-        let _ = std::fs::remove_file(&part_path);
-    }
     let file = result?;
     // Whoever uploaded it wants it kept, a dedup hit included; a Blossom signer's claim
     // never makes the node's own media deletable through Blossom (see ownership.rs).
@@ -249,7 +230,11 @@ async fn store_everywhere(
     let digests = Arc::new(ingested.digests);
     let id = digests.id();
     let staged_path = inner.staging.join(id.to_string());
-    std::fs::rename(&ingested.path, &staged_path)
+    // The guard goes with the file: dropped when this returns, or when the late stores are
+    // done with it.
+    let mut staged = ingested.staged;
+    staged
+        .rename(staged_path.clone())
         .map_err(|e| MediaError::io(Operation::Upload, "moving staged file", e))?;
     let blob = Arc::new(StagedBlob::new(
         &staged_path,
@@ -338,7 +323,6 @@ async fn store_everywhere(
                 let _ = backend.delete(location).await;
             }
         }
-        let _ = std::fs::remove_file(&staged_path);
         let retryable = failures.iter().any(MediaError::is_retryable);
         return Err(MediaError::new(
             ErrorKind::PolicyUnsatisfied,
@@ -363,15 +347,13 @@ async fn store_everywhere(
     if share {
         publish(inner, &record).await;
     }
-    if puts.is_empty() {
-        let _ = std::fs::remove_file(&staged_path);
-    } else {
+    if !puts.is_empty() {
         debug!(%id, late = puts.len(), "upload returns; late stores finish in the background");
         tokio::spawn(finish_late_stores(
             Arc::clone(inner),
             id,
             puts,
-            staged_path,
+            staged,
             share,
         ));
     }
@@ -386,7 +368,7 @@ async fn finish_late_stores(
     inner: Arc<Inner>,
     id: MediaId,
     mut puts: FuturesUnordered<tokio::task::JoinHandle<(usize, PutResult)>>,
-    staged: std::path::PathBuf,
+    staged: crate::upload::staged::Staged,
     share: bool,
 ) {
     while let Some(joined) = puts.next().await {
@@ -410,7 +392,7 @@ async fn finish_late_stores(
             Err(e) => warn!(%id, error = %e, "could not add a late store's location"),
         }
     }
-    let _ = std::fs::remove_file(&staged);
+    drop(staged);
 }
 
 /// Best effort: the media is stored; other nodes just cannot resolve it by id yet.

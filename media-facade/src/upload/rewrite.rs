@@ -2,9 +2,6 @@
 //! photo was taken or by what device is removed (or the upload refused) as the
 //! [`MetadataPolicy`] says, before any store receives a byte.
 
-use std::io::Write;
-use std::path::PathBuf;
-
 use media_core::{digest_copy, MediaError, Operation};
 use media_privacy::strip::{inspect, strip_in_place};
 use media_privacy::{MetadataPolicy, StripError};
@@ -19,14 +16,10 @@ fn refused(e: StripError) -> MediaError {
 }
 
 /// Apply `policy` to the staged upload. When bytes change, the digests are computed again:
-/// the id is the SHA-256 of what is stored. On error, the staged file's path comes back for
-/// removal.
-pub(crate) async fn apply(
-    policy: MetadataPolicy,
-    mut ingested: Ingested,
-) -> Result<Ingested, (MediaError, PathBuf)> {
-    let path = ingested.path.clone();
-    let work = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
+/// the id is the SHA-256 of what is stored. On error the staged file goes with `ingested`.
+pub(crate) async fn apply(policy: MetadataPolicy, mut ingested: Ingested) -> Result<Ingested, MediaError> {
+    tokio::task::spawn_blocking(move || -> Result<Ingested, MediaError> {
+        let path = ingested.staged.path().to_path_buf();
         let removed = match policy {
             MetadataPolicy::Keep => Vec::new(),
             MetadataPolicy::Reject => {
@@ -53,12 +46,16 @@ pub(crate) async fn apply(
         let remuxed = if policy == MetadataPolicy::Keep {
             None
         } else {
-            faststart_hashed(&path)?
+            ingested.staged.rewrite(
+                "faststart",
+                |input, out| media_privacy::faststart::faststart_to(input, out),
+                refused,
+            )?
         };
         let remuxed_too = remuxed.is_some();
         let digests = match remuxed {
             Some(digests) => digests,
-            None if removed.is_empty() => return Ok(None),
+            None if removed.is_empty() => return Ok(ingested),
             None => {
                 let file = std::fs::File::open(&path)
                     .map_err(|e| MediaError::io(Operation::Ingest, "re-reading", e))?;
@@ -66,26 +63,16 @@ pub(crate) async fn apply(
                     .map_err(|e| MediaError::io(Operation::Ingest, "hashing the cleaned file", e))?
             }
         };
-        Ok(Some((digests, removed, remuxed_too)))
-    })
-    .await;
-    match work {
-        Ok(Ok(Some((digests, removed, remuxed)))) => {
-            tracing::info!(?removed, remuxed, "media rewritten before storing");
-            if remuxed {
-                ingested.remuxed_from = Some(ingested.digests.sha256);
-            }
-            ingested.digests = digests;
-            ingested.metadata_removed = removed;
-            Ok(ingested)
+        tracing::info!(?removed, remuxed = remuxed_too, "media rewritten before storing");
+        if remuxed_too {
+            ingested.remuxed_from = Some(ingested.digests.sha256);
         }
-        Ok(Ok(None)) => Ok(ingested),
-        Ok(Err(e)) => Err((e, ingested.path)),
-        Err(e) => Err((
-            MediaError::internal(Operation::Ingest, format!("metadata task: {e}")),
-            ingested.path,
-        )),
-    }
+        ingested.digests = digests;
+        ingested.metadata_removed = removed;
+        Ok(ingested)
+    })
+    .await
+    .map_err(|e| MediaError::internal(Operation::Ingest, format!("metadata task: {e}")))?
 }
 
 /// The stores (by name) that refuse an upload made under `applied`, each because its own
@@ -132,43 +119,4 @@ pub(crate) async fn stores_refusing(
             _ => None,
         })
         .collect()
-}
-
-/// Remux the staged file at `path` to faststart if it needs it, hashing the new bytes as they
-/// are written (through a pipe to [`digest_copy`], which writes the new file): its digests,
-/// or `None` when the file was left as it is.
-fn faststart_hashed(path: &std::path::Path) -> Result<Option<media_core::Digests>, MediaError> {
-    let io = |what: &str, e| MediaError::io(Operation::Ingest, what, e);
-    let tmp = path.with_extension("faststart");
-    let (from_remux, to_hasher) = std::io::pipe().map_err(|e| io("a pipe", e))?;
-    let out = std::fs::File::create(&tmp).map_err(|e| io("creating the remuxed file", e))?;
-    let (remuxed, digests) = std::thread::scope(|scope| {
-        let hasher = scope.spawn(move || digest_copy(from_remux, out, None));
-        let remuxed = (|| {
-            let mut pipe = std::io::BufWriter::with_capacity(1 << 20, to_hasher);
-            let changed = media_privacy::faststart::faststart_to(path, &mut pipe)?;
-            pipe.flush()?;
-            Ok::<_, StripError>(changed)
-        })();
-        // The pipe's writing end is closed by now: the hasher sees the end.
-        let digests = hasher
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread panicked")));
-        (remuxed, digests)
-    });
-    match remuxed {
-        Ok(true) => {
-            let digests = digests.map_err(|e| io("hashing the remuxed file", e))?;
-            std::fs::rename(&tmp, path).map_err(|e| io("replacing the staged file", e))?;
-            Ok(Some(digests))
-        }
-        Ok(false) => {
-            let _ = std::fs::remove_file(&tmp);
-            Ok(None)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(refused(e))
-        }
-    }
 }
