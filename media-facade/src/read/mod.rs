@@ -36,6 +36,8 @@ const PROGRESS_STEP: u64 = 4 << 20;
 const MAX_RESUMES: usize = 3;
 /// Verified chunks buffered between the download task and the reader.
 const READ_AHEAD: usize = 4;
+/// Cached chunks read and checked ahead of the one being released.
+const CACHE_READ_AHEAD: usize = 2;
 
 /// Plan a download of `file` and start it in the background; the reader receives the
 /// verified bytes.
@@ -315,17 +317,33 @@ impl Release {
 
     /// Release cached chunks from `next` on while the cache has them (and they still
     /// verify). Returns the first chunk not released, or `None` if the reader went away.
+    ///
+    /// The next chunks are read and checked on the blocking pool while the current one goes
+    /// to the reader ([`CACHE_READ_AHEAD`] at once), so the disk, the hash and the copy to
+    /// the caller overlap.
     pub async fn cached_run(&mut self, d: &Download, mut next: u64, end: u64) -> Option<u64> {
         let Some(cache) = d.cache.clone() else {
             return Some(next);
         };
-        while next < end {
-            let Some(chunk) = cache
-                .get(&d.id, next, d.digests.chunks[next as usize])
-                .await
-            else {
+        let fetch = |index: u64| {
+            let (cache, id) = (Arc::clone(&cache), d.id);
+            let digest = d.digests.chunks[index as usize];
+            tokio::spawn(async move { cache.get(&id, index, digest).await })
+        };
+        let mut ahead = VecDeque::new();
+        let mut asked = next;
+        while asked < end && ahead.len() < CACHE_READ_AHEAD {
+            ahead.push_back(fetch(asked));
+            asked += 1;
+        }
+        while let Some(pending) = ahead.pop_front() {
+            let Ok(Some(chunk)) = pending.await else {
                 break;
             };
+            if asked < end {
+                ahead.push_back(fetch(asked));
+                asked += 1;
+            }
             if !self.chunk(d, next, chunk, false).await {
                 return None;
             }
