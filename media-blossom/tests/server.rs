@@ -279,6 +279,7 @@ async fn refusals_carry_a_status_and_a_reason() {
         c.with_max_size(4096)
             .with_mime_allow(vec!["image/*".into()])
             .with_allowed_pubkeys(vec![allowed.public_key_hex()])
+            .with_open_writes(false)
     })
     .await;
     let http = reqwest::Client::new();
