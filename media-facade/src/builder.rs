@@ -11,8 +11,8 @@ use media_core::{
     UploadPolicy, DEFAULT_ATTEMPT_TIMEOUT,
 };
 
-pub use crate::settings::DEFAULT_MAX_UPLOAD;
 use crate::settings::Settings;
+pub use crate::settings::DEFAULT_MAX_UPLOAD;
 use tracing::warn;
 
 use crate::state::catalog::RedbCatalog;
@@ -279,7 +279,6 @@ impl MediaStoreBuilder {
         }
     }
 }
-
 
 #[cfg(feature = "thumb")]
 fn default_thumbnailer() -> Option<Arc<dyn Thumbnailer>> {

@@ -12,14 +12,14 @@ use media_core::{
 use tokio::sync::broadcast;
 use tracing::warn;
 
-use crate::state::anchors::{self, Trust};
 use crate::builder::MediaStoreBuilder;
 use crate::handle::UploadHandle;
-use crate::upload::ingest::UploadRequest;
 use crate::options::ReadOptions;
 use crate::reader::MediaReader;
-use crate::state::Inner;
+use crate::state::anchors::{self, Trust};
 use crate::state::stats::StatsSnapshot;
+use crate::state::Inner;
+use crate::upload::ingest::UploadRequest;
 use crate::{read, upload};
 
 /// The media store: uploads to every backend in parallel, downloads with fallback and

@@ -173,7 +173,9 @@ impl EmbeddedStack {
         };
         reconcile(&store, &services).await;
         #[cfg(feature = "blossom")]
-        match crate::node::blossom::start_server(&store, config.section("blossom").cloned(), &ctx).await {
+        match crate::node::blossom::start_server(&store, config.section("blossom").cloned(), &ctx)
+            .await
+        {
             Ok(server) => services.extend(server),
             Err(e) => {
                 for s in &services {

@@ -25,9 +25,9 @@ use sha2::Digest as _;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::state::cache::ChunkCache;
 use crate::options::ReadOptions;
 use crate::reader::MediaReader;
+use crate::state::cache::ChunkCache;
 use crate::state::Inner;
 
 /// Emit a download progress event at most every this many bytes.
@@ -119,7 +119,9 @@ pub(crate) fn start(
         whole: options.range.is_full() && (verify_first || !cached),
         attempts,
         plan,
-        attempt_timeout: options.attempt_timeout.unwrap_or(inner.settings.attempt_timeout),
+        attempt_timeout: options
+            .attempt_timeout
+            .unwrap_or(inner.settings.attempt_timeout),
         // Chunks of a record nothing vouches for are kept only once the spool proved the
         // whole file (below), never while they are read.
         cache_writes: !verify_first,

@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use bytes::Bytes;
 use media_core::{ByteRange, ByteStream, MediaError, MediaFile, Operation, Result};
 use media_privacy::seal::{read_resolved_sized, AgeLayout};
-use media_privacy::Identity;
+use media_privacy::{Identity, SealError};
 
 use crate::upload::seal::{sealed, AGE};
 use crate::{MediaStore, ReadOptions};

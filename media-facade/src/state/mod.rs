@@ -13,21 +13,20 @@ pub(crate) mod stats;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use media_core::{
-    Backend, Candidate, Catalog, DownloadPolicy, ErrorKind, MediaEvent, MediaFile, MediaId,
-    OperationId, Result, ThroughputTable, Thumbnailer, UploadPolicy,
+    Backend, Candidate, Catalog, ErrorKind, MediaEvent, MediaFile, MediaId, OperationId, Result,
+    ThroughputTable, Thumbnailer,
 };
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
+use crate::settings::Settings;
 use crate::state::anchors::Anchors;
 use crate::state::cache::ChunkCache;
 use crate::state::inflight::InFlight;
 use crate::state::ownership::Ownership;
 use crate::state::stats::Stats;
-use crate::settings::Settings;
 
 /// Uploads hashed at once.
 const INGEST_SLOTS: usize = 2;

@@ -21,8 +21,8 @@ use media_core::{
 use tracing::{debug, info, warn};
 
 use crate::state::inflight::Joined;
-use crate::upload::ingest::{clean_name, ingest, Ingested, UploadRequest};
 use crate::state::Inner;
+use crate::upload::ingest::{clean_name, ingest, Ingested, UploadRequest};
 
 /// Emit an upload progress event at most every this many bytes per backend.
 const PROGRESS_STEP: u64 = 4 << 20;
@@ -98,7 +98,12 @@ async fn upload_steps(
     let refusing = if private {
         Vec::new()
     } else {
-        crate::upload::rewrite::stores_refusing(&inner.settings.store_metadata, policy, ingested.staged.path()).await
+        crate::upload::rewrite::stores_refusing(
+            &inner.settings.store_metadata,
+            policy,
+            ingested.staged.path(),
+        )
+        .await
     };
     if !refusing.is_empty() {
         let takers = inner

@@ -17,7 +17,10 @@ fn refused(e: StripError) -> MediaError {
 
 /// Apply `policy` to the staged upload. When bytes change, the digests are computed again:
 /// the id is the SHA-256 of what is stored. On error the staged file goes with `ingested`.
-pub(crate) async fn apply(policy: MetadataPolicy, mut ingested: Ingested) -> Result<Ingested, MediaError> {
+pub(crate) async fn apply(
+    policy: MetadataPolicy,
+    mut ingested: Ingested,
+) -> Result<Ingested, MediaError> {
     tokio::task::spawn_blocking(move || -> Result<Ingested, MediaError> {
         let path = ingested.staged.path().to_path_buf();
         let removed = match policy {
@@ -63,7 +66,11 @@ pub(crate) async fn apply(policy: MetadataPolicy, mut ingested: Ingested) -> Res
                     .map_err(|e| MediaError::io(Operation::Ingest, "hashing the cleaned file", e))?
             }
         };
-        tracing::info!(?removed, remuxed = remuxed_too, "media rewritten before storing");
+        tracing::info!(
+            ?removed,
+            remuxed = remuxed_too,
+            "media rewritten before storing"
+        );
         if remuxed_too {
             ingested.remuxed_from = Some(ingested.digests.sha256);
         }

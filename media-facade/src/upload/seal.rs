@@ -27,7 +27,10 @@ pub(crate) fn sealed(e: SealError, op: Operation) -> MediaError {
 /// thread, hashed as it is made on another: [`crate::upload::staged::Staged::rewrite`]); the
 /// digests become the ciphertext's. The plaintext never stays on disk longer than its
 /// encryption took; on error it goes with `ingested`.
-pub(crate) async fn encrypt(mut ingested: Ingested, recipients: Vec<Recipient>) -> Result<Ingested> {
+pub(crate) async fn encrypt(
+    mut ingested: Ingested,
+    recipients: Vec<Recipient>,
+) -> Result<Ingested> {
     tokio::task::spawn_blocking(move || -> Result<Ingested> {
         let digests = ingested
             .staged
