@@ -108,7 +108,14 @@ async fn a_blob_uploaded_to_one_node_is_served_verified_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blossom_servers_are_a_fourth_store() {
     let (a_dir, c_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = node(StackConfig::new(a_dir.path())).await;
+    // A's Blossom server takes C's writes because A's owner listed C's key.
+    let c_key = own_key(c_dir.path()).public_key_hex();
+    let a = node(
+        StackConfig::new(a_dir.path())
+            .with_section("blossom", serde_json::json!({"allowed_pubkeys": [c_key]}))
+            .unwrap(),
+    )
+    .await;
     let c = node(
         StackConfig::new(c_dir.path())
             .with_section("blossom", serde_json::json!({"servers": [blossom_url(&a)]}))

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'))
 const out = process.argv[3]
-const deadline = setTimeout(() => { console.error('page test timed out'); process.exit(3) }, 120000)
+let step = 'start'
+const deadline = setTimeout(() => { console.error(`page test timed out during: ${step}`); process.exit(3) }, 120000)
 
 const browser = await chromium.launch({
   executablePath: process.env.MEDIA_CHROMIUM,
@@ -22,9 +23,11 @@ try {
   const errors = []
   page.on('pageerror', (e) => errors.push(String(e)))
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+  step = 'open the page'
   await page.goto(cfg.page)
 
   // The grid: every public tile's thumbnail checked against its record.
+  step = 'the grid'
   await page.waitForSelector('#grid[data-count]')
   result.addressBar = page.url()
   result.before = Number(await page.getAttribute('#grid', 'data-count'))
@@ -44,6 +47,7 @@ try {
   }, cfg.hostileId)
 
   // Upload from the page: the progress bar fills, the tile appears with its thumbnail.
+  step = 'upload'
   await page.setInputFiles('#file', cfg.photo)
   await page.waitForSelector('#upload-status[data-last-id]', { timeout: 60000 })
   const id = await page.getAttribute('#upload-status', 'data-last-id')
@@ -51,10 +55,12 @@ try {
     id,
     progress: await page.$eval('#progress', (p) => p.value)
   }
+  step = 'the uploaded tile'
   await page.waitForSelector(`.tile[data-id="${id}"][data-verified="true"]`, { timeout: 30000 })
   result.after = Number(await page.getAttribute('#grid', 'data-count'))
   await page.screenshot({ path: join(out, 'page-uploaded.png') })
 
+  step = 'the photo viewer'
   // Open it: the photo from the node, and its links.
   await page.click(`.tile[data-id="${id}"]`)
   await page.waitForFunction(() => {
@@ -70,6 +76,7 @@ try {
   await page.screenshot({ path: join(out, 'page-viewer.png') })
   await page.click('#viewer-close')
 
+  step = 'the video'
   // The video: plays from the node by Range, and seeks.
   await page.click(`.tile[data-id="${cfg.clipId}"]`)
   result.video = await page.evaluate(async () => {
@@ -90,6 +97,7 @@ try {
 
   result.errors = errors.slice()
   // The read cookie reads; it does not write (the browser logs the refusal).
+  step = 'the cookie'
   result.cookie = await page.evaluate(async () => {
     const list = await fetch('/api/v1/media')
     const put = await fetch('/api/v1/media?name=x.bin', { method: 'PUT', body: 'x' })

@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn debug_hides_the_sections() {
         let c = StackConfig::from_toml(
-            "[cdn]\nendpoint = \"http://s3.example.com\"\nbucket = \"b\"\naccess_key = \"AKIA-visible\"\nsecret_key = \"do-not-print-me\"\n",
+            "[cdn]\nendpoint = \"http://s3.example.com\"\nbucket = \"media-bucket\"\naccess_key = \"AKIA-visible\"\nsecret_key = \"do-not-print-me\"\n",
             Path::new("d"),
         )
         .unwrap();
