@@ -164,6 +164,8 @@ pub struct Authorized {
     pub event_id: String,
     /// The event's `expiration`, Unix seconds: how long a replay must be refused.
     pub expires: u64,
+    /// The event's `created_at`, Unix seconds.
+    pub created_at: u64,
 }
 
 /// Parse `Authorization: Nostr <base64>` and check it against `req`.
@@ -187,6 +189,7 @@ pub fn check_header(
         pubkey: event.pubkey,
         event_id: event.id,
         expires,
+        created_at: event.created_at,
     })
 }
 

@@ -86,9 +86,9 @@ pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
 pub const DEFAULT_MAX_BLOBS_PER_PUBKEY: u64 = 1000;
 /// Default [`BlossomServerConfig::max_bytes_per_pubkey`]: 2 GiB.
 pub const DEFAULT_MAX_BYTES_PER_PUBKEY: u64 = 2 << 30;
-/// Delete authorizations remembered at once (to refuse replays); past it, new deletes wait
-/// for old authorizations to expire.
-const MAX_REMEMBERED_DELETES: usize = 100_000;
+/// Delete authorizations remembered at once per key (to refuse replays); past it, that key's
+/// new deletes wait for its old authorizations to expire.
+const MAX_REMEMBERED_DELETES: usize = 10_000;
 
 impl BlossomServerConfig {
     /// Defaults, keeping the owners index under `index_dir`.
@@ -245,6 +245,9 @@ impl BlossomServer {
             index,
             http,
             used_deletes: std::sync::Mutex::new(HashMap::new()),
+            started: auth::unix_now(),
+            pending: std::sync::Mutex::new(HashMap::new()),
+            optimize_slots: tokio::sync::Semaphore::new(1),
         });
         let app = router(state);
         let task = media_http::serve(
@@ -286,8 +289,16 @@ struct ServerState {
     server_names: Vec<String>,
     index: OwnerIndex,
     http: reqwest::Client,
-    /// Delete authorizations already used (event id → expiration): each works once.
-    used_deletes: std::sync::Mutex<HashMap<String, u64>>,
+    /// Delete authorizations already used in this run, by pubkey (event id → expiration):
+    /// each works once.
+    used_deletes: std::sync::Mutex<HashMap<String, HashMap<String, u64>>>,
+    /// When this server started (Unix seconds): delete authorizations made before it are
+    /// refused, so a replay cannot wait for a restart to clear the table above.
+    started: u64,
+    /// Uploads under way per open-server key: (count, bytes reserved).
+    pending: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    /// `PUT /media` decodes images: one at a time, whoever asks.
+    optimize_slots: tokio::sync::Semaphore,
 }
 
 type Shared = State<Arc<ServerState>>;
@@ -456,27 +467,37 @@ impl ServerState {
     }
 
     /// Refuse a second use of one delete authorization (a leaked or logged event), for as
-    /// long as it would be valid.
+    /// long as it would be valid: remembered in this run, and refused across a restart
+    /// because it was made before the server started.
     fn spend_once(&self, who: &Authorized) -> Result<(), Refusal> {
+        if who.created_at + auth::CLOCK_SKEW_SECS < self.started {
+            return Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "this delete authorization was made before the server started: sign a new one",
+            ));
+        }
         let mut used = self
             .used_deletes
             .lock()
             .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "replay table"))?;
         let now = auth::unix_now();
-        used.retain(|_, expires| *expires > now);
-        if used.contains_key(&who.event_id) {
+        let key = who.pubkey.to_ascii_lowercase();
+        let mine = used.entry(key).or_default();
+        mine.retain(|_, expires| *expires > now);
+        if mine.contains_key(&who.event_id) {
             return Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "this delete authorization was already used",
             ));
         }
-        if used.len() >= MAX_REMEMBERED_DELETES {
+        // A bound per key: one key's deletes can only ever crowd out its own.
+        if mine.len() >= MAX_REMEMBERED_DELETES {
             return Err(Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too many deletes at once; try again later",
+                "too many deletes by this key at once; try again later",
             ));
         }
-        used.insert(who.event_id.clone(), who.expires);
+        mine.insert(who.event_id.clone(), who.expires);
         Ok(())
     }
 
@@ -523,11 +544,18 @@ impl ServerState {
     }
 
     /// Store `body` for `who`: 201 when new, 200 when it was already here.
+    ///
+    /// A blob the host already keeps for itself (a media store's own media, a record its
+    /// owner imported) is answered from what the host has: the upload changes nothing (not
+    /// its name, type or expiry) and makes nobody its owner. On an open server, a key's
+    /// quota counts what it has and what it is uploading now (a reservation taken before
+    /// the body is read), so parallel uploads cannot pass it.
     async fn accept(
         &self,
         who: &Authorized,
         expected: MediaId,
         mime: Option<String>,
+        length: Option<u64>,
         body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
     ) -> Answer {
         if let Some(mime) = &mime {
@@ -538,38 +566,21 @@ impl ServerState {
                 ));
             }
         }
-        let existed = self.host.describe(&expected).await?.is_some();
-        // A dedup hit of media the host keeps for itself makes nobody an owner of it.
-        let claims = !existed || !self.host.owned_by_host(&expected).await?;
-        if claims && !self.index.owns(&who.pubkey, &expected) && self.quota_applies(who) {
-            let (blobs, bytes) = self.index.usage(&who.pubkey)?;
-            if blobs >= self.config.max_blobs_per_pubkey {
-                return Err(Refusal::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    format!(
-                        "this key already has {blobs} blobs here (at most {})",
-                        self.config.max_blobs_per_pubkey
-                    ),
-                ));
-            }
-            if bytes >= self.config.max_bytes_per_pubkey {
-                return Err(Refusal::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    format!(
-                        "this key already has {bytes} bytes here (at most {})",
-                        self.config.max_bytes_per_pubkey
-                    ),
-                ));
+        if let Some(info) = self.host.describe(&expected).await? {
+            if self.host.owned_by_host(&expected).await? {
+                return Ok((StatusCode::OK, Json(self.descriptor(&info))).into_response());
             }
         }
-        let max_size = if self.quota_applies(who) && claims {
-            let (_, bytes) = self.index.usage(&who.pubkey)?;
-            self.config
-                .max_size
-                .min(self.config.max_bytes_per_pubkey.saturating_sub(bytes))
+        let existed = self.host.describe(&expected).await?.is_some();
+        let owned_already = self.index.owns(&who.pubkey, &expected);
+        let reservation = if self.quota_applies(who) && !owned_already {
+            Some(self.reserve(who, length)?)
         } else {
-            self.config.max_size
+            None
         };
+        let max_size = reservation
+            .as_ref()
+            .map_or(self.config.max_size, |r| r.bytes);
         let info = self
             .host
             .store(IncomingBlob {
@@ -586,16 +597,91 @@ impl ServerState {
                     Refusal::from(e)
                 }
             })?;
-        if claims {
-            self.index
-                .add(&who.pubkey, &info.sha256, info.uploaded, info.size)?;
-        }
+        self.index
+            .add(&who.pubkey, &info.sha256, info.uploaded, info.size)?;
+        drop(reservation);
         let status = if existed {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         };
         Ok((status, Json(self.descriptor(&info))).into_response())
+    }
+
+    /// Room for one more blob of `who` (of `length` bytes if declared), counting what it
+    /// has and what it is uploading: refused when the quota is spent, else held until the
+    /// returned reservation is dropped.
+    fn reserve(&self, who: &Authorized, length: Option<u64>) -> Result<Reservation<'_>, Refusal> {
+        let (blobs, bytes) = self.index.usage(&who.pubkey)?;
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "quota table"))?;
+        let entry = pending.entry(who.pubkey.to_ascii_lowercase()).or_default();
+        let (busy_blobs, busy_bytes) = *entry;
+        if busy_blobs >= MAX_UPLOADS_PER_PUBKEY {
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("this key already has {busy_blobs} uploads under way"),
+            ));
+        }
+        if blobs + busy_blobs >= self.config.max_blobs_per_pubkey {
+            return Err(Refusal::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "this key has {} blobs here and on the way (at most {})",
+                    blobs + busy_blobs,
+                    self.config.max_blobs_per_pubkey
+                ),
+            ));
+        }
+        let room = self
+            .config
+            .max_bytes_per_pubkey
+            .saturating_sub(bytes + busy_bytes)
+            .min(self.config.max_size);
+        let wanted = length.unwrap_or(room);
+        if room == 0 || wanted > room {
+            return Err(Refusal::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "this key has {} bytes here and on the way (at most {})",
+                    bytes + busy_bytes,
+                    self.config.max_bytes_per_pubkey
+                ),
+            ));
+        }
+        *entry = (busy_blobs + 1, busy_bytes + wanted);
+        Ok(Reservation {
+            state: self,
+            pubkey: who.pubkey.to_ascii_lowercase(),
+            bytes: wanted,
+        })
+    }
+}
+
+/// Uploads one open-server key may have under way at once.
+const MAX_UPLOADS_PER_PUBKEY: u64 = 4;
+
+/// One upload's share of its key's quota while its body arrives.
+struct Reservation<'a> {
+    state: &'a ServerState,
+    pubkey: String,
+    /// The most bytes this upload may store.
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut pending) = self.state.pending.lock() {
+            if let Some(entry) = pending.get_mut(&self.pubkey) {
+                entry.0 = entry.0.saturating_sub(1);
+                entry.1 = entry.1.saturating_sub(self.bytes);
+                if entry.0 == 0 {
+                    pending.remove(&self.pubkey);
+                }
+            }
+        }
     }
 }
 
@@ -646,7 +732,10 @@ async fn upload(State(state): Shared, headers: HeaderMap, body: Body) -> Answer 
         body.into_data_stream()
             .map_err(|e| std::io::Error::other(e.to_string())),
     );
-    state.accept(&who, expected, mime, Box::pin(reader)).await
+    let length = content_length(&headers);
+    state
+        .accept(&who, expected, mime, length, Box::pin(reader))
+        .await
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -738,6 +827,10 @@ async fn media(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
         })?,
     };
     let who = state.authorize_writer(&headers, "media", Some(&original))?;
+    // An open server's key past its quota is refused before its image is read or decoded.
+    if state.quota_applies(&who) {
+        drop(state.reserve(&who, None)?);
+    }
     let max = MAX_MEDIA_INPUT.min(state.config.max_size);
     if content_length(&headers).is_some_and(|n| n > max) {
         return Err(Refusal::new(
@@ -793,14 +886,21 @@ async fn media(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
             format!("the body's SHA-256 is {digests}, not {original}"),
         ));
     }
+    // Decoding is the costly part (memory and CPU): one image at a time.
+    let _slot = state
+        .optimize_slots
+        .acquire()
+        .await
+        .map_err(|_| Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let (bytes, mime) = tokio::task::spawn_blocking(move || optimizer.optimize(&path))
         .await
         .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()))?;
     drop(staged);
     let expected = MediaId::for_bytes(&bytes);
+    let length = Some(bytes.len() as u64);
     let body = Box::pin(std::io::Cursor::new(bytes));
-    state.accept(&who, expected, Some(mime), body).await
+    state.accept(&who, expected, Some(mime), length, body).await
 }
 
 /// A temporary file removed on drop.
@@ -1013,7 +1113,10 @@ async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer 
             .bytes_stream()
             .map_err(|e| std::io::Error::other(format!("the origin failed: {e}"))),
     );
-    state.accept(&who, expected, mime, Box::pin(reader)).await
+    let length = content_length(&headers);
+    state
+        .accept(&who, expected, mime, length, Box::pin(reader))
+        .await
 }
 
 fn url_hash(url: &str) -> Option<MediaId> {

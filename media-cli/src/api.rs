@@ -174,10 +174,15 @@ pub async fn serve(
             read_cookie: new_token()?,
             endpoints: std::sync::Arc::new(endpoints),
         });
+    // The owner's API: an upload's answer can take minutes after its body arrived (every
+    // store of the plan, `late_grace`), with no byte moving meanwhile; headers still have to
+    // arrive within 10 s.
+    let limits =
+        media_http::ServeLimits::new(256, Duration::from_secs(10), Duration::from_secs(15 * 60));
     let task = media_http::serve(
         listener,
         hyper_util::service::TowerToHyperService::new(app),
-        media_http::ServeLimits::default(),
+        limits,
         "api",
     );
     Ok((addr, task))

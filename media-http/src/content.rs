@@ -59,6 +59,10 @@ pub fn is_passive_media(mime: &str) -> bool {
                     && sub
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                    // A document dressed as media (`video/x+xml`, `audio/html`): not passive.
+                    && !["xml", "html", "svg", "script", "xsl"]
+                        .iter()
+                        .any(|active| sub.contains(active))
             })
 }
 
@@ -108,6 +112,9 @@ mod tests {
             "",
             "video/",
             "video/<script>",
+            "video/x+xml",
+            "audio/HTML",
+            "video/vnd.svg",
         ] {
             let h = stored_bytes_headers(active);
             assert!(

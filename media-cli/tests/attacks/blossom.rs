@@ -227,3 +227,161 @@ async fn the_nodes_own_key_writes_to_its_closed_server() {
     let (status, body) = node.content(&id, None).await;
     assert_eq!((status, body == blob), (200, true));
 }
+
+/// The attacker review of this fix (helper run, 2026-12-04) found these on an open server:
+/// parallel uploads passed a key's quota; a delete authorization made before a restart could
+/// be replayed after it; a stranger's re-upload rewrote the owner's imported record (type,
+/// name) and then deleted it; a stranger's upload ahead of the owner's cancelled the owner's
+/// expiry; an over-quota key still had its `/media` image decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_server_quotas_replays_and_the_owners_records_hold() {
+    let node = Node::start(
+        "[blossom]\nopen_writes = true\nmax_blobs_per_pubkey = 3\nmax_bytes_per_pubkey = 1000000\n",
+    );
+    // A delete authorization made before the node started (one replayed after a restart;
+    // the clock check allows 60 s of skew).
+    let stranger = NostrKeys::generate().unwrap();
+    let early_blob = bytes(80, 5000);
+    let early_id = sha256_hex(&early_blob);
+    let old = {
+        let now = media_blossom::auth::unix_now();
+        stranger
+            .authorize("delete", &[&early_id], "old", now - 120, 3600)
+            .unwrap()
+            .to_header()
+    };
+    let http = client();
+    let upload = |keys: &NostrKeys, blob: Vec<u8>, mime: &'static str| {
+        let id = sha256_hex(&blob);
+        let auth = nostr_auth(keys, "upload", &id, 300);
+        let url = format!("{}/upload", node.blossom);
+        let http = http.clone();
+        async move {
+            http.put(url)
+                .header("authorization", auth)
+                .header("x-sha-256", &id)
+                .header("content-type", mime)
+                .body(blob)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        upload(&stranger, early_blob.clone(), "image/png").await,
+        201
+    );
+    let resp = http
+        .delete(format!("{}/{early_id}", node.blossom))
+        .header("authorization", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        401,
+        "an authorization from before the start was accepted"
+    );
+    assert!(node.record(&early_id).await.is_some());
+
+    // Ten parallel uploads by one key with room for two more: at most two land.
+    let racers = NostrKeys::generate().unwrap();
+    assert_eq!(upload(&racers, bytes(81, 1000), "image/png").await, 201);
+    let uploads: Vec<_> = (0..10)
+        .map(|n| tokio::spawn(upload(&racers, bytes(90 + n, 200_000), "image/png")))
+        .collect();
+    let mut created = 0;
+    for u in uploads {
+        if u.await.unwrap() == 201 {
+            created += 1;
+        }
+    }
+    let list: Vec<serde_json::Value> = http
+        .get(format!("{}/list/{}", node.blossom, racers.public_key_hex()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.len() <= 3, "quota of 3 passed: {} blobs", list.len());
+    assert!(created <= 2, "{created} parallel uploads passed the quota");
+    // Over quota: `/media` refuses before reading (let alone decoding) the image.
+    let resp = http
+        .put(format!("{}/media", node.blossom))
+        .header(
+            "authorization",
+            nostr_auth(&racers, "media", &early_id, 300),
+        )
+        .header("x-sha-256", &early_id)
+        .body(early_blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status() == 507 || resp.status() == 429,
+        "{}",
+        resp.status()
+    );
+
+    // The owner imports a friend's record (a reference shared in a chat); a stranger uploads
+    // the same bytes typed as HTML and tries to delete them.
+    let friend_bytes = bytes(83, 40_000);
+    let mut friend = media_core::MediaFile::new(
+        "friend.jpg",
+        "image/jpeg",
+        &media_core::Digests::of_bytes(&friend_bytes),
+        media_core::Timestamp::now(),
+    );
+    friend.locations = vec![media_core::Location::cdn(
+        "https://cdn.friend.example/media/x",
+        "media/x",
+    )];
+    node.import(&friend);
+    let friend_id = friend.id.to_string();
+    let mallory = NostrKeys::generate().unwrap();
+    assert_eq!(
+        upload(&mallory, friend_bytes.clone(), "text/html").await,
+        200
+    );
+    let after = node.record(&friend_id).await.unwrap();
+    assert_eq!(
+        (after.name.as_str(), after.mime.as_str()),
+        (friend.name.as_str(), friend.mime.as_str())
+    );
+    let resp = http
+        .delete(format!("{}/{friend_id}", node.blossom))
+        .header(
+            "authorization",
+            nostr_auth(&mallory, "delete", &friend_id, 300),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(node.record(&friend_id).await.is_some());
+
+    // A stranger uploads what he expects the owner to post; the owner's disappearing upload
+    // of the same bytes still disappears, under the owner's name.
+    let story = bytes(84, 30_000);
+    assert_eq!(upload(&mallory, story.clone(), "image/png").await, 201);
+    let resp = http
+        .put(format!(
+            "{}/api/v1/media?name=story.png&expires_in=3600",
+            node.api
+        ))
+        .bearer_auth(&node.token)
+        .body(story.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let record = node.record(&sha256_hex(&story)).await.unwrap();
+    assert!(
+        record.expires_at.is_some(),
+        "the owner's expiry was dropped"
+    );
+    assert_eq!(record.name, "story.png");
+}

@@ -59,11 +59,12 @@ impl BlobHost for MediaStore {
         self.delete_for_blossom(sha256).await
     }
 
+    /// The node's own media, and any record its owner catalogued that no Blossom signer
+    /// uploaded (an import, a record from the shared catalog): a Blossom upload of the same
+    /// bytes changes none of them and makes nobody their owner.
     async fn owned_by_host(&self, sha256: &MediaId) -> Result<bool> {
-        Ok(self
-            .inner
-            .ownership
-            .owned_by(sha256, crate::state::ownership::Owner::Node))
+        let holding = self.inner.ownership.get(sha256);
+        Ok(holding.node || (!holding.blossom && self.get(sha256).await?.is_some()))
     }
 }
 

@@ -21,6 +21,7 @@ use media_core::{
 use tracing::{debug, info, warn};
 
 use crate::state::inflight::Joined;
+use crate::state::ownership::Owner;
 use crate::state::Inner;
 use crate::upload::ingest::{clean_name, ingest, Ingested, UploadRequest};
 
@@ -163,6 +164,7 @@ async fn upload_steps(
     };
     let store_inner = Arc::clone(inner);
     let expires_at = request.expires_at;
+    let asked = (name.clone(), mime.clone());
     let share = inner.settings.p2p == crate::P2pMode::On && request.share_p2p.unwrap_or(!private);
     let describe = Describe {
         name,
@@ -176,7 +178,17 @@ async fn upload_steps(
     // When another upload of the same bytes leads (or the media is already here), `start`
     // is dropped unrun and the staged file with it.
     let (result, joined) = inner.uploads.run(id, existing, start).await;
-    let file = result?;
+    let mut file = result?;
+    // The owner's upload of media a Blossom signer stored first makes it the owner's: the
+    // record says what the owner said (name, type, expiry), not what the stranger did.
+    let owner_takes_over = request.owner == Owner::Node
+        && joined != Joined::Led
+        && !inner.ownership.owned_by(&id, Owner::Node);
+    if owner_takes_over {
+        (file.name, file.mime) = asked;
+        file.expires_at = expires_at;
+        inner.catalog.put(&file).await?;
+    }
     // Whoever uploaded it wants it kept, a dedup hit included; a Blossom signer's claim
     // never makes the node's own media deletable through Blossom (see ownership.rs).
     inner.ownership.claim(&id, request.owner)?;
@@ -380,6 +392,16 @@ async fn finish_late_stores(
         let Ok((_, (backend, Ok(location)))) = joined else {
             continue;
         };
+        // Deleted while this store was still busy: its copy goes too, nothing is indexed.
+        if !matches!(inner.catalog.get(&id).await, Ok(Some(_))) {
+            debug!(%id, store = backend.name(), "deleted before a late store finished: its copy is removed");
+            if backend.capabilities().delete {
+                if let Err(e) = backend.delete(&location).await {
+                    warn!(%id, store = backend.name(), error = %e, "could not remove a late copy of deleted media");
+                }
+            }
+            continue;
+        }
         if let Err(e) = inner.ownership.placed(&id, backend.name(), &location) {
             warn!(%id, error = %e, "could not index a late store's location");
         }
