@@ -351,29 +351,13 @@ async fn forged_record_drill(
     let outcome: Result<String, String> = async {
         let mut forged_bytes = bytes.to_vec();
         forged_bytes[6_000_000] ^= 0xFF;
-        let digests = media_core::Digests::of_bytes(&forged_bytes);
-        let path = scratch.join("forged.bin");
-        std::fs::write(&path, &forged_bytes).map_err(|e| e.to_string())?;
-        let cdn = b
-            .backends()
-            .iter()
-            .find(|x| x.name() == "cdn")
-            .ok_or("B has no CDN store")?;
-        let blob =
-            media_core::StagedBlob::new(&path, "clip.mp4", "video/mp4", Arc::new(digests.clone()));
-        let location = cdn
-            .put(&blob, media_core::Progress::none())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut forged = MediaFile::new(
-            "clip.mp4",
-            "video/mp4",
-            &digests,
-            media_core::Timestamp::now(),
-        );
-        forged.id = file.id;
-        forged.sha256 = file.sha256;
-        forged.locations.push(location);
+        let forged = forged_on_cdn(
+            b,
+            &file.digests(),
+            &forged_bytes,
+            &scratch.join("forged.bin"),
+        )
+        .await?;
         let refused_import = b.import(&forged).await.err().ok_or("import accepted it")?;
         let refused_read = read(
             b,
@@ -471,31 +455,9 @@ async fn forged_then_genuine_drill(b: &MediaStore, scratch: &std::path::Path) ->
     let outcome: Result<String, String> = async {
         let genuine = sample(3 * 1024 * 1024 + 77, 123);
         let forged_bytes = sample(genuine.len(), 124);
-        let digests = media_core::Digests::of_bytes(&forged_bytes);
-        let path = scratch.join("forged-new.bin");
-        std::fs::write(&path, &forged_bytes).map_err(|e| e.to_string())?;
-        let cdn = b
-            .backends()
-            .iter()
-            .find(|x| x.name() == "cdn")
-            .ok_or("B has no CDN store")?;
-        let blob =
-            media_core::StagedBlob::new(&path, "gift.mp4", "video/mp4", Arc::new(digests.clone()));
-        let location = cdn
-            .put(&blob, media_core::Progress::none())
-            .await
-            .map_err(|e| e.to_string())?;
         let real = media_core::Digests::of_bytes(&genuine);
-        let mut forged = MediaFile::new(
-            "gift.mp4",
-            "video/mp4",
-            &digests,
-            media_core::Timestamp::now(),
-        );
-        forged.id = real.id();
-        forged.sha256 = real.sha256;
-        forged.blake3 = real.blake3;
-        forged.locations.push(location);
+        let forged =
+            forged_on_cdn(b, &real, &forged_bytes, &scratch.join("forged-new.bin")).await?;
         b.import(&forged).await.map_err(|e| e.to_string())?;
         let refused = b
             .read_all(&forged.id)
@@ -524,6 +486,41 @@ async fn forged_then_genuine_drill(b: &MediaStore, scratch: &std::path::Path) ->
     }
     .await;
     drill_row(step, outcome)
+}
+
+/// What a stranger hands over: a record of the media `real` describes (its id, size and
+/// whole-file digests) whose chunk digests are those of `forged_bytes`, which B's own CDN
+/// store is made to hold at the record's location.
+async fn forged_on_cdn(
+    b: &MediaStore,
+    real: &media_core::Digests,
+    forged_bytes: &[u8],
+    path: &std::path::Path,
+) -> Result<MediaFile, String> {
+    let digests = media_core::Digests::of_bytes(forged_bytes);
+    std::fs::write(path, forged_bytes).map_err(|e| e.to_string())?;
+    let cdn = b
+        .backends()
+        .iter()
+        .find(|x| x.name() == "cdn")
+        .ok_or("B has no CDN store")?;
+    let blob =
+        media_core::StagedBlob::new(path, "clip.mp4", "video/mp4", Arc::new(digests.clone()));
+    let location = cdn
+        .put(&blob, media_core::Progress::none())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut forged = MediaFile::new(
+        "clip.mp4",
+        "video/mp4",
+        &digests,
+        media_core::Timestamp::now(),
+    );
+    forged.id = real.id();
+    forged.sha256 = real.sha256;
+    forged.blake3 = real.blake3;
+    forged.locations.push(location);
+    Ok(forged)
 }
 
 /// One HTTP/1.1 request on a fresh connection, as curl would send it: status and body.

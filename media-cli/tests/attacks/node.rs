@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,27 +30,13 @@ impl Node {
         let data = dir.path().join("data");
         let config_path = dir.path().join("media.toml");
         std::fs::write(&config_path, replayable(config)).unwrap();
-        let mut child = std::process::Command::new(crate::common::media_bin())
-            .arg("--data")
+        let mut cmd = std::process::Command::new(crate::common::media_bin());
+        cmd.arg("--data")
             .arg(&data)
             .arg("--config")
             .arg(&config_path)
-            .arg("serve")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let guard = Serve::new(child);
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let done = line.starts_with("serving ");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
+            .arg("serve");
+        let (guard, seen) = crate::common::spawn_serve(cmd);
         let url = |name: &str| {
             seen.iter()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -277,4 +263,44 @@ pub fn forged_record(genuine: &[u8], forged: &[u8], uri: &str) -> media_core::Me
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+impl Node {
+    /// A Blossom `PUT /upload` of `blob` typed `mime`, signed by `keys`: the status.
+    pub async fn blossom_upload(&self, keys: &NostrKeys, blob: &[u8], mime: &str) -> u16 {
+        let id = sha256_hex(blob);
+        let mut req = client()
+            .put(format!("{}/upload", self.blossom))
+            .header("authorization", nostr_auth(keys, "upload", &id, 300))
+            .header("x-sha-256", &id)
+            .body(blob.to_vec());
+        if !mime.is_empty() {
+            req = req.header("content-type", mime);
+        }
+        req.send().await.unwrap().status().as_u16()
+    }
+
+    /// A Blossom `DELETE` of `id` with the authorization `auth`: the status.
+    pub async fn blossom_delete(&self, id: &str, auth: &str) -> u16 {
+        client()
+            .delete(format!("{}/{id}", self.blossom))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Blossom `GET /list/<pubkey>`.
+    pub async fn blossom_list(&self, pubkey: &str) -> Vec<serde_json::Value> {
+        client()
+            .get(format!("{}/list/{pubkey}", self.blossom))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
 }

@@ -36,18 +36,6 @@ pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String
 /// A `media serve` child, killed when dropped.
 pub struct Serve(std::process::Child);
 
-impl Serve {
-    /// Own `child`: killed when dropped.
-    pub fn new(child: std::process::Child) -> Self {
-        Serve(child)
-    }
-
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(None))
-    }
-}
-
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -62,12 +50,15 @@ pub fn serve(data: &std::path::Path) -> (Serve, Vec<String>) {
 
 /// Like [`serve`], with more arguments for `serve`.
 pub fn serve_with(data: &std::path::Path, args: &[&str]) -> (Serve, Vec<String>) {
+    let mut cmd = Command::new(media_bin());
+    cmd.arg("--data").arg(data).arg("serve").args(args);
+    spawn_serve(cmd)
+}
+
+/// Start `cmd` (a `media … serve`) and wait for its start-up lines, up to `serving …`.
+pub fn spawn_serve(mut cmd: Command) -> (Serve, Vec<String>) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_media"))
-        .arg("--data")
-        .arg(data)
-        .arg("serve")
-        .args(args)
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
