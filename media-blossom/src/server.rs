@@ -1108,12 +1108,13 @@ async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned());
+    // What the origin says it sends (the request's own length is its JSON body's).
+    let length = origin.content_length();
     let reader = tokio_util::io::StreamReader::new(
         origin
             .bytes_stream()
             .map_err(|e| std::io::Error::other(format!("the origin failed: {e}"))),
     );
-    let length = content_length(&headers);
     state
         .accept(&who, expected, mime, length, Box::pin(reader))
         .await

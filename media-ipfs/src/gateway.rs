@@ -162,6 +162,8 @@ fn common_headers(response: &mut Response, cid: &Cid, etag: String, content_type
         format!("/ipfs/{cid}"),
     );
     set(header::VARY, "Accept".to_owned());
+    // Blocks and CARs are bytes, never a page of this origin (media_http's one rule).
+    media_http::protect_stored_bytes(response.headers_mut(), content_type);
 }
 
 async fn serve(

@@ -69,7 +69,15 @@ async fn strangers_markup_never_runs_as_a_page_on_any_origin() {
         let resp = http.get(&url).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{url}");
         assert_inert(&resp, &format!("S3, {mime}"));
-        // And on the node API.
+        // And on the gateway, and the node API.
+        let cid = record.cid().expect("the blob is on IPFS too").to_owned();
+        let resp = http
+            .get(format!("{}/ipfs/{cid}", node.gateway))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "gateway");
+        assert_inert(&resp, &format!("gateway, {mime}"));
         let resp = http
             .get(format!("{}/api/v1/media/{id}/content", node.api))
             .bearer_auth(&node.token)
