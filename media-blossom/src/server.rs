@@ -295,8 +295,8 @@ struct ServerState {
     /// When this server started (Unix seconds): delete authorizations made before it are
     /// refused, so a replay cannot wait for a restart to clear the table above.
     started: u64,
-    /// Uploads under way per open-server key: (count, bytes reserved).
-    pending: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    /// Uploads under way per open-server key.
+    pending: std::sync::Mutex<HashMap<String, Pending>>,
     /// `PUT /media` decodes images: one at a time, whoever asks.
     optimize_slots: tokio::sync::Semaphore,
 }
@@ -574,7 +574,7 @@ impl ServerState {
         let existed = self.host.describe(&expected).await?.is_some();
         let owned_already = self.index.owns(&who.pubkey, &expected);
         let reservation = if self.quota_applies(who) && !owned_already {
-            Some(self.reserve(who, length)?)
+            Some(self.reserve(who, &expected, length)?)
         } else {
             None
         };
@@ -608,23 +608,42 @@ impl ServerState {
         Ok((status, Json(self.descriptor(&info))).into_response())
     }
 
-    /// Room for one more blob of `who` (of `length` bytes if declared), counting what it
-    /// has and what it is uploading: refused when the quota is spent, else held until the
-    /// returned reservation is dropped.
-    fn reserve(&self, who: &Authorized, length: Option<u64>) -> Result<Reservation<'_>, Refusal> {
+    /// Room for blob `sha256` of `who` (of `length` bytes if declared), counting what the
+    /// key has and what it is uploading: refused when the quota is spent, else held until
+    /// the returned reservation is dropped. Concurrent uploads of one blob by one key share
+    /// a reservation (it is stored once).
+    fn reserve(
+        &self,
+        who: &Authorized,
+        sha256: &MediaId,
+        length: Option<u64>,
+    ) -> Result<Reservation<'_>, Refusal> {
         let (blobs, bytes) = self.index.usage(&who.pubkey)?;
         let mut pending = self
             .pending
             .lock()
             .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "quota table"))?;
-        let entry = pending.entry(who.pubkey.to_ascii_lowercase()).or_default();
-        let (busy_blobs, busy_bytes) = *entry;
-        if busy_blobs >= MAX_UPLOADS_PER_PUBKEY {
+        let key = who.pubkey.to_ascii_lowercase();
+        let mine = pending.entry(key.clone()).or_default();
+        if mine.uploads >= MAX_UPLOADS_PER_PUBKEY {
             return Err(Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("this key already has {busy_blobs} uploads under way"),
+                format!("this key already has {} uploads under way", mine.uploads),
             ));
         }
+        if let Some((refs, reserved)) = mine.blobs.get_mut(sha256) {
+            *refs += 1;
+            let reserved = *reserved;
+            mine.uploads += 1;
+            return Ok(Reservation {
+                state: self,
+                pubkey: key,
+                sha256: *sha256,
+                bytes: reserved,
+            });
+        }
+        let busy_blobs = mine.blobs.len() as u64;
+        let busy_bytes: u64 = mine.blobs.values().map(|(_, b)| b).sum();
         if blobs + busy_blobs >= self.config.max_blobs_per_pubkey {
             return Err(Refusal::new(
                 StatusCode::INSUFFICIENT_STORAGE,
@@ -651,22 +670,33 @@ impl ServerState {
                 ),
             ));
         }
-        *entry = (busy_blobs + 1, busy_bytes + wanted);
+        mine.blobs.insert(*sha256, (1, wanted));
+        mine.uploads += 1;
         Ok(Reservation {
             state: self,
-            pubkey: who.pubkey.to_ascii_lowercase(),
+            pubkey: key,
+            sha256: *sha256,
             bytes: wanted,
         })
     }
 }
 
 /// Uploads one open-server key may have under way at once.
-const MAX_UPLOADS_PER_PUBKEY: u64 = 4;
+const MAX_UPLOADS_PER_PUBKEY: u64 = 16;
+
+/// What one open-server key is uploading now.
+#[derive(Debug, Default)]
+struct Pending {
+    uploads: u64,
+    /// Each blob under way: uploads of it, bytes reserved for it.
+    blobs: HashMap<MediaId, (u64, u64)>,
+}
 
 /// One upload's share of its key's quota while its body arrives.
 struct Reservation<'a> {
     state: &'a ServerState,
     pubkey: String,
+    sha256: MediaId,
     /// The most bytes this upload may store.
     bytes: u64,
 }
@@ -674,10 +704,15 @@ struct Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if let Ok(mut pending) = self.state.pending.lock() {
-            if let Some(entry) = pending.get_mut(&self.pubkey) {
-                entry.0 = entry.0.saturating_sub(1);
-                entry.1 = entry.1.saturating_sub(self.bytes);
-                if entry.0 == 0 {
+            if let Some(mine) = pending.get_mut(&self.pubkey) {
+                mine.uploads = mine.uploads.saturating_sub(1);
+                if let Some((refs, _)) = mine.blobs.get_mut(&self.sha256) {
+                    *refs = refs.saturating_sub(1);
+                    if *refs == 0 {
+                        mine.blobs.remove(&self.sha256);
+                    }
+                }
+                if mine.uploads == 0 {
                     pending.remove(&self.pubkey);
                 }
             }
@@ -829,7 +864,7 @@ async fn media(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
     let who = state.authorize_writer(&headers, "media", Some(&original))?;
     // An open server's key past its quota is refused before its image is read or decoded.
     if state.quota_applies(&who) {
-        drop(state.reserve(&who, None)?);
+        drop(state.reserve(&who, &original, None)?);
     }
     let max = MAX_MEDIA_INPUT.min(state.config.max_size);
     if content_length(&headers).is_some_and(|n| n > max) {

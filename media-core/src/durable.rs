@@ -57,7 +57,11 @@ fn write_durable_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<(
         .file_name()
         .ok_or_else(|| std::io::Error::other("no file name"))?
         .to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    // A name of its own per write: two writers of one file (two uploads of one blob
+    // indexing it at once) must not rename each other's temporary file away.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
