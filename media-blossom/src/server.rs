@@ -566,12 +566,13 @@ impl ServerState {
                 ));
             }
         }
-        if let Some(info) = self.host.describe(&expected).await? {
+        let existing = self.host.describe(&expected).await?;
+        if let Some(info) = &existing {
             if self.host.owned_by_host(&expected).await? {
-                return Ok((StatusCode::OK, Json(self.descriptor(&info))).into_response());
+                return Ok((StatusCode::OK, Json(self.descriptor(info))).into_response());
             }
         }
-        let existed = self.host.describe(&expected).await?.is_some();
+        let existed = existing.is_some();
         let owned_already = self.index.owns(&who.pubkey, &expected);
         let reservation = if self.quota_applies(who) && !owned_already {
             Some(self.reserve(who, &expected, length)?)

@@ -306,11 +306,7 @@ impl MediaStore {
     /// stored only for Blossom is deleted like [`MediaStore::delete`].
     #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub(crate) async fn delete_for_blossom(&self, id: &MediaId) -> Result<()> {
-        if self
-            .inner
-            .ownership
-            .owned_by(id, crate::state::ownership::Owner::Node)
-        {
+        if !self.inner.ownership.blossom_only(id) {
             tracing::info!(%id, "Blossom delete: the node's own media stays");
             return self.inner.ownership.release_blossom(id);
         }

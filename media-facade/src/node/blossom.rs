@@ -63,8 +63,7 @@ impl BlobHost for MediaStore {
     /// uploaded (an import, a record from the shared catalog): a Blossom upload of the same
     /// bytes changes none of them and makes nobody their owner.
     async fn owned_by_host(&self, sha256: &MediaId) -> Result<bool> {
-        let holding = self.inner.ownership.get(sha256);
-        Ok(holding.node || (!holding.blossom && self.get(sha256).await?.is_some()))
+        Ok(!self.inner.ownership.blossom_only(sha256) && self.get(sha256).await?.is_some())
     }
 }
 

@@ -114,9 +114,10 @@ pub(crate) fn start(
         id: file.id,
         digests: Arc::new(file.digests()),
         bytes: bytes.clone(),
-        // A read the cache holds whole is not hashed whole again: each cached chunk is
-        // returned only when it was verified as this (anchored) record's chunk digest.
-        whole: options.range.is_full() && (verify_first || !cached),
+        // The whole file is hashed once: by the spool when nothing vouches for the record,
+        // here otherwise, and not at all when the cache holds the read whole (each cached
+        // chunk is returned only as the anchored record's digest).
+        whole: options.range.is_full() && !verify_first && !cached,
         attempts,
         plan,
         attempt_timeout: options

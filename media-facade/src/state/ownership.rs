@@ -121,6 +121,15 @@ impl Ownership {
         }
     }
 
+    /// Whether `id` is held for Blossom signers alone: only then may a Blossom `DELETE`
+    /// remove it. The node's own media, and a record its owner catalogued without any Blossom
+    /// upload (an import, the shared catalog), are the node's.
+    #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
+    pub fn blossom_only(&self, id: &MediaId) -> bool {
+        let h = self.get(id);
+        h.blossom && !h.node
+    }
+
     /// Blossom no longer wants `id`; the node's own claim stays.
     #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub fn release_blossom(&self, id: &MediaId) -> Result<()> {

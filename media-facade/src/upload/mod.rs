@@ -392,31 +392,32 @@ async fn finish_late_stores(
         let Ok((_, (backend, Ok(location)))) = joined else {
             continue;
         };
-        // Deleted while this store was still busy: its copy goes too, nothing is indexed.
-        if !matches!(inner.catalog.get(&id).await, Ok(Some(_))) {
-            debug!(%id, store = backend.name(), "deleted before a late store finished: its copy is removed");
-            if backend.capabilities().delete {
-                if let Err(e) = backend.delete(&location).await {
-                    warn!(%id, store = backend.name(), error = %e, "could not remove a late copy of deleted media");
+        let mut record = match inner.catalog.get(&id).await {
+            Ok(Some(record)) => record,
+            // Deleted while this store was still busy: its copy goes too, nothing is indexed.
+            Ok(None) => {
+                debug!(%id, store = backend.name(), "deleted before a late store finished: its copy is removed");
+                if backend.capabilities().delete {
+                    if let Err(e) = backend.delete(&location).await {
+                        warn!(%id, store = backend.name(), error = %e, "could not remove a late copy of deleted media");
+                    }
                 }
+                continue;
             }
-            continue;
-        }
+            Err(e) => {
+                warn!(%id, error = %e, "could not add a late store's location");
+                continue;
+            }
+        };
         if let Err(e) = inner.ownership.placed(&id, backend.name(), &location) {
             warn!(%id, error = %e, "could not index a late store's location");
         }
-        match inner.catalog.get(&id).await {
-            Ok(Some(mut record)) => {
-                record.add_location(location);
-                if let Err(e) = inner.catalog.put(&record).await {
-                    warn!(%id, error = %e, "could not add a late store's location");
-                }
-                if share {
-                    publish(&inner, &record).await;
-                }
-            }
-            Ok(None) => debug!(%id, "the record went away before a late store finished"),
-            Err(e) => warn!(%id, error = %e, "could not add a late store's location"),
+        record.add_location(location);
+        if let Err(e) = inner.catalog.put(&record).await {
+            warn!(%id, error = %e, "could not add a late store's location");
+        }
+        if share {
+            publish(&inner, &record).await;
         }
     }
     drop(staged);
