@@ -64,7 +64,7 @@ impl BlossomStoreConfig {
 pub struct BlossomBackend {
     name: String,
     config: BlossomStoreConfig,
-    http: reqwest::Client,
+    http: media_http::Client,
 }
 
 fn unavailable(op: Operation, what: impl Into<String>) -> MediaError {
@@ -197,12 +197,16 @@ impl BlossomBackend {
                 MediaError::invalid_input(Operation::Configure, format!("Blossom server: {e}"))
             })?;
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        // Configured servers are trusted; a stranger's hint is reached only within reach,
+        // every address checked by the node's one outbound client.
+        let mut options = media_http::ClientOptions::new(config.reach.clone())
+            // Uploads stream up to gigabytes before the answer: one deadline for the whole.
+            .with_read_timeout(None)
+            .with_total_timeout(Some(config.request_timeout));
+        for server in &config.servers {
+            options = options.trust_url(server);
+        }
+        let http = options.build()?;
         Ok(BlossomBackend {
             name: name.into(),
             config,
@@ -265,7 +269,7 @@ impl BlossomBackend {
         let auth = self.auth("upload", &id, server, &url, "PUT", Operation::Upload)?;
         let response = self
             .http
-            .put(&url)
+            .put(&url)?
             .header("authorization", auth)
             .header("x-sha-256", id.to_string())
             .header("content-type", blob.mime.as_str())
@@ -273,7 +277,7 @@ impl BlossomBackend {
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await
-            .map_err(|e| unavailable(Operation::Upload, format!("{server}: {e}")))?;
+            .map_err(|e| media_http::client_error(Operation::Upload, server, e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(refused(Operation::Upload, server, response).await);
@@ -369,15 +373,16 @@ impl BlossomBackend {
         let uri = BlossomUri::parse(&location.uri)?;
         let mut last_error = None;
         for server in &uri.servers {
-            if !self.configured(server) {
-                // A stranger's hint: only within reach.
-                if let Err(e) = self.config.reach.check_url(server) {
+            // A stranger's hint is reached only within reach (configured servers are
+            // trusted by the client).
+            let mut request = match self.http.get(&format!("{server}/{}", uri.sha256)) {
+                Ok(request) => request,
+                Err(e) => {
                     debug!(%server, error = %e, "Blossom server hint outside reach");
                     last_error = Some(e);
                     continue;
                 }
-            }
-            let mut request = self.http.get(format!("{server}/{}", uri.sha256));
+            };
             if !range.is_full() {
                 let header = match range.end {
                     Some(end) if end > range.start => format!("bytes={}-{}", range.start, end - 1),
@@ -389,7 +394,7 @@ impl BlossomBackend {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last_error = Some(unavailable(Operation::Download, format!("{server}: {e}")));
+                    last_error = Some(media_http::client_error(Operation::Download, server, e));
                     continue;
                 }
             };
@@ -436,18 +441,18 @@ impl BlossomBackend {
             )?;
             let response = self
                 .http
-                .delete(&url)
+                .delete(&url)?
                 .header("authorization", auth)
                 .send()
                 .await
-                .map_err(|e| unavailable(Operation::Delete, format!("{server}: {e}")))?;
+                .map_err(|e| media_http::client_error(Operation::Delete, server, e))?;
             if response.status().is_success() {
                 deleted = true;
             } else {
                 let mut error = refused(Operation::Delete, server, response).await;
                 // Some servers refuse to delete what no one owns rather than say it is gone.
                 if error.kind == ErrorKind::PermissionDenied {
-                    let gone = self.http.head(&url).send().await;
+                    let gone = self.http.head(&url)?.send().await;
                     if gone.is_ok_and(|r| r.status() == reqwest::StatusCode::NOT_FOUND) {
                         error = MediaError::not_found(
                             Operation::Delete,
@@ -471,12 +476,17 @@ impl BlossomBackend {
         let mut last_error = None;
         for server in &self.config.servers {
             // `HEAD /` is only a SHOULD (BUD-11); any answer but a server error means it is up.
-            match self.http.head(format!("{server}/")).send().await {
+            let probe = match self.http.head(&format!("{server}/")) {
+                Ok(request) => request.send().await,
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            match probe {
                 Ok(r) if !r.status().is_server_error() => return Ok(()),
                 Ok(r) => last_error = Some(refused(Operation::Health, server, r).await),
-                Err(e) => {
-                    last_error = Some(unavailable(Operation::Health, format!("{server}: {e}")))
-                }
+                Err(e) => last_error = Some(media_http::client_error(Operation::Health, server, e)),
             }
         }
         Err(last_error.unwrap_or_else(|| unavailable(Operation::Health, "no Blossom server")))

@@ -228,13 +228,11 @@ impl BlossomServer {
         let mut server_names = config.server_names.clone();
         server_names.push(auth::server_host(&url));
         let index = OwnerIndex::open(&config.index_dir)?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(ReachResolver(config.reach.clone())))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(config.mirror_timeout)
-            .build()
-            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        // Mirrors fetch a stranger's URL: the node's one outbound client checks every
+        // address it connects to.
+        let http = media_http::ClientOptions::new(config.reach.clone())
+            .with_total_timeout(Some(config.mirror_timeout))
+            .build()?;
         let limits = config.limits;
         let cors_origins = config.cors_origins.clone();
         let state = Arc::new(ServerState {
@@ -288,7 +286,7 @@ struct ServerState {
     url: String,
     server_names: Vec<String>,
     index: OwnerIndex,
-    http: reqwest::Client,
+    http: media_http::Client,
     /// Delete authorizations already used in this run, by pubkey (event id → expiration):
     /// each works once.
     used_deletes: std::sync::Mutex<HashMap<String, HashMap<String, u64>>>,
@@ -1117,15 +1115,24 @@ async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer 
         },
     };
     let who = state.authorize_writer(&headers, "upload", Some(&expected))?;
+    // Refused addresses are 403 and failures 502; the client checks again on connect.
     state
-        .config
-        .reach
-        .check_url(&request.url)
-        .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
-    check_resolved(&state.config.reach, &request.url).await?;
-    let origin =
-        state.http.get(&request.url).send().await.map_err(|e| {
-            Refusal::new(StatusCode::BAD_GATEWAY, format!("the origin failed: {e}"))
+        .http
+        .check_host(&request.url)
+        .await
+        .map_err(origin_refusal)?;
+    let origin = state
+        .http
+        .get(&request.url)
+        .map_err(origin_refusal)?
+        .send()
+        .await
+        .map_err(|e| {
+            origin_refusal(media_http::client_error(
+                Operation::Get,
+                "the origin failed",
+                e,
+            ))
         })?;
     if !origin.status().is_success() {
         return Err(Refusal::new(
@@ -1161,63 +1168,14 @@ fn url_hash(url: &str) -> Option<MediaId> {
     parse_blob(last).ok()
 }
 
-/// A public name must not resolve to a private address (DNS rebinding).
-async fn check_resolved(reach: &Reach, url: &str) -> Result<(), Refusal> {
-    let (host, port) = Reach::url_host_port(url)
-        .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
-    if host.parse::<std::net::IpAddr>().is_ok() || reach.allows_private() {
-        return Ok(());
-    }
-    let addrs = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::lookup_host(format!("{host}:{port}")),
-    )
-    .await
-    .map_err(|_| {
-        Refusal::new(
-            StatusCode::BAD_GATEWAY,
-            format!("{host} did not resolve in time"),
-        )
-    })?
-    .map_err(|e| {
-        Refusal::new(
-            StatusCode::BAD_GATEWAY,
-            format!("{host} does not resolve: {e}"),
-        )
-    })?;
-    for addr in addrs {
-        reach
-            .check_resolved(&host, addr.ip())
-            .map_err(|e| Refusal::new(StatusCode::FORBIDDEN, e.to_string()))?;
-    }
-    Ok(())
-}
-
-/// Resolves names for mirror requests and keeps only addresses within reach: the connection
-/// goes to an address that was checked, not to a second answer of the same name.
-struct ReachResolver(Reach);
-
-impl reqwest::dns::Resolve for ReachResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let reach = self.0.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found = tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::net::lookup_host(format!("{host}:0")),
-            )
-            .await
-            .map_err(|_| format!("{host} did not resolve in time"))??;
-            let allowed: Vec<SocketAddr> = found
-                .filter(|a| reach.check_resolved(&host, a.ip()).is_ok())
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!("{host} resolves to no address this node may reach").into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
-    }
+/// A mirror's origin that the node may not or could not reach.
+fn origin_refusal(e: MediaError) -> Refusal {
+    let status = if e.kind == media_core::ErrorKind::PermissionDenied {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    Refusal::new(status, e.to_string())
 }
 
 /// The extension a blob URL gets for `mime`.

@@ -24,7 +24,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(r) => r.parse()?,
         None => ByteRange::full(),
     };
-    let mut stream = media_cdn::get_url(url, range).await?;
+    // A URL typed by the user is trusted: whatever it names may be reached.
+    let client = media_http::ClientOptions::new(media_core::Reach::public_only())
+        .trust_url(url)
+        .build()?;
+    let mut stream = media_cdn::get_url(&client, url, range).await?;
     let mut file = tokio::fs::File::create(&out).await?;
     let mut total = 0u64;
     while let Some(piece) = stream.next().await {

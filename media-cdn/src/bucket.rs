@@ -1,56 +1,20 @@
 //! The S3 client and HTTP client of one bucket, shared by the backend and the catalog.
 
-use std::sync::Arc;
-
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
     StalledStreamProtectionConfig,
 };
-use media_core::{MediaError, Operation, Reach, Result};
+use media_core::Result;
 
 use crate::config::S3Config;
-
-/// Resolves host names with the system resolver, keeping only the addresses the node may
-/// reach.
-struct ReachResolver(Reach);
-
-impl reqwest::dns::Resolve for ReachResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let reach = self.0.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let allowed: Vec<std::net::SocketAddr> = found
-                .filter(|a| reach.check_resolved(&host, a.ip()).is_ok())
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves to no address this node may reach (loopback or private)"
-                )
-                .into());
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The host of an `http(s)://host[:port]/…` URL.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']')?.0,
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
 
 /// The S3 client and configuration shared by [`S3Backend`] and [`crate::S3Catalog`].
 #[derive(Debug)]
 pub(crate) struct Bucket {
     pub config: S3Config,
     pub client: aws_sdk_s3::Client,
-    pub http: reqwest::Client,
+    /// Reads of URLs: presigned ones of the configured endpoint, and strangers' CDN URLs.
+    pub http: media_http::Client,
 }
 
 impl Bucket {
@@ -88,9 +52,11 @@ impl Bucket {
             builder = builder.endpoint_url(endpoint);
         }
         let client = aws_sdk_s3::Client::from_conf(builder.build());
-        // The hosts the configuration names are trusted; any other name a record's URL
-        // carries must resolve to addresses within the node's reach (no DNS rebinding).
-        let mut reach = config.reach.clone();
+        // The hosts the configuration names are trusted; any other host a record's URL names
+        // is reached only within the node's reach (media_http's client checks every address).
+        let mut options = media_http::ClientOptions::new(config.reach.clone())
+            .with_connect_timeout(config.connect_timeout)
+            .with_read_timeout(Some(config.read_timeout));
         for url in [
             config.endpoint.as_deref(),
             config.public_base_url.as_deref(),
@@ -98,17 +64,9 @@ impl Bucket {
         .into_iter()
         .flatten()
         {
-            if let Some(host) = url_host(url) {
-                reach = reach.allow_host(host);
-            }
+            options = options.trust_url(url);
         }
-        let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(ReachResolver(reach)))
-            .connect_timeout(config.connect_timeout)
-            // A record's URL may point anywhere: never follow a redirect to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| MediaError::internal(Operation::Configure, format!("HTTP client: {e}")))?;
+        let http = options.build()?;
         Ok(Bucket {
             config,
             client,
@@ -118,47 +76,5 @@ impl Bucket {
 
     pub fn name(&self) -> &str {
         &self.config.name
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use reqwest::dns::Resolve;
-
-    use super::*;
-
-    /// The system resolver answers; the node keeps only the addresses it may reach. `localhost`
-    /// stands for any public-looking name an attacker points at 127.0.0.1 (DNS rebinding).
-    #[tokio::test]
-    async fn names_resolving_to_private_addresses_are_refused() {
-        let name = || reqwest::dns::Name::from_str("localhost").unwrap();
-        let strict = ReachResolver(Reach::public_only());
-        let err = strict
-            .resolve(name())
-            .await
-            .err()
-            .expect("resolved to loopback");
-        assert!(
-            err.to_string().contains("no address this node may reach"),
-            "{err}"
-        );
-        let lan = ReachResolver(Reach::public_only().allow_private(true));
-        let addrs: Vec<_> = lan.resolve(name()).await.unwrap().collect();
-        assert!(addrs.iter().any(|a| a.ip().is_loopback()), "{addrs:?}");
-        let named = ReachResolver(Reach::public_only().allow_host("localhost"));
-        assert!(named.resolve(name()).await.is_ok());
-    }
-
-    #[test]
-    fn hosts_of_urls() {
-        assert_eq!(
-            url_host("https://CDN.example.com:8443/x"),
-            Some("cdn.example.com".into())
-        );
-        assert_eq!(url_host("http://[::1]:9000/"), Some("::1".into()));
-        assert_eq!(url_host("http://127.0.0.1/"), Some("127.0.0.1".into()));
-        assert_eq!(url_host("nonsense"), None);
     }
 }

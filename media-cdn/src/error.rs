@@ -80,30 +80,9 @@ pub(crate) fn classify(status: Option<u16>, code: Option<&str>) -> ErrorKind {
     }
 }
 
-/// Classify an HTTP client error.
+/// Classify an HTTP client error (see [`media_http::client_error`]).
 pub(crate) fn http_error(backend: &str, what: &str, err: reqwest::Error) -> MediaError {
-    let kind = if err.is_timeout() {
-        ErrorKind::Timeout
-    } else if err.is_builder() {
-        ErrorKind::InvalidInput
-    } else {
-        ErrorKind::Unavailable
-    };
-    // reqwest's message stops at "error sending request": the cause (a refused address, a
-    // reset connection) is further down the source chain.
-    // The URL reqwest would print may carry a presigned signature: it never goes into a
-    // message (callers name the URL with `media_core::redact_url`).
-    let err = err.without_url();
-    let mut message = format!("{what}: {err}");
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    MediaError::new(kind, Operation::Get, message)
-        .with_backend(backend)
-        .with_source(err)
+    media_http::client_error(Operation::Get, what, err).with_backend(backend)
 }
 
 #[cfg(test)]

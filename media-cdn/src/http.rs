@@ -41,8 +41,10 @@ impl RangedGet {
     }
 
     /// Request bytes `from..end`, checking the status and the range the server answered with.
-    async fn request(&self, client: &reqwest::Client, from: u64) -> Result<Opened> {
-        let mut req = client.get(&self.url);
+    async fn request(&self, client: &media_http::Client, from: u64) -> Result<Opened> {
+        let mut req = client
+            .get(&self.url)
+            .map_err(|e| e.with_backend(&self.backend))?;
         let whole = from == 0 && self.end.is_none();
         if !whole {
             let range = match self.end {
@@ -119,7 +121,7 @@ impl RangedGet {
 
     /// Open the download. The first request's failure is returned here; later failures resume
     /// at the next byte up to `attempts` times before the stream yields an error.
-    pub async fn open(self, client: reqwest::Client) -> Result<ByteStream> {
+    pub async fn open(self, client: media_http::Client) -> Result<ByteStream> {
         if self.end == Some(self.start) {
             return Ok(futures::stream::empty().boxed());
         }
@@ -132,7 +134,12 @@ impl RangedGet {
         .boxed())
     }
 
-    async fn pump(self, client: reqwest::Client, first: Opened, tx: mpsc::Sender<Result<Bytes>>) {
+    async fn pump(
+        self,
+        client: media_http::Client,
+        first: Opened,
+        tx: mpsc::Sender<Result<Bytes>>,
+    ) {
         let mut offset = self.start;
         let end = first.end;
         let mut opened = Some(first);
@@ -194,19 +201,19 @@ impl RangedGet {
 }
 
 /// Read `range` of a public URL (a CDN URL from a `MediaFile`) with streaming and resume,
-/// without S3 credentials. The bytes are unverified: check them against the record's digests
-/// (the facade does).
-pub async fn get_url(url: &str, range: media_core::ByteRange) -> Result<ByteStream> {
+/// without S3 credentials, through `client` (which decides what the URL may reach). The bytes
+/// are unverified: check them against the record's digests (the facade does).
+pub async fn get_url(
+    client: &media_http::Client,
+    url: &str,
+    range: media_core::ByteRange,
+) -> Result<ByteStream> {
     if reqwest::Url::parse(url).is_err() {
         return Err(MediaError::invalid_input(
             Operation::Get,
-            format!("{url:?} is not a URL"),
+            format!("{:?} is not a URL", media_core::redact_url(url)),
         ));
     }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| MediaError::internal(Operation::Get, format!("HTTP client: {e}")))?;
     RangedGet {
         backend: "http".into(),
         url: url.to_owned(),
@@ -215,7 +222,7 @@ pub async fn get_url(url: &str, range: media_core::ByteRange) -> Result<ByteStre
         attempts: 4,
         read_timeout: Duration::from_secs(30),
     }
-    .open(client)
+    .open(client.clone())
     .await
 }
 

@@ -121,15 +121,17 @@ impl SeaweedCluster {
             ],
         )?;
         // A bucket is a folder under /buckets on the filer.
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
+        let filer_url = format!("http://127.0.0.1:{filer_port}");
+        let http = media_http::ClientOptions::new(media_core::Reach::public_only())
+            .trust_url(&filer_url)
+            .with_total_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| e.to_string())?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let made = http
-                .post(format!("http://127.0.0.1:{filer_port}/buckets/media/"))
+                .post(&format!("{filer_url}/buckets/media/"))
+                .map_err(|e| e.to_string())?
                 .send()
                 .await
                 // 409: an earlier attempt made it before its answer was lost.

@@ -502,7 +502,7 @@ async fn stats(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response
 
 /// A client of a running node's API.
 pub struct Client {
-    http: reqwest::Client,
+    http: media_http::Client,
     node: NodeFile,
 }
 
@@ -510,15 +510,16 @@ impl Client {
     /// The node serving `data`, if `node.json` names one that answers.
     pub async fn find(data: &Path) -> Option<Client> {
         let node = NodeFile::read(data)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
+        // The node this data directory names: trusted wherever it listens. Uploads stream
+        // before the answer, so no read deadline; connecting has one.
+        let http = media_http::ClientOptions::new(media_core::Reach::public_only())
+            .trust_url(&node.api)
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_read_timeout(None)
             .build()
             .ok()?;
         let client = Client { http, node };
-        let probe = client
-            .http
-            .get(client.url("health"))
-            .bearer_auth(&client.node.token);
+        let probe = client.request(reqwest::Method::GET, "health").ok()?;
         match tokio::time::timeout(Duration::from_secs(3), probe.send()).await {
             Ok(Ok(r)) if r.status().is_success() => Some(client),
             _ => None,
@@ -529,10 +530,15 @@ impl Client {
         format!("{}/api/v1/{path}", self.node.api)
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(&self.node.token)
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, MediaError> {
+        Ok(self
+            .http
+            .request(method, &self.url(path))?
+            .bearer_auth(&self.node.token))
     }
 
     /// Send and turn error statuses into the node's error.

@@ -639,20 +639,20 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
     use reqwest::Method;
     match command {
         Command::Ls => {
-            let files: Vec<MediaFile> = client.json(client.request(Method::GET, "media")).await?;
+            let files: Vec<MediaFile> = client.json(client.request(Method::GET, "media")?).await?;
             print_list(&files, json);
         }
         Command::Show { id, reference } => {
             let id = parse_id(&id)?;
             let file: MediaFile = client
-                .json(client.request(Method::GET, &format!("media/{id}")))
+                .json(client.request(Method::GET, &format!("media/{id}"))?)
                 .await?;
             print_record(&file, reference, json);
         }
         Command::Import { file, reference } => {
             let record = read_record(&file).await?;
             let mut request = client
-                .request(Method::POST, "import")
+                .request(Method::POST, "import")?
                 .body(serde_json::to_vec(&record).unwrap_or_default());
             if let Some(r) = parse_ref(reference.as_deref())? {
                 request = request.query(&[("ref", r.to_string())]);
@@ -694,7 +694,7 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                     query.push(("private_to", private_to.join(",")));
                 }
                 let request = client
-                    .request(Method::PUT, "media")
+                    .request(Method::PUT, "media")?
                     .query(&query)
                     .body(reqwest::Body::wrap_stream(body));
                 let file: MediaFile = match client.json(request).await {
@@ -732,7 +732,7 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             let (_, stream) = client
                 .stream(
                     client
-                        .request(Method::POST, &format!("media/{id}/private"))
+                        .request(Method::POST, &format!("media/{id}/private"))?
                         .query(&query)
                         .body(text),
                 )
@@ -751,7 +751,7 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
             let (len, stream) = client
                 .stream(
                     client
-                        .request(Method::GET, &format!("media/{id}/content"))
+                        .request(Method::GET, &format!("media/{id}/content"))?
                         .query(&request),
                 )
                 .await?;
@@ -762,13 +762,13 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
         }
         Command::Stat => {
             let report: serde_json::Value =
-                client.json(client.request(Method::GET, "stats")).await?;
+                client.json(client.request(Method::GET, "stats")?).await?;
             print_stat(&report, json);
         }
         Command::Rm { id } => {
             let id = parse_id(&id)?;
             let answer: serde_json::Value = client
-                .json(client.request(Method::DELETE, &format!("media/{id}")))
+                .json(client.request(Method::DELETE, &format!("media/{id}"))?)
                 .await?;
             let removed: Vec<String> =
                 serde_json::from_value(answer["removed"].clone()).unwrap_or_default();

@@ -100,15 +100,33 @@ impl Reach {
                     || o[0] >= 240)
             }
             IpAddr::V6(v6) => {
+                let seg = v6.segments();
+                // IPv6 forms that carry an IPv4 address a host or a gateway may turn back
+                // into it: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`, deprecated),
+                // NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+                let embedded = |hi: u16, lo: u16| {
+                    let [a, b] = hi.to_be_bytes();
+                    let [c, d] = lo.to_be_bytes();
+                    IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+                };
                 if let Some(v4) = v6.to_ipv4_mapped() {
                     return Self::is_public(IpAddr::V4(v4));
                 }
-                let seg = v6.segments();
+                if seg[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                    return Self::is_public(embedded(seg[6], seg[7]));
+                }
+                if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                    return Self::is_public(embedded(seg[6], seg[7]));
+                }
+                if seg[0] == 0x2002 {
+                    return Self::is_public(embedded(seg[1], seg[2]));
+                }
                 !(v6.is_loopback()
                     || v6.is_unspecified()
                     || v6.is_multicast()
                     || (seg[0] & 0xfe00) == 0xfc00
-                    || (seg[0] & 0xffc0) == 0xfe80)
+                    || (seg[0] & 0xffc0) == 0xfe80
+                    || (seg[0] & 0xffc0) == 0xfec0)
             }
         }
     }
@@ -245,6 +263,15 @@ mod tests {
             "http://192.168.257/",
             "http://[::ffff:7f00:1]/",
             "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[::7f00:1]/",
+            "http://[64:ff9b::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::]/",
+            "http://[2002:c0a8:101::1]/",
+            "http://[::]/",
+            "http://[0:0:0:0:0:0:0:1]/",
+            "http://[fec0::1]/",
             "http://127.0.0.1.:80/",
             "HTTP://LOCALHOST./",
         ] {
@@ -255,6 +282,8 @@ mod tests {
             "https://cdn.example.com:8443/media/ab?X-Amz-Signature=1",
             "http://93.184.216.34/",
             "http://[2606:2800:220:1:248:1893:25c8:1946]/",
+            "http://[64:ff9b::5db8:d822]/",
+            "http://[2002:5db8:d822::1]/",
         ] {
             assert!(r.check_url(good).is_ok(), "{good}");
         }

@@ -33,11 +33,13 @@
 
 #[cfg(feature = "test-support")]
 pub mod abuse;
+mod client;
 mod content;
 mod cors;
 mod range;
 mod serve;
 
+pub use client::{check_host, client_error, Client, ClientOptions};
 pub use content::{essence, is_passive_media, protect_stored_bytes, stored_bytes_headers};
 pub use cors::{AllowOrigins, Cors, WithCors};
 pub use range::{parse_range, RangeRequest};

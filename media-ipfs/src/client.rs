@@ -22,7 +22,7 @@ use crate::unixfs::{decode_file_node, parse_cid, verify_block, DAG_PB, MAX_BLOCK
 #[derive(Debug, Clone)]
 pub struct GatewayClient {
     base: String,
-    http: reqwest::Client,
+    http: media_http::Client,
     /// Longest wait for one block, or between two pieces of a CAR.
     timeout: Duration,
 }
@@ -40,10 +40,11 @@ impl GatewayClient {
         }
         // No overall timeout on the client: a CAR of a large file takes as long as it takes,
         // as long as bytes keep coming. Single blocks get one per request.
-        let http = reqwest::Client::builder()
-            .read_timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
+        let http = media_http::ClientOptions::new(media_core::Reach::public_only())
+            // A configured gateway: trusted wherever it is.
+            .trust_url(&base)
+            .with_read_timeout(Some(timeout))
+            .with_connect_timeout(timeout)
             .build()
             .map_err(|e| IpfsError::InvalidInput(format!("HTTP client: {e}")))?;
         Ok(GatewayClient {
@@ -51,6 +52,13 @@ impl GatewayClient {
             http,
             timeout,
         })
+    }
+
+    /// `GET url` of this gateway.
+    fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, IpfsError> {
+        self.http
+            .get(url)
+            .map_err(|e| IpfsError::InvalidInput(e.to_string()))
     }
 
     /// The gateway's base URL.
@@ -62,8 +70,7 @@ impl GatewayClient {
     pub async fn probe(&self) -> Result<(), IpfsError> {
         let url = format!("{}/ipfs/bafkqaaa?format=raw", self.base);
         let response = self
-            .http
-            .get(&url)
+            .get(&url)?
             .timeout(self.timeout)
             .send()
             .await
@@ -82,8 +89,7 @@ impl GatewayClient {
     pub async fn block(&self, cid: &Cid) -> Result<Bytes, IpfsError> {
         let url = format!("{}/ipfs/{cid}?format=raw", self.base);
         let response = self
-            .http
-            .get(&url)
+            .get(&url)?
             .header(reqwest::header::ACCEPT, "application/vnd.ipld.raw")
             .timeout(self.timeout)
             .send()
@@ -316,8 +322,7 @@ impl CarWalk {
         let response = tokio::time::timeout(
             client.timeout,
             client
-                .http
-                .get(&url)
+                .get(&url)?
                 .header(reqwest::header::ACCEPT, CAR_ACCEPT)
                 .send(),
         )

@@ -47,40 +47,13 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
     }
 }
 
-/// Whether a tracker URL from a magnet is outside `reach` (UDP trackers are checked by host
-/// like HTTP ones). A host name is resolved here and refused when any of its addresses is
-/// outside reach (a public name pointing at loopback: DNS rebinding) or when it does not
-/// resolve within a few seconds.
+/// Whether a tracker URL from a magnet is outside `reach`: librqbit connects to it by
+/// itself, so `media_http`'s one host check decides (see [`media_http::check_host`]).
 async fn tracker_refused(reach: &media_core::Reach, tracker: &str) -> bool {
-    let as_http = match tracker.strip_prefix("udp://") {
-        Some(rest) => format!("http://{rest}"),
-        None => tracker.to_owned(),
-    };
-    if reach.check_url(&as_http).is_err() {
-        return true;
-    }
-    let Ok((host, port)) = media_core::Reach::url_host_port(&as_http) else {
-        return true;
-    };
-    if host.parse::<std::net::IpAddr>().is_ok() || reach.check_resolved(&host, UNROUTABLE).is_ok() {
-        // An address (checked above), or a name the configuration allows whatever it resolves to.
-        return false;
-    }
-    let lookup = tokio::net::lookup_host(format!("{host}:{port}"));
-    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
-        Ok(Ok(addrs)) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            addrs.is_empty()
-                || addrs
-                    .iter()
-                    .any(|a| reach.check_resolved(&host, a.ip()).is_err())
-        }
-        _ => true,
-    }
+    media_http::check_host(reach, tracker, Duration::from_secs(5))
+        .await
+        .is_err()
 }
-
-/// An address no reach allows unless a name or private ranges are allowed as such.
-const UNROUTABLE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// What we seed: the file on disk and the metainfo it came from.
 #[derive(Debug, Clone)]

@@ -197,6 +197,11 @@ impl StrangerServer {
                     }
                 }
                 let head = String::from_utf8_lossy(&head).into_owned();
+                if head.is_empty() {
+                    // A connection closed before a byte was sent is not a request (the
+                    // node's connector closes what it may not reach before writing).
+                    continue;
+                }
                 seen.lock()
                     .unwrap()
                     .push(head.lines().next().unwrap_or("").to_owned());
@@ -258,6 +263,42 @@ pub fn forged_record(genuine: &[u8], forged: &[u8], uri: &str) -> media_core::Me
     record.locations = vec![Location::cdn(uri, "")];
     record
 }
+
+/// The node's own nostr key (`<data>/secrets/nostr.key`): the owner's writes to Blossom.
+pub fn node_keys(node: &Node) -> NostrKeys {
+    let key = std::fs::read_to_string(node.data.join("secrets").join("nostr.key")).unwrap();
+    NostrKeys::from_hex(key.trim()).unwrap()
+}
+
+/// Every way of writing a loopback address in a URL's host that an HTTP client may connect
+/// to directly: short, octal, hex, decimal, trailing dot, IPv6 forms (IPv4-mapped and
+/// -compatible, NAT64), and local names.
+pub const LOOPBACK_SPELLINGS: &[&str] = &[
+    "127.0.0.1",
+    "127.1",
+    "127.0.1",
+    "0x7f.0.0.1",
+    "0x7f.1",
+    "0x7f000001",
+    "0177.0.0.1",
+    "0177.1",
+    "2130706433",
+    "017700000001",
+    "127.0.0.1.",
+    "0.0",
+    "0",
+    "[::1]",
+    "[0:0:0:0:0:0:0:1]",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]",
+    "[0:0:0:0:0:ffff:127.0.0.1]",
+    "[::127.0.0.1]",
+    "[64:ff9b::127.0.0.1]",
+    "localhost",
+    "localhost.",
+    "LOCALHOST",
+    "vm.localhost",
+];
 
 /// Mode bits of `path`.
 pub fn mode(path: &Path) -> u32 {
