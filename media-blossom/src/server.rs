@@ -15,7 +15,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use futures::{StreamExt, TryStreamExt};
 use media_core::{ByteRange, ErrorKind, MediaError, MediaId, Operation, Reach};
-use media_http::{parse_range, RangeRequest, ServeLimits};
+use media_http::ServeLimits;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tracing::{debug, info};
@@ -108,7 +108,8 @@ impl BlossomServerConfig {
             reach: Reach::public_only(),
             mirror_timeout: Duration::from_secs(300),
             index_dir: index_dir.into(),
-            limits: ServeLimits::default(),
+            // A client may send as many uploads at once as its key may have under way.
+            limits: ServeLimits::default().with_per_peer(64, 16),
             optimizer: None,
             cors_origins: media_http::AllowOrigins::Any,
         }
@@ -234,7 +235,7 @@ impl BlossomServer {
             .with_total_timeout(Some(config.mirror_timeout))
             .build()?;
         let limits = config.limits;
-        let cors_origins = config.cors_origins.clone();
+        let cors = blossom_cors(&config);
         let state = Arc::new(ServerState {
             host,
             config,
@@ -248,12 +249,8 @@ impl BlossomServer {
             optimize_slots: tokio::sync::Semaphore::new(1),
         });
         let app = router(state);
-        let task = media_http::serve(
-            listener,
-            blossom_cors(cors_origins).wrap(hyper_util::service::TowerToHyperService::new(app)),
-            limits,
-            "blossom",
-        );
+        let app = cors.wrap(app);
+        let task = media_http::serve(listener, app, limits, "blossom");
         info!(%addr, "Blossom server listening");
         Ok(BlossomServer { addr, url, task })
     }
@@ -314,17 +311,21 @@ fn router(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-/// BUD-01: CORS on every response; preflights answered by [`media_http::WithCors`].
-pub fn blossom_cors(origins: media_http::AllowOrigins) -> media_http::Cors {
-    media_http::Cors::public_reads()
-        .with_origins(origins)
-        .with_methods("GET, HEAD, PUT, DELETE, OPTIONS")
-        .with_allow_headers(
-            "Authorization, Range, Content-Type, X-SHA-256, X-Content-Type, X-Content-Length, *",
-        )
-        .with_expose_headers(
-            "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, X-Reason, *",
-        )
+/// BUD-01: CORS on every response, reads from any page; writes from any page only on an
+/// open server, else from the configured origins alone.
+pub fn blossom_cors(config: &BlossomServerConfig) -> media_http::Cors {
+    let reads = media_http::Cors::public_reads().with_origins(config.cors_origins.clone());
+    if config.open_writes {
+        // BUD-01: a public server takes uploads from any page.
+        reads.with_writes(media_http::AllowOrigins::Any)
+    } else {
+        match &config.cors_origins {
+            // Writes are closed to strangers: only pages the configuration names may send
+            // one from a browser.
+            media_http::AllowOrigins::List(_) => reads.with_writes(config.cors_origins.clone()),
+            _ => reads,
+        }
+    }
 }
 
 /// A refusal: JSON `{"message"}` and `X-Reason`, as BUD-01 asks.
@@ -974,54 +975,26 @@ async fn get_blob(
         .describe(&sha256)
         .await?
         .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "blob not found"))?;
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, range) = match parse_range(range_header, info.size) {
-        RangeRequest::Whole => (StatusCode::OK, 0..info.size),
-        RangeRequest::Bytes(r) => (StatusCode::PARTIAL_CONTENT, r),
-        RangeRequest::Unsatisfiable => {
-            let mut refusal = Refusal::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                format!("the blob has {} bytes", info.size),
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size)) {
-                refusal.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return Ok(refusal);
-        }
-    };
-    let mut builder = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, info.mime.as_str())
-        .header(header::CONTENT_LENGTH, range.end - range.start)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::ETAG, format!("\"{}\"", info.sha256))
-        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable");
-    if status == StatusCode::PARTIAL_CONTENT {
-        builder = builder.header(
-            header::CONTENT_RANGE,
-            format!("bytes {}-{}/{}", range.start, range.end - 1, info.size),
-        );
-    }
     // The uploader chose the type: nothing stored here runs as a page on this origin.
-    for (name, value) in media_http::stored_bytes_headers(&info.mime) {
-        builder = builder.header(name, value);
-    }
-    let body = if method == Method::HEAD || range.is_empty() {
-        Body::empty()
-    } else {
-        let stream = state
-            .host
-            .read(&sha256, ByteRange::new(range.start, range.end))
-            .await?;
-        // A verification failure mid-stream breaks the transfer: never unverified bytes.
-        Body::from_stream(
-            stream.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
-        )
+    let ranged = media_http::Ranged::new(&headers, info.size)
+        .stored_bytes(&info.mime)
+        .etag(&info.sha256.to_string())
+        .header(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    let range = match ranged.range() {
+        Some(range) if method != Method::HEAD && !range.is_empty() => range,
+        _ => return Ok(ranged.into_response(Body::empty())),
     };
-    builder
-        .body(body)
-        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    let stream = state
+        .host
+        .read(&sha256, ByteRange::new(range.start, range.end))
+        .await?;
+    // A verification failure mid-stream breaks the transfer: never unverified bytes.
+    Ok(ranged.into_response(Body::from_stream(
+        stream.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
+    )))
 }
 
 async fn delete_blob(

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use http::Request;
-use hyper::body::Incoming;
 use media_core::{MediaError, Operation, Result};
 use media_http::{parse_range, RangeRequest, ServeLimits};
 use s3s::access::{S3Access, S3AccessContext};
@@ -154,11 +153,11 @@ impl EmbeddedS3 {
         let addr = listener
             .local_addr()
             .map_err(|e| io("embedded S3 address", e))?;
-        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let service = tower::service_fn(move |mut req: Request<media_http::Body>| {
             ignore_bad_range(&mut req);
-            let service = service.clone();
+            let mut service = service.clone();
             async move {
-                let answer = hyper::service::Service::call(&service, req).await;
+                let answer = tower::Service::call(&mut service, req).await;
                 // Whoever wrote an object chose its type: nothing served from this origin
                 // runs as a page (media_http's one rule for stored bytes).
                 answer.map(|mut response| {
@@ -174,7 +173,8 @@ impl EmbeddedS3 {
             }
         });
         // Public reads are for browsers too: CORS on every response, preflights answered.
-        let task = media_http::serve(listener, options.cors.wrap(service), limits, "s3");
+        let app = options.cors.wrap(service);
+        let task = media_http::serve(listener, app, limits, "s3");
         info!(%addr, root = %root.display(), "embedded S3 server running");
         Ok(EmbeddedS3 {
             addr,
@@ -234,7 +234,7 @@ impl Drop for EmbeddedS3 {
 
 /// RFC 9110: a `Range` header that does not parse is ignored (the whole object is served),
 /// not answered with an error; only a valid but unsatisfiable one is a 416.
-fn ignore_bad_range(req: &mut Request<Incoming>) {
+fn ignore_bad_range<B>(req: &mut Request<B>) {
     let bad = req.headers().get(http::header::RANGE).is_some_and(|v| {
         v.to_str().map_or(true, |v| {
             parse_range(Some(v), u64::MAX) == RangeRequest::Whole
@@ -264,7 +264,9 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            limits: ServeLimits::default(),
+            // Its clients are nodes, often several on one machine, each sending a few parts
+            // at once.
+            limits: ServeLimits::default().with_per_peer(256, 64),
             secret_file: None,
             cors: media_http::Cors::public_reads(),
         }

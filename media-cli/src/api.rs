@@ -177,14 +177,12 @@ pub async fn serve(
     // The owner's API: an upload's answer can take minutes after its body arrived (every
     // store of the plan, `late_grace`), with no byte moving meanwhile; headers still have to
     // arrive within 10 s.
+    // Its clients are the owner's own (the CLI, the page, an app): more uploads at once per
+    // peer than a public server allows.
     let limits =
-        media_http::ServeLimits::new(256, Duration::from_secs(10), Duration::from_secs(15 * 60));
-    let task = media_http::serve(
-        listener,
-        hyper_util::service::TowerToHyperService::new(app),
-        limits,
-        "api",
-    );
+        media_http::ServeLimits::new(256, Duration::from_secs(10), Duration::from_secs(15 * 60))
+            .with_per_peer(64, 16);
+    let task = media_http::serve(listener, app, limits, "api");
     Ok((addr, task))
 }
 
@@ -367,44 +365,6 @@ async fn content(
     let file = api.store.get(&id).await?.ok_or_else(|| {
         MediaError::not_found(Operation::Download, format!("no media with id {id}"))
     })?;
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let mut status = StatusCode::OK;
-    let mut content_range = None;
-    match media_http::parse_range(range, file.size) {
-        media_http::RangeRequest::Whole => {}
-        media_http::RangeRequest::Bytes(r) => {
-            status = StatusCode::PARTIAL_CONTENT;
-            content_range = Some(format!("bytes {}-{}/{}", r.start, r.end - 1, file.size));
-            options = options.range(media_core::ByteRange::new(r.start, r.end));
-        }
-        media_http::RangeRequest::Unsatisfiable => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{}", file.size))],
-            )
-                .into_response());
-        }
-    }
-    let reader = api.store.open_with(&id, options).await?;
-    let len = reader.len();
-    // A verification failure mid-stream ends the body with an error: the client sees a
-    // broken transfer, never unverified bytes.
-    let body = Body::from_stream(
-        reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
-    );
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_LENGTH, len.into());
-    h.insert(
-        header::ACCEPT_RANGES,
-        header::HeaderValue::from_static("bytes"),
-    );
-    if let Ok(etag) = header::HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
-        h.insert(header::ETAG, etag);
-    }
-    if let Some(Ok(v)) = content_range.map(header::HeaderValue::try_from) {
-        h.insert(header::CONTENT_RANGE, v);
-    }
     // The type comes from a record, which a stranger may have written: only photos, audio
     // and videos are shown as what they say they are (media_http's one rule: no SVG, no
     // HTML, whatever the spelling), nothing is sniffed, and the response may run no script
@@ -414,15 +374,26 @@ async fn content(
     } else {
         "application/octet-stream"
     };
-    if let Ok(v) = header::HeaderValue::from_str(mime) {
-        h.insert(header::CONTENT_TYPE, v);
+    let ranged = media_http::Ranged::new(&headers, file.size)
+        .stored_bytes(mime)
+        .etag(&file.sha256.to_string())
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("default-src 'none'; sandbox"),
+        );
+    let Some(range) = ranged.range() else {
+        return Ok(ranged.into_response(Body::empty()));
+    };
+    if ranged.status() == StatusCode::PARTIAL_CONTENT {
+        options = options.range(media_core::ByteRange::new(range.start, range.end));
     }
-    media_http::protect_stored_bytes(h, mime);
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'none'; sandbox"),
+    let reader = api.store.open_with(&id, options).await?;
+    // A verification failure mid-stream ends the body with an error: the client sees a
+    // broken transfer, never unverified bytes.
+    let body = Body::from_stream(
+        reader.map(|piece| piece.map_err(|e| std::io::Error::other(e.to_string()))),
     );
-    Ok(response)
+    Ok(ranged.into_response(body))
 }
 
 /// Longest identity file accepted.

@@ -1,19 +1,16 @@
-//! [`Cors`]: the headers that let a page on another origin read a server's responses, and
-//! [`WithCors`], which adds them to any hyper service and answers preflights itself.
+//! [`Cors`]: which pages on other origins may read a server's responses and which may write,
+//! as data; [`Cors::layer`] turns it into `tower-http`'s [`CorsLayer`], the one CORS
+//! implementation every server of the node uses.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{request::Parts, Method};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, ExposeHeaders};
 
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-
-/// Which origins may read responses from a browser.
+/// Which origins a policy lets in.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AllowOrigins {
-    /// Any origin (`Access-Control-Allow-Origin: *`): right for public, content-addressed
-    /// reads, which carry no credentials.
+    /// Any origin: right for public, content-addressed reads, which carry no credentials.
     #[default]
     Any,
     /// Only these origins (`https://app.example`), echoed back with `Vary: Origin`.
@@ -21,7 +18,7 @@ pub enum AllowOrigins {
 }
 
 impl AllowOrigins {
-    /// `None` or an empty list: any origin; otherwise those origins.
+    /// `None` or an empty list: any origin; otherwise those origins (`"*"` in the list: any).
     pub fn from_list(origins: Option<Vec<String>>) -> Self {
         match origins {
             Some(list) if !list.is_empty() && !list.iter().any(|o| o == "*") => {
@@ -30,28 +27,33 @@ impl AllowOrigins {
             _ => AllowOrigins::Any,
         }
     }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        match self {
+            AllowOrigins::Any => true,
+            AllowOrigins::List(list) => list.iter().any(|l| l.as_bytes() == origin.as_bytes()),
+        }
+    }
 }
 
-/// CORS headers for one server: allowed origins, methods and request headers, and the
-/// response headers a page may read (by default those a media player needs for Range reads).
+/// The CORS policy of one server: reads (`GET`, `HEAD`, with `Range`) from
+/// [`Cors::with_origins`], and writes (`PUT`, `POST`, `PATCH`, `DELETE`, with
+/// `Authorization`) only from the origins [`Cors::with_writes`] names — none by default, so a
+/// page on any origin cannot make a browser send the node a write unless the configuration
+/// says that origin may.
 ///
 /// ```
 /// use media_http::{AllowOrigins, Cors};
-/// let cors = Cors::public_reads().with_origins(AllowOrigins::List(vec!["https://app.example".into()]));
-/// let mut headers = http::HeaderMap::new();
-/// cors.apply(Some(&http::HeaderValue::from_static("https://app.example")), &mut headers);
-/// assert_eq!(headers["access-control-allow-origin"], "https://app.example");
-/// let mut other = http::HeaderMap::new();
-/// cors.apply(Some(&http::HeaderValue::from_static("https://evil.example")), &mut other);
-/// assert!(other.get("access-control-allow-origin").is_none());
+/// let reads_any_writes_one = Cors::public_reads()
+///     .with_writes(AllowOrigins::List(vec!["https://app.example".into()]));
+/// let _layer = reads_any_writes_one.layer(); // a tower-http CorsLayer
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Cors {
-    origins: AllowOrigins,
-    methods: &'static str,
-    allow_headers: &'static str,
-    expose_headers: &'static str,
+    reads: AllowOrigins,
+    writes: Option<AllowOrigins>,
+    expose_headers: Vec<&'static str>,
 }
 
 impl Default for Cors {
@@ -60,151 +62,193 @@ impl Default for Cors {
     }
 }
 
+/// Response headers a media player (and a Blossom client) needs to read.
+const EXPOSE: &[&str] = &[
+    "content-length",
+    "content-range",
+    "content-type",
+    "etag",
+    "accept-ranges",
+    "last-modified",
+    "x-reason",
+];
+
 impl Cors {
-    /// `GET` and `HEAD` from any origin, `Range` allowed, and `Content-Range`,
-    /// `Content-Length`, `ETag`, `Accept-Ranges` and `Content-Type` readable.
+    /// `GET` and `HEAD` from any origin, the request headers a preflight asks for, and
+    /// `Content-Range`, `Content-Length`, `ETag`, `Accept-Ranges`, `Content-Type`,
+    /// `Last-Modified` and `X-Reason` readable; no cross-origin writes.
     pub fn public_reads() -> Self {
         Cors {
-            origins: AllowOrigins::Any,
-            methods: "GET, HEAD, OPTIONS",
-            // Players and WebTorrent's web seeds send `Cache-Control`; any other header a public read
-            // carries is harmless too (`*` covers all but `Authorization`).
-            allow_headers:
-                "Range, Cache-Control, If-None-Match, If-Match, If-Modified-Since, Accept, *",
-            expose_headers:
-                "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, Last-Modified",
+            reads: AllowOrigins::Any,
+            writes: None,
+            expose_headers: EXPOSE.to_vec(),
         }
     }
 
-    /// Allow `origins` instead of any origin.
+    /// Reads from `origins` instead of any origin.
     #[must_use]
     pub fn with_origins(mut self, origins: AllowOrigins) -> Self {
-        self.origins = origins;
+        self.reads = origins;
         self
     }
 
-    /// The methods preflights allow.
+    /// Writes (with `Authorization`) from `origins` too.
     #[must_use]
-    pub fn with_methods(mut self, methods: &'static str) -> Self {
-        self.methods = methods;
+    pub fn with_writes(mut self, origins: AllowOrigins) -> Self {
+        self.writes = Some(origins);
         self
     }
 
-    /// The request headers preflights allow.
-    #[must_use]
-    pub fn with_allow_headers(mut self, headers: &'static str) -> Self {
-        self.allow_headers = headers;
-        self
-    }
-
-    /// The response headers a page may read.
-    #[must_use]
-    pub fn with_expose_headers(mut self, headers: &'static str) -> Self {
-        self.expose_headers = headers;
-        self
-    }
-
-    /// The allowed origins.
+    /// The origins reads are allowed from.
     pub fn origins(&self) -> &AllowOrigins {
-        &self.origins
+        &self.reads
     }
 
-    /// Add the CORS headers of a response to a request from `origin`. An origin not on the
-    /// list gets none, so the browser keeps the response from the page.
-    pub fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
-        let allowed = match &self.origins {
-            AllowOrigins::Any => HeaderValue::from_static("*"),
-            AllowOrigins::List(list) => {
-                headers.append(header::VARY, HeaderValue::from_static("Origin"));
-                match origin {
-                    Some(o) if list.iter().any(|l| l.as_bytes() == o.as_bytes()) => o.clone(),
-                    _ => return,
+    /// The origins writes are allowed from, if any.
+    pub fn writes(&self) -> Option<&AllowOrigins> {
+        self.writes.as_ref()
+    }
+
+    /// The policy as `tower-http`'s layer: CORS headers on every response, preflights
+    /// answered by the layer.
+    pub fn layer(&self) -> CorsLayer {
+        let expose: Vec<HeaderName> = self
+            .expose_headers
+            .iter()
+            .map(|h| HeaderName::from_static(h))
+            .collect();
+        let reads_only = [Method::GET, Method::HEAD, Method::OPTIONS];
+        let layer = CorsLayer::new()
+            .expose_headers(ExposeHeaders::list(expose))
+            .max_age(std::time::Duration::from_secs(86400));
+        let Some(writes) = self.writes.clone() else {
+            // The headers a preflight asks for are allowed (`Range`, `Cache-Control`, …): a
+            // read carries no credentials the page does not already hold.
+            let layer = layer
+                .allow_methods(AllowMethods::list(reads_only))
+                .allow_headers(AllowHeaders::mirror_request());
+            return match &self.reads {
+                AllowOrigins::Any => layer.allow_origin(AllowOrigin::any()),
+                AllowOrigins::List(_) => {
+                    let reads = self.reads.clone();
+                    layer.allow_origin(AllowOrigin::predicate(move |origin, _| {
+                        reads.allows(origin)
+                    }))
                 }
-            }
+            };
         };
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(self.expose_headers),
-        );
-    }
-
-    /// The answer to a preflight request from `origin`.
-    pub fn preflight(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
-        self.apply(origin, headers);
-        if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-            return;
+        let layer = layer
+            .allow_methods(AllowMethods::list([
+                Method::GET,
+                Method::HEAD,
+                Method::OPTIONS,
+                Method::PUT,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+            ]))
+            // `Authorization` must be named (a `*` does not cover it): the headers a
+            // preflight asks for are allowed, for the origins the predicate lets in.
+            .allow_headers(AllowHeaders::mirror_request());
+        if self.reads == AllowOrigins::Any && writes == AllowOrigins::Any {
+            return layer.allow_origin(AllowOrigin::any());
         }
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(self.methods),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(self.allow_headers),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-    }
-
-    /// Whether `request` is a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).
-    pub fn is_preflight<B>(request: &Request<B>) -> bool {
-        request.method() == Method::OPTIONS
-            && request
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-    }
-
-    /// `service` with these CORS headers on every response, preflights answered here.
-    pub fn wrap<S>(self, service: S) -> WithCors<S> {
-        WithCors {
-            inner: service,
-            cors: Arc::new(self),
-        }
+        let reads = self.reads.clone();
+        layer.allow_origin(AllowOrigin::predicate(
+            move |origin: &HeaderValue, request: &Parts| {
+                if is_read(request) {
+                    reads.allows(origin)
+                } else {
+                    writes.allows(origin)
+                }
+            },
+        ))
     }
 }
 
-/// A hyper service with CORS: see [`Cors::wrap`].
-#[derive(Debug, Clone)]
-pub struct WithCors<S> {
-    inner: S,
-    cors: Arc<Cors>,
+impl Cors {
+    /// `service` inside [`Cors::layer`].
+    pub fn wrap<S>(&self, service: S) -> tower_http::cors::Cors<S> {
+        tower_layer::Layer::layer(&self.layer(), service)
+    }
 }
 
-impl<S, ReqBody, B> hyper::service::Service<Request<ReqBody>> for WithCors<S>
-where
-    S: hyper::service::Service<Request<ReqBody>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Default + Send + 'static,
-{
-    type Response = Response<B>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<B>, S::Error>> + Send>>;
-
-    fn call(&self, request: Request<ReqBody>) -> Self::Future {
-        let origin = request.headers().get(header::ORIGIN).cloned();
-        let cors = Arc::clone(&self.cors);
-        if Cors::is_preflight(&request) {
-            let mut response = Response::new(B::default());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            cors.preflight(origin.as_ref(), response.headers_mut());
-            return Box::pin(async move { Ok(response) });
+/// Whether a request (or the request a preflight announces) is a read.
+fn is_read(request: &Parts) -> bool {
+    let method = if request.method == Method::OPTIONS {
+        match request
+            .headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        {
+            Some(announced) => announced,
+            None => return true,
         }
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = future.await?;
-            cors.apply(origin.as_ref(), response.headers_mut());
-            Ok(response)
-        })
-    }
+    } else {
+        request.method.clone()
+    };
+    matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
+    use http::{Request, Response};
+    use tower_layer::Layer;
+    use tower_service::Service;
+
     use super::*;
+
+    async fn ask(
+        cors: &Cors,
+        method: &str,
+        origin: &str,
+        preflight_for: Option<&str>,
+    ) -> http::HeaderMap {
+        let mut service = cors.layer().layer(tower_service_fn());
+        let mut request = Request::builder().uri("/x").header(header::ORIGIN, origin);
+        request = match preflight_for {
+            Some(m) => request
+                .method(Method::OPTIONS)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, m)
+                .header(
+                    header::ACCESS_CONTROL_REQUEST_HEADERS,
+                    "authorization, range",
+                ),
+            None => request.method(method),
+        };
+        let response = service
+            .call(request.body(String::new()).unwrap())
+            .await
+            .unwrap();
+        response.headers().clone()
+    }
+
+    fn tower_service_fn() -> impl Service<
+        Request<String>,
+        Response = Response<String>,
+        Error = Infallible,
+        Future = std::future::Ready<Result<Response<String>, Infallible>>,
+    > + Clone {
+        #[derive(Clone)]
+        struct Ok200;
+        impl Service<Request<String>> for Ok200 {
+            type Response = Response<String>;
+            type Error = Infallible;
+            type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+            fn poll_ready(
+                &mut self,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Infallible>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, _: Request<String>) -> Self::Future {
+                std::future::ready(Ok(Response::new("ok".into())))
+            }
+        }
+        Ok200
+    }
 
     #[test]
     fn origins_from_a_list() {
@@ -218,30 +262,76 @@ mod tests {
         assert_eq!(list, AllowOrigins::List(vec!["https://a.example".into()]));
     }
 
-    #[test]
-    fn preflights_allow_range_for_allowed_origins_only() {
-        let cors =
-            Cors::public_reads().with_origins(AllowOrigins::List(vec!["https://a.example".into()]));
-        let mut ok = HeaderMap::new();
-        cors.preflight(
-            Some(&HeaderValue::from_static("https://a.example")),
-            &mut ok,
-        );
-        assert_eq!(ok[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
-        assert!(ok[header::ACCESS_CONTROL_ALLOW_HEADERS]
+    #[tokio::test]
+    async fn public_reads_any_origin_no_writes() {
+        let cors = Cors::public_reads();
+        let h = ask(&cors, "GET", "https://any.example", None).await;
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(h[header::ACCESS_CONTROL_EXPOSE_HEADERS]
             .to_str()
             .unwrap()
-            .contains("Range"));
-        let mut refused = HeaderMap::new();
-        cors.preflight(
-            Some(&HeaderValue::from_static("https://b.example")),
-            &mut refused,
+            .contains("content-range"));
+        let h = ask(&cors, "", "https://any.example", Some("GET")).await;
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let methods = h[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap();
+        assert!(
+            !methods.contains("PUT") && !methods.contains("DELETE"),
+            "{methods}"
         );
-        assert!(refused.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-        assert!(refused.get(header::ACCESS_CONTROL_ALLOW_METHODS).is_none());
-        let mut any = HeaderMap::new();
-        Cors::public_reads().apply(None, &mut any);
-        assert_eq!(any[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert!(any.get(header::VARY).is_none());
+        assert!(h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("range"));
+    }
+
+    #[tokio::test]
+    async fn writes_only_from_the_listed_origins() {
+        let cors = Cors::public_reads()
+            .with_writes(AllowOrigins::List(vec!["https://app.example".into()]));
+        // Anyone reads.
+        let h = ask(&cors, "GET", "https://evil.example", None).await;
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://evil.example"
+        );
+        let h = ask(&cors, "", "https://evil.example", Some("GET")).await;
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://evil.example"
+        );
+        // Only the app writes.
+        for method in ["PUT", "DELETE"] {
+            let h = ask(&cors, "", "https://evil.example", Some(method)).await;
+            assert!(
+                h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(),
+                "{method}"
+            );
+            let h = ask(&cors, method, "https://evil.example", None).await;
+            assert!(
+                h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(),
+                "{method}"
+            );
+            let h = ask(&cors, "", "https://app.example", Some(method)).await;
+            assert_eq!(
+                h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "https://app.example"
+            );
+            let allowed = h[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap();
+            assert!(allowed.contains("authorization"), "{allowed}");
+        }
+        // An open server lets every origin write.
+        let open = Cors::public_reads().with_writes(AllowOrigins::Any);
+        let h = ask(&open, "", "https://any.example", Some("PUT")).await;
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    }
+
+    #[tokio::test]
+    async fn a_read_list_keeps_other_pages_out() {
+        let cors =
+            Cors::public_reads().with_origins(AllowOrigins::List(vec!["https://a.example".into()]));
+        let h = ask(&cors, "GET", "https://a.example", None).await;
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
+        let h = ask(&cors, "GET", "https://b.example", None).await;
+        assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! [`serve`]: an accept loop with connection limits, header and idle timeouts.
+//! [`serve`]: an accept loop with connection limits (global and per peer), header and idle
+//! timeouts, per-peer upload slots and a minimum body rate.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,37 +18,72 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::body::Body;
+use crate::peers::{Peer, PeerCounts};
+
 /// The limits of one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServeLimits {
     /// Connections served at once (default 512); later ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one peer (an IPv4 address, or an IPv6 /64) may hold at once (default 64);
+    /// more are closed at once.
+    pub max_connections_per_peer: usize,
+    /// Requests with a body one peer may have arriving at once (default 8); more are
+    /// answered `429 Too Many Requests`. A slot is held until the body has arrived.
+    pub max_uploads_per_peer: usize,
     /// Longest time a request's headers may take to arrive (default 10 s).
     pub header_timeout: Duration,
     /// A connection that moves no byte either way for this long is closed (default 60 s).
     pub idle_timeout: Duration,
+    /// The slowest a request body may arrive, in bytes per second, averaged over
+    /// [`ServeLimits::body_rate_window`] of waiting for the client (default 1024; 0: none).
+    pub min_body_rate: u64,
+    /// See [`ServeLimits::min_body_rate`] (default 10 s).
+    pub body_rate_window: Duration,
 }
 
 impl Default for ServeLimits {
     fn default() -> Self {
         ServeLimits {
             max_connections: 512,
+            max_connections_per_peer: 64,
+            max_uploads_per_peer: 8,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            min_body_rate: 1024,
+            body_rate_window: Duration::from_secs(10),
         }
     }
 }
 
 impl ServeLimits {
-    /// Limits with these values (at least one connection; timeouts of at least 10 ms).
+    /// The defaults with these values (at least one connection; timeouts of at least 10 ms).
     pub fn new(max_connections: usize, header_timeout: Duration, idle_timeout: Duration) -> Self {
         let floor = Duration::from_millis(10);
         ServeLimits {
             max_connections: max_connections.max(1),
             header_timeout: header_timeout.max(floor),
             idle_timeout: idle_timeout.max(floor),
+            ..ServeLimits::default()
         }
+    }
+
+    /// Per-peer caps: connections, and bodies arriving at once (each at least 1).
+    #[must_use]
+    pub fn with_per_peer(mut self, connections: usize, uploads: usize) -> Self {
+        self.max_connections_per_peer = connections.max(1);
+        self.max_uploads_per_peer = uploads.max(1);
+        self
+    }
+
+    /// The minimum body rate (bytes per second, 0 for none) over `window` (at least 10 ms).
+    #[must_use]
+    pub fn with_min_body_rate(mut self, bytes_per_second: u64, window: Duration) -> Self {
+        self.min_body_rate = bytes_per_second;
+        self.body_rate_window = window.max(Duration::from_millis(10));
+        self
     }
 }
 
@@ -55,6 +91,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serve `service` on `listener` (HTTP/1.1) within `limits` until the returned task is
 /// aborted; aborting it closes every open connection too. `name` is for logs.
+///
+/// `service` is a `tower` service (an axum `Router`, a `tower-http` stack) of requests whose
+/// body is a [`Body`]: the peer's upload slot rides with it, and it fails when the client
+/// sends slower than [`ServeLimits::min_body_rate`].
 pub fn serve<S, B>(
     listener: TcpListener,
     service: S,
@@ -62,22 +102,24 @@ pub fn serve<S, B>(
     name: &'static str,
 ) -> JoinHandle<()>
 where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
+    B: hyper::body::Body + Default + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
     tokio::spawn(async move {
         let permits = Arc::new(Semaphore::new(limits.max_connections));
+        let connections_of = PeerCounts::new(limits.max_connections_per_peer);
+        let uploads_of = PeerCounts::new(limits.max_uploads_per_peer);
         let mut connections = JoinSet::new();
         loop {
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 return;
             };
-            let socket = match listener.accept().await {
-                Ok((socket, _)) => socket,
+            let (socket, addr) = match listener.accept().await {
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     debug!(server = name, error = %e, "accept failed");
@@ -85,14 +127,68 @@ where
                     continue;
                 }
             };
+            let peer = Peer::of(addr.ip());
+            let Some(peer_slot) = connections_of.try_take(peer) else {
+                debug!(server = name, peer = %addr.ip(), "peer at its connection cap; closed");
+                continue;
+            };
             let service = service.clone();
+            let uploads_of = uploads_of.clone();
             connections.spawn(async move {
                 let _permit = permit;
+                let _peer_slot = peer_slot;
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let service = service.clone();
+                    let uploads_of = uploads_of.clone();
+                    handle(service, request, peer, uploads_of, limits)
+                });
                 serve_one(socket, service, limits, name).await;
             });
             while connections.try_join_next().is_some() {}
         }
     })
+}
+
+/// One request: its peer's upload slot when it has a body (or a 429), then the service.
+async fn handle<S, B>(
+    mut service: S,
+    request: Request<Incoming>,
+    peer: Peer,
+    uploads_of: PeerCounts,
+    limits: ServeLimits,
+) -> Result<Response<B>, BoxError>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: Default,
+{
+    let slot = if hyper::body::Body::is_end_stream(request.body()) {
+        None
+    } else {
+        match uploads_of.try_take(peer) {
+            Some(slot) => Some(slot),
+            None => {
+                let mut busy = Response::new(B::default());
+                *busy.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+                let headers = busy.headers_mut();
+                headers.insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+                headers.insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                return Ok(busy);
+            }
+        }
+    };
+    let request =
+        request.map(|body| Body::new(body, limits.min_body_rate, limits.body_rate_window, slot));
+    std::future::poll_fn(|cx| service.poll_ready(cx))
+        .await
+        .map_err(Into::into)?;
+    service.call(request).await.map_err(Into::into)
 }
 
 async fn serve_one<S, B>(socket: tokio::net::TcpStream, service: S, limits: ServeLimits, name: &str)

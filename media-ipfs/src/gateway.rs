@@ -22,7 +22,7 @@ use axum::Router;
 use bytes::Bytes;
 use cid::Cid;
 use futures::{StreamExt, TryStreamExt};
-use media_http::{parse_range, Cors, RangeRequest, ServeLimits};
+use media_http::{Cors, ServeLimits};
 use tokio::net::TcpListener;
 use tracing::debug;
 
@@ -73,7 +73,7 @@ impl Gateway {
     ) -> Result<Self, IpfsError> {
         let listener = TcpListener::bind(listen).await.map_err(IpfsError::Io)?;
         let addr = listener.local_addr().map_err(IpfsError::Io)?;
-        let app = cors.wrap(hyper_util::service::TowerToHyperService::new(router(store)));
+        let app = cors.wrap(router(store));
         let task = media_http::serve(listener, app, limits, "gateway");
         debug!(%addr, "trustless gateway listening");
         Ok(Gateway { addr, task })
@@ -386,37 +386,18 @@ async fn deserialized(store: &Arc<BlockStore>, cid: Cid, headers: &HeaderMap) ->
     } else {
         return text(StatusCode::NOT_FOUND, format!("{cid} is not held here"));
     };
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, range) = match parse_range(range, size) {
-        RangeRequest::Whole => (StatusCode::OK, 0..size),
-        RangeRequest::Bytes(r) => (StatusCode::PARTIAL_CONTENT, r),
-        RangeRequest::Unsatisfiable => {
-            let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return r;
-        }
+    let ranged = media_http::Ranged::new(headers, size).stored_bytes("application/octet-stream");
+    let Some(range) = ranged.range() else {
+        return ranged.into_response(Body::empty());
     };
-    let len = range.end - range.start;
     let stream = store.read_range(hash, base + range.start..base + range.end);
     let body = stream.map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
-    let mut r = Body::from_stream(body).into_response();
-    *r.status_mut() = status;
+    let mut r = ranged.into_response(Body::from_stream(body));
+    // Range headers are the responder's; the gateway adds its own.
+    let length = r.headers().get(header::CONTENT_LENGTH).cloned();
     common_headers(&mut r, &cid, cid.to_string(), "application/octet-stream");
-    let h = r.headers_mut();
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
-        h.insert(header::CONTENT_LENGTH, v);
-    }
-    if status == StatusCode::PARTIAL_CONTENT {
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "bytes {}-{}/{size}",
-            range.start,
-            range.end.saturating_sub(1)
-        )) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some(length) = length {
+        r.headers_mut().insert(header::CONTENT_LENGTH, length);
     }
     r
 }
