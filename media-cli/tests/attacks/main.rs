@@ -12,6 +12,7 @@ mod node;
 mod active_content;
 mod blossom;
 mod deletes;
+mod edge;
 mod local;
 mod reach;
 mod release;

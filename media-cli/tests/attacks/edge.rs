@@ -1,0 +1,125 @@
+//! Findings 6 and 18 at the HTTP edge: trickling uploads kept their connections (any byte
+//! reset the idle timer) and nothing bounded what one peer could hold; the node API had no
+//! connection limits of its own. Every server now runs through `media_http::serve`: a body
+//! slower than the minimum rate fails, one peer has a bounded number of connections and of
+//! uploads under way, and the owner's requests go through while strangers hold theirs.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use media_blossom::NostrKeys;
+use media_http::abuse;
+
+use crate::node::{bytes, nostr_auth, sha256_hex, Node};
+
+fn addr_of(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+fn stranger(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// The owner's `media put` of a fresh 400 kB file through the running node: how long it took.
+async fn owners_put(node: &Node, seed: u32) -> Duration {
+    let photo = bytes(seed, 400_000);
+    let path = node.file(&format!("owner-{seed}.bin"), &photo);
+    let data = node.data.clone();
+    let started = Instant::now();
+    let put = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            crate::common::media_code(&data, &["put", "--json", path.to_str().unwrap()])
+        }),
+    )
+    .await
+    .expect("the owner's upload was stalled by strangers")
+    .unwrap();
+    assert_eq!(put.0, 0, "{}", put.2);
+    let record: media_core::MediaFile = serde_json::from_str(put.1.trim()).unwrap();
+    assert_eq!(record.id.to_string(), sha256_hex(&photo));
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_strangers_are_cut_off_and_turned_away() {
+    let node = Node::start("[blossom]\nopen_writes = true\n");
+    let blossom = addr_of(&node.blossom);
+    let keys = NostrKeys::generate().unwrap();
+    let body = bytes(70, 1 << 20);
+    let id = sha256_hex(&body);
+    let head = format!(
+        "PUT /upload HTTP/1.1\r\nHost: {blossom}\r\nAuthorization: {}\r\nX-SHA-256: {id}",
+        nostr_auth(&keys, "upload", &id, 300)
+    );
+    // One stranger starts 24 uploads that send a byte every 500 ms (2 B/s, far below the
+    // minimum rate). 16 may be under way at once (its share); the rest are turned away.
+    let mut trickles = abuse::trickling_uploads(
+        stranger(7),
+        blossom,
+        &head,
+        24,
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Meanwhile the owner's upload goes through, as fast as it would alone.
+    let took = owners_put(&node, 71).await;
+    eprintln!("owner's 400 kB put under 16 trickling uploads: {took:?}");
+    let (mut refused, mut cut) = (0, 0);
+    while let Some(done) = trickles.join_next().await {
+        let done = done.unwrap().unwrap();
+        match done.answer.as_deref() {
+            Some(a) if a.contains(" 429 ") => refused += 1,
+            // Cut by the minimum rate (the server closed, or answered with an error) well
+            // before the client would have given up.
+            _ => {
+                assert!(done.held < Duration::from_secs(40), "{done:?}");
+                cut += 1;
+            }
+        }
+    }
+    assert_eq!(
+        (refused, cut),
+        (8, 16),
+        "the stranger's uploads under way were not bounded"
+    );
+    // Nothing of the trickles was stored.
+    let files: Vec<media_core::MediaFile> =
+        serde_json::from_str(&node.media(&["ls", "--json"]).1).unwrap();
+    assert!(files.iter().all(|f| f.id.to_string() != id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_peer_cannot_take_the_node_apis_connections() {
+    let node = Node::start("");
+    let api = addr_of(&node.api);
+    // A stranger on the machine (or a page the browser lets through) opens 100 connections
+    // and sends nothing: the API keeps 64 of them and closes the rest at once.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        if let Ok(s) = abuse::connect_from(stranger(8), api).await {
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut open = 0;
+    for s in &held {
+        let mut probe = [0u8; 1];
+        match s.try_read(&mut probe) {
+            // Would block: the server keeps it open.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => open += 1,
+            _ => {}
+        }
+    }
+    assert!(open <= 64, "{open} connections of one peer kept");
+    // The owner is served meanwhile.
+    let (code, out, err) = node.media(&["ls", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim_start().starts_with('['));
+    owners_put(&node, 72).await;
+    drop(held);
+}
