@@ -9,7 +9,16 @@
 //! Exit codes: 0 success · 1 failure · 2 usage error · 3 not found · 4 integrity (bytes or a
 //! record failed verification) · 5 unavailable (no store could serve, or the node is down).
 
+/// `println!` for results: a reader that went away (`media ls | head -1`) ends the command
+/// quietly, as Unix tools do, instead of a panic on the closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
 mod api;
+mod output;
 mod page;
 mod progress;
 mod request;
@@ -181,14 +190,14 @@ fn parse_id(s: &str) -> CliResult<MediaId> {
 }
 
 fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string(value).unwrap_or_default());
+    say!("{}", serde_json::to_string(value).unwrap_or_default());
 }
 
 fn print_put(file: &MediaFile, json: bool) {
     if json {
         print_json(file);
     } else {
-        println!("{}", describe(file));
+        say!("{}", describe(file));
     }
 }
 
@@ -314,7 +323,7 @@ fn print_list(files: &[MediaFile], json: bool) {
     }
     for f in files {
         let stores: Vec<&str> = f.locations.iter().map(|l| l.kind().as_str()).collect();
-        println!(
+        say!(
             "{}  {:>12}  {:<24} {}",
             f.id,
             f.size,
@@ -327,9 +336,9 @@ fn print_list(files: &[MediaFile], json: bool) {
 fn print_record(file: &MediaFile, only_reference: bool, json: bool) {
     match (only_reference, json) {
         (true, true) => print_json(&serde_json::json!({"reference": file.reference().to_string()})),
-        (true, false) => println!("{}", file.reference()),
+        (true, false) => say!("{}", file.reference()),
         (false, true) => print_json(file),
-        (false, false) => println!(
+        (false, false) => say!(
             "{}\nreference: {}",
             serde_json::to_string_pretty(file).unwrap_or_default(),
             file.reference()
@@ -341,7 +350,7 @@ fn print_imported(record: &MediaFile, json: bool) {
     if json {
         print_json(record);
     } else {
-        println!("imported {} ({})", record.id, record.name);
+        say!("imported {} ({})", record.id, record.name);
     }
 }
 
@@ -468,13 +477,13 @@ fn print_stat(report: &serde_json::Value, json: bool) {
         print_json(report);
         return;
     }
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(&report["stats"]).unwrap_or_default()
     );
     if let Some(health) = report["health"].as_object() {
         for (name, h) in health {
-            println!("{name}: {}", h.as_str().unwrap_or("?"));
+            say!("{name}: {}", h.as_str().unwrap_or("?"));
         }
     }
 }
@@ -483,7 +492,7 @@ fn print_removed(id: &MediaId, removed: &[String], json: bool) {
     if json {
         print_json(&serde_json::json!({"id": id, "removed": removed}));
     } else {
-        println!("removed {id} from {}", removed.join(", "));
+        say!("removed {id} from {}", removed.join(", "));
     }
 }
 
@@ -606,12 +615,12 @@ async fn serve(
         if json {
             print_json(&serde_json::json!({"service": name, "url": url}));
         } else {
-            println!("{name} {url}");
+            say!("{name} {url}");
         }
     }
     let n = stack.store.list().await.map(|l| l.len()).unwrap_or(0);
     if !json {
-        println!("serving {n} media from {} until Ctrl-C", data.display());
+        say!("serving {n} media from {} until Ctrl-C", data.display());
     }
     let stop = async {
         #[cfg(unix)]

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 /// A download's options as the command line and the API's query string carry them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args)]
 pub struct GetRequest {
-    /// Download policy: p2p, cdn, fastest, hedged, hedged-<p2p|cdn|fastest>.
-    #[arg(long, visible_alias = "prefer")]
+    /// Download policy (the stores tried, in what order, hedged or swarmed).
+    #[arg(
+        long,
+        visible_alias = "prefer",
+        value_parser = clap::builder::PossibleValuesParser::new(media_core::download_policy_names())
+    )]
     pub policy: Option<String>,
     /// Only these bytes, inclusive: A-B.
     #[arg(long)]

@@ -67,6 +67,26 @@ fn put_ls_get_stat_rm_round_trip() {
     assert!(!ok && err.contains("not a media id"), "{err}");
     let (ok, _, err) = media(&data, &["get", &id, "--out", "x", "--prefer", "fast"]);
     assert!(!ok && err.contains("--policy"), "{err}");
+    // The help and the error list every policy the parser accepts, from its one list.
+    for name in media_core::download_policy_names() {
+        assert!(err.contains(&name), "{name} missing from: {err}");
+        let (_, help, _) = media(&data, &["get", "--help"]);
+        assert!(help.contains(&name), "{name} missing from the help");
+    }
+
+    // `media ls | head`: a reader gone before the first line is not an error.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let closed = std::process::Command::new(common::media_bin())
+        .arg("--data")
+        .arg(&data)
+        .arg("ls")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&closed.stderr);
+    assert!(closed.status.success(), "{:?}: {err}", closed.status);
+    assert!(!err.contains("panicked"), "{err}");
     let (ok, _, err) = media(&data, &["frobnicate"]);
     assert!(!ok && err.contains("unrecognized subcommand"), "{err}");
 

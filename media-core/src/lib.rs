@@ -72,9 +72,9 @@ pub use id::{Digest32, MediaId};
 pub use location::{BackendKind, InvalidKind, Location};
 pub use media::{sniff_mime, MediaFile, Preview, Thumbnail, Thumbnailer, Timestamp, VideoInfo};
 pub use policy::{
-    download_policy_named, Candidate, DownloadPlan, DownloadPolicy, Fastest, Hedge, PreferCdn,
-    PreferP2p, Swarm, SwarmMembers, SwarmPlan, ThroughputTable, UploadPlan, UploadPolicy,
-    UploadToAll, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_HEDGE_AFTER,
+    download_policy_named, download_policy_names, Candidate, DownloadPlan, DownloadPolicy, Fastest,
+    Hedge, PreferCdn, PreferP2p, Swarm, SwarmMembers, SwarmPlan, ThroughputTable, UploadPlan,
+    UploadPolicy, UploadToAll, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_HEDGE_AFTER, DOWNLOAD_POLICY_BASES,
 };
 pub use range::ByteRange;
 pub use reach::{redact_url, Reach};

@@ -408,21 +408,42 @@ pub fn download_policy_named(
         "swarm-p2p" => Arc::new(Swarm::new(PreferP2p).peer_to_peer_only()),
         "hedged" => Arc::new(Hedge::new(PreferP2p, hedge_after)),
         other => match other.strip_prefix("hedged-") {
-            Some(base) if !base.starts_with("hedged") => Arc::new(Hedge::new(
-                download_policy_named(base, hedge_after)?,
-                hedge_after,
-            )),
+            Some(base) if DOWNLOAD_POLICY_BASES.contains(&base) && base != "hedged" => Arc::new(
+                Hedge::new(download_policy_named(base, hedge_after)?, hedge_after),
+            ),
             _ => {
                 return Err(crate::MediaError::invalid_input(
                     crate::Operation::Configure,
                     format!(
-                    "download policy {:?}: p2p, cdn, fastest, swarm, swarm-p2p, hedged or hedged-<one of those>",
-                    other.chars().take(40).collect::<String>()
-                ),
+                        "download policy {:?}: one of {}",
+                        other.chars().take(40).collect::<String>(),
+                        download_policy_names().join(", ")
+                    ),
                 ))
             }
         },
     })
+}
+
+/// The policies [`download_policy_named`] builds by name; each but `hedged` also exists
+/// hedged, as `hedged-<name>`.
+pub const DOWNLOAD_POLICY_BASES: &[&str] =
+    &["p2p", "cdn", "fastest", "swarm", "swarm-p2p", "hedged"];
+
+/// Every name [`download_policy_named`] accepts, in the order help texts list them: the one
+/// list the configuration, the CLI and error messages read.
+pub fn download_policy_names() -> Vec<String> {
+    let mut names: Vec<String> = DOWNLOAD_POLICY_BASES
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    names.extend(
+        DOWNLOAD_POLICY_BASES
+            .iter()
+            .filter(|n| **n != "hedged")
+            .map(|n| format!("hedged-{n}")),
+    );
+    names
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@
 //! cors_origins = ["https://app.example"]  # pages that may read the node (default: any)
 //!
 //! [download]
-//! policy = "hedged"          # p2p | cdn | fastest | swarm | swarm-p2p | hedged | hedged-<any>
+//! policy = "hedged"          # one of media_core::download_policy_names(): p2p, cdn, fastest,
+//!                             # swarm, swarm-p2p, hedged, hedged-<any of the others>
 //! hedge_after_ms = 300
 //! attempt_timeout_secs = 30
 //!
