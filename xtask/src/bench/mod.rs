@@ -4,6 +4,7 @@
 mod blossom;
 mod cdn;
 mod e2e;
+mod edge;
 mod ingest;
 mod ipfs;
 mod privacy;
@@ -26,6 +27,10 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "torrent" => torrent::bench(flag(args, "--size-mib").unwrap_or(256)),
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
         "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "edge" => edge::bench(
+            flag(args, "--size-mib").unwrap_or(64),
+            flag(args, "--strangers").unwrap_or(64),
+        ),
         "privacy" => privacy::bench(flag(args, "--size-mib").unwrap_or(256)),
         "scale" => scale::bench(flag(args, "--count").unwrap_or(200)),
         "swarm" => swarm::bench(
@@ -44,13 +49,14 @@ pub(crate) fn bench(args: &[String]) -> Res {
             torrent::bench(256)?;
             e2e::bench(256)?;
             blossom::bench(256)?;
+            edge::bench(64, 64)?;
             privacy::bench(256)?;
             swarm::bench(256, 20)?;
             scale::bench(200)?;
             video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, privacy, swarm, scale, video, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, swarm, scale, video, all)"
         )),
     }
 }
