@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +43,9 @@ pub struct Body {
     inner: Incoming,
     rate: Option<Rate>,
     slot: Option<PeerSlot>,
+    /// Set when the body failed for being too slow: `serve` answers 408 whatever the service
+    /// made of the error.
+    too_slow: Arc<AtomicBool>,
 }
 
 struct Rate {
@@ -67,6 +72,7 @@ impl Body {
         min_rate: u64,
         window: Duration,
         slot: Option<PeerSlot>,
+        too_slow: Arc<AtomicBool>,
     ) -> Self {
         let rate = (min_rate > 0 && !http_body::Body::is_end_stream(&inner)).then(|| Rate {
             min: min_rate,
@@ -76,7 +82,12 @@ impl Body {
             waiting_since: None,
             alarm: Box::pin(tokio::time::sleep(window)),
         });
-        Body { inner, rate, slot }
+        Body {
+            inner,
+            rate,
+            slot,
+            too_slow,
+        }
     }
 }
 
@@ -125,6 +136,7 @@ impl http_body::Body for Body {
                     if rate.waited >= rate.window {
                         if let Err(e) = rate.settle() {
                             this.slot = None;
+                            this.too_slow.store(true, Ordering::Relaxed);
                             return Poll::Ready(Some(Err(e)));
                         }
                     }
@@ -156,6 +168,7 @@ impl http_body::Body for Body {
                     rate.stop_waiting();
                     if let Err(e) = rate.settle() {
                         this.slot = None;
+                        this.too_slow.store(true, Ordering::Relaxed);
                         return Poll::Ready(Some(Err(e)));
                     }
                 }

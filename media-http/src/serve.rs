@@ -183,12 +183,30 @@ where
             }
         }
     };
-    let request =
-        request.map(|body| Body::new(body, limits.min_body_rate, limits.body_rate_window, slot));
+    let too_slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = request.map(|body| {
+        Body::new(
+            body,
+            limits.min_body_rate,
+            limits.body_rate_window,
+            slot,
+            Arc::clone(&too_slow),
+        )
+    });
     std::future::poll_fn(|cx| service.poll_ready(cx))
         .await
         .map_err(Into::into)?;
-    service.call(request).await.map_err(Into::into)
+    let mut response = service.call(request).await.map_err(Into::into)?;
+    if too_slow.load(Ordering::Relaxed) {
+        // Whatever the service made of the failed body, the client was too slow: 408, and
+        // the connection goes.
+        *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    Ok(response)
 }
 
 async fn serve_one<S, B>(socket: tokio::net::TcpStream, service: S, limits: ServeLimits, name: &str)

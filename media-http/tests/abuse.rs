@@ -190,9 +190,13 @@ async fn trickling_uploads_are_cut_and_hold_no_one_else_up() {
     )
     .await;
     assert_eq!(owner.as_deref().ok(), Some("hello 300000"));
-    // The trickles are cut within a window or two (the service saw the body fail).
+    // The trickles are cut within a window or two (the service saw the body fail): 408.
     while let Some(done) = trickles.join_next().await {
         let done = done.unwrap().unwrap();
+        assert!(
+            done.answer.as_deref().is_some_and(|a| a.contains(" 408 ")),
+            "{done:?}"
+        );
         assert!(done.held < Duration::from_secs(10), "{done:?}");
         assert!(done.sent < 100, "{done:?}");
     }

@@ -3,25 +3,13 @@
 //! in a second stack; then `curl` fetches the blob from the Blossom server and the same bytes
 //! from the S3 URL, alternating which goes first. Prints one JSON line of timings.
 
-use std::process::Command;
+use media_bench::{curl, median};
 use std::sync::Arc;
 use std::time::Instant;
 
 use media_core::{digest_copy, Progress, StagedBlob};
 use media_facade::media_blossom::auth::unix_now;
 use media_facade::{EmbeddedStack, StackConfig};
-
-fn curl(args: &[&str]) -> Result<f64, Box<dyn std::error::Error>> {
-    let t = Instant::now();
-    let status = Command::new("curl")
-        .args(["-sS", "-f", "-o", "/dev/null"])
-        .args(args)
-        .status()?;
-    if !status.success() {
-        return Err(format!("curl {args:?} failed").into());
-    }
-    Ok(t.elapsed().as_secs_f64())
-}
 
 fn loopback(dir: &std::path::Path) -> StackConfig {
     StackConfig::new(dir).with_reach(media_core::Reach::public_only().allow_private(true))
@@ -105,10 +93,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     stack.shutdown().await;
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let slowest = per_store.iter().map(|(_, s)| *s).fold(0.0f64, f64::max);
     let stores: Vec<String> = per_store
         .iter()

@@ -7,29 +7,12 @@
 //! uploads the same way three more times while they trickle. Prints one JSON line: the
 //! median times, how many trickles the server cut, and how long it held them.
 
+use media_bench::{curl, median};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use media_facade::media_blossom::auth::unix_now;
 use media_facade::{EmbeddedStack, StackConfig};
-
-fn curl(args: &[&str]) -> Result<f64, Box<dyn std::error::Error>> {
-    let t = Instant::now();
-    let status = Command::new("curl")
-        .args(["-sS", "-f", "-o", "/dev/null"])
-        .args(args)
-        .status()?;
-    if !status.success() {
-        return Err(format!("curl {args:?} failed").into());
-    }
-    Ok(t.elapsed().as_secs_f64())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,10 +30,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|(name, _)| name == "blossom")
         .map(|(_, url)| url)
         .ok_or("no Blossom server")?;
-    let addr: SocketAddr = blossom.trim_start_matches("http://").trim_end_matches('/').parse()?;
-    let keys = media_facade::media_blossom::load_or_create_keys(
-        &node.join("secrets").join("nostr.key"),
-    )?;
+    let addr: SocketAddr = blossom
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()?;
+    let keys =
+        media_facade::media_blossom::load_or_create_keys(&node.join("secrets").join("nostr.key"))?;
     let original = std::fs::read(&file)?;
     let size = original.len();
 
@@ -84,18 +69,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let quiet: Vec<f64> = (0..3).map(|_| owners_upload()).collect::<Result<_, _>>()?;
 
-    let stranger = media_facade::media_blossom::NostrKeys::generate().map_err(|e| e.to_string())?;
+    // Each stranger has a key of his own (one key may have only 16 uploads under way) and an
+    // address of his own (one peer may have only a few).
     let junk = vec![7u8; 1 << 20];
     let junk_id = media_core::MediaId::for_bytes(&junk).to_string();
-    let head = format!(
-        "PUT /upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nX-SHA-256: {junk_id}",
-        stranger
-            .authorize("upload", &[&junk_id], "bench", unix_now(), 3600)
-            .map_err(|e| e.to_string())?
-            .to_header()
-    );
     let mut trickles = tokio::task::JoinSet::new();
     for n in 0..strangers {
+        let stranger =
+            media_facade::media_blossom::NostrKeys::generate().map_err(|e| e.to_string())?;
+        let head = format!(
+            "PUT /upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nX-SHA-256: {junk_id}",
+            stranger
+                .authorize("upload", &[&junk_id], "bench", unix_now(), 3600)
+                .map_err(|e| e.to_string())?
+                .to_header()
+        );
         let from = IpAddr::V4(Ipv4Addr::new(127, 3, (n / 250) as u8, 2 + (n % 250) as u8));
         let mut one = media_http::abuse::trickling_uploads(
             from,
@@ -114,21 +102,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Result<Vec<f64>, String>>()
     })
     .await??;
-    let (mut cut, mut held) = (0usize, Vec::new());
+    let (mut cut, mut held, mut answers) = (0usize, Vec::new(), Vec::new());
     while let Some(done) = trickles.join_next().await {
         if let Some(Ok(Ok(t))) = done? {
             if t.held < Duration::from_secs(120) {
                 cut += 1;
             }
             held.push(t.held.as_secs_f64());
+            answers.push(t.answer.unwrap_or_else(|| "closed".into()));
         }
     }
+    answers.sort();
+    answers.dedup();
     stack.shutdown().await;
     println!(
-        "{{\"size\":{size},\"strangers\":{strangers},\"quiet_s\":{:.4},\"loaded_s\":{:.4},\"trickles_cut\":{cut},\"trickle_held_s\":{:.2}}}",
+        "{{\"size\":{size},\"strangers\":{strangers},\"quiet_s\":{:.4},\"loaded_s\":{:.4},\"trickles_cut\":{cut},\"trickle_held_s\":{:.2},\"answers\":{:?}}}",
         median(quiet),
         median(loaded),
-        median(held)
+        median(held),
+        answers.join(" | ")
     );
     Ok(())
 }

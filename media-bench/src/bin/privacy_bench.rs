@@ -3,6 +3,7 @@
 //! 1 MiB range read from the end of FILE stored encrypted against the same read of FILE
 //! stored plain, through `MediaStore` over a folder store. Prints one JSON line.
 
+use media_bench::median;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,11 +14,6 @@ use media_core::{Backend, BackendKind, ByteRange};
 use media_facade::media_privacy::seal::{encrypt_file, read_range};
 use media_facade::media_privacy::{Identity, MetadataPolicy};
 use media_facade::{MediaStore, UploadRequest};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn age(args: &[&str]) -> Result<f64, Box<dyn std::error::Error>> {
     let t = Instant::now();

@@ -8,17 +8,13 @@
 //! bytes/s that answers each request RTT_MS late, RUNS times, and the medians are printed as
 //! one JSON line.
 
+use media_bench::median;
 use std::time::Duration;
 
 use media_facade::media_privacy::MetadataPolicy;
 use media_facade::{EmbeddedStack, StackConfig, UploadRequest};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
 
 fn numbers(v: &serde_json::Value) -> Vec<f64> {
     v.as_array()

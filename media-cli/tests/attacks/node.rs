@@ -333,6 +333,29 @@ impl Node {
             .as_u16()
     }
 
+    /// The owner's `media put --json` of a fresh 400 kB file through this running node, within
+    /// 60 s (a regression fails instead of hanging): how long it took. Asserts the record's id
+    /// is the file's SHA-256.
+    pub async fn owners_put(&self, seed: u32) -> std::time::Duration {
+        let photo = bytes(seed, 400_000);
+        let path = self.file(&format!("owner-{seed}.bin"), &photo);
+        let data = self.data.clone();
+        let started = std::time::Instant::now();
+        let put = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            tokio::task::spawn_blocking(move || {
+                crate::common::media_code(&data, &["put", "--json", path.to_str().unwrap()])
+            }),
+        )
+        .await
+        .expect("the owner's upload was stalled by strangers")
+        .unwrap();
+        assert_eq!(put.0, 0, "{}", put.2);
+        let record: media_core::MediaFile = serde_json::from_str(put.1.trim()).unwrap();
+        assert_eq!(record.id.to_string(), sha256_hex(&photo));
+        started.elapsed()
+    }
+
     /// Blossom `GET /list/<pubkey>`.
     pub async fn blossom_list(&self, pubkey: &str) -> Vec<serde_json::Value> {
         client()
