@@ -19,7 +19,6 @@ macro_rules! say {
 
 mod api;
 mod output;
-mod page;
 mod progress;
 mod request;
 
@@ -432,7 +431,7 @@ async fn stack_command(
             finish_get(&bar, &out, &file.id, written, json)?;
         }
         Command::Stat => {
-            let report = request::stat_report(store).await;
+            let report = media_facade::api::stat_report(store).await;
             print_stat(&report, json);
         }
         Command::Rm { id } => {
@@ -589,14 +588,15 @@ async fn serve(
     json: bool,
 ) -> CliResult<()> {
     let data = stack.data_dir().to_path_buf();
-    let token = api::new_token()?;
-    let (addr, task) = api::serve(
+    let token = media_facade::api::new_token()?;
+    let server = media_facade::api::ApiServer::start(
         stack.store.clone(),
         token.clone(),
         api_listen,
         stack.endpoints(),
     )
     .await?;
+    let addr = server.addr();
     let node = NodeFile {
         api: format!("http://{addr}"),
         token,
@@ -639,7 +639,7 @@ async fn serve(
             .map_err(|e| MediaError::io(Operation::Configure, "Ctrl-C handler", e))
     };
     let result = stop.await;
-    task.abort();
+    server.shutdown();
     let _ = std::fs::remove_file(NodeFile::path(&data));
     Ok(result?)
 }
@@ -761,7 +761,7 @@ async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> Cl
                 .stream(
                     client
                         .request(Method::GET, &format!("media/{id}/content"))?
-                        .query(&request),
+                        .query(&request.query()),
                 )
                 .await?;
             let bar = TransferBar::new(mode, &format!("get {id}"), len);

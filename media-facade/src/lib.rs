@@ -63,6 +63,8 @@ mod upload;
 
 pub use builder::{MediaStoreBuilder, DEFAULT_MAX_UPLOAD};
 pub use handle::UploadHandle;
+#[cfg(feature = "api")]
+pub use node::api;
 pub use node::config::StackConfig;
 pub use node::embedded::EmbeddedStack;
 pub use node::providers::providers;
