@@ -9,32 +9,26 @@
 //! Exit codes: 0 success · 1 failure · 2 usage error · 3 not found · 4 integrity (bytes or a
 //! record failed verification) · 5 unavailable (no store could serve, or the node is down).
 
-/// `println!` for results: a reader that went away (`media ls | head -1`) ends the command
-/// quietly, as Unix tools do, instead of a panic on the closed pipe.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::output::line(format_args!($($arg)*))
-    };
-}
-
 mod api;
+mod node;
 mod output;
 mod progress;
 mod request;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
-use media_core::{ErrorKind, MediaError, MediaEvent, MediaFile, MediaId, MediaRef, Operation};
-use media_facade::{EmbeddedStack, MediaStore, StackConfig, UploadRequest};
+use media_core::{ErrorKind, MediaError, MediaFile, MediaId, MediaRef, Operation};
+use media_facade::{EmbeddedStack, MediaStore, StackConfig};
 use sha2::Digest as _;
 use tokio::io::AsyncWriteExt;
 
 use crate::api::{Client, NodeFile};
-use crate::progress::{Mode, TransferBar, UploadBars};
+use crate::node::Node;
+use crate::output::Printer;
+use crate::progress::{Mode, TransferBar};
 use crate::request::GetRequest;
 
 const EXIT_CODES: &str = "Exit codes:
@@ -188,18 +182,6 @@ fn parse_id(s: &str) -> CliResult<MediaId> {
     })
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    say!("{}", serde_json::to_string(value).unwrap_or_default());
-}
-
-fn print_put(file: &MediaFile, json: bool) {
-    if json {
-        print_json(file);
-    } else {
-        say!("{}", describe(file));
-    }
-}
-
 /// `--private-to` values as age recipients.
 fn parse_recipients(values: &[String]) -> CliResult<Vec<media_facade::media_privacy::Recipient>> {
     values
@@ -227,21 +209,6 @@ fn read_identity(path: &std::path::Path) -> CliResult<media_facade::media_privac
     })
 }
 
-/// One line a person reads about a record.
-fn describe(f: &MediaFile) -> String {
-    let mut lines = vec![format!(
-        "{}  {}  {} bytes  {}",
-        f.id, f.name, f.size, f.mime
-    )];
-    for l in &f.locations {
-        lines.push(format!("  {l}"));
-    }
-    if let Some(t) = &f.thumbnail {
-        lines.push(format!("  thumbnail {}x{} {}", t.width, t.height, t.mime));
-    }
-    lines.join("\n")
-}
-
 async fn run(cli: Cli) -> CliResult<()> {
     let mut config = match &cli.config {
         Some(path) => StackConfig::from_file(path, &cli.data)?,
@@ -261,49 +228,73 @@ async fn run(cli: Cli) -> CliResult<()> {
     }
     let data = config.data_dir.clone();
     let mode = Mode::detect(cli.quiet);
-    if !cli.local && !matches!(cli.command, Command::Serve { .. }) {
-        if let Some(client) = Client::find(&data).await {
-            return remote(&client, cli.command, cli.json, mode).await;
-        }
+    let printer = Printer::new(cli.json);
+    if let Command::Serve { api_listen, .. } = cli.command {
+        let stack = EmbeddedStack::start(config).await?;
+        let result = serve(&stack, api_listen, printer).await;
+        stack.shutdown().await;
+        return result;
     }
-    match cli.command {
-        Command::Ls | Command::Show { .. } | Command::Import { .. } => {
-            // Reading or adding a record needs no store: no P2P stack is started.
-            let store = MediaStore::open_catalog(&data).await?;
-            catalog_command(&store, cli.command, cli.json).await
+    let running = if cli.local {
+        None
+    } else {
+        Client::find(&data).await
+    };
+    let node = match (running, &cli.command) {
+        (Some(client), _) => Node::Remote(client),
+        // Reading or adding a record needs no store: no P2P stack is started.
+        (None, Command::Ls | Command::Show { .. } | Command::Import { .. }) => {
+            Node::Catalog(MediaStore::open_catalog(&data).await?)
         }
-        command => {
-            let stack = EmbeddedStack::start(config).await?;
-            let result = stack_command(&stack, command, cli.json, mode).await;
-            stack.shutdown().await;
-            result
-        }
-    }
+        (None, _) => Node::Local(EmbeddedStack::start(config).await?),
+    };
+    let result = command(&node, cli.command, printer, mode).await;
+    node.shutdown().await;
+    result
 }
 
-async fn catalog_command(store: &MediaStore, command: Command, json: bool) -> CliResult<()> {
+/// One command, the same whether the node runs here or in a `media serve`.
+async fn command(node: &Node, command: Command, printer: Printer, mode: Mode) -> CliResult<()> {
     match command {
-        Command::Ls => {
-            let mut files = store.list().await?;
-            files.sort_by(|a, b| a.name.cmp(&b.name));
-            print_list(&files, json);
+        Command::Put {
+            files,
+            expires_in,
+            private_to,
+        } => {
+            for path in files {
+                printer.put(&node.put(&path, expires_in, &private_to, mode).await?);
+            }
         }
-        Command::Show { id, reference } => {
+        Command::Get {
+            id,
+            out,
+            request,
+            identity,
+        } => {
             let id = parse_id(&id)?;
-            let file = store.get(&id).await?.ok_or_else(|| {
-                MediaError::not_found(Operation::Catalog, format!("no media with id {id}"))
-            })?;
-            print_record(&file, reference, json);
+            let download = node.get(&id, &request, identity.as_deref()).await?;
+            let bar = TransferBar::new(mode, &download.label, download.len);
+            let stream = download
+                .stream
+                .map(|p| p.inspect(|b| bar.advance(b.len() as u64)));
+            let written = write_stream(&out, stream, download.expect.as_ref()).await;
+            finish_get(&bar, &out, &id, written, printer)?;
+        }
+        Command::Ls => printer.list(&node.list().await?),
+        Command::Show { id, reference } => {
+            printer.record(&node.show(&parse_id(&id)?).await?, reference)
         }
         Command::Import { file, reference } => {
             let record = read_record(&file).await?;
-            match parse_ref(reference.as_deref())? {
-                Some(r) => store.import_ref(&record, &r).await?,
-                None => store.import(&record).await?,
-            }
-            print_imported(&record, json);
+            let reference = parse_ref(reference.as_deref())?;
+            printer.imported(&node.import(record, reference).await?);
         }
-        _ => unreachable_command()?,
+        Command::Stat => printer.stat(&node.stat().await?),
+        Command::Rm { id } => {
+            let id = parse_id(&id)?;
+            printer.removed(&id, &node.rm(&id).await?);
+        }
+        Command::Serve { .. } => unreachable_command()?,
     }
     Ok(())
 }
@@ -313,44 +304,6 @@ fn unreachable_command() -> CliResult<()> {
         code: 1,
         message: "internal: command routed to the wrong handler".into(),
     })
-}
-
-fn print_list(files: &[MediaFile], json: bool) {
-    if json {
-        print_json(&files);
-        return;
-    }
-    for f in files {
-        let stores: Vec<&str> = f.locations.iter().map(|l| l.kind().as_str()).collect();
-        say!(
-            "{}  {:>12}  {:<24} {}",
-            f.id,
-            f.size,
-            f.name,
-            stores.join(",")
-        );
-    }
-}
-
-fn print_record(file: &MediaFile, only_reference: bool, json: bool) {
-    match (only_reference, json) {
-        (true, true) => print_json(&serde_json::json!({"reference": file.reference().to_string()})),
-        (true, false) => say!("{}", file.reference()),
-        (false, true) => print_json(file),
-        (false, false) => say!(
-            "{}\nreference: {}",
-            serde_json::to_string_pretty(file).unwrap_or_default(),
-            file.reference()
-        ),
-    }
-}
-
-fn print_imported(record: &MediaFile, json: bool) {
-    if json {
-        print_json(record);
-    } else {
-        say!("imported {} ({})", record.id, record.name);
-    }
 }
 
 fn parse_ref(reference: Option<&str>) -> CliResult<Option<MediaRef>> {
@@ -381,87 +334,17 @@ async fn read_record(path: &Path) -> CliResult<MediaFile> {
     })?)
 }
 
-async fn stack_command(
-    stack: &EmbeddedStack,
-    command: Command,
-    json: bool,
-    mode: Mode,
-) -> CliResult<()> {
-    let store = &stack.store;
-    match command {
-        Command::Put {
-            files,
-            expires_in,
-            private_to,
-        } => {
-            let recipients = parse_recipients(&private_to)?;
-            for path in files {
-                let file = put_local(store, &path, expires_in, &recipients, mode).await?;
-                print_put(&file, json);
-            }
-        }
-        Command::Get {
-            id,
-            out,
-            request,
-            identity: Some(identity),
-        } => {
-            let id = parse_id(&id)?;
-            let identity = read_identity(&identity)?;
-            let stream = store
-                .open_private(&id, request.byte_range()?, &identity)
-                .await?;
-            let bar = TransferBar::new(mode, &format!("get {id} (private)"), None);
-            let stream = stream.map(|p| p.inspect(|b| bar.advance(b.len() as u64)));
-            let written = write_stream(&out, stream, None).await;
-            finish_get(&bar, &out, &id, written, json)?;
-        }
-        Command::Get {
-            id, out, request, ..
-        } => {
-            let id = parse_id(&id)?;
-            let options = request.options()?;
-            let file = store.get(&id).await?.ok_or_else(|| {
-                MediaError::not_found(Operation::Download, format!("no media with id {id}"))
-            })?;
-            let reader = store.open_file(&file, options).await?;
-            let bar = TransferBar::new(mode, &format!("get {}", file.name), Some(reader.len()));
-            let stream = reader.map(|p| p.inspect(|b| bar.advance(b.len() as u64)));
-            let written = write_stream(&out, stream, None).await;
-            finish_get(&bar, &out, &file.id, written, json)?;
-        }
-        Command::Stat => {
-            let report = media_facade::api::stat_report(store).await;
-            print_stat(&report, json);
-        }
-        Command::Rm { id } => {
-            let id = parse_id(&id)?;
-            let removed = store.delete(&id).await?;
-            print_removed(&id, &removed, json);
-        }
-        Command::Serve { api_listen, .. } => serve(stack, api_listen, json).await?,
-        Command::Ls | Command::Show { .. } | Command::Import { .. } => {
-            catalog_command(store, command, json).await?
-        }
-    }
-    Ok(())
-}
-
 fn finish_get(
     bar: &TransferBar,
     out: &Path,
     id: &MediaId,
     written: CliResult<u64>,
-    json: bool,
+    printer: Printer,
 ) -> CliResult<()> {
     match written {
         Ok(n) => {
             bar.finish(&format!("{n} bytes verified → {}", out.display()));
-            if json {
-                print_json(
-                    &serde_json::json!({"id": id, "path": out, "bytes": n, "verified": true}),
-                );
-            }
+            printer.got(id, out, n);
             Ok(())
         }
         Err(e) => {
@@ -469,75 +352,6 @@ fn finish_get(
             Err(e)
         }
     }
-}
-
-fn print_stat(report: &serde_json::Value, json: bool) {
-    if json {
-        print_json(report);
-        return;
-    }
-    say!(
-        "{}",
-        serde_json::to_string_pretty(&report["stats"]).unwrap_or_default()
-    );
-    if let Some(health) = report["health"].as_object() {
-        for (name, h) in health {
-            say!("{name}: {}", h.as_str().unwrap_or("?"));
-        }
-    }
-}
-
-fn print_removed(id: &MediaId, removed: &[String], json: bool) {
-    if json {
-        print_json(&serde_json::json!({"id": id, "removed": removed}));
-    } else {
-        say!("removed {id} from {}", removed.join(", "));
-    }
-}
-
-async fn put_local(
-    store: &MediaStore,
-    path: &Path,
-    expires_in: Option<u64>,
-    recipients: &[media_facade::media_privacy::Recipient],
-    mode: Mode,
-) -> CliResult<MediaFile> {
-    if !path.is_file() {
-        return Err(MediaError::not_found(
-            Operation::Upload,
-            format!("{}: no such file", path.display()),
-        )
-        .into());
-    }
-    let mut request = UploadRequest::path(path);
-    if let Some(secs) = expires_in {
-        request = request.expires_in(Duration::from_secs(secs));
-    }
-    if !recipients.is_empty() {
-        request = request.encrypt_to(recipients.to_vec());
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stores: Vec<String> = store
-        .backends()
-        .iter()
-        .map(|b| b.name().to_owned())
-        .collect();
-    let mut handle = store.upload(request);
-    let mut bars = UploadBars::new(mode, &name);
-    while let Some(event) = handle.next_event().await {
-        match event {
-            MediaEvent::Ingested { size, .. } => bars.ingested(size, &stores),
-            MediaEvent::UploadProgress { backend, bytes, .. } => bars.progress(&backend, bytes),
-            MediaEvent::Stored { backend, .. } => bars.stored(&backend),
-            MediaEvent::StoreFailed { backend, error, .. } => bars.failed(&backend, &error.message),
-            _ => {}
-        }
-    }
-    bars.finish();
-    Ok(handle.finish().await?)
 }
 
 /// Write a verified stream to `out` through a temporary file; with `expect`, also check the
@@ -585,7 +399,7 @@ async fn write_stream(
 async fn serve(
     stack: &EmbeddedStack,
     api_listen: std::net::SocketAddr,
-    json: bool,
+    printer: Printer,
 ) -> CliResult<()> {
     let data = stack.data_dir().to_path_buf();
     let token = media_facade::api::new_token()?;
@@ -612,16 +426,10 @@ async fn serve(
         format!("{}/#token={}", node.api, node.token),
     ));
     for (name, url) in &endpoints {
-        if json {
-            print_json(&serde_json::json!({"service": name, "url": url}));
-        } else {
-            say!("{name} {url}");
-        }
+        printer.service(name, url);
     }
     let n = stack.store.list().await.map(|l| l.len()).unwrap_or(0);
-    if !json {
-        say!("serving {n} media from {} until Ctrl-C", data.display());
-    }
+    printer.serving(n, &data);
     let stop = async {
         #[cfg(unix)]
         {
@@ -642,148 +450,4 @@ async fn serve(
     server.shutdown();
     let _ = std::fs::remove_file(NodeFile::path(&data));
     Ok(result?)
-}
-
-async fn remote(client: &Client, command: Command, json: bool, mode: Mode) -> CliResult<()> {
-    use reqwest::Method;
-    match command {
-        Command::Ls => {
-            let files: Vec<MediaFile> = client.json(client.request(Method::GET, "media")?).await?;
-            print_list(&files, json);
-        }
-        Command::Show { id, reference } => {
-            let id = parse_id(&id)?;
-            let file: MediaFile = client
-                .json(client.request(Method::GET, &format!("media/{id}"))?)
-                .await?;
-            print_record(&file, reference, json);
-        }
-        Command::Import { file, reference } => {
-            let record = read_record(&file).await?;
-            let mut request = client
-                .request(Method::POST, "import")?
-                .body(serde_json::to_vec(&record).unwrap_or_default());
-            if let Some(r) = parse_ref(reference.as_deref())? {
-                request = request.query(&[("ref", r.to_string())]);
-            }
-            let record: MediaFile = client.json(request).await?;
-            print_imported(&record, json);
-        }
-        Command::Put {
-            files,
-            expires_in,
-            private_to,
-        } => {
-            parse_recipients(&private_to)?;
-            for path in files {
-                let source = tokio::fs::File::open(&path).await.map_err(|e| {
-                    MediaError::io(Operation::Upload, format!("{}", path.display()), e)
-                })?;
-                let size = source.metadata().await.ok().map(|m| m.len());
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let bar = std::sync::Arc::new(TransferBar::new(
-                    mode,
-                    &format!("put {name} → node"),
-                    size,
-                ));
-                let counted = bar.clone();
-                let body = tokio_util::io::ReaderStream::new(source).inspect(move |r| {
-                    if let Ok(b) = r {
-                        counted.advance(b.len() as u64);
-                    }
-                });
-                let mut query = vec![("name", name.clone())];
-                if let Some(secs) = expires_in {
-                    query.push(("expires_in", secs.to_string()));
-                }
-                if !private_to.is_empty() {
-                    query.push(("private_to", private_to.join(",")));
-                }
-                let request = client
-                    .request(Method::PUT, "media")?
-                    .query(&query)
-                    .body(reqwest::Body::wrap_stream(body));
-                let file: MediaFile = match client.json(request).await {
-                    Ok(f) => f,
-                    Err(e) => {
-                        bar.abandon();
-                        return Err(e.into());
-                    }
-                };
-                bar.finish("stored by the running node");
-                print_put(&file, json);
-            }
-        }
-        Command::Get {
-            id,
-            out,
-            request,
-            identity: Some(identity),
-        } => {
-            let id = parse_id(&id)?;
-            request.byte_range()?;
-            // Checked here for a clear error; the node gets the file's text in the body.
-            read_identity(&identity)?;
-            let text = tokio::fs::read_to_string(&identity).await.map_err(|e| {
-                MediaError::io(
-                    Operation::Download,
-                    format!("--identity {}", identity.display()),
-                    e,
-                )
-            })?;
-            let mut query = Vec::new();
-            if let Some(r) = &request.range {
-                query.push(("range", r.clone()));
-            }
-            let (_, stream) = client
-                .stream(
-                    client
-                        .request(Method::POST, &format!("media/{id}/private"))?
-                        .query(&query)
-                        .body(text),
-                )
-                .await?;
-            let bar = TransferBar::new(mode, &format!("get {id} (private, via node)"), None);
-            let stream = Box::pin(stream.map(|p| p.inspect(|b| bar.advance(b.len() as u64))));
-            let written = write_stream(&out, stream, None).await;
-            finish_get(&bar, &out, &id, written, json)?;
-        }
-        Command::Get {
-            id, out, request, ..
-        } => {
-            let id = parse_id(&id)?;
-            request.byte_range()?;
-            let whole = request.range.is_none();
-            let (len, stream) = client
-                .stream(
-                    client
-                        .request(Method::GET, &format!("media/{id}/content"))?
-                        .query(&request.query()),
-                )
-                .await?;
-            let bar = TransferBar::new(mode, &format!("get {id}"), len);
-            let stream = Box::pin(stream.map(|p| p.inspect(|b| bar.advance(b.len() as u64))));
-            let written = write_stream(&out, stream, whole.then_some(&id)).await;
-            finish_get(&bar, &out, &id, written, json)?;
-        }
-        Command::Stat => {
-            let report: serde_json::Value =
-                client.json(client.request(Method::GET, "stats")?).await?;
-            print_stat(&report, json);
-        }
-        Command::Rm { id } => {
-            let id = parse_id(&id)?;
-            let answer: serde_json::Value = client
-                .json(client.request(Method::DELETE, &format!("media/{id}"))?)
-                .await?;
-            let removed: Vec<String> =
-                serde_json::from_value(answer["removed"].clone()).unwrap_or_default();
-            print_removed(&id, &removed, json);
-        }
-        Command::Serve { .. } => unreachable_command()?,
-    }
-    Ok(())
 }

@@ -67,7 +67,11 @@ async fn an_app_serves_the_same_api_as_media_serve() {
     );
 
     // The token is needed; the page is served; the endpoints are the app's.
-    let denied = http.get(format!("{base}/api/v1/media")).send().await.unwrap();
+    let denied = http
+        .get(format!("{base}/api/v1/media"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(denied.status(), 401);
     let page = http.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
