@@ -89,12 +89,15 @@ impl Client {
         let node = NodeFile::read(data)?;
         // The node this data directory names: trusted wherever it listens. Uploads stream
         // before the answer, so no read deadline; connecting has one.
-        let http = media_http::ClientOptions::new(media_core::Reach::public_only())
-            .trust_url(&node.api)
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_read_timeout(None)
-            .build()
-            .ok()?;
+        // node.json is this user's own file (see `NodeFile::read`): its API is trusted
+        // wherever it listens.
+        let http =
+            media_http::ClientOptions::new(media_core::Reach::public_only().allow_private(true))
+                .trust_url(&node.api)
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_read_timeout(None)
+                .build()
+                .ok()?;
         let client = Client { http, node };
         let probe = client.request(reqwest::Method::GET, "health").ok()?;
         match tokio::time::timeout(Duration::from_secs(3), probe.send()).await {

@@ -410,7 +410,14 @@ async fn serve(
         stack.endpoints(),
     )
     .await?;
-    let addr = server.addr();
+    // The CLI reaches the API on loopback even when it listens on every address.
+    let mut addr = server.addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
     let node = NodeFile {
         api: format!("http://{addr}"),
         token,

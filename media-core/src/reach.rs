@@ -82,6 +82,43 @@ impl Reach {
         }
     }
 
+    /// The ports on which the configuration trusts the host name `name`: `None` for a name
+    /// allowed on every port (`allow_host("nas.lan")`), `Some(port)` for one allowed on that
+    /// port only (`allow_host("nas.lan:9000")`). Empty when the name is not allowed.
+    pub fn named_ports(&self, name: &str) -> Vec<Option<u16>> {
+        let name = name.to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        self.hosts
+            .iter()
+            .filter_map(|h| {
+                if h == name {
+                    return Some(None);
+                }
+                let (host, port) = h.rsplit_once(':')?;
+                (host == name)
+                    .then(|| port.parse().ok())
+                    .flatten()
+                    .map(Some)
+            })
+            .collect()
+    }
+
+    /// Like [`Reach::check_resolved`] for a connection to `port`: a name the configuration
+    /// allows on another port only is treated as any public name.
+    pub fn check_resolved_at(&self, name: &str, port: u16, ip: IpAddr) -> Result<()> {
+        let named = self
+            .named_ports(name)
+            .iter()
+            .any(|p| p.is_none_or(|p| p == port));
+        if self.allow_private || named || Self::is_public(ip) {
+            Ok(())
+        } else {
+            Err(refused(format!(
+                "{name}:{port} resolves to {ip}, a loopback or private address this node is not configured to reach"
+            )))
+        }
+    }
+
     /// Whether `ip` is a public unicast address.
     pub fn is_public(ip: IpAddr) -> bool {
         match ip {
@@ -296,6 +333,18 @@ mod tests {
         assert!(rebind
             .check_resolved("CDN.lan", "10.0.0.5".parse().unwrap())
             .is_ok());
+        let ten = "10.0.0.5".parse().unwrap();
+        let nas = Reach::public_only().allow_host("nas.lan:9000");
+        assert!(nas.check_resolved_at("nas.lan", 9000, ten).is_ok());
+        assert!(nas.check_resolved_at("NAS.lan.", 9000, ten).is_ok());
+        assert!(nas.check_resolved_at("nas.lan", 22, ten).is_err());
+        assert_eq!(nas.named_ports("nas.lan"), vec![Some(9000)]);
+        assert_eq!(
+            Reach::public_only()
+                .allow_host("nas.lan")
+                .named_ports("nas.lan"),
+            vec![None]
+        );
         let lan = Reach::public_only()
             .allow_host("router")
             .allow_host("nas:9000");

@@ -243,11 +243,11 @@ pub async fn check_host(reach: &Reach, url: &str, timeout: Duration) -> Result<(
     };
     reach.check_url(&as_http)?;
     let (host, port) = Reach::url_host_port(&as_http)?;
-    if host.parse::<IpAddr>().is_ok() || reach.check_resolved(&host, NOWHERE).is_ok() {
+    if host.parse::<IpAddr>().is_ok() || reach.check_resolved_at(&host, port, NOWHERE).is_ok() {
         return Ok(());
     }
     for addr in lookup(&host, port, timeout).await? {
-        reach.check_resolved(&host, addr.ip())?;
+        reach.check_resolved_at(&host, port, addr.ip())?;
     }
     Ok(())
 }
@@ -270,19 +270,22 @@ async fn lookup(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAd
 }
 
 /// What the resolver and the connector share: the reach, and the private addresses that
-/// trusted names resolved to (the connector allows those; nothing else outside reach).
+/// trusted names resolved to, with the ports the names are trusted on (`None`: any). The
+/// connector allows those; nothing else outside reach.
 #[derive(Debug)]
 struct Guard {
     reach: Reach,
     resolve_timeout: Duration,
-    approved: Mutex<HashSet<IpAddr>>,
+    approved: Mutex<HashSet<(IpAddr, Option<u16>)>>,
 }
 
 impl Guard {
-    fn approve(&self, ip: IpAddr) {
+    fn approve(&self, ip: IpAddr, ports: &[Option<u16>]) {
         if let Ok(mut approved) = self.approved.lock() {
-            if approved.len() < MAX_APPROVED {
-                approved.insert(ip);
+            for port in ports {
+                if approved.len() < MAX_APPROVED {
+                    approved.insert((ip, *port));
+                }
             }
         }
     }
@@ -295,7 +298,7 @@ impl Guard {
         let approved = self
             .approved
             .lock()
-            .map(|a| a.contains(&peer.ip()))
+            .map(|a| a.contains(&(peer.ip(), None)) || a.contains(&(peer.ip(), Some(peer.port()))))
             .unwrap_or(false);
         if approved {
             Ok(())
@@ -330,12 +333,13 @@ impl reqwest::dns::Resolve for CheckedResolver {
         Box::pin(async move {
             let found = lookup(&host, 0, guard.resolve_timeout).await?;
             let mut allowed = Vec::with_capacity(found.len());
+            // The resolver does not know the port: a name trusted on some ports resolves,
+            // and the connector lets its private addresses through on those ports only.
+            let ports = guard.reach.named_ports(&host);
             for addr in found {
                 if guard.reach.check_resolved(&host, addr.ip()).is_ok() {
-                    if !Reach::is_public(addr.ip()) {
-                        // A trusted name (or private ranges allowed): the connector lets
-                        // this address through.
-                        guard.approve(canonical(addr).ip());
+                    if !Reach::is_public(addr.ip()) && !guard.reach.allows_private() {
+                        guard.approve(canonical(addr).ip(), &ports);
                     }
                     allowed.push(addr);
                 }
@@ -503,6 +507,32 @@ mod tests {
             .await
             .unwrap();
         assert!(ok.status().is_success());
+    }
+
+    #[tokio::test]
+    async fn a_name_trusted_on_one_port_is_not_trusted_on_others() {
+        let (addr, got) = counting_server().await;
+        let port = addr.port();
+        // `localhost` trusted on another port only: this port is refused at the connector.
+        let other = ClientOptions::new(Reach::public_only())
+            .trust_url(&format!("http://localhost:{}", port.wrapping_add(1)))
+            .build()
+            .unwrap();
+        let err = other
+            .http
+            .get(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:?}").contains("not configured to reach"),
+            "{err:?}"
+        );
+        assert!(other
+            .check_host(&format!("http://localhost.:{port}/"))
+            .await
+            .is_err());
+        assert_eq!(got.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

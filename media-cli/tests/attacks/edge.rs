@@ -102,3 +102,39 @@ async fn one_peer_cannot_take_the_node_apis_connections() {
     node.owners_put(72).await;
     drop(held);
 }
+
+/// Found in review: `POST /api/v1/import` read the whole body into memory (no limit) before
+/// it checked the token, so any page or local process could grow the node by hundreds of
+/// megabytes. The token is checked first now, and a record is at most 1 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorized_import_is_refused_before_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = Node::start("");
+    let api = addr_of(&node.api);
+    let mut s = tokio::net::TcpStream::connect(api).await.unwrap();
+    s.write_all(
+        b"POST /api/v1/import HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 400000000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    s.write_all(&[b'x'; 64 * 1024]).await.unwrap();
+    // The answer comes without the other 399.9 MB.
+    let mut answer = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer))
+        .await
+        .expect("the node waited for the whole body before refusing")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    // With the token, a record over 1 MiB is refused too.
+    let big = vec![b' '; 2 << 20];
+    let status = crate::node::client()
+        .post(format!("{}/api/v1/import", node.api))
+        .bearer_auth(&node.token)
+        .body(big)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
+}

@@ -440,6 +440,9 @@ async fn content(
     Ok(ranged.into_response(body))
 }
 
+/// Longest record `POST /api/v1/import` accepts.
+const MAX_RECORD: usize = 1 << 20;
+
 /// Longest identity file accepted.
 const MAX_IDENTITY: usize = 64 * 1024;
 
@@ -497,9 +500,16 @@ async fn import(
     State(api): State<Api>,
     headers: HeaderMap,
     Query(q): Query<ImportQuery>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> ApiResult<Json<MediaFile>> {
+    // Authorized before a byte of the body is read, and the body bounded: a record is small.
     authorize(&api, &headers)?;
+    let body = axum::body::to_bytes(body, MAX_RECORD).await.map_err(|_| {
+        MediaError::invalid_input(
+            Operation::Catalog,
+            format!("a record is sent as the body, at most {MAX_RECORD} bytes"),
+        )
+    })?;
     let file: MediaFile = serde_json::from_slice(&body).map_err(|e| {
         MediaError::invalid_input(Operation::Catalog, format!("not a media record: {e}"))
     })?;
