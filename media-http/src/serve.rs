@@ -13,19 +13,20 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::debug;
 
 use crate::body::Body;
-use crate::peers::{Peer, PeerCounts};
+use crate::peers::{Connections, Peer, PeerCounts};
 
 /// The limits of one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServeLimits {
-    /// Connections served at once (default 512); later ones wait in the listen backlog.
+    /// Connections served at once (default 512). When full, a new connection takes the place
+    /// of the oldest one of the peer holding the most (if it holds more than one); when every
+    /// peer holds one, it is closed.
     pub max_connections: usize,
     /// Connections one peer (an IPv4 address, or an IPv6 /64) may hold at once (default 64);
     /// more are closed at once.
@@ -110,14 +111,10 @@ where
     B::Error: Into<BoxError>,
 {
     tokio::spawn(async move {
-        let permits = Arc::new(Semaphore::new(limits.max_connections));
-        let connections_of = PeerCounts::new(limits.max_connections_per_peer);
+        let held = Connections::new(limits.max_connections, limits.max_connections_per_peer);
         let uploads_of = PeerCounts::new(limits.max_uploads_per_peer);
         let mut connections = JoinSet::new();
         loop {
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                return;
-            };
             let (socket, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -128,15 +125,17 @@ where
                 }
             };
             let peer = Peer::of(addr.ip());
-            let Some(peer_slot) = connections_of.try_take(peer) else {
-                debug!(server = name, peer = %addr.ip(), "peer at its connection cap; closed");
+            let Some(admitted) = held.admit(peer) else {
+                debug!(server = name, peer = %addr.ip(), "no room for this peer's connection; closed");
                 continue;
             };
             let service = service.clone();
             let uploads_of = uploads_of.clone();
-            connections.spawn(async move {
-                let _permit = permit;
-                let _peer_slot = peer_slot;
+            let slot = Arc::new(std::sync::Mutex::new(None::<crate::peers::Admitted>));
+            let own = Arc::clone(&slot);
+            let handle = connections.spawn(async move {
+                // Given back when the connection ends or is evicted (the task is dropped).
+                let _held = own;
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                     let service = service.clone();
                     let uploads_of = uploads_of.clone();
@@ -144,6 +143,10 @@ where
                 });
                 serve_one(socket, service, limits, name).await;
             });
+            admitted.serving(handle);
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(admitted);
+            }
             while connections.try_join_next().is_some() {}
         }
     })

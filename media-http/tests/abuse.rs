@@ -205,3 +205,35 @@ async fn trickling_uploads_are_cut_and_hold_no_one_else_up() {
     assert_eq!(again, "hello 10000");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_few_peers_holding_every_connection_do_not_keep_a_newcomer_out() {
+    // 4 peers × 16 keep-alive connections fill a server of 64; each connection has answered a
+    // request and is kept alive. A newcomer is still served: it takes the place of the oldest
+    // connection of the heaviest peer.
+    let limits = ServeLimits::new(64, Duration::from_secs(5), Duration::from_secs(30))
+        .with_per_peer(16, 4);
+    let (addr, server) = hello_server(limits).await;
+    let mut held = Vec::new();
+    for p in 0..4u8 {
+        for _ in 0..16 {
+            let mut s = abuse::connect_from(loopback(20 + p), addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf).await.unwrap();
+            held.push(s);
+        }
+    }
+    for newcomer in 30..34u8 {
+        let mut s = abuse::connect_from(loopback(newcomer), addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out)).await;
+        assert!(read.is_ok(), "newcomer {newcomer} was kept out");
+        assert!(out.ends_with("hello 0"), "{out}");
+    }
+    drop(held);
+    server.abort();
+}
