@@ -211,14 +211,16 @@ async fn a_few_peers_holding_every_connection_do_not_keep_a_newcomer_out() {
     // 4 peers × 16 keep-alive connections fill a server of 64; each connection has answered a
     // request and is kept alive. A newcomer is still served: it takes the place of the oldest
     // connection of the heaviest peer.
-    let limits = ServeLimits::new(64, Duration::from_secs(5), Duration::from_secs(30))
-        .with_per_peer(16, 4);
+    let limits =
+        ServeLimits::new(64, Duration::from_secs(5), Duration::from_secs(30)).with_per_peer(16, 4);
     let (addr, server) = hello_server(limits).await;
     let mut held = Vec::new();
     for p in 0..4u8 {
         for _ in 0..16 {
             let mut s = abuse::connect_from(loopback(20 + p), addr).await.unwrap();
-            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf).await.unwrap();
             held.push(s);

@@ -49,6 +49,11 @@ pub struct TorrentConfig {
     /// Where a magnet's peers (`x.pe`) and trackers may be (default: public addresses only;
     /// configured peers and trackers are always used).
     pub reach: Reach,
+    /// Use the trackers a stranger's magnet names (default false: configured trackers only).
+    /// librqbit contacts such a tracker with its own HTTP client, which follows redirects,
+    /// and connects to whatever peers it returns: the tracker's host is checked against
+    /// [`TorrentConfig::reach`], what it answers is not.
+    pub magnet_trackers: bool,
 }
 
 impl TorrentConfig {
@@ -67,6 +72,7 @@ impl TorrentConfig {
             download_limit: None,
             upload: true,
             reach: Reach::public_only(),
+            magnet_trackers: false,
         }
     }
 
@@ -133,6 +139,13 @@ impl TorrentConfig {
         self.dht = on;
         self
     }
+
+    /// Use the trackers strangers' magnets name (see [`TorrentConfig::magnet_trackers`]).
+    #[must_use]
+    pub fn with_magnet_trackers(mut self, on: bool) -> Self {
+        self.magnet_trackers = on;
+        self
+    }
 }
 
 /// The `[torrent]` section of a node's configuration.
@@ -141,6 +154,7 @@ impl TorrentConfig {
 /// [torrent]
 /// trackers = ["udp://tracker.example:6969/announce"]
 /// dht = true
+/// magnet_trackers = false   # true: also the trackers strangers' magnets name (see below)
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +169,9 @@ pub struct TorrentSection {
     pub trackers: Vec<String>,
     /// Turn on the mainline DHT (default off).
     pub dht: Option<bool>,
+    /// Also use the trackers strangers' magnets name (default off; see
+    /// [`TorrentConfig::magnet_trackers`]).
+    pub magnet_trackers: Option<bool>,
 }
 
 /// Starts the BitTorrent store under `<data_dir>/torrent` from its `[torrent]` section. When
@@ -183,6 +200,7 @@ impl SectionProvider for TorrentProvider {
             .with_timeouts(ctx.p2p_timeout(), ctx.p2p_timeout())
             .with_trackers(section.trackers)
             .with_dht(section.dht.unwrap_or(false))
+            .with_magnet_trackers(section.magnet_trackers.unwrap_or(false))
             .with_listen(listen)
             .with_reach(ctx.reach())
             .with_upload(ctx.shares_with_peers());

@@ -488,9 +488,17 @@ impl TorrentNode {
         let mut magnet = format!("magnet:?xt=urn:btih:{hex}");
         let mut trackers = 0;
         for t in &link.trackers {
-            if !config.trackers.contains(t) && tracker_refused(&config.reach, t).await {
-                warn!(%hex, tracker = %t, "magnet tracker outside the node's reach; skipped");
-                continue;
+            if !config.trackers.contains(t) {
+                // librqbit would follow the tracker's redirects and dial the peers it returns
+                // without our checks: a stranger's tracker only when the owner opted in.
+                if !config.magnet_trackers {
+                    debug!(%hex, tracker = %t, "a stranger's tracker, not configured; skipped");
+                    continue;
+                }
+                if tracker_refused(&config.reach, t).await {
+                    warn!(%hex, tracker = %t, "magnet tracker outside the node's reach; skipped");
+                    continue;
+                }
             }
             trackers += 1;
             magnet.push_str("&tr=");

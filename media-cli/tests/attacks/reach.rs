@@ -105,3 +105,23 @@ async fn a_mirror_of_a_loopback_url_is_refused() {
         );
     }
 }
+
+/// Found in review: a stranger's magnet named a tracker the node's reach allowed; librqbit
+/// contacted it with its own client, followed its redirect to a loopback URL and dialed the
+/// loopback peers it returned. A stranger's trackers are now not used at all unless the
+/// owner sets `[torrent] magnet_trackers = true`; configured trackers are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_magnet_tracker_is_not_contacted() {
+    let body = bytes(43, 3000);
+    let tracker = StrangerServer::start(body.clone());
+    let port = tracker.port;
+    // The tracker's address stands for a public one: the node's reach allows it.
+    let node = Node::start(&format!("[net]\nallow = [\"127.0.0.1:{port}\"]\n"));
+    let mut record = forged_record(&body, &body, "http://unused.invalid/");
+    let info_hash = "cefa0a5c5c9f58f3e1e3b0e4d2b5d6c3a1f2e4d7";
+    record.locations = vec![Location::torrent(
+        format!("magnet:?xt=urn:btih:{info_hash}&tr=http%3A%2F%2F127.0.0.1%3A{port}%2Fannounce"),
+        info_hash,
+    )];
+    read_must_not_reach(&node, &tracker, &record, "a stranger's magnet tracker");
+}
