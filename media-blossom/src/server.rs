@@ -205,9 +205,8 @@ impl BlossomServerConfig {
 /// A running Blossom server.
 #[derive(Debug)]
 pub struct BlossomServer {
-    addr: SocketAddr,
     url: String,
-    task: tokio::task::JoinHandle<()>,
+    server: media_http::Server,
 }
 
 impl BlossomServer {
@@ -250,14 +249,15 @@ impl BlossomServer {
         });
         let app = router(state);
         let app = cors.wrap(app);
-        let task = media_http::serve(listener, app, limits, "blossom");
+        let server = media_http::Server::start(listener, app, limits, "blossom")
+            .map_err(|e| MediaError::io(Operation::Configure, "Blossom server address", e))?;
         info!(%addr, "Blossom server listening");
-        Ok(BlossomServer { addr, url, task })
+        Ok(BlossomServer { url, server })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The base URL of its blobs.
@@ -265,15 +265,9 @@ impl BlossomServer {
         &self.url
     }
 
-    /// Stop serving (open connections are closed).
+    /// Stop serving (open connections are closed; also on drop).
     pub fn shutdown(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for BlossomServer {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.server.shutdown();
     }
 }
 

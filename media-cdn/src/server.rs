@@ -12,7 +12,6 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use s3s::S3Result;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::config::S3Config;
@@ -75,7 +74,7 @@ pub struct EmbeddedS3 {
     bucket: String,
     access_key: String,
     secret_key: String,
-    task: JoinHandle<()>,
+    server: media_http::Server,
 }
 
 impl std::fmt::Debug for EmbeddedS3 {
@@ -174,7 +173,8 @@ impl EmbeddedS3 {
         });
         // Public reads are for browsers too: CORS on every response, preflights answered.
         let app = options.cors.wrap(service);
-        let task = media_http::serve(listener, app, limits, "s3");
+        let server = media_http::Server::start(listener, app, limits, "s3")
+            .map_err(|e| io("embedded S3 address", e))?;
         info!(%addr, root = %root.display(), "embedded S3 server running");
         Ok(EmbeddedS3 {
             addr,
@@ -182,7 +182,7 @@ impl EmbeddedS3 {
             bucket: bucket.to_owned(),
             access_key,
             secret_key,
-            task,
+            server,
         })
     }
 
@@ -218,17 +218,11 @@ impl media_core::Service for EmbeddedS3 {
     }
 
     async fn shutdown(&self) {
-        self.task.abort();
+        self.server.shutdown();
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
-    }
-}
-
-impl Drop for EmbeddedS3 {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

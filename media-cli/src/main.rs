@@ -215,23 +215,32 @@ async fn run(cli: Cli) -> CliResult<()> {
         None => StackConfig::new(&cli.data),
     };
     if let Command::Serve {
-        blossom_listen: Some(addr),
-        ..
+        api_listen,
+        blossom_listen,
     } = &cli.command
     {
+        if let Some(addr) = blossom_listen {
+            let mut section = config
+                .section("blossom")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            section["listen"] = serde_json::json!(addr.to_string());
+            config = config.with_section("blossom", section)?;
+        }
+        // The API and page are a frontend of the stack, started from its section.
         let mut section = config
-            .section("blossom")
+            .section("api")
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
-        section["listen"] = serde_json::json!(addr.to_string());
-        config = config.with_section("blossom", section)?;
+        section["listen"] = serde_json::json!(api_listen.to_string());
+        config = config.with_section("api", section)?;
     }
     let data = config.data_dir.clone();
     let mode = Mode::detect(cli.quiet);
     let printer = Printer::new(cli.json);
-    if let Command::Serve { api_listen, .. } = cli.command {
+    if let Command::Serve { .. } = cli.command {
         let stack = EmbeddedStack::start(config).await?;
-        let result = serve(&stack, api_listen, printer).await;
+        let result = serve(&stack, printer).await;
         stack.shutdown().await;
         return result;
     }
@@ -396,20 +405,12 @@ async fn write_stream(
     }
 }
 
-async fn serve(
-    stack: &EmbeddedStack,
-    api_listen: std::net::SocketAddr,
-    printer: Printer,
-) -> CliResult<()> {
+async fn serve(stack: &EmbeddedStack, printer: Printer) -> CliResult<()> {
     let data = stack.data_dir().to_path_buf();
-    let token = media_facade::api::new_token()?;
-    let server = media_facade::api::ApiServer::start(
-        stack.store.clone(),
-        token.clone(),
-        api_listen,
-        stack.endpoints(),
-    )
-    .await?;
+    let server = stack
+        .service::<media_facade::api::ApiServer>()
+        .ok_or_else(|| MediaError::internal(Operation::Configure, "the stack started no API"))?;
+    let token = server.token().to_owned();
     // The CLI reaches the API on loopback even when it listens on every address.
     let mut addr = server.addr();
     if addr.ip().is_unspecified() {
@@ -425,7 +426,11 @@ async fn serve(
     };
     node.write(&data)
         .map_err(|e| MediaError::io(Operation::Configure, "writing node.json", e))?;
-    let mut endpoints = stack.endpoints();
+    let mut endpoints: Vec<(String, String)> = stack
+        .endpoints()
+        .into_iter()
+        .filter(|(name, _)| name != "api")
+        .collect();
     endpoints.push(("api".to_owned(), node.api.clone()));
     // The token rides in the fragment, which browsers never send to the server.
     endpoints.push((
@@ -454,7 +459,6 @@ async fn serve(
             .map_err(|e| MediaError::io(Operation::Configure, "Ctrl-C handler", e))
     };
     let result = stop.await;
-    server.shutdown();
     let _ = std::fs::remove_file(NodeFile::path(&data));
     Ok(result?)
 }

@@ -389,12 +389,7 @@ async fn stranger_delete_drill(a: &EmbeddedStack, file: &MediaFile, bytes: &[u8]
     let step = "stranger's Blossom DELETE of A's photo -> refused, photo still reads".to_owned();
     let outcome: Result<String, String> = async {
         use media_facade::media_blossom::{auth::unix_now, NostrKeys};
-        let url = a
-            .endpoints()
-            .into_iter()
-            .find(|(name, _)| name == "blossom")
-            .map(|(_, url)| url)
-            .ok_or("no Blossom server")?;
+        let url = a.endpoint("blossom").ok_or("no Blossom server")?;
         let id = file.id.to_string();
         let stranger = NostrKeys::generate().map_err(|e| e.to_string())?;
         let sign = |verb: &str| {
@@ -608,10 +603,7 @@ async fn blossom_drill(a: &EmbeddedStack, b: &EmbeddedStack) -> Row {
         use media_facade::media_blossom::{auth::unix_now, load_or_create_keys};
         let url = |stack: &EmbeddedStack| {
             stack
-                .endpoints()
-                .into_iter()
-                .find(|(name, _)| name == "blossom")
-                .map(|(_, url)| url)
+                .endpoint("blossom")
                 .ok_or_else(|| "no Blossom server".to_owned())
         };
         let (a_url, b_url) = (url(a)?, url(b)?);

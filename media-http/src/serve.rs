@@ -152,6 +152,58 @@ where
     })
 }
 
+/// A server started by [`Server::start`]: its address, and the task serving it, aborted (with
+/// every open connection) by [`Server::shutdown`] or on drop. The handle every server of the
+/// node (S3, gateway, Blossom, API) keeps.
+#[derive(Debug)]
+pub struct Server {
+    addr: std::net::SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// [`serve`] `service` on `listener` within `limits`.
+    pub fn start<S, B>(
+        listener: TcpListener,
+        service: S,
+        limits: ServeLimits,
+        name: &'static str,
+    ) -> std::io::Result<Server>
+    where
+        S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: hyper::body::Body + Default + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let addr = listener.local_addr()?;
+        let task = serve(listener, service, limits, name);
+        Ok(Server { addr, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving: open connections are closed.
+    pub fn shutdown(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// One request: its peer's upload slot when it has a body (or a 429), then the service.
 async fn handle<S, B>(
     mut service: S,

@@ -44,8 +44,7 @@ pub fn router(store: Arc<BlockStore>) -> Router {
 /// A gateway listening on a TCP socket until dropped or [`Gateway::shutdown`].
 #[derive(Debug)]
 pub struct Gateway {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    server: media_http::Server,
 }
 
 impl Gateway {
@@ -72,32 +71,26 @@ impl Gateway {
         cors: Cors,
     ) -> Result<Self, IpfsError> {
         let listener = TcpListener::bind(listen).await.map_err(IpfsError::Io)?;
-        let addr = listener.local_addr().map_err(IpfsError::Io)?;
         let app = cors.wrap(router(store));
-        let task = media_http::serve(listener, app, limits, "gateway");
-        debug!(%addr, "trustless gateway listening");
-        Ok(Gateway { addr, task })
+        let server =
+            media_http::Server::start(listener, app, limits, "gateway").map_err(IpfsError::Io)?;
+        debug!(addr = %server.addr(), "trustless gateway listening");
+        Ok(Gateway { server })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://ADDR`, the base URL clients use.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
-    /// Stop serving.
+    /// Stop serving (also on drop).
     pub fn shutdown(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.server.shutdown();
     }
 }
 

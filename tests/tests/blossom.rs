@@ -31,10 +31,7 @@ fn own_key(data_dir: &std::path::Path) -> NostrKeys {
 
 fn blossom_url(stack: &EmbeddedStack) -> String {
     stack
-        .endpoints()
-        .into_iter()
-        .find(|(name, _)| name == "blossom")
-        .map(|(_, url)| url)
+        .endpoint("blossom")
         .expect("the embedded stack serves Blossom")
 }
 

@@ -53,7 +53,9 @@ pub(crate) fn test(args: &[String]) -> Res {
     }
     if !quick {
         // Every store is a cargo feature: each one alone must build.
-        for features in ["", "cdn", "ipfs", "torrent", "thumb", "video", "blossom"] {
+        for features in [
+            "", "cdn", "ipfs", "torrent", "thumb", "video", "blossom", "api",
+        ] {
             let mut cmd = cargo();
             cmd.args([
                 "check",

@@ -49,12 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     alone.shutdown().await;
 
     let stack = EmbeddedStack::start(loopback(&work.path().join("node"))).await?;
-    let blossom = stack
-        .endpoints()
-        .into_iter()
-        .find(|(name, _)| name == "blossom")
-        .map(|(_, url)| url)
-        .ok_or("no Blossom server")?;
+    let blossom = stack.endpoint("blossom").ok_or("no Blossom server")?;
     // The node's own key: its Blossom server takes writes from it (and listed keys) only.
     let keys = media_facade::media_blossom::load_or_create_keys(
         &work.path().join("node").join("secrets").join("nostr.key"),

@@ -24,12 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = StackConfig::from_toml("[blossom]\nopen_writes = true\n", &node)?
         .with_reach(media_core::Reach::public_only().allow_private(true));
     let stack = EmbeddedStack::start(config).await?;
-    let blossom = stack
-        .endpoints()
-        .into_iter()
-        .find(|(name, _)| name == "blossom")
-        .map(|(_, url)| url)
-        .ok_or("no Blossom server")?;
+    let blossom = stack.endpoint("blossom").ok_or("no Blossom server")?;
     let addr: SocketAddr = blossom
         .trim_start_matches("http://")
         .trim_end_matches('/')

@@ -201,6 +201,15 @@ impl StackConfig {
             if !value.is_table() {
                 return Err(invalid(format!("configuration: unknown key `{name}`")));
             }
+            #[cfg(feature = "api")]
+            if name == "api" {
+                // A frontend, not a store: the node's API and page (see `api::ApiSection`).
+                let value =
+                    serde_json::to_value(&value).map_err(|e| invalid(format!("[{name}]: {e}")))?;
+                media_core::parse_section::<crate::api::ApiSection>("api", Some(value.clone()))?;
+                config.sections.insert(name, value);
+                continue;
+            }
             let provider = providers
                 .iter()
                 .find(|p| p.section() == name)
@@ -297,6 +306,16 @@ fn invalid(message: String) -> MediaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "api")]
+    fn the_api_section_is_a_frontend_not_a_store() {
+        let dir = std::path::Path::new("/tmp/x");
+        let c = StackConfig::from_toml("[api]\nlisten = \"127.0.0.1:0\"\n", dir).unwrap();
+        assert!(c.section("api").is_some());
+        assert!(StackConfig::from_toml("[api]\nlisten = 5\n", dir).is_err());
+        assert!(StackConfig::from_toml("[api]\nport = 5\n", dir).is_err());
+    }
 
     /// Security review finding 11: `StackConfig` kept the sections under a derived `Debug`,
     /// so `{:?}` in a log printed `[cdn] secret_key` in clear.

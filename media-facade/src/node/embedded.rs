@@ -172,6 +172,8 @@ impl EmbeddedStack {
             }
         };
         reconcile(&store, &services).await;
+        // The frontends serve the store to others, from their sections, after the stores:
+        // Blossom, then the API and page (which link to everything started before them).
         #[cfg(feature = "blossom")]
         match crate::node::blossom::start_server(&store, config.section("blossom").cloned(), &ctx)
             .await
@@ -182,6 +184,25 @@ impl EmbeddedStack {
                     s.shutdown().await;
                 }
                 return Err(e);
+            }
+        }
+        #[cfg(feature = "api")]
+        {
+            let endpoints = services.iter().flat_map(|s| s.endpoints()).collect();
+            match crate::node::api::start_frontend(
+                &store,
+                config.section("api").cloned(),
+                endpoints,
+            )
+            .await
+            {
+                Ok(server) => services.extend(server),
+                Err(e) => {
+                    for s in &services {
+                        s.shutdown().await;
+                    }
+                    return Err(e);
+                }
             }
         }
         Ok(EmbeddedStack {
@@ -207,6 +228,13 @@ impl EmbeddedStack {
     /// What the services serve, as `(name, url)`: `s3 http://…`, `gateway http://…`, ….
     pub fn endpoints(&self) -> Vec<(String, String)> {
         self.services.iter().flat_map(|s| s.endpoints()).collect()
+    }
+
+    /// The URL of the service named `name` (`"blossom"`, `"gateway"`, `"s3"`), if it runs.
+    pub fn endpoint(&self, name: &str) -> Option<String> {
+        self.endpoints()
+            .into_iter()
+            .find_map(|(n, url)| (n == name).then_some(url))
     }
 
     /// Stop every service.

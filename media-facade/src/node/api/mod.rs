@@ -150,10 +150,71 @@ struct Api {
 const COOKIE: &str = "media_read";
 
 /// The node's API and page on a socket, until [`ApiServer::shutdown`] or drop.
-#[derive(Debug)]
 pub struct ApiServer {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    server: media_http::Server,
+    token: String,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.server.addr())
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The `[api]` section: the node's HTTP API and web page, started by [`crate::EmbeddedStack`]
+/// after the stores and Blossom when the section is present (`media serve` always adds it).
+///
+/// ```toml
+/// [api]
+/// listen = "127.0.0.1:0"    # default: a free port on 127.0.0.1
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ApiSection {
+    /// Where the API listens (default 127.0.0.1 on a port the OS picks).
+    pub listen: Option<SocketAddr>,
+    /// `false` turns it off even when the section is present.
+    pub enabled: Option<bool>,
+}
+
+/// Start the API frontend over `store` when the configuration has an `[api]` section, with a
+/// fresh token; `endpoints` are the services started before it (the page links to them).
+pub(crate) async fn start_frontend(
+    store: &MediaStore,
+    section: Option<serde_json::Value>,
+    endpoints: Vec<(String, String)>,
+) -> Result<Option<std::sync::Arc<dyn media_core::Service>>, MediaError> {
+    let Some(section) = section else {
+        return Ok(None);
+    };
+    let section: ApiSection = media_core::parse_section("api", Some(section))?;
+    if section.enabled == Some(false) {
+        return Ok(None);
+    }
+    let listen = section
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let server = ApiServer::start(store.clone(), new_token()?, listen, endpoints).await?;
+    Ok(Some(std::sync::Arc::new(server)))
+}
+
+#[async_trait::async_trait]
+impl media_core::Service for ApiServer {
+    fn endpoints(&self) -> Vec<(String, String)> {
+        vec![("api".to_owned(), self.url())]
+    }
+
+    async fn shutdown(&self) {
+        self.server.shutdown();
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 impl ApiServer {
@@ -169,9 +230,6 @@ impl ApiServer {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| MediaError::io(Operation::Configure, "binding the node API", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| MediaError::io(Operation::Configure, "node API address", e))?;
         let endpoints = endpoints
             .into_iter()
             .map(|(name, url)| (name, serde_json::Value::from(url)))
@@ -190,7 +248,7 @@ impl ApiServer {
             .layer(DefaultBodyLimit::disable())
             .with_state(Api {
                 store,
-                token,
+                token: token.clone(),
                 read_cookie: new_token()?,
                 endpoints: std::sync::Arc::new(endpoints),
             });
@@ -205,29 +263,29 @@ impl ApiServer {
             Duration::from_secs(15 * 60),
         )
         .with_per_peer(64, 16);
-        let task = media_http::serve(listener, app, limits, "api");
-        Ok(ApiServer { addr, task })
+        let server = media_http::Server::start(listener, app, limits, "api")
+            .map_err(|e| MediaError::io(Operation::Configure, "node API address", e))?;
+        Ok(ApiServer { server, token })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
-    /// Stop serving (open connections are closed).
+    /// The bearer token clients must send (a secret: for `node.json`, never for logs).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Stop serving (open connections are closed; also on drop).
     pub fn shutdown(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for ApiServer {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.server.shutdown();
     }
 }
 
