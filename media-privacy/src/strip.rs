@@ -13,7 +13,7 @@
 //! Files are processed in a streaming way (a 2 GiB video is never in memory).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// What to do with metadata in an upload.
@@ -169,7 +169,7 @@ fn malformed(what: impl Into<String>) -> StripError {
 fn rewrite(
     path: &Path,
     write: bool,
-    f: fn(&mut dyn Read, &mut dyn Write) -> Result<StripReport, StripError>,
+    f: fn(&mut dyn BufRead, &mut dyn Write) -> Result<StripReport, StripError>,
 ) -> Result<StripReport, StripError> {
     let mut input = BufReader::with_capacity(256 * 1024, File::open(path)?);
     if !write {
@@ -295,7 +295,7 @@ fn minimal_tiff(orientation: u8) -> Vec<u8> {
     t
 }
 
-fn jpeg(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripError> {
+fn jpeg(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<StripReport, StripError> {
     let mut report = StripReport {
         format: Some("jpeg"),
         orientation: 1,
@@ -304,16 +304,25 @@ fn jpeg(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripE
     let soi = read_exact(input, 2, "the JPEG header")?;
     out.write_all(&soi)?;
     let mut kept_orientation = false;
+    // The marker that ended a scan of a progressive JPEG: the walk goes on from it, so that
+    // segments between scans pass the same rules as those before the first.
+    let mut after_scan: Option<u8> = None;
+    let mut scanned = false;
     loop {
-        // A marker: 0xFF (fill bytes allowed), then its code.
-        let mut byte = read_exact(input, 1, "a JPEG marker")?[0];
-        if byte != 0xFF {
-            return Err(malformed("a JPEG segment does not start with a marker"));
-        }
-        while byte == 0xFF {
-            byte = read_exact(input, 1, "a JPEG marker")?[0];
-        }
-        let code = byte;
+        let code = match after_scan.take() {
+            Some(code) => code,
+            None => {
+                // A marker: 0xFF (fill bytes allowed), then its code.
+                let mut byte = read_exact(input, 1, "a JPEG marker")?[0];
+                if byte != 0xFF {
+                    return Err(malformed("a JPEG segment does not start with a marker"));
+                }
+                while byte == 0xFF {
+                    byte = read_exact(input, 1, "a JPEG marker")?[0];
+                }
+                byte
+            }
+        };
         if code == 0xD9 {
             out.write_all(&[0xFF, code])?;
             return Ok(report);
@@ -354,7 +363,8 @@ fn jpeg(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripE
             if !report.removed.iter().any(|r| r == what) {
                 report.removed.push(what.to_owned());
             }
-            if what == "EXIF" && report.orientation != 1 && !kept_orientation {
+            // The orientation is re-written only where readers look for it: before the image.
+            if what == "EXIF" && report.orientation != 1 && !kept_orientation && !scanned {
                 let mut exif = b"Exif\0\0".to_vec();
                 exif.extend(minimal_tiff(report.orientation));
                 out.write_all(&[0xFF, 0xE1])?;
@@ -368,39 +378,111 @@ fn jpeg(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripE
         out.write_all(&(len as u16).to_be_bytes())?;
         out.write_all(&payload)?;
         if code == 0xDA {
-            // Entropy-coded data: copied byte for byte up to EOI; anything after it (a second
-            // image with its own EXIF, a vendor trailer) is dropped.
-            let trailer = copy_scan(input, out)?;
-            if trailer {
-                report.removed.push("trailer".to_owned());
+            // Entropy-coded data: copied byte for byte up to the next marker. EOI ends the
+            // file, and anything after it (a second image with its own EXIF, a vendor
+            // trailer) is dropped; any other marker starts a segment between scans.
+            scanned = true;
+            match copy_scan(input, out)? {
+                ScanEnd::Eoi { trailer } => {
+                    if trailer {
+                        report.removed.push("trailer".to_owned());
+                    }
+                    return Ok(report);
+                }
+                ScanEnd::Marker(next) => after_scan = Some(next),
             }
-            return Ok(report);
         }
     }
 }
 
-/// Copy entropy-coded data (and any further segments of a progressive JPEG) through EOI.
-/// Returns whether bytes followed the EOI.
-fn copy_scan(input: &mut dyn Read, out: &mut dyn Write) -> Result<bool, StripError> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut prev_ff = false;
+/// How a JPEG scan ended.
+#[derive(Debug, PartialEq, Eq)]
+enum ScanEnd {
+    /// At EOI (or the end of a truncated file); `trailer`: bytes followed it.
+    Eoi { trailer: bool },
+    /// At a marker that starts a segment (tables, another scan, or metadata between the
+    /// scans of a progressive JPEG); its `0xFF` and code have been read, not written.
+    Marker(u8),
+}
+
+/// Copy entropy-coded data up to the next marker that is not part of it (byte stuffing
+/// `FF 00`, restart markers and fill bytes are). Streams: memory is the reader's buffer.
+fn copy_scan(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<ScanEnd, StripError> {
+    // An 0xFF at the end of the previous buffer, not written yet: what follows decides.
+    let mut held_ff = false;
     loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
             // No EOI: a truncated file; what there was is kept as is.
-            return Ok(false);
-        }
-        for i in 0..n {
-            let b = buf[i];
-            if prev_ff && b == 0xD9 {
-                out.write_all(&buf[..=i])?;
-                let mut rest = [0u8; 1];
-                let more = i + 1 < n || input.read(&mut rest)? > 0;
-                return Ok(more);
+            if held_ff {
+                out.write_all(&[0xFF])?;
             }
-            prev_ff = b == 0xFF;
+            return Ok(ScanEnd::Eoi { trailer: false });
         }
-        out.write_all(&buf[..n])?;
+        if held_ff {
+            let code = buf[0];
+            input.consume(1);
+            match code {
+                0x00 | 0xD0..=0xD7 => {
+                    out.write_all(&[0xFF, code])?;
+                    held_ff = false;
+                }
+                // A fill byte: the marker is still to come.
+                0xFF => {}
+                0xD9 => {
+                    out.write_all(&[0xFF, 0xD9])?;
+                    let trailer = !input.fill_buf()?.is_empty();
+                    return Ok(ScanEnd::Eoi { trailer });
+                }
+                code => return Ok(ScanEnd::Marker(code)),
+            }
+            continue;
+        }
+        let n = buf.len();
+        let mut at = 0;
+        let mut end = None;
+        while let Some(ff) = buf[at..].iter().position(|&b| b == 0xFF).map(|p| at + p) {
+            match buf.get(ff + 1) {
+                None => {
+                    end = Some((ff, 1, None));
+                    break;
+                }
+                Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
+                Some(&code) => {
+                    end = Some((ff, 2, Some(code)));
+                    break;
+                }
+            }
+        }
+        match end {
+            None => {
+                out.write_all(buf)?;
+                input.consume(n);
+            }
+            // The buffer ends on 0xFF: hold it.
+            Some((ff, _, None)) => {
+                out.write_all(&buf[..ff])?;
+                input.consume(ff + 1);
+                held_ff = true;
+            }
+            Some((ff, _, Some(0xFF))) => {
+                // Fill bytes before a marker.
+                out.write_all(&buf[..ff])?;
+                input.consume(ff + 2);
+                held_ff = true;
+            }
+            Some((ff, len, Some(0xD9))) => {
+                out.write_all(&buf[..ff + len])?;
+                input.consume(ff + len);
+                let trailer = !input.fill_buf()?.is_empty();
+                return Ok(ScanEnd::Eoi { trailer });
+            }
+            Some((ff, len, Some(code))) => {
+                out.write_all(&buf[..ff])?;
+                input.consume(ff + len);
+                return Ok(ScanEnd::Marker(code));
+            }
+        }
     }
 }
 
@@ -410,7 +492,7 @@ const PNG_KEEP: &[&[u8; 4]] = &[
     b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
 ];
 
-fn png(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripError> {
+fn png(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<StripReport, StripError> {
     let mut report = StripReport {
         format: Some("png"),
         orientation: 1,
@@ -448,6 +530,7 @@ fn png(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripEr
             out.write_all(&header)?;
             copy_exact(input, out, len as u64 + 4, "a PNG chunk")?;
             if &kind == b"IEND" {
+                note_trailer(input, &mut report)?;
                 return Ok(report);
             }
             continue;
@@ -513,7 +596,7 @@ const WEBP_KEEP: &[&[u8; 4]] = &[
     b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP",
 ];
 
-fn webp(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripError> {
+fn webp(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<StripReport, StripError> {
     let mut report = StripReport {
         format: Some("webp"),
         orientation: 1,
@@ -573,10 +656,21 @@ fn webp(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripE
         out.write_all(&(*len as u32).to_le_bytes())?;
         out.write_all(data)?;
     }
+    note_trailer(input, &mut report)?;
     Ok(report)
 }
 
-fn gif(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripError> {
+/// Bytes after an image's logical end (PNG `IEND`, the GIF trailer, the RIFF size of a WebP)
+/// are not written: the report says so, so that the rewritten file replaces the original
+/// even when nothing else was removed (a trailer can be a whole second file, EXIF and all).
+fn note_trailer(input: &mut dyn BufRead, report: &mut StripReport) -> Result<(), StripError> {
+    if !input.fill_buf()?.is_empty() && !report.removed.iter().any(|r| r == "trailer") {
+        report.removed.push("trailer".to_owned());
+    }
+    Ok(())
+}
+
+fn gif(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<StripReport, StripError> {
     let mut report = StripReport {
         format: Some("gif"),
         orientation: 1,
@@ -593,6 +687,7 @@ fn gif(input: &mut dyn Read, out: &mut dyn Write) -> Result<StripReport, StripEr
         match block {
             0x3B => {
                 out.write_all(&[block])?;
+                note_trailer(input, &mut report)?;
                 return Ok(report);
             }
             0x2C => {
@@ -787,6 +882,49 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the reader's buffer size (markers split across reads included), a scan is
+    /// copied up to its end marker with stuffing, restarts and fill bytes understood.
+    #[test]
+    fn scans_end_at_the_right_marker_whatever_the_buffers() {
+        let scan = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0x00];
+        let cases: Vec<(Vec<u8>, Vec<u8>, ScanEnd)> = vec![
+            (
+                [&scan[..], &[0xFF, 0xD9]].concat(),
+                [&scan[..], &[0xFF, 0xD9]].concat(),
+                ScanEnd::Eoi { trailer: false },
+            ),
+            (
+                [&scan[..], &[0xFF, 0xD9, 0x01]].concat(),
+                [&scan[..], &[0xFF, 0xD9]].concat(),
+                ScanEnd::Eoi { trailer: true },
+            ),
+            (
+                [&scan[..], &[0xFF, 0xFF, 0xFF, 0xE1, 0x00, 0x04]].concat(),
+                scan.to_vec(),
+                ScanEnd::Marker(0xE1),
+            ),
+            (
+                [&scan[..], &[0xFF, 0xC4]].concat(),
+                scan.to_vec(),
+                ScanEnd::Marker(0xC4),
+            ),
+            (
+                scan.to_vec(),
+                scan.to_vec(),
+                ScanEnd::Eoi { trailer: false },
+            ),
+        ];
+        for (input, want, end) in cases {
+            for capacity in 1..=input.len() {
+                let mut reader = BufReader::with_capacity(capacity, &input[..]);
+                let mut out = Vec::new();
+                let got = copy_scan(&mut reader, &mut out).unwrap();
+                assert_eq!(got, end, "{input:02x?} read {capacity} at a time");
+                assert_eq!(out, want, "{input:02x?} read {capacity} at a time");
+            }
+        }
+    }
 
     #[test]
     fn png_crc_matches_the_reference_value() {

@@ -287,3 +287,133 @@ fn truncated_and_malformed_files_give_typed_errors() {
     std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00\x00\x00\x00\x99").unwrap();
     assert!(strip_in_place(&gif).is_err());
 }
+
+/// The JPEG segments of `bytes` from SOI to the first SOS, as (offset, length with marker).
+fn segments_before_scan(bytes: &[u8]) -> Vec<(usize, usize, u8)> {
+    let mut out = Vec::new();
+    let mut at = 2;
+    while at + 4 <= bytes.len() && bytes[at] == 0xFF {
+        let code = bytes[at + 1];
+        let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        out.push((at, len + 2, code));
+        if code == 0xDA {
+            break;
+        }
+        at += len + 2;
+    }
+    out
+}
+
+/// Security review finding 9: EXIF/GPS placed after the first scan of a progressive JPEG was
+/// copied through with the scans and the file reported clean. The stripper now walks the
+/// segments between scans by the same rules as those before the first.
+#[test]
+fn a_progressive_jpeg_loses_metadata_placed_between_its_scans() {
+    let Some(tool) = exiftool() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("progressive.jpg");
+    let (w, h) = (96u16, 64u16);
+    let pixels: Vec<u8> = (0..u32::from(w) * u32::from(h))
+        .flat_map(|i| {
+            let (x, y) = (i % u32::from(w), i / u32::from(w));
+            [(x * 2) as u8, (y * 3) as u8, ((x ^ y) * 5) as u8]
+        })
+        .collect();
+    let mut encoder = jpeg_encoder::Encoder::new_file(&path, 90).unwrap();
+    encoder.set_progressive(true);
+    encoder
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    // exiftool writes GPS, camera and XMP in APP1 segments before the first scan…
+    run(&tool, PERSONAL, &path);
+    let written = std::fs::read(&path).unwrap();
+    let before_pixels = image::load_from_memory(&written).unwrap().to_rgb8();
+    // …which are moved to just before the second scan, where a hostile or odd encoder can
+    // put them.
+    let app1: Vec<(usize, usize, u8)> = segments_before_scan(&written)
+        .into_iter()
+        .filter(|s| s.2 == 0xE1)
+        .collect();
+    assert!(!app1.is_empty(), "exiftool wrote no APP1");
+    let mut moved = written.clone();
+    let mut taken = Vec::new();
+    for (at, len, _) in app1.iter().rev() {
+        taken.splice(0..0, moved.drain(*at..*at + *len));
+    }
+    let first_scan = segments_before_scan(&moved)
+        .iter()
+        .find(|s| s.2 == 0xDA)
+        .map(|s| s.0)
+        .unwrap();
+    let second_scan = (first_scan + 2..moved.len() - 1)
+        .find(|&i| moved[i] == 0xFF && moved[i + 1] == 0xDA)
+        .expect("a progressive JPEG has a second scan");
+    moved.splice(second_scan..second_scan, taken);
+    std::fs::write(&path, &moved).unwrap();
+    assert!(
+        tags(&tool, &path).keys().any(|k| k.contains("GPS")) || {
+            // exiftool may stop reading at the first scan; the bytes are there all the same.
+            moved.windows(6).any(|w| w == b"Exif\0\0")
+        }
+    );
+    assert_eq!(
+        image::load_from_memory(&moved).unwrap().to_rgb8(),
+        before_pixels,
+        "the moved file does not decode to the same pixels"
+    );
+
+    let found = inspect(&path).unwrap();
+    assert!(found.had_location, "{found:?}");
+    let report = strip_in_place(&path).unwrap();
+    assert!(report.changed(), "{report:?}");
+    let after = std::fs::read(&path).unwrap();
+    assert!(
+        !after.windows(6).any(|w| w == b"Exif\0\0"),
+        "EXIF left between the scans"
+    );
+    assert!(
+        !after.windows(20).any(|w| w == b"http://ns.adobe.com/"),
+        "XMP left between the scans"
+    );
+    assert!(revealing(&tags(&tool, &path)).is_empty());
+    assert_eq!(
+        image::load_from_memory(&after).unwrap().to_rgb8(),
+        before_pixels
+    );
+    assert!(
+        !inspect(&path).unwrap().changed(),
+        "a second pass found more"
+    );
+}
+
+/// Security review finding 9: bytes after the logical end of a PNG, GIF or WebP (here a whole
+/// JPEG with GPS, as some apps append) were kept when nothing else was removed.
+#[test]
+fn bytes_after_the_end_of_an_image_are_dropped() {
+    let Some(tool) = exiftool() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let tail = image_file(dir.path(), "tail.jpg", image::ImageFormat::Jpeg);
+    run(&tool, PERSONAL, &tail);
+    let tail = std::fs::read(&tail).unwrap();
+    for (name, format) in [
+        ("a.png", image::ImageFormat::Png),
+        ("a.gif", image::ImageFormat::Gif),
+        ("a.webp", image::ImageFormat::WebP),
+    ] {
+        let path = image_file(dir.path(), name, format);
+        let clean = std::fs::read(&path).unwrap();
+        assert!(!inspect(&path).unwrap().changed(), "{name} starts clean");
+        std::fs::write(&path, [&clean[..], &tail[..]].concat()).unwrap();
+        let report = strip_in_place(&path).unwrap();
+        assert!(
+            report.removed.iter().any(|r| r == "trailer"),
+            "{name}: {report:?}"
+        );
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(
+            after, clean,
+            "{name}: the trailer is gone and nothing else changed"
+        );
+        assert!(!after.windows(6).any(|w| w == b"Exif\0\0"), "{name}");
+    }
+}
