@@ -158,10 +158,12 @@ impl http_body::Body for Body {
                     return Poll::Pending;
                 };
                 loop {
-                    let now = Instant::now();
-                    let since = *rate.waiting_since.get_or_insert(now);
-                    let left = rate.window.saturating_sub(rate.waited);
-                    rate.alarm.as_mut().reset(since + left);
+                    let since = *rate.waiting_since.get_or_insert_with(Instant::now);
+                    let due = since + rate.window.saturating_sub(rate.waited);
+                    // Reset the timer only when the deadline moved (each wait has one).
+                    if rate.alarm.deadline() != due {
+                        rate.alarm.as_mut().reset(due);
+                    }
                     if rate.alarm.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
                     }

@@ -4,7 +4,7 @@
 //! server of the node and every request it makes on a stranger's word goes through here, so
 //! each promise below is kept in one place.
 //!
-//! **Inbound.** [`serve`] runs any `tower` service (an axum `Router`, a `tower-http` stack) on
+//! **Inbound.** [`Server::start`] runs any `tower` service (an axum `Router`, a `tower-http` stack) on
 //! a listener with the limits such a server needs:
 //!
 //! - at most [`ServeLimits::max_connections`] connections at once (more wait in the kernel's
@@ -39,8 +39,8 @@
 //!     Ok::<_, Infallible>(Response::new(String::from("hello")))
 //! });
 //! let app = media_http::Cors::public_reads().layer().layer(hello);
-//! let server = media_http::serve(listener, app, media_http::ServeLimits::default(), "hello");
-//! server.abort();
+//! let server = media_http::Server::start(listener, app, media_http::ServeLimits::default(), "hello").unwrap();
+//! server.shutdown();
 //! # }
 //! ```
 
@@ -61,4 +61,4 @@ pub use client::{check_host, client_error, Client, ClientOptions};
 pub use content::{essence, is_passive_media, protect_stored_bytes, stored_bytes_headers};
 pub use cors::{AllowOrigins, Cors};
 pub use range::{parse_range, RangeRequest, Ranged};
-pub use serve::{serve, ServeLimits, Server};
+pub use serve::{ServeLimits, Server};

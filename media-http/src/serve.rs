@@ -1,4 +1,4 @@
-//! [`serve`]: an accept loop with connection limits (global and per peer), header and idle
+//! [`Server`]: an accept loop with connection limits (global and per peer), header and idle
 //! timeouts, per-peer upload slots and a minimum body rate.
 
 use std::pin::Pin;
@@ -90,68 +90,6 @@ impl ServeLimits {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serve `service` on `listener` (HTTP/1.1) within `limits` until the returned task is
-/// aborted; aborting it closes every open connection too. `name` is for logs.
-///
-/// `service` is a `tower` service (an axum `Router`, a `tower-http` stack) of requests whose
-/// body is a [`Body`]: the peer's upload slot rides with it, and it fails when the client
-/// sends slower than [`ServeLimits::min_body_rate`].
-pub fn serve<S, B>(
-    listener: TcpListener,
-    service: S,
-    limits: ServeLimits,
-    name: &'static str,
-) -> JoinHandle<()>
-where
-    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Default + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    tokio::spawn(async move {
-        let held = Connections::new(limits.max_connections, limits.max_connections_per_peer);
-        let uploads_of = PeerCounts::new(limits.max_uploads_per_peer);
-        let mut connections = JoinSet::new();
-        loop {
-            let (socket, addr) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    debug!(server = name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let peer = Peer::of(addr.ip());
-            let Some(admitted) = held.admit(peer) else {
-                debug!(server = name, peer = %addr.ip(), "no room for this peer's connection; closed");
-                continue;
-            };
-            let service = service.clone();
-            let uploads_of = uploads_of.clone();
-            let slot = Arc::new(std::sync::Mutex::new(None::<crate::peers::Admitted>));
-            let own = Arc::clone(&slot);
-            let handle = connections.spawn(async move {
-                // Given back when the connection ends or is evicted (the task is dropped).
-                let _held = own;
-                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let service = service.clone();
-                    let uploads_of = uploads_of.clone();
-                    handle(service, request, peer, uploads_of, limits)
-                });
-                serve_one(socket, service, limits, name).await;
-            });
-            admitted.serving(handle);
-            if let Ok(mut slot) = slot.lock() {
-                *slot = Some(admitted);
-            }
-            while connections.try_join_next().is_some() {}
-        }
-    })
-}
-
 /// A server started by [`Server::start`]: its address, and the task serving it, aborted (with
 /// every open connection) by [`Server::shutdown`] or on drop. The handle every server of the
 /// node (S3, gateway, Blossom, API) keeps.
@@ -162,7 +100,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// [`serve`] `service` on `listener` within `limits`.
+    /// Serve `service` on `listener` (HTTP/1.1) within `limits` until [`Server::shutdown`] or
+    /// drop, which close every open connection too. `name` is for logs.
+    ///
+    /// `service` is a `tower` service (an axum `Router`, a `tower-http` stack) of requests
+    /// whose body is a [`Body`]: the peer's upload slot rides with it, and it fails when the
+    /// client sends slower than [`ServeLimits::min_body_rate`].
     pub fn start<S, B>(
         listener: TcpListener,
         service: S,
@@ -178,7 +121,46 @@ impl Server {
         B::Error: Into<BoxError>,
     {
         let addr = listener.local_addr()?;
-        let task = serve(listener, service, limits, name);
+        let task = tokio::spawn(async move {
+            let held = Connections::new(limits.max_connections, limits.max_connections_per_peer);
+            let uploads_of = PeerCounts::new(limits.max_uploads_per_peer);
+            let mut connections = JoinSet::new();
+            loop {
+                let (socket, addr) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        debug!(server = name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let peer = Peer::of(addr.ip());
+                let Some(admitted) = held.admit(peer) else {
+                    debug!(server = name, peer = %addr.ip(), "no room for this peer's connection; closed");
+                    continue;
+                };
+                let service = service.clone();
+                let uploads_of = uploads_of.clone();
+                let slot = Arc::new(std::sync::Mutex::new(None::<crate::peers::Admitted>));
+                let own = Arc::clone(&slot);
+                let handle = connections.spawn(async move {
+                    // Given back when the connection ends or is evicted (the task is dropped).
+                    let _held = own;
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        let service = service.clone();
+                        let uploads_of = uploads_of.clone();
+                        handle(service, request, peer, uploads_of, limits)
+                    });
+                    serve_one(socket, service, limits, name).await;
+                });
+                admitted.serving(handle);
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(admitted);
+                }
+                while connections.try_join_next().is_some() {}
+            }
+        });
         Ok(Server { addr, task })
     }
 

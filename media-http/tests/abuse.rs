@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
-use media_http::{abuse, serve, ServeLimits};
+use media_http::{abuse, ServeLimits, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn hello_server(limits: ServeLimits) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+async fn hello_server(limits: ServeLimits) -> (std::net::SocketAddr, Server) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // Reads any body to its end (or its error), then says hello or why not.
@@ -22,7 +22,10 @@ async fn hello_server(limits: ServeLimits) -> (std::net::SocketAddr, tokio::task
         };
         Ok::<_, Infallible>(Response::new(Full::new(bytes::Bytes::from(answer))))
     });
-    (addr, serve(listener, service, limits, "test"))
+    (
+        addr,
+        Server::start(listener, service, limits, "test").unwrap(),
+    )
 }
 
 async fn get(addr: std::net::SocketAddr) -> String {
@@ -74,7 +77,7 @@ async fn slowloris_and_idle_connections_are_closed() {
     assert!(closed.is_ok(), "an idle keep-alive connection stayed open");
 
     assert!(get(addr).await.ends_with("hello 0"));
-    server.abort();
+    server.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,8 +108,8 @@ async fn a_flood_of_idle_connections_leaves_a_normal_request_working() {
         "never served after the idle ones were cut"
     );
     drop(flood);
-    server.abort();
-    small_server.abort();
+    server.shutdown();
+    small_server.shutdown();
 }
 
 fn loopback(n: u8) -> std::net::IpAddr {
@@ -149,7 +152,7 @@ async fn one_peer_cannot_take_every_connection() {
     other.read_to_string(&mut out).await.unwrap();
     assert!(out.ends_with("hello 0"), "{out}");
     drop(greedy);
-    server.abort();
+    server.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,7 +206,7 @@ async fn trickling_uploads_are_cut_and_hold_no_one_else_up() {
     // And the peer's slots are back.
     let again = upload_from(loopback(4), addr, 10_000).await;
     assert_eq!(again, "hello 10000");
-    server.abort();
+    server.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,5 +240,5 @@ async fn a_few_peers_holding_every_connection_do_not_keep_a_newcomer_out() {
         assert!(out.ends_with("hello 0"), "{out}");
     }
     drop(held);
-    server.abort();
+    server.shutdown();
 }

@@ -1,6 +1,6 @@
 //! Findings 6 and 18 at the HTTP edge: trickling uploads kept their connections (any byte
 //! reset the idle timer) and nothing bounded what one peer could hold; the node API had no
-//! connection limits of its own. Every server now runs through `media_http::serve`: a body
+//! connection limits of its own. Every server now runs through `media_http::Server`: a body
 //! slower than the minimum rate fails, one peer has a bounded number of connections and of
 //! uploads under way, and the owner's requests go through while strangers hold theirs.
 

@@ -94,6 +94,17 @@ pub struct EmbeddedStack {
     _lock: std::fs::File,
 }
 
+/// `result`, after stopping `services` if it is an error: a stack that fails to start leaves
+/// nothing running.
+async fn or_stop<T>(result: Result<T>, services: &[Arc<dyn Service>]) -> Result<T> {
+    if result.is_err() {
+        for s in services {
+            s.shutdown().await;
+        }
+    }
+    result
+}
+
 impl EmbeddedStack {
     /// Start every configured store and the media store, with default policies.
     pub async fn start(config: StackConfig) -> Result<Self> {
@@ -124,16 +135,7 @@ impl EmbeddedStack {
                 continue;
             }
             let section = config.section(provider.section()).cloned();
-            let started = match provider.start(section, &ctx).await {
-                Ok(started) => started,
-                Err(e) => {
-                    // Stop what already runs before reporting.
-                    for s in &services {
-                        s.shutdown().await;
-                    }
-                    return Err(e);
-                }
-            };
+            let started = or_stop(provider.start(section, &ctx).await, &services).await?;
             let Some(started) = started else { continue };
             backends.extend(started.backends);
             services.extend(started.services);
@@ -162,48 +164,22 @@ impl EmbeddedStack {
         if let Some(policy) = &config.download_policy {
             builder = builder.download_policy_arc(Arc::clone(policy));
         }
-        let store = match customize(builder).build().await {
-            Ok(store) => store,
-            Err(e) => {
-                for s in &services {
-                    s.shutdown().await;
-                }
-                return Err(e);
-            }
-        };
+        let store = or_stop(customize(builder).build().await, &services).await?;
         reconcile(&store, &services).await;
         // The frontends serve the store to others, from their sections, after the stores:
         // Blossom, then the API and page (which link to everything started before them).
         #[cfg(feature = "blossom")]
-        match crate::node::blossom::start_server(&store, config.section("blossom").cloned(), &ctx)
-            .await
         {
-            Ok(server) => services.extend(server),
-            Err(e) => {
-                for s in &services {
-                    s.shutdown().await;
-                }
-                return Err(e);
-            }
+            let section = config.section("blossom").cloned();
+            let server = crate::node::blossom::start_server(&store, section, &ctx).await;
+            services.extend(or_stop(server, &services).await?);
         }
         #[cfg(feature = "api")]
         {
             let endpoints = services.iter().flat_map(|s| s.endpoints()).collect();
-            match crate::node::api::start_frontend(
-                &store,
-                config.section("api").cloned(),
-                endpoints,
-            )
-            .await
-            {
-                Ok(server) => services.extend(server),
-                Err(e) => {
-                    for s in &services {
-                        s.shutdown().await;
-                    }
-                    return Err(e);
-                }
-            }
+            let section = config.section("api").cloned();
+            let server = crate::node::api::start_frontend(&store, section, endpoints).await;
+            services.extend(or_stop(server, &services).await?);
         }
         Ok(EmbeddedStack {
             store,

@@ -11,7 +11,7 @@
 //! never the token: cookies ignore ports, so any other server on 127.0.0.1 may see it, and
 //! then it can read, not act.
 //!
-//! The API runs through `media_http::serve` like every other server of the node (connection
+//! The API runs through `media_http::Server` like every other server of the node (connection
 //! cap, header and idle timeouts).
 //!
 //! `/` serves the node's web page (see [`page`]).
