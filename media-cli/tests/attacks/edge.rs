@@ -138,3 +138,38 @@ async fn an_unauthorized_import_is_refused_before_its_body() {
         .status();
     assert_eq!(status, 400);
 }
+
+/// A page on another origin asks the node's Blossom server (closed by default) whether it
+/// may send a `PUT` or a `DELETE` with `Authorization`: before, any origin was told yes
+/// (`Access-Control-Allow-Origin: *`, `PUT, DELETE` allowed). Reads stay open to any page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_origin_cannot_send_writes() {
+    let node = Node::start("");
+    for method in ["PUT", "DELETE"] {
+        let answer = crate::node::client()
+            .request(reqwest::Method::OPTIONS, format!("{}/upload", node.blossom))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        let h = answer.headers();
+        let methods = h
+            .get("access-control-allow-methods")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(
+            !methods.contains(method) || h.get("access-control-allow-origin").is_none(),
+            "{method} from another origin allowed: {h:?}"
+        );
+    }
+    let read = crate::node::client()
+        .request(reqwest::Method::OPTIONS, format!("{}/upload", node.blossom))
+        .header("origin", "https://any.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["access-control-allow-origin"], "*");
+}

@@ -14,6 +14,7 @@ mod blossom;
 mod deletes;
 mod edge;
 mod local;
+mod privacy;
 mod reach;
 mod release;
 mod uploads;
