@@ -216,7 +216,17 @@ impl EmbeddedStack {
     /// Stop every service.
     pub async fn shutdown(self) {
         for s in self.services.iter().rev() {
-            s.shutdown().await;
+            // Every wait has a deadline: a store that does not stop (a P2P session waiting on
+            // a peer) must not hold up a command whose work is done.
+            if tokio::time::timeout(SHUTDOWN_DEADLINE, s.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!(service = ?s, "did not stop within {SHUTDOWN_DEADLINE:?}; left behind");
+            }
         }
     }
 }
+
+/// How long each service may take to stop.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
