@@ -313,7 +313,8 @@ impl MediaFile {
     }
 }
 
-/// Guess a MIME type from the first bytes, falling back to the file name's extension.
+/// Guess a MIME type from the first bytes (the table is [`media_format::Format::sniff`]),
+/// falling back to the file name's extension.
 ///
 /// ```
 /// assert_eq!(media_core::sniff_mime(b"\xFF\xD8\xFF\xE0....", "x.bin"), "image/jpeg");
@@ -321,40 +322,16 @@ impl MediaFile {
 /// assert_eq!(media_core::sniff_mime(b"??", "noext"), "application/octet-stream");
 /// ```
 pub fn sniff_mime(head: &[u8], name: &str) -> &'static str {
-    let magic: &[(&[u8], usize, &str)] = &[
-        (b"\xFF\xD8\xFF", 0, "image/jpeg"),
-        (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-        (b"GIF87a", 0, "image/gif"),
-        (b"GIF89a", 0, "image/gif"),
-        (b"WEBP", 8, "image/webp"),
-        (b"ftypheic", 4, "image/heic"),
-        (b"ftypavif", 4, "image/avif"),
-        (b"ftypqt", 4, "video/quicktime"),
-        (b"ftyp", 4, "video/mp4"),
-        (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
-    ];
-    for (sig, at, mime) in magic {
-        if head.len() >= at + sig.len() && &head[*at..at + sig.len()] == *sig {
-            return mime;
-        }
+    if let Some(format) = media_format::Format::sniff(head) {
+        return format.mime();
     }
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "heic" => "image/heic",
-        "avif" => "image/avif",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "txt" => "text/plain",
-        _ => "application/octet-stream",
+    if let Some(format) = media_format::Format::from_extension(name) {
+        return format.mime();
     }
+    if name.to_ascii_lowercase().ends_with(".txt") {
+        return "text/plain";
+    }
+    "application/octet-stream"
 }
 
 #[cfg(test)]

@@ -122,6 +122,14 @@ impl MediaStoreBuilder {
         self
     }
 
+    /// Whether MP4/MOV uploads whose index follows their samples are remuxed so playback
+    /// starts at once (default on; per upload:
+    /// [`UploadRequest::with_faststart`](crate::UploadRequest::with_faststart)).
+    pub fn faststart(mut self, remux: bool) -> Self {
+        self.settings.faststart = remux;
+        self
+    }
+
     /// The least the store named `store` accepts, whatever an upload asks: with `Strip` it
     /// gets only media that carries no metadata once the upload's own policy ran (an upload
     /// under `keep` that has EXIF skips it), with `Reject` only media without a location.

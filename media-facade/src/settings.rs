@@ -24,6 +24,8 @@ pub(crate) struct Settings {
     pub put_limits: PutLimits,
     pub max_size: Option<u64>,
     pub metadata_policy: MetadataPolicy,
+    /// Remux MP4/MOV uploads whose index comes last (default on).
+    pub faststart: bool,
     /// The least each named store accepts (default: whatever the upload did).
     pub store_metadata: BTreeMap<String, MetadataPolicy>,
     pub p2p: P2pMode,
@@ -42,6 +44,7 @@ impl Default for Settings {
             put_limits: PutLimits::default(),
             max_size: Some(DEFAULT_MAX_UPLOAD),
             metadata_policy: MetadataPolicy::default(),
+            faststart: true,
             store_metadata: BTreeMap::new(),
             p2p: P2pMode::default(),
             event_capacity: 1024,

@@ -357,7 +357,7 @@ async fn video_is_stored_faststart_with_the_original_digest_in_the_record() {
         &original[20..original.len() - moov_len]
     );
 
-    // `keep` stores the bytes exactly as given.
+    // `keep` is about metadata only: the remux has its own switch.
     let kept = f
         .store
         .upload(
@@ -366,6 +366,19 @@ async fn video_is_stored_faststart_with_the_original_digest_in_the_record() {
         )
         .await
         .unwrap();
-    assert_eq!(kept.id, MediaId::for_bytes(&original));
-    assert_eq!(kept.remuxed_from, None);
+    assert_eq!(kept.id, file.id);
+    let not_remuxed = f
+        .store
+        .upload(UploadRequest::bytes("clip3.mp4", original.clone()).with_faststart(false))
+        .await
+        .unwrap();
+    assert_eq!(not_remuxed.id, MediaId::for_bytes(&original));
+    assert_eq!(not_remuxed.remuxed_from, None);
+    // `as_given`: the bytes exactly as they came.
+    let given = f
+        .store
+        .upload(UploadRequest::bytes("clip4.mp4", original.clone()).as_given())
+        .await
+        .unwrap();
+    assert_eq!(given.id, MediaId::for_bytes(&original));
 }

@@ -8,11 +8,12 @@ use crate::{jpeg_scaled, Pixels, ThumbError, ThumbnailOptions};
 
 /// What the magic bytes say.
 pub(crate) fn sniff(bytes: &[u8]) -> Result<&'static str, ThumbError> {
-    let mime = media_core::sniff_mime(bytes, "");
-    match mime {
-        "image/jpeg" | "image/png" | "image/gif" | "image/webp" => Ok(mime),
-        "image/heic" | "image/avif" => Err(ThumbError::Unsupported(format!(
-            "{mime} is not supported (convert to JPEG or WebP first)"
+    use media_format::Format;
+    match Format::sniff(bytes) {
+        Some(f @ (Format::Jpeg | Format::Png | Format::Gif | Format::Webp)) => Ok(f.mime()),
+        Some(f @ (Format::Heic | Format::Avif)) => Err(ThumbError::Unsupported(format!(
+            "{} is not supported (convert to JPEG or WebP first)",
+            f.mime()
         ))),
         _ if bytes.is_empty() => Err(ThumbError::Corrupt("empty input".into())),
         _ => Err(ThumbError::Unsupported(

@@ -33,6 +33,22 @@ pub enum ThumbError {
     Io(#[source] std::io::Error),
 }
 
+impl From<media_format::FormatError> for ThumbError {
+    fn from(e: media_format::FormatError) -> Self {
+        use media_format::FormatError as F;
+        match e {
+            F::Io(e) => ThumbError::Io(e),
+            F::TooLarge(limit) => ThumbError::TooLarge {
+                width: 0,
+                height: 0,
+                limit,
+            },
+            F::Unsupported(what) => ThumbError::Unsupported(what.to_owned()),
+            other => ThumbError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 impl From<ThumbError> for MediaError {
     fn from(e: ThumbError) -> Self {
         let kind = match &e {

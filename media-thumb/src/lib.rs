@@ -16,7 +16,7 @@
 //! [`ThumbError::Unsupported`]. Outputs: WebP (default, lossy) or JPEG, one or more sizes from
 //! one decode, plus the source dimensions and a BlurHash placeholder.
 //!
-//! Videos: [`make_poster_from_file`] reads an MP4/MOV's index ([`mp4`]) for the codec, size,
+//! Videos: [`make_poster_from_file`] reads an MP4/MOV's index (`media_format::isobmff::track`) for the codec, size,
 //! rotation and duration, and with the feature `video` decodes the first H.264 key frame
 //! (OpenH264) into the same thumbnails, upright. Other codecs get a reason instead.
 //!
@@ -39,11 +39,11 @@
 mod decode;
 mod error;
 mod jpeg_scaled;
-pub mod mp4;
 mod thumbnailer;
 mod video;
 
 pub use error::ThumbError;
+pub use media_format::isobmff::track::VideoTrack;
 pub use thumbnailer::MediaThumbnailer;
 pub use video::{make_poster_from_file, VideoPoster};
 

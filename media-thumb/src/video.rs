@@ -6,8 +6,8 @@
 use std::fs::File;
 use std::path::Path;
 
-use crate::mp4::{self, VideoTrack};
 use crate::{ThumbError, ThumbnailOptions, Thumbnails};
+use media_format::isobmff::track::{self, VideoTrack};
 
 /// What [`make_poster_from_file`] learned about a video.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub fn make_poster_from_file(
 ) -> Result<Option<VideoPoster>, ThumbError> {
     options.validate()?;
     let mut file = File::open(path).map_err(ThumbError::Io)?;
-    let Some(track) = mp4::first_video_track(&mut file)? else {
+    let Some(track) = track::first_video_track(&mut file)? else {
         return Ok(None);
     };
     let (thumbnails, no_poster) = match poster(&mut file, &track, options) {
@@ -68,7 +68,7 @@ fn poster(
             "video frame of {w}×{h} exceeds the thumbnail limits"
         ));
     }
-    let stream = mp4::annex_b(file, frame).map_err(|e| e.to_string())?;
+    let stream = track::annex_b(file, frame).map_err(|e| e.to_string())?;
     let px = decode_key_frame(&stream, track)?;
     // The decoder is C code fed hostile input; the Rust side of the pipeline still must not
     // take the upload down with a panic.

@@ -47,7 +47,7 @@ impl BlobHost for MediaStore {
             .for_blossom()
             .expect_sha256(blob.expected)
             .with_max_size(blob.max_size)
-            .with_metadata_policy(media_privacy::MetadataPolicy::Keep);
+            .as_given();
         if let Some(mime) = blob.mime {
             request = request.with_mime(mime);
         }

@@ -51,6 +51,7 @@ pub struct UploadRequest {
     pub(crate) expected: Option<MediaId>,
     pub(crate) max_size: Option<u64>,
     pub(crate) metadata: Option<media_privacy::MetadataPolicy>,
+    pub(crate) faststart: Option<bool>,
     pub(crate) recipients: Vec<media_privacy::Recipient>,
     pub(crate) already_age: bool,
     pub(crate) share_p2p: Option<bool>,
@@ -98,6 +99,7 @@ impl UploadRequest {
             expected: None,
             max_size: None,
             metadata: None,
+            faststart: None,
             recipients: Vec::new(),
             already_age: false,
             owner: crate::state::ownership::Owner::Node,
@@ -114,11 +116,29 @@ impl UploadRequest {
     }
 
     /// What to do with metadata in this photo or video (default: the store's policy, which
-    /// defaults to stripping it). `Keep` stores the bytes exactly as given.
+    /// defaults to stripping it). `Keep` leaves the metadata; see [`Self::as_given`] for
+    /// bytes stored exactly as given.
     #[must_use]
     pub fn with_metadata_policy(mut self, policy: media_privacy::MetadataPolicy) -> Self {
         self.metadata = Some(policy);
         self
+    }
+
+    /// Whether an MP4/MOV whose index follows its samples is remuxed so that playback starts
+    /// at once (default: the store's setting, on). Lossless, but the stored bytes, and so
+    /// the id, differ from the input's.
+    #[must_use]
+    pub fn with_faststart(mut self, remux: bool) -> Self {
+        self.faststart = Some(remux);
+        self
+    }
+
+    /// Store the bytes exactly as given: no metadata removed, no remux; the id is the
+    /// SHA-256 of the input (protocols where the client names the hash need this).
+    #[must_use]
+    pub fn as_given(self) -> Self {
+        self.with_metadata_policy(media_privacy::MetadataPolicy::Keep)
+            .with_faststart(false)
     }
 
     /// Private media: encrypt to `recipients` (age, X25519) before anything is stored.

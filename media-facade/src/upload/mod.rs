@@ -87,12 +87,15 @@ async fn upload_steps(
     }
     // Before any store sees a byte: metadata removed (or refused) as the policy says. The id
     // is then the SHA-256 of the cleaned bytes, the ones actually stored.
-    let policy = if request.already_age {
-        media_privacy::MetadataPolicy::Keep
+    let (policy, faststart) = if request.already_age {
+        (media_privacy::MetadataPolicy::Keep, false)
     } else {
-        request.metadata.unwrap_or(inner.settings.metadata_policy)
+        (
+            request.metadata.unwrap_or(inner.settings.metadata_policy),
+            request.faststart.unwrap_or(inner.settings.faststart),
+        )
     };
-    let mut ingested = crate::upload::rewrite::apply(policy, ingested).await?;
+    let mut ingested = crate::upload::rewrite::apply(policy, faststart, ingested).await?;
     let private = request.already_age || !request.recipients.is_empty();
     // Stores that ask more than this upload did; private media is ciphertext, which carries
     // nothing to find.

@@ -3,14 +3,22 @@
 //! [`MetadataPolicy`] says, before any store receives a byte.
 
 use media_core::{digest_copy, MediaError, Operation};
-use media_privacy::strip::{inspect, strip_in_place};
-use media_privacy::{MetadataPolicy, StripError};
+use media_format::strip::{inspect, strip_in_place};
+use media_format::{FaststartError, FormatError};
+use media_privacy::MetadataPolicy;
 
 use crate::upload::ingest::Ingested;
 
-fn refused(e: StripError) -> MediaError {
+fn refused(e: FormatError) -> MediaError {
     match e {
-        StripError::Io(e) => MediaError::io(Operation::Ingest, "removing metadata", e),
+        FormatError::Io(e) => MediaError::io(Operation::Ingest, "removing metadata", e),
+        other => MediaError::invalid_input(Operation::Ingest, other.to_string()),
+    }
+}
+
+fn not_remuxed(e: FaststartError) -> MediaError {
+    match e {
+        FaststartError::Io(e) => MediaError::io(Operation::Ingest, "remuxing to faststart", e),
         other => MediaError::invalid_input(Operation::Ingest, other.to_string()),
     }
 }
@@ -19,6 +27,7 @@ fn refused(e: StripError) -> MediaError {
 /// the id is the SHA-256 of what is stored. On error the staged file goes with `ingested`.
 pub(crate) async fn apply(
     policy: MetadataPolicy,
+    faststart: bool,
     mut ingested: Ingested,
 ) -> Result<Ingested, MediaError> {
     tokio::task::spawn_blocking(move || -> Result<Ingested, MediaError> {
@@ -44,16 +53,15 @@ pub(crate) async fn apply(
                 }
             }
         };
-        // Video that starts at once: `moov` in front of the samples (lossless). `keep` stores
-        // the bytes exactly as they came (Blossom's `/upload` needs its hash to hold).
-        let remuxed = if policy == MetadataPolicy::Keep {
-            None
+        // Video that starts at once: `moov` in front of the samples (lossless). A delivery
+        // rewrite with its own switch: off for bytes stored as given (Blossom's `/upload`
+        // needs its hash to hold).
+        let remuxed = if faststart {
+            ingested
+                .staged
+                .rewrite("faststart", media_format::faststart_to, not_remuxed)?
         } else {
-            ingested.staged.rewrite(
-                "faststart",
-                |input, out| media_privacy::faststart::faststart_to(input, out),
-                refused,
-            )?
+            None
         };
         let remuxed_too = remuxed.is_some();
         let digests = match remuxed {

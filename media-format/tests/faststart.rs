@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use media_core::testing::have_ffmpeg;
-use media_privacy::faststart::faststart_in_place;
+use media_format::faststart_in_place;
 
 fn ffmpeg(args: &[&str]) -> String {
     String::from_utf8_lossy(&media_core::testing::ffmpeg(args)).into_owned()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use media_privacy::strip::{inspect, strip_in_place};
+use media_format::strip::{inspect, strip_in_place};
 
 /// `exiftool`, or the install hint (unless skipping was chosen with MEDIA_SKIP_INTEROP).
 fn exiftool() -> Option<PathBuf> {
@@ -276,7 +276,7 @@ fn truncated_and_malformed_files_give_typed_errors() {
     std::fs::write(&path, [0xFF, 0xD8, 0xFF, 0xE1, 0x10, 0x00, b'E', b'x']).unwrap();
     assert!(matches!(
         strip_in_place(&path),
-        Err(media_privacy::StripError::Malformed(_))
+        Err(media_format::FormatError::Malformed(_))
     ));
     // Unchanged on failure.
     assert_eq!(std::fs::read(&path).unwrap().len(), 8);

@@ -1,0 +1,316 @@
+//! MP4/MOV metadata removal, in place, without moving a byte: metadata boxes become `free`
+//! boxes of the same size with zeroed bodies, and the samples of timed-metadata tracks (GoPro
+//! `gpmd` GPS, `camm` camera motion, Apple `mebx`, any `meta` track) are zeroed where they lie
+//! in `mdat`. Every chunk offset stays valid; players skip `free` and zeroed metadata.
+//!
+//! The `moov` is read into memory (at most [`MAX_MOOV`]) and walked with [`walk`]; the
+//! samples are read and zeroed 64 KiB at a time, never more bytes in all than the file has.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use super::{be32, be64, path, read_body, walk, BoxHeader, TopLevel, MAX_MOOV};
+use crate::error::{malformed, FormatError};
+use crate::strip::StripReport;
+use crate::Format;
+
+/// The XMP `uuid` box's extended type.
+const XMP_UUID: [u8; 16] = [
+    0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC,
+];
+
+/// Largest metadata box outside `moov` read into memory to look for a location (a larger one
+/// counts as having one, and is zeroed all the same).
+const MAX_SCANNED_BOX: u64 = 16 << 20;
+
+/// What in a metadata box says "location": QuickTime `©xyz`, the `mdta` key
+/// `com.apple.quicktime.location.ISO6709`, exiftool's `GPSCoordinates`.
+const LOCATION_MARKS: &[&[u8]] = &[b"\xA9xyz", b"location.ISO6709", b"GPSCoordinates"];
+
+/// Containers inside `moov` gone through to reach tracks and their tables.
+const CONTAINERS: &[&[u8; 4]] = &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"];
+
+/// Sample entry types of timed metadata that carries where the camera was.
+const LOCATION_ENTRIES: &[&[u8; 4]] = &[b"gpmd", b"camm"];
+/// Handler types of timed-metadata tracks.
+const METADATA_HANDLERS: &[&[u8; 4]] = &[b"meta", b"camm"];
+
+/// Inspect (`write: false`) or scrub the MP4/MOV at `path`.
+pub(crate) fn scrub(path: &Path, write: bool) -> Result<StripReport, FormatError> {
+    let mut file = if write {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?
+    } else {
+        File::open(path)?
+    };
+    let report = scrub_file(&mut file, write)?;
+    if write && report.changed() {
+        file.sync_all()?;
+    }
+    Ok(report)
+}
+
+/// What `write` does to a file: nothing (inspect) or the patches.
+pub(crate) fn scrub_file<F: Read + Write + Seek>(
+    file: &mut F,
+    write: bool,
+) -> Result<StripReport, FormatError> {
+    let mut report = StripReport::new(Format::Mp4);
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut top = TopLevel::new(len);
+    while let Some(header) = top.next(file)? {
+        if is_metadata_box(file, &header)? {
+            let body = header.body();
+            if body.end - body.start <= MAX_SCANNED_BOX {
+                let data = read_body(file, &header, MAX_SCANNED_BOX)?;
+                report.had_location |= has_location_mark(&data);
+            } else {
+                report.had_location = true;
+            }
+            report.remove(&metadata_name(&header));
+            if write {
+                file.seek(SeekFrom::Start(header.offset + 4))?;
+                file.write_all(b"free")?;
+                zero(file, body.start, body.end - body.start)?;
+            }
+        } else if &header.kind == b"moov" {
+            let mut moov = read_body(file, &header, MAX_MOOV)?;
+            if scrub_moov(&mut moov, file, len, write, &mut report)? && write {
+                file.seek(SeekFrom::Start(header.body().start))?;
+                file.write_all(&moov)?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// `udta`, `meta` or an XMP `uuid` box (at the top level, in `moov` or in a track).
+fn is_metadata_box<F: Read + Seek + ?Sized>(
+    file: &mut F,
+    header: &BoxHeader,
+) -> Result<bool, FormatError> {
+    Ok(match &header.kind {
+        b"udta" | b"meta" => true,
+        b"uuid" => {
+            let mut ext = [0u8; 16];
+            file.seek(SeekFrom::Start(header.body().start))?;
+            crate::io::read_up_to(file, &mut ext)? == 16 && ext == XMP_UUID
+        }
+        _ => false,
+    })
+}
+
+fn metadata_name(header: &BoxHeader) -> String {
+    if &header.kind == b"uuid" {
+        "XMP".to_owned()
+    } else {
+        header.name()
+    }
+}
+
+fn has_location_mark(data: &[u8]) -> bool {
+    LOCATION_MARKS
+        .iter()
+        .any(|mark| data.windows(mark.len()).any(|w| w == *mark))
+}
+
+/// Blank the metadata boxes of `moov` (its body, in memory) and zero the samples of its
+/// timed-metadata tracks in `file`. Whether `moov` changed.
+fn scrub_moov<F: Read + Write + Seek>(
+    moov: &mut [u8],
+    file: &mut F,
+    len: u64,
+    write: bool,
+    report: &mut StripReport,
+) -> Result<bool, FormatError> {
+    let boxes = walk(moov, |k| CONTAINERS.contains(&k))?;
+    let mut changed = false;
+    // Depth 0: in moov; 1: in a track. Deeper `meta` boxes (inside a sample entry) describe
+    // the samples and are left alone.
+    for (depth, header) in &boxes {
+        let metadata = match &header.kind {
+            b"udta" | b"meta" => *depth <= 1,
+            b"uuid" => moov
+                .get(header.body().start as usize..)
+                .is_some_and(|b| b.starts_with(&XMP_UUID)),
+            _ => false,
+        };
+        if !metadata {
+            continue;
+        }
+        let body = header.body().start as usize..header.end() as usize;
+        report.had_location |= has_location_mark(&moov[body.clone()]);
+        report.remove(&metadata_name(header));
+        let at = header.offset as usize;
+        moov[at + 4..at + 8].copy_from_slice(b"free");
+        moov[body].fill(0);
+        changed = true;
+    }
+    for (depth, header) in &boxes {
+        if *depth == 0 && &header.kind == b"trak" {
+            let trak = &moov[header.body().start as usize..header.end() as usize];
+            timed_metadata(trak, file, len, write, report)?;
+        }
+    }
+    Ok(changed)
+}
+
+/// When `trak` is a timed-metadata track, zero its samples in `file`.
+fn timed_metadata<F: Read + Write + Seek>(
+    trak: &[u8],
+    file: &mut F,
+    len: u64,
+    write: bool,
+    report: &mut StripReport,
+) -> Result<(), FormatError> {
+    let handler = path(trak, &[b"mdia", b"hdlr"])?
+        .and_then(|h| h.get(8..12))
+        .and_then(|h| <[u8; 4]>::try_from(h).ok());
+    let Some(stbl) = path(trak, &[b"mdia", b"minf", b"stbl"])? else {
+        return Ok(());
+    };
+    let stsd = super::find(stbl, b"stsd")?;
+    let entry = stsd
+        .and_then(|s| s.get(8..))
+        .map(|s| super::boxes(s).next())
+        .and_then(|e| e.and_then(Result::ok))
+        .map(|e| e.header.kind);
+    let by_entry = entry.is_some_and(|e| LOCATION_ENTRIES.contains(&&e) || &e == b"mebx");
+    let by_handler = handler.is_some_and(|h| METADATA_HANDLERS.contains(&&h));
+    if !by_entry && !by_handler {
+        return Ok(());
+    }
+    let name = entry.map_or_else(
+        || "timed metadata".to_owned(),
+        |e| String::from_utf8_lossy(&e).trim_end().to_owned(),
+    );
+    // GPS and camera motion always tell where; Apple's `mebx` when its keys name a location;
+    // any other metadata track counts as telling, to be safe under `reject`.
+    let location = match entry {
+        Some(e) if &e == b"mebx" => contains(stsd, b"location"),
+        _ => true,
+    };
+    let mut found = false;
+    for chunk in chunks(stbl, len)? {
+        let (offset, size) = chunk?;
+        found |= zero_if_set(file, offset, size, write)?;
+    }
+    if found {
+        report.had_location |= location;
+        report.remove(&name);
+    }
+    Ok(())
+}
+
+fn contains(data: Option<&[u8]>, needle: &[u8]) -> bool {
+    data.is_some_and(|d| d.windows(needle.len()).any(|w| w == needle))
+}
+
+/// The chunks of a sample table as `(offset, size)` in the file, from `stsc`, `stsz` and
+/// `stco`/`co64`; each checked to lie in a file of `len` bytes, and all together no longer
+/// than the file (overlapping chunks are refused: they would make the work grow past the
+/// input). Lazy: nothing is collected.
+fn chunks(
+    stbl: &[u8],
+    len: u64,
+) -> Result<impl Iterator<Item = Result<(u64, u64), FormatError>> + '_, FormatError> {
+    let stsc = super::find(stbl, b"stsc")?.ok_or_else(|| malformed("a track without stsc"))?;
+    let stsz = super::find(stbl, b"stsz")?.ok_or_else(|| malformed("a track without stsz"))?;
+    let (offsets, wide) = match (super::find(stbl, b"stco")?, super::find(stbl, b"co64")?) {
+        (Some(t), _) => (t, false),
+        (None, Some(t)) => (t, true),
+        (None, None) => return Err(malformed("a track without stco or co64")),
+    };
+    let chunk_count = u64::from(be32(offsets, 4)?);
+    let runs = u64::from(be32(stsc, 4)?);
+    let fixed = u64::from(be32(stsz, 4)?);
+    let samples = u64::from(be32(stsz, 8)?);
+    let mut chunk = 0u64;
+    let mut run = 0u64;
+    let mut sample = 0u64;
+    let mut total = 0u64;
+    Ok(std::iter::from_fn(move || {
+        if chunk >= chunk_count {
+            return None;
+        }
+        let step = (|| {
+            // The run this chunk (1-based `chunk + 1`) falls in.
+            while run + 1 < runs && u64::from(be32(stsc, 8 + 12 * (run as usize + 1))?) <= chunk + 1
+            {
+                run += 1;
+            }
+            let per_chunk = u64::from(be32(stsc, 12 + 12 * run as usize)?);
+            let offset = if wide {
+                be64(offsets, 8 + 8 * chunk as usize)?
+            } else {
+                u64::from(be32(offsets, 8 + 4 * chunk as usize)?)
+            };
+            if sample.saturating_add(per_chunk) > samples {
+                return Err(malformed("a sample table lists more samples than stsz"));
+            }
+            let size = if fixed != 0 {
+                fixed.saturating_mul(per_chunk)
+            } else {
+                let mut size = 0u64;
+                for s in sample..sample + per_chunk {
+                    size += u64::from(be32(stsz, 12 + 4 * s as usize)?);
+                }
+                size
+            };
+            sample += per_chunk;
+            total = total.saturating_add(size);
+            if offset.checked_add(size).is_none_or(|end| end > len) || total > len {
+                return Err(malformed("a chunk of samples lies outside the file"));
+            }
+            chunk += 1;
+            Ok((offset, size))
+        })();
+        if step.is_err() {
+            chunk = chunk_count;
+        }
+        Some(step)
+    }))
+}
+
+/// Whether `offset..offset + size` holds a byte other than zero; if so and `write`, zero it.
+fn zero_if_set<F: Read + Write + Seek>(
+    file: &mut F,
+    offset: u64,
+    size: u64,
+    write: bool,
+) -> Result<bool, FormatError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = offset;
+    let end = offset + size;
+    let mut set = false;
+    while at < end {
+        let k = (end - at).min(buf.len() as u64) as usize;
+        file.seek(SeekFrom::Start(at))?;
+        crate::io::fill(file, &mut buf[..k], "a metadata sample")?;
+        if buf[..k].iter().any(|&b| b != 0) {
+            set = true;
+            break;
+        }
+        at += k as u64;
+    }
+    if set && write {
+        zero(file, offset, size)?;
+    }
+    Ok(set)
+}
+
+/// Write `n` zero bytes at `at`.
+fn zero<F: Write + Seek + ?Sized>(file: &mut F, at: u64, n: u64) -> Result<(), FormatError> {
+    file.seek(SeekFrom::Start(at))?;
+    let zeros = [0u8; 64 * 1024];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..k])?;
+        left -= k as u64;
+    }
+    Ok(())
+}
