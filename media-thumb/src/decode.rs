@@ -52,6 +52,7 @@ pub(crate) fn decode(
 ) -> Result<Pixels, ThumbError> {
     match sniff(bytes)? {
         "image/jpeg" => decode_jpeg(bytes, target, options),
+        "image/png" => decode_png(bytes, target, options),
         mime => decode_other(bytes, mime, options),
     }
 }
@@ -154,6 +155,132 @@ fn decode_jpeg(
         source_width: sw,
         source_height: sh,
         source_mime: "image/jpeg",
+    })
+}
+
+/// EXIF orientation (1–8) from a raw TIFF block (PNG `eXIf`), 1 when absent or unreadable.
+fn tiff_orientation(tiff: &[u8]) -> u8 {
+    let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {
+        return 1;
+    };
+    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .and_then(|v| u8::try_from(v).ok())
+        .filter(|v| (1..=8).contains(v))
+        .unwrap_or(1)
+}
+
+/// PNG, scaled on load: rows are decoded one at a time and box-averaged straight into an
+/// image of at most twice the target size, so memory is a row plus the small image whatever
+/// the PNG's size (a 14 000² PNG of a few hundred KB once took about 1 GB here). Interlaced
+/// PNGs (rare for photos) go through the full decoder under [`ThumbnailOptions::max_alloc`].
+fn decode_png(bytes: &[u8], target: u32, options: &ThumbnailOptions) -> Result<Pixels, ThumbError> {
+    let corrupt = |e: png::DecodingError| match e {
+        png::DecodingError::LimitsExceeded => ThumbError::TooLarge {
+            width: 0,
+            height: 0,
+            limit: format!("{} bytes of decoder memory", options.max_alloc),
+        },
+        other => ThumbError::Corrupt(other.to_string()),
+    };
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    decoder.set_limits(png::Limits {
+        bytes: usize::try_from(options.max_alloc).unwrap_or(usize::MAX),
+    });
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let info = reader.info();
+    let (sw, sh) = (info.width, info.height);
+    check_size(sw, sh, options)?;
+    if info.interlaced {
+        return decode_other(bytes, "image/png", options);
+    }
+    let orientation = info.exif_metadata.as_deref().map_or(1, tiff_orientation);
+    let channels = match reader.output_color_type().0 {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb | png::ColorType::Indexed => 3,
+        png::ColorType::Rgba => 4,
+    };
+    let alpha = channels % 2 == 0;
+    let out_channels = if alpha { 4 } else { 3 };
+    // The decoded image: the source when it is small, else at most twice the target.
+    let want = u64::from(target) * 2;
+    let long = u64::from(sw.max(sh));
+    let (dw, dh) = if long > want {
+        (
+            ((u64::from(sw) * want) / long).max(1) as u32,
+            ((u64::from(sh) * want) / long).max(1) as u32,
+        )
+    } else {
+        (sw, sh)
+    };
+    let (dwu, dhu) = (dw as usize, dh as usize);
+    let cell_x: Vec<usize> = (0..u64::from(sw))
+        .map(|x| (x * u64::from(dw) / u64::from(sw)) as usize)
+        .collect();
+    let mut sums = vec![0u64; dwu * dhu * out_channels];
+    let mut row_count = vec![0u64; dhu];
+    let mut y = 0u64;
+    while let Some(row) = reader.next_row().map_err(corrupt)? {
+        if y >= u64::from(sh) {
+            break;
+        }
+        let cy = (y * u64::from(dh) / u64::from(sh)) as usize;
+        row_count[cy] += 1;
+        let line = &mut sums[cy * dwu * out_channels..(cy + 1) * dwu * out_channels];
+        for (x, px) in row
+            .data()
+            .chunks_exact(channels)
+            .take(sw as usize)
+            .enumerate()
+        {
+            let cell = &mut line[cell_x[x] * out_channels..(cell_x[x] + 1) * out_channels];
+            let (rgb, a) = match channels {
+                1 => ([px[0]; 3], 255),
+                2 => ([px[0]; 3], px[1]),
+                3 => ([px[0], px[1], px[2]], 255),
+                _ => ([px[0], px[1], px[2]], px[3]),
+            };
+            for c in 0..3 {
+                cell[c] += u64::from(rgb[c]);
+            }
+            if alpha {
+                cell[3] += u64::from(a);
+            }
+        }
+        y += 1;
+    }
+    if y < u64::from(sh) {
+        return Err(ThumbError::Corrupt(format!(
+            "PNG ends after {y} of its {sh} rows"
+        )));
+    }
+    let mut col_count = vec![0u64; dwu];
+    for &cx in &cell_x {
+        col_count[cx] += 1;
+    }
+    let mut data = Vec::with_capacity(dwu * dhu * out_channels);
+    for (cy, rows) in row_count.iter().enumerate() {
+        for (cx, cols) in col_count.iter().enumerate() {
+            let n = (rows * cols).max(1);
+            let at = (cy * dwu + cx) * out_channels;
+            data.extend(
+                sums[at..at + out_channels]
+                    .iter()
+                    .map(|&v| ((v + n / 2) / n) as u8),
+            );
+        }
+    }
+    Ok(Pixels {
+        width: dw,
+        height: dh,
+        alpha,
+        data,
+        orientation,
+        source_width: sw,
+        source_height: sh,
+        source_mime: "image/png",
     })
 }
 

@@ -100,7 +100,9 @@ pub struct ThumbnailOptions {
     pub max_dimension: u32,
     /// Largest accepted pixel count (default 200 megapixels).
     pub max_pixels: u64,
-    /// Largest decoder allocation in bytes (default 512 MiB).
+    /// Largest decoder allocation in bytes (default 64 MiB). JPEGs and PNGs are scaled on
+    /// load and need a fraction of it; formats decoded whole (WebP, GIF, progressive JPEG,
+    /// interlaced PNG) are refused above it (a 16-megapixel RGBA WebP fits).
     pub max_alloc: u64,
     /// Compute a BlurHash placeholder (default on).
     pub blurhash: bool,
@@ -114,7 +116,7 @@ impl Default for ThumbnailOptions {
             quality: 80,
             max_dimension: 30_000,
             max_pixels: 200_000_000,
-            max_alloc: 512 << 20,
+            max_alloc: 64 << 20,
             blurhash: true,
         }
     }

@@ -216,6 +216,36 @@ fn every_supported_input_format() {
     }
 }
 
+/// PNGs are scaled on load (rows box-averaged as they are decoded): the result matches the
+/// image crate's full decode resized, in size, colour and alpha.
+#[test]
+fn png_scaled_on_load_matches_a_full_decode() {
+    let rgba = RgbaImage::from_fn(1000, 700, |x, y| {
+        Rgba([
+            (x / 4) as u8,
+            (y / 3) as u8,
+            ((x + y) / 7) as u8,
+            255 - (y / 3) as u8,
+        ])
+    });
+    let bytes = png_rgba(&rgba);
+    let thumbs = make_thumbnails(&bytes, &opts(100)).unwrap();
+    assert_eq!((thumbs.width, thumbs.height), (1000, 700));
+    let ours = decode(&thumbs.variants[0].bytes).to_rgba8();
+    assert_eq!(ours.dimensions(), (100, 70));
+    let reference = DynamicImage::ImageRgba8(rgba)
+        .resize_exact(100, 70, image::imageops::FilterType::Triangle)
+        .to_rgba8();
+    let diff: u64 = ours
+        .as_raw()
+        .iter()
+        .zip(reference.as_raw())
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = diff as f64 / ours.as_raw().len() as f64;
+    assert!(mean < 6.0, "mean difference {mean:.2} per channel");
+}
+
 #[test]
 fn heic_avif_and_unknown_bytes_are_unsupported() {
     let mut heic = vec![0, 0, 0, 24];

@@ -193,6 +193,11 @@ fn timed_metadata<F: Read + Write + Seek>(
         Some(e) if &e == b"mebx" => contains(stsd, b"location"),
         _ => true,
     };
+    // The table is checked whole before a byte is written: a file refused half-way would
+    // otherwise be left half-scrubbed.
+    for chunk in chunks(stbl, len)? {
+        chunk?;
+    }
     let mut found = false;
     for chunk in chunks(stbl, len)? {
         let (offset, size) = chunk?;
@@ -313,4 +318,101 @@ fn zero<F: Write + Seek + ?Sized>(file: &mut F, at: u64, n: u64) -> Result<(), F
         left -= k as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bx;
+    use crate::strip::strip_bytes;
+
+    fn full(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        bx(kind, &[&[0u8, 0, 0, 0][..], payload].concat())
+    }
+
+    fn be(values: &[u32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    /// `ftyp`, an `mdat` of two samples, and a `moov` with one track of `handler` whose
+    /// sample entry is `entry` (with `entry_body`); chunk offsets in `co64` when `wide`.
+    fn clip(handler: &[u8; 4], entry: &[u8; 4], entry_body: &[u8], wide: bool) -> Vec<u8> {
+        let ftyp = bx(b"ftyp", b"isom\0\0\0\0isom");
+        let samples = [b"SAMPLE-ONE".to_vec(), b"SAMPLE-2".to_vec()];
+        let first = (ftyp.len() + 8) as u32;
+        let mdat = bx(b"mdat", &samples.concat());
+        let hdlr = full(b"hdlr", &[&[0u8; 4][..], handler, &[0; 12], b"\0"].concat());
+        let stsd = full(b"stsd", &[be(&[1]), bx(entry, entry_body)].concat());
+        let stsc = full(b"stsc", &be(&[1, 1, 1, 1]));
+        let stsz = full(b"stsz", &be(&[0, 2, 10, 8]));
+        let offsets = if wide {
+            full(b"co64", &[be(&[2, 0, first, 0, first + 10])].concat())
+        } else {
+            full(b"stco", &be(&[2, first, first + 10]))
+        };
+        let stbl = bx(b"stbl", &[stsd, stsc, stsz, offsets].concat());
+        let trak = bx(b"trak", &bx(b"mdia", &[hdlr, bx(b"minf", &stbl)].concat()));
+        [ftyp, mdat, bx(b"moov", &trak)].concat()
+    }
+
+    #[test]
+    fn camera_motion_and_apple_location_tracks_are_zeroed_and_reported() {
+        for (handler, entry, body, wide, location) in [
+            (b"camm", b"camm", &b""[..], false, true),
+            (
+                b"meta",
+                b"mebx",
+                &b"keyd mdtacom.apple.quicktime.location.ISO6709"[..],
+                true,
+                true,
+            ),
+            (
+                b"meta",
+                b"mebx",
+                &b"keyd mdtacom.apple.quicktime.live-photo.info"[..],
+                false,
+                false,
+            ),
+        ] {
+            let original = clip(handler, entry, body, wide);
+            let (report, cleaned) = strip_bytes(&original).unwrap();
+            let name = String::from_utf8_lossy(entry).into_owned();
+            assert_eq!(report.removed, vec![name.clone()], "{name}");
+            assert_eq!(report.had_location, location, "{name}");
+            assert_eq!(cleaned.len(), original.len());
+            let at = original
+                .windows(10)
+                .position(|w| w == b"SAMPLE-ONE")
+                .unwrap();
+            assert!(cleaned[at..at + 18].iter().all(|&b| b == 0), "{name}");
+            assert_eq!(cleaned[..at], original[..at]);
+            assert_eq!(cleaned[at + 18..], original[at + 18..]);
+            let (again, same) = strip_bytes(&cleaned).unwrap();
+            assert!(!again.changed() && !again.had_location, "{name}: {again:?}");
+            assert_eq!(same, cleaned);
+        }
+        // A video track is not metadata: nothing changes.
+        let video = clip(b"vide", b"avc1", &[0; 78], false);
+        let (report, same) = strip_bytes(&video).unwrap();
+        assert!(!report.changed(), "{report:?}");
+        assert_eq!(same, video);
+    }
+
+    #[test]
+    fn chunks_that_overlap_past_the_file_size_are_refused_not_read_again_and_again() {
+        // 1000 chunks all pointing at the same 100 000 sample bytes.
+        let ftyp = bx(b"ftyp", b"isom\0\0\0\0isom");
+        let first = (ftyp.len() + 8) as u32;
+        let mdat = bx(b"mdat", &vec![7u8; 100_000]);
+        let hdlr = full(b"hdlr", &[&[0u8; 4][..], b"meta", &[0; 12], b"\0"].concat());
+        let stsd = full(b"stsd", &[be(&[1]), bx(b"gpmd", &[])].concat());
+        let stsc = full(b"stsc", &be(&[1, 1, 1, 1]));
+        let stsz = full(b"stsz", &be(&[100_000, 1000]));
+        let mut stco = be(&[1000]);
+        stco.extend(std::iter::repeat_n(first.to_be_bytes(), 1000).flatten());
+        let stbl = bx(b"stbl", &[stsd, stsc, stsz, full(b"stco", &stco)].concat());
+        let trak = bx(b"trak", &bx(b"mdia", &[hdlr, bx(b"minf", &stbl)].concat()));
+        let file = [ftyp, mdat, bx(b"moov", &trak)].concat();
+        let err = strip_bytes(&file).unwrap_err();
+        assert!(err.to_string().contains("outside the file"), "{err}");
+    }
 }

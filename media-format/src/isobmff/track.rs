@@ -24,6 +24,11 @@ fn corrupt(what: impl Into<String>) -> FormatError {
 /// in the index), or `None` when the file is not an MP4/MOV.
 fn read_moov(file: &mut File) -> Result<Option<(Vec<u8>, bool)>, FormatError> {
     let len = file.metadata()?.len();
+    let mut head = [0u8; 8];
+    file.seek(SeekFrom::Start(0))?;
+    if crate::io::read_up_to(file, &mut head)? < 8 || &head[4..8] != b"ftyp" {
+        return Ok(None);
+    }
     let mut top = TopLevel::new(len);
     let mut saw_ftyp = false;
     let mut fragmented = false;

@@ -1,0 +1,62 @@
+//! The security review's finding 8: a 14 100² 16-bit grey PNG of a few hundred KB decoded to
+//! about 1 GB in the node. PNGs are now scaled on load, row by row: this one (its own test
+//! binary, so the process's peak memory is its own) is thumbnailed correctly while the peak
+//! resident memory grows by far less than one full-size copy would take.
+
+use media_thumb::{make_thumbnails, ThumbnailOptions};
+
+/// Peak resident memory of this process, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// A `side`² 16-bit grey PNG: white in the top-left quarter, black elsewhere, streamed.
+fn bomb(side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let half = (side / 2) as usize;
+    let mut row = vec![0u8; side as usize * 2];
+    for y in 0..side as usize {
+        row.fill(0);
+        if y < half {
+            row[..half * 2].fill(0xFF);
+        }
+        std::io::Write::write_all(&mut stream, &row).unwrap();
+    }
+    stream.finish().unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[test]
+fn a_png_that_decodes_to_a_gigabyte_is_thumbnailed_from_its_rows() {
+    let bytes = bomb(14_100);
+    assert!(
+        bytes.len() < 4 << 20,
+        "the bomb is small: {} bytes",
+        bytes.len()
+    );
+    let before = peak_rss_kib();
+    let thumbs = make_thumbnails(&bytes, &ThumbnailOptions::default().with_sizes(&[64]))
+        .expect("a PNG within the pixel limit is thumbnailed");
+    let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+    assert_eq!((thumbs.width, thumbs.height), (14_100, 14_100));
+    let v = &thumbs.variants[0];
+    assert_eq!((v.width, v.height), (64, 64));
+    let img = image::load_from_memory(&v.bytes).unwrap().to_luma8();
+    assert!(img.get_pixel(8, 8).0[0] > 200, "top-left is white");
+    assert!(img.get_pixel(56, 56).0[0] < 50, "bottom-right is black");
+    assert!(img.get_pixel(56, 8).0[0] < 50, "top-right is black");
+    // A full-size 8-bit RGB copy alone would be 596 MB.
+    assert!(grown_mib < 64, "peak memory grew by {grown_mib} MiB");
+}
