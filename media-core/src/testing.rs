@@ -593,3 +593,87 @@ pub fn browser_tools() -> Option<BrowserTools> {
         _ => panic!("Chromium, ffmpeg and playwright-core are required: run the tests with `cargo xtask test` (it installs Debian's chromium and ffmpeg and the npm packages), set MEDIA_NODE_DIR, MEDIA_NODE_BIN and MEDIA_CHROMIUM, or set MEDIA_SKIP_INTEROP=1 to skip the interop tests on purpose"),
     }
 }
+
+// MP4 files with GPS in a timed-metadata track, for the strippers' tests and attacks.
+
+/// An ISO-BMFF box of `kind` around `payload`.
+pub fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// A full box (version 0, no flags) of `kind` around `payload`.
+pub fn mp4_full_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    mp4_box(kind, &[&[0u8, 0, 0, 0][..], payload].concat())
+}
+
+fn be32s(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+/// One GoPro GPMF sample: a `DEVC` with a `GPS5` entry (latitude, longitude, altitude, speeds).
+pub fn gpmf_sample(i: u32) -> Vec<u8> {
+    let gps5: Vec<u8> = be32s(&[488_584_000 + i, 22_945_000 + i, 35_000, 100, 100]);
+    let mut klv = b"GPS5".to_vec();
+    klv.extend_from_slice(&[b'l', 20, 0, 1]);
+    klv.extend_from_slice(&gps5);
+    let mut devc = b"DEVC".to_vec();
+    devc.extend_from_slice(&[0, 1, 0, klv.len() as u8]);
+    devc.extend_from_slice(&klv);
+    devc
+}
+
+/// An MP4 with one GoPro `gpmd` timed-metadata track (handler `meta`) of `count` GPS
+/// samples ([`gpmf_sample`]) and nothing else: what a camera writes beside its video, and
+/// what `ffmpeg -tag:d gpmd` muxes into another file.
+pub fn gopro_mp4(count: u32) -> Vec<u8> {
+    let samples: Vec<Vec<u8>> = (0..count).map(gpmf_sample).collect();
+    let ftyp = mp4_box(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
+    let first = (ftyp.len() + 8) as u32;
+    let mdat = mp4_box(b"mdat", &samples.concat());
+    let mut mvhd = be32s(&[0, 0, 1000, 1000 * count, 0x10000]);
+    mvhd.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    mvhd.extend(be32s(&[0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000]));
+    mvhd.extend([0u8; 24]);
+    mvhd.extend(be32s(&[2]));
+    let mut tkhd_flags = vec![0u8, 0, 0, 3];
+    tkhd_flags.extend(be32s(&[0, 0, 1, 0, 1000 * count, 0, 0, 0, 0]));
+    tkhd_flags.extend(be32s(&[0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000, 0, 0]));
+    let tkhd = mp4_box(b"tkhd", &tkhd_flags);
+    let mdhd = mp4_full_box(
+        b"mdhd",
+        &[be32s(&[0, 0, 1000, 1000 * count]), vec![0x55, 0xc4, 0, 0]].concat(),
+    );
+    let hdlr = mp4_full_box(
+        b"hdlr",
+        &[&[0u8; 4][..], b"meta", &[0; 12], b"GoPro MET\0"].concat(),
+    );
+    let entry = mp4_box(b"gpmd", &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    let stsd = mp4_full_box(b"stsd", &[be32s(&[1]), entry].concat());
+    let stts = mp4_full_box(b"stts", &be32s(&[1, count, 1000]));
+    let stsc = mp4_full_box(b"stsc", &be32s(&[1, 1, 1, 1]));
+    let sizes: Vec<u32> = samples.iter().map(|s| s.len() as u32).collect();
+    let stsz = mp4_full_box(b"stsz", &[be32s(&[0, count]), be32s(&sizes)].concat());
+    let mut offsets = vec![count];
+    let mut at = first;
+    for size in &sizes {
+        offsets.push(at);
+        at += size;
+    }
+    let stco = mp4_full_box(b"stco", &be32s(&offsets));
+    let stbl = mp4_box(b"stbl", &[stsd, stts, stsc, stsz, stco].concat());
+    let dinf = mp4_box(
+        b"dinf",
+        &mp4_full_box(b"dref", &[be32s(&[1]), mp4_full_box(b"url ", &[])].concat()),
+    );
+    let minf = mp4_box(b"minf", &[mp4_full_box(b"nmhd", &[]), dinf, stbl].concat());
+    let trak = mp4_box(
+        b"trak",
+        &[tkhd, mp4_box(b"mdia", &[mdhd, hdlr, minf].concat())].concat(),
+    );
+    let moov = mp4_box(b"moov", &[mp4_full_box(b"mvhd", &mvhd), trak].concat());
+    [ftyp, mdat, moov].concat()
+}
+

@@ -6,86 +6,8 @@
 
 use std::path::Path;
 
-use media_core::testing::{ffmpeg, have_ffmpeg};
+use media_core::testing::{ffmpeg, gopro_mp4, gpmf_sample, have_ffmpeg};
 use media_format::strip::{inspect, strip_in_place};
-
-fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-    let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-    b.extend_from_slice(kind);
-    b.extend_from_slice(payload);
-    b
-}
-
-fn full(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-    bx(kind, &[&[0u8, 0, 0, 0][..], payload].concat())
-}
-
-fn be(values: &[u32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// One GPMF sample: a `DEVC` with a `GPS5` entry (latitude, longitude, altitude, speeds).
-fn gpmf_sample(i: u32) -> Vec<u8> {
-    let gps5: Vec<u8> = be(&[488_584_000 + i, 22_945_000 + i, 35_000, 100, 100]);
-    let mut klv = b"GPS5".to_vec();
-    klv.extend_from_slice(&[b'l', 20, 0, 1]);
-    klv.extend_from_slice(&gps5);
-    let mut devc = b"DEVC".to_vec();
-    devc.extend_from_slice(&[0, 1, 0, klv.len() as u8]);
-    devc.extend_from_slice(&klv);
-    devc
-}
-
-/// An MP4 with one GoPro `gpmd` track (handler `meta`) and nothing else: what `ffmpeg` then
-/// muxes beside a video.
-fn gpmd_only(path: &Path, count: u32) {
-    let samples: Vec<Vec<u8>> = (0..count).map(gpmf_sample).collect();
-    let ftyp = bx(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
-    let first = (ftyp.len() + 8) as u32;
-    let mdat = bx(b"mdat", &samples.concat());
-    let mut mvhd = be(&[0, 0, 1000, 1000 * count, 0x10000]);
-    mvhd.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    mvhd.extend(be(&[0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000]));
-    mvhd.extend([0u8; 24]);
-    mvhd.extend(be(&[2]));
-    let mut tkhd_flags = vec![0u8, 0, 0, 3];
-    tkhd_flags.extend(be(&[0, 0, 1, 0, 1000 * count, 0, 0, 0, 0]));
-    tkhd_flags.extend(be(&[0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000, 0, 0]));
-    let tkhd = bx(b"tkhd", &tkhd_flags);
-    let mdhd = full(
-        b"mdhd",
-        &[be(&[0, 0, 1000, 1000 * count]), vec![0x55, 0xc4, 0, 0]].concat(),
-    );
-    let hdlr = full(
-        b"hdlr",
-        &[&[0u8; 4][..], b"meta", &[0; 12], b"GoPro MET\0"].concat(),
-    );
-    let entry = bx(b"gpmd", &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
-    let stsd = full(b"stsd", &[be(&[1]), entry].concat());
-    let stts = full(b"stts", &be(&[1, count, 1000]));
-    let stsc = full(b"stsc", &be(&[1, 1, 1, 1]));
-    let sizes: Vec<u32> = samples.iter().map(|s| s.len() as u32).collect();
-    let stsz = full(b"stsz", &[be(&[0, count]), be(&sizes)].concat());
-    let mut offsets = vec![count];
-    let mut at = first;
-    for size in &sizes {
-        offsets.push(at);
-        at += size;
-    }
-    let stco = full(b"stco", &be(&offsets));
-    let stbl = bx(b"stbl", &[stsd, stts, stsc, stsz, stco].concat());
-    let dinf = bx(
-        b"dinf",
-        &full(b"dref", &[be(&[1]), full(b"url ", &[])].concat()),
-    );
-    let minf = bx(b"minf", &[full(b"nmhd", &[]), dinf, stbl].concat());
-    let trak = bx(
-        b"trak",
-        &[tkhd, bx(b"mdia", &[mdhd, hdlr, minf].concat())].concat(),
-    );
-    let moov = bx(b"moov", &[full(b"mvhd", &mvhd), trak].concat());
-    std::fs::write(path, [ftyp, mdat, moov].concat()).unwrap();
-}
 
 /// The metadata track's packets and the video's frame checksums, as `ffmpeg` reads them.
 fn streams(path: &Path) -> (Vec<u8>, String) {
@@ -108,7 +30,7 @@ fn gps_in_a_gpmd_track_muxed_by_ffmpeg_is_zeroed_in_place() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = |name: &str| dir.path().join(name);
-    gpmd_only(&d("gpmd.mp4"), 20);
+    std::fs::write(d("gpmd.mp4"), gopro_mp4(20)).unwrap();
     ffmpeg(&[
         "-f",
         "lavfi",

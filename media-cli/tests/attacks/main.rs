@@ -10,6 +10,7 @@ mod common;
 mod node;
 
 mod active_content;
+mod bombs;
 mod blossom;
 mod deletes;
 mod edge;

@@ -57,6 +57,41 @@ impl Node {
         }
     }
 
+    /// The node process's peak resident memory so far, in MiB (Linux `VmHWM`).
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self._serve.pid()))
+            .expect("the node is running");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in the node's status")
+            / 1024
+    }
+
+    /// `GET /api/v1/health` answers 200.
+    pub async fn is_up(&self) -> bool {
+        client()
+            .get(format!("{}/api/v1/health", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    }
+
+    /// The owner uploads `bytes` through the API: the status and body.
+    pub async fn api_put(&self, name: &str, bytes: Vec<u8>) -> (u16, String) {
+        let resp = client()
+            .put(format!("{}/api/v1/media?name={name}", self.api))
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await
+            .expect("the node answered");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     /// `media --data DATA ARGS…` (talks to this running node): exit code, stdout, stderr.
     pub fn media(&self, args: &[&str]) -> (i32, String, String) {
         media_code(&self.data, args)

@@ -88,3 +88,33 @@ async fn a_file_hidden_after_a_pngs_end_is_not_stored() {
         clean.len()
     );
 }
+
+/// GPS in a GoPro `gpmd` timed-metadata track was kept in `mdat` (only `udta`/`meta` boxes
+/// were blanked) and `reject` accepted the file. Now its samples are zeroed in place, and a
+/// node under `reject` refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gps_in_a_timed_metadata_track_is_not_stored_and_reject_refuses_it() {
+    let clip = media_core::testing::gopro_mp4(12);
+    let node = Node::start("");
+    let record = node.put("gopro.mp4", &clip);
+    assert!(
+        record.metadata_removed.iter().any(|r| r == "gpmd"),
+        "{:?}",
+        record.metadata_removed
+    );
+    let (status, kept) = node.content(&record.id.to_string(), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(kept.len(), clip.len(), "no byte moved");
+    for i in 0..12 {
+        let sample = media_core::testing::gpmf_sample(i);
+        assert!(
+            !kept.windows(sample.len()).any(|w| w == sample.as_slice()),
+            "GPS sample {i} was stored"
+        );
+    }
+
+    let strict = Node::start("[privacy]\nmetadata = \"reject\"\n");
+    let (status, body) = strict.api_put("gopro.mp4", clip).await;
+    assert!((400..500).contains(&status), "{status}: {body}");
+    assert!(body.contains("location"), "{body}");
+}

@@ -36,6 +36,14 @@ pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String
 /// A `media serve` child, killed when dropped.
 pub struct Serve(std::process::Child);
 
+impl Serve {
+    /// The process id of the `media serve` child.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
