@@ -640,7 +640,19 @@ pub fn gopro_mp4(count: u32) -> Vec<u8> {
     mvhd.extend(be32s(&[2]));
     let mut tkhd_flags = vec![0u8, 0, 0, 3];
     tkhd_flags.extend(be32s(&[0, 0, 1, 0, 1000 * count, 0, 0, 0, 0]));
-    tkhd_flags.extend(be32s(&[0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000, 0, 0]));
+    tkhd_flags.extend(be32s(&[
+        0x10000,
+        0,
+        0,
+        0,
+        0x10000,
+        0,
+        0,
+        0,
+        0x4000_0000,
+        0,
+        0,
+    ]));
     let tkhd = mp4_box(b"tkhd", &tkhd_flags);
     let mdhd = mp4_full_box(
         b"mdhd",
@@ -676,4 +688,3 @@ pub fn gopro_mp4(count: u32) -> Vec<u8> {
     let moov = mp4_box(b"moov", &[mp4_full_box(b"mvhd", &mvhd), trak].concat());
     [ftyp, mdat, moov].concat()
 }
-

@@ -35,6 +35,8 @@
 
 mod error;
 mod exif;
+#[doc(hidden)]
+pub mod fuzz;
 mod gif;
 mod io;
 pub mod isobmff;
@@ -45,6 +47,6 @@ pub mod strip;
 mod webp;
 
 pub use error::FormatError;
-pub use isobmff::faststart::{faststart_in_place, faststart_to, FaststartError};
+pub use isobmff::faststart::{faststart_in_place, faststart_reader, faststart_to, FaststartError};
 pub use sniff::{sniff_file, Format, SNIFF_LEN};
 pub use strip::{inspect, strip_in_place, StripReport};

@@ -242,6 +242,13 @@ fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
     (fw, fh)
 }
 
+/// The fuzz target's entry: [`make_thumbnails`] at 64 pixels without the panic guard, so that
+/// a fuzzer sees a decoder's panic as the crash it is.
+#[doc(hidden)]
+pub fn fuzz_thumbnail(bytes: &[u8]) {
+    let _ = make_inner(bytes, &ThumbnailOptions::default().with_sizes(&[64]));
+}
+
 fn make_inner(bytes: &[u8], options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
     let largest = options.sizes.iter().copied().max().unwrap_or(256);
     let px = decode::decode(bytes, largest, options)?;

@@ -4,9 +4,11 @@
 //! - `test`: every test of the workspace (formatting, lints, unit, integration, doc tests),
 //!   after installing whatever the tests need into a cache folder ([`tools`]).
 //! - `bench`: benchmarks, reported as ratios against established tools run side by side.
+//! - `fuzz`: every parser under libFuzzer for a bounded time (also part of `test`).
 
 mod bench;
 mod demo;
+mod fuzz;
 mod test;
 mod tools;
 mod util;
@@ -19,9 +21,10 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("test") => test::test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench>\n\n  demo   run the end-to-end demo on the embedded stack\n  test   run every test (installs what tests need)\n  bench  run benchmarks against established tools (e.g. `bench ingest --size-mib 1024`)"
+                "usage: cargo xtask <demo|test|bench|fuzz>\n\n  demo   run the end-to-end demo on the embedded stack\n  test   run every test (installs what tests need)\n  bench  run benchmarks against established tools (e.g. `bench ingest --size-mib 1024`)\n  fuzz   fuzz every parser for a bounded time (`fuzz --seconds 60 strip`)"
             );
             return ExitCode::from(2);
         }

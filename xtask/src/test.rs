@@ -1,5 +1,6 @@
 //! `cargo xtask test`: formatting, lints, each store feature alone, every test (with the
-//! tools the interop tests need installed first), doc tests.
+//! tools the interop tests need installed first), doc tests, and a bounded fuzz run of every
+//! parser ([`crate::fuzz`]).
 
 use crate::tools::{ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_seaweedfs};
 use crate::util::{cargo, have, run, Res};
@@ -88,5 +89,9 @@ pub(crate) fn test(args: &[String]) -> Res {
         "doc tests",
         cargo().args(["test", "--workspace", "--doc", "--all-features"]),
     )?;
+    if !quick {
+        // Every parser of strangers' bytes, under libFuzzer for a bounded time.
+        crate::fuzz::fuzz(&[])?;
+    }
     Ok(())
 }

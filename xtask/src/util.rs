@@ -186,6 +186,12 @@ pub(crate) fn release_bench(bin: &str) -> Res<PathBuf> {
     Ok(target_dir().join("release").join(bin))
 }
 
+/// The `media` CLI built in release mode (default features), and its path.
+pub(crate) fn release_media() -> Res<PathBuf> {
+    release_build("media-cli", &[], "--bin", "media")?;
+    Ok(target_dir().join("release").join("media"))
+}
+
 /// Build an example of `package` in release mode and return its path.
 pub(crate) fn release_example(package: &str, features: &[&str], example: &str) -> Res<PathBuf> {
     release_build(package, features, "--example", example)?;

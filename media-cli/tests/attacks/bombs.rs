@@ -20,7 +20,11 @@ fn png_bomb(side: u32, depth: png::BitDepth) -> Vec<u8> {
         encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().unwrap();
         let mut stream = writer.stream_writer().unwrap();
-        let bytes_per_px = if depth == png::BitDepth::Sixteen { 2 } else { 1 };
+        let bytes_per_px = if depth == png::BitDepth::Sixteen {
+            2
+        } else {
+            1
+        };
         let half = side as usize / 2 * bytes_per_px;
         let mut row = vec![0u8; side as usize * bytes_per_px];
         for y in 0..side as usize {
@@ -50,7 +54,12 @@ fn nested_mp4() -> Vec<u8> {
         nested.extend_from_slice(&(8 * n).to_be_bytes());
         nested.extend_from_slice(b"trak");
     }
-    [bx(b"ftyp", b"isom\0\0\0\0isom"), bx(b"mdat", &[0u8; 64]), bx(b"moov", &nested)].concat()
+    [
+        bx(b"ftyp", b"isom\0\0\0\0isom"),
+        bx(b"mdat", &[0u8; 64]),
+        bx(b"moov", &nested),
+    ]
+    .concat()
 }
 
 /// `ftyp`, then 64 MiB of empty 8-byte `free` boxes.
@@ -79,15 +88,27 @@ async fn bombs_do_not_grow_the_node_past_a_normal_upload() {
     assert!((200..300).contains(&status), "a normal upload: {status}");
     let normal = node.peak_rss_mib();
     let bombs: Vec<(&str, &str, Vec<u8>)> = vec![
-        ("14 000² grey PNG", "bomb.png", png_bomb(14_000, png::BitDepth::Eight)),
-        ("14 100² 16-bit PNG", "bomb16.png", png_bomb(14_100, png::BitDepth::Sixteen)),
+        (
+            "14 000² grey PNG",
+            "bomb.png",
+            png_bomb(14_000, png::BitDepth::Eight),
+        ),
+        (
+            "14 100² 16-bit PNG",
+            "bomb16.png",
+            png_bomb(14_100, png::BitDepth::Sixteen),
+        ),
         ("300 000 nested boxes", "nested.mp4", nested_mp4()),
         ("64 MiB of 8-byte boxes", "tinyboxes.mp4", tiny_boxes_mp4()),
     ];
     for (what, name, file) in bombs {
         let started = std::time::Instant::now();
         let (status, body) = node.api_put(name, file).await;
-        assert!(status < 500, "{what}: {status} {}", &body[..body.len().min(300)]);
+        assert!(
+            status < 500,
+            "{what}: {status} {}",
+            &body[..body.len().min(300)]
+        );
         assert!(node.is_up().await, "{what}: the node went down");
         let grown = node.peak_rss_mib().saturating_sub(normal);
         eprintln!(

@@ -10,8 +10,8 @@ mod common;
 mod node;
 
 mod active_content;
-mod bombs;
 mod blossom;
+mod bombs;
 mod deletes;
 mod edge;
 mod local;

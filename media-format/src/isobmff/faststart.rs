@@ -59,18 +59,28 @@ pub fn faststart_in_place(path: &Path) -> Result<bool, FaststartError> {
 /// and return `true`; or write nothing and return `false` when it needs no remux (see
 /// [`faststart_in_place`]).
 pub fn faststart_to(path: &Path, out: &mut dyn Write) -> Result<bool, FaststartError> {
+    faststart_reader(&mut File::open(path)?, out)
+}
+
+/// [`faststart_to`] for any seekable input (the file, or bytes in memory).
+pub fn faststart_reader<R: Read + Seek>(
+    file: &mut R,
+    out: &mut dyn Write,
+) -> Result<bool, FaststartError> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut head = [0u8; crate::SNIFF_LEN];
+    file.seek(SeekFrom::Start(0))?;
+    let n = crate::io::read_up_to(file, &mut head)?;
     if !matches!(
-        crate::sniff::sniff_file(path)?,
+        crate::Format::sniff(&head[..n]),
         Some(crate::Format::Mp4 | crate::Format::QuickTime)
     ) {
         return Ok(false);
     }
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let Some(plan) = plan(&mut file, len)? else {
+    let Some(plan) = plan(file, len)? else {
         return Ok(false);
     };
-    let mut index = read_body(&mut file, &plan.moov, MAX_MOOV)?;
+    let mut index = read_body(file, &plan.moov, MAX_MOOV)?;
     // Every byte between the first mdat and the old moov moves up by moov's size.
     let (insert_at, moov_at, moov_size) = (plan.insert_at, plan.moov.offset, plan.moov.size);
     let shift = |offset: u64| -> Option<u64> {
@@ -86,7 +96,7 @@ pub fn faststart_to(path: &Path, out: &mut dyn Write) -> Result<bool, FaststartE
     }
     let mut copy = |from: u64, n: u64, out: &mut dyn Write| -> Result<(), FaststartError> {
         file.seek(SeekFrom::Start(from))?;
-        let copied = std::io::copy(&mut (&mut file).take(n), out)?;
+        let copied = std::io::copy(&mut (&mut *file).take(n), out)?;
         if copied == n {
             Ok(())
         } else {
@@ -112,7 +122,7 @@ struct Plan {
 
 /// The plan for a file, or `None` when it needs none (no `moov` after an `mdat`, fragments,
 /// an index over [`MAX_MOOV`]). Keeps two headers, whatever the number of boxes.
-fn plan(file: &mut File, len: u64) -> Result<Option<Plan>, FaststartError> {
+fn plan<R: Read + Seek>(file: &mut R, len: u64) -> Result<Option<Plan>, FaststartError> {
     let mut top = TopLevel::new(len);
     let mut first_mdat = None;
     let mut moov = None;

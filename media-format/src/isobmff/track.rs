@@ -6,7 +6,6 @@
 //! [`MAX_BOXES`](super::MAX_BOXES)), and the `moov` box is read into memory only up to
 //! [`MAX_MOOV`].
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use super::{be16, be32, be64, boxes, find, path, read_body, Child, TopLevel, MAX_MOOV};
@@ -22,8 +21,8 @@ fn corrupt(what: impl Into<String>) -> FormatError {
 
 /// The `moov` box of `file` and whether the file is fragmented (`moof`: its samples are not
 /// in the index), or `None` when the file is not an MP4/MOV.
-fn read_moov(file: &mut File) -> Result<Option<(Vec<u8>, bool)>, FormatError> {
-    let len = file.metadata()?.len();
+fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Option<(Vec<u8>, bool)>, FormatError> {
+    let len = file.seek(SeekFrom::End(0))?;
     let mut head = [0u8; 8];
     file.seek(SeekFrom::Start(0))?;
     if crate::io::read_up_to(file, &mut head)? < 8 || &head[4..8] != b"ftyp" {
@@ -109,9 +108,9 @@ impl VideoTrack {
     }
 }
 
-/// The first video track of the MP4/MOV file `file`; `None` when the file is not an MP4/MOV
-/// or has no video track.
-pub fn first_video_track(file: &mut File) -> Result<Option<VideoTrack>, FormatError> {
+/// The first video track of the MP4/MOV file `file` (a `File`, or bytes in a `Cursor`);
+/// `None` when the file is not an MP4/MOV or has no video track.
+pub fn first_video_track<R: Read + Seek>(file: &mut R) -> Result<Option<VideoTrack>, FormatError> {
     let Some((moov, fragmented)) = read_moov(file)? else {
         return Ok(None);
     };
@@ -312,8 +311,8 @@ fn first_key_frame(stbl: &[u8]) -> Result<(u64, u32), FormatError> {
 }
 
 /// The key frame as an Annex B stream (start codes), parameter sets first.
-pub fn annex_b(file: &mut File, frame: &AvcKeyFrame) -> Result<Vec<u8>, FormatError> {
-    let len = file.metadata()?.len();
+pub fn annex_b<R: Read + Seek>(file: &mut R, frame: &AvcKeyFrame) -> Result<Vec<u8>, FormatError> {
+    let len = file.seek(SeekFrom::End(0))?;
     if frame.offset.saturating_add(u64::from(frame.size)) > len {
         return Err(corrupt("the key frame lies past the end of the file"));
     }

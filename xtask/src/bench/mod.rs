@@ -1,4 +1,4 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|swarm|scale|video|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|strip|swarm|scale|video|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
@@ -9,6 +9,7 @@ mod ingest;
 mod ipfs;
 mod privacy;
 mod scale;
+mod strip;
 mod swarm;
 mod thumb;
 mod torrent;
@@ -33,6 +34,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         ),
         "privacy" => privacy::bench(flag(args, "--size-mib").unwrap_or(256)),
         "scale" => scale::bench(flag(args, "--count").unwrap_or(200)),
+        "strip" => strip::bench(),
         "swarm" => swarm::bench(
             flag(args, "--size-mib").unwrap_or(256),
             flag(args, "--mb-per-s").unwrap_or(20),
@@ -53,10 +55,11 @@ pub(crate) fn bench(args: &[String]) -> Res {
             privacy::bench(256)?;
             swarm::bench(256, 20)?;
             scale::bench(200)?;
+            strip::bench()?;
             video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, swarm, scale, video, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, strip, swarm, scale, video, all)"
         )),
     }
 }

@@ -1,0 +1,63 @@
+//! Every fuzz seed (`fuzz/seeds/`) and every input a fuzzer once crashed on
+//! (`fuzz/regressions/`), run through each harness of `media_format::fuzz` in the ordinary
+//! test run; `cargo xtask fuzz` runs the same harnesses under libFuzzer.
+
+use std::path::PathBuf;
+
+fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut found = Vec::new();
+    for dir in ["seeds", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push((path, bytes));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn every_seed_and_past_crash_passes_every_harness() {
+    let inputs = inputs();
+    assert!(inputs.len() >= 6, "the seeds are missing: {inputs:?}");
+    for (path, bytes) in &inputs {
+        for (name, harness) in [
+            ("sniff", media_format::fuzz::sniff as fn(&[u8])),
+            ("strip", media_format::fuzz::strip),
+            ("faststart", media_format::fuzz::faststart),
+            ("track", media_format::fuzz::track),
+        ] {
+            let result = std::panic::catch_unwind(|| harness(bytes));
+            assert!(result.is_ok(), "{name} on {}", path.display());
+        }
+    }
+}
+
+/// Each seed is what it says: the sniffer names the format of its extension, and the
+/// metadata the seeds carry (GPS, camera, comments, a `gpmd` track) is found.
+#[test]
+fn the_seeds_are_real_files_with_metadata_to_remove() {
+    for (path, bytes) in inputs()
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("seeds"))
+    {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let format = media_format::Format::sniff(bytes);
+        assert_eq!(
+            format,
+            media_format::Format::from_extension(&name),
+            "{name}"
+        );
+        let (report, _) = media_format::strip::strip_bytes(bytes).unwrap();
+        if name != "s.mp4" {
+            assert!(report.changed(), "{name}: {report:?}");
+        }
+    }
+}
