@@ -688,3 +688,61 @@ pub fn gopro_mp4(count: u32) -> Vec<u8> {
     let moov = mp4_box(b"moov", &[mp4_full_box(b"mvhd", &mvhd), trak].concat());
     [ftyp, mdat, moov].concat()
 }
+
+// The security review's bombs (finding 8): small files that once took the node's memory.
+
+/// A `side`² grey PNG (16 bits a sample when `sixteen_bit`), white in the top-left quarter and
+/// black elsewhere, a few hundred KB that decode to `side`² pixels (the review's 14 000² and
+/// 14 100² files).
+pub fn png_bomb(side: u32, sixteen_bit: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let depth = if sixteen_bit {
+        png::BitDepth::Sixteen
+    } else {
+        png::BitDepth::Eight
+    };
+    let bytes_per_px = if sixteen_bit { 2 } else { 1 };
+    let result = (|| -> Result<(), png::EncodingError> {
+        let mut encoder = png::Encoder::new(&mut out, side, side);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(depth);
+        encoder.set_compression(png::Compression::Fast);
+        let mut writer = encoder.write_header()?;
+        let mut stream = writer.stream_writer()?;
+        let half = side as usize / 2 * bytes_per_px;
+        let mut row = vec![0u8; side as usize * bytes_per_px];
+        for y in 0..side as usize {
+            row.fill(0);
+            if y < side as usize / 2 {
+                row[..half].fill(0xFF);
+            }
+            std::io::Write::write_all(&mut stream, &row)?;
+        }
+        stream.finish()
+    })();
+    result.expect("encoding a PNG into memory");
+    out
+}
+
+/// `ftyp`, a small `mdat`, then a `moov` of `levels` nested `trak` headers (finding 7's file
+/// has 300 000: 2.4 MB).
+pub fn nested_boxes_mp4(levels: u32) -> Vec<u8> {
+    let mut nested = Vec::with_capacity(levels as usize * 8);
+    for n in (1..=levels).rev() {
+        nested.extend_from_slice(&(8 * n).to_be_bytes());
+        nested.extend_from_slice(b"trak");
+    }
+    [
+        mp4_box(b"ftyp", b"isom\0\0\0\0isom"),
+        mp4_box(b"mdat", &[0u8; 64]),
+        mp4_box(b"moov", &nested),
+    ]
+    .concat()
+}
+
+/// `ftyp`, then `mib` MiB of empty 8-byte `free` boxes.
+pub fn tiny_boxes_mp4(mib: usize) -> Vec<u8> {
+    let mut file = mp4_box(b"ftyp", b"isom\0\0\0\0isom");
+    file.extend(b"\0\0\0\x08free".repeat((mib << 20) / 8));
+    file
+}

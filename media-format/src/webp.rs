@@ -35,10 +35,7 @@ pub(crate) fn strip(
     let mut extended = false;
     let mut read = 4u64;
     while read + 8 <= riff_size {
-        let head: [u8; 8] = read_array(input, "a WebP chunk header")?;
-        let kind: [u8; 4] = [head[0], head[1], head[2], head[3]];
-        let len = u64::from(u32_le(&head[4..8]));
-        let padded = len + (len & 1);
+        let (_, kind, len, padded) = chunk_header(input)?;
         read += 8 + padded;
         if KEEP.contains(&&kind) {
             extended |= &kind == b"VP8X";
@@ -77,10 +74,7 @@ pub(crate) fn strip(
     out.write_all(b"WEBP")?;
     let mut read = 4u64;
     while read + 8 <= riff_size {
-        let head: [u8; 8] = read_array(input, "a WebP chunk header")?;
-        let kind: [u8; 4] = [head[0], head[1], head[2], head[3]];
-        let len = u64::from(u32_le(&head[4..8]));
-        let padded = len + (len & 1);
+        let (head, kind, _, padded) = chunk_header(input)?;
         read += 8 + padded;
         if !KEEP.contains(&&kind) {
             skip(input, padded)?;
@@ -105,6 +99,14 @@ pub(crate) fn strip(
         out.write_all(&tiff)?;
     }
     Ok(report)
+}
+
+/// A chunk's header, type, length and length padded to even.
+fn chunk_header(input: &mut dyn Source) -> Result<([u8; 8], [u8; 4], u64, u64), FormatError> {
+    let head: [u8; 8] = read_array(input, "a WebP chunk header")?;
+    let kind: [u8; 4] = [head[0], head[1], head[2], head[3]];
+    let len = u64::from(u32_le(&head[4..8]));
+    Ok((head, kind, len, len + (len & 1)))
 }
 
 fn skip(input: &mut dyn Source, n: u64) -> Result<(), FormatError> {

@@ -59,7 +59,16 @@ pub(crate) fn decode(
 
 /// EXIF orientation (1–8) of a JPEG, 1 when absent or unreadable.
 fn jpeg_orientation(bytes: &[u8]) -> u8 {
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
+    orientation(exif::Reader::new().read_from_container(&mut Cursor::new(bytes)))
+}
+
+/// EXIF orientation (1–8) from a raw TIFF block (PNG `eXIf`), 1 when absent or unreadable.
+fn tiff_orientation(tiff: &[u8]) -> u8 {
+    orientation(exif::Reader::new().read_raw(tiff.to_vec()))
+}
+
+fn orientation(exif: Result<exif::Exif, exif::Error>) -> u8 {
+    let Ok(exif) = exif else {
         return 1;
     };
     exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
@@ -156,18 +165,6 @@ fn decode_jpeg(
         source_height: sh,
         source_mime: "image/jpeg",
     })
-}
-
-/// EXIF orientation (1–8) from a raw TIFF block (PNG `eXIf`), 1 when absent or unreadable.
-fn tiff_orientation(tiff: &[u8]) -> u8 {
-    let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {
-        return 1;
-    };
-    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
-        .and_then(|f| f.value.get_uint(0))
-        .and_then(|v| u8::try_from(v).ok())
-        .filter(|v| (1..=8).contains(v))
-        .unwrap_or(1)
 }
 
 /// PNG, scaled on load: rows are decoded one at a time and box-averaged straight into an

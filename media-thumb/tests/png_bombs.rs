@@ -15,32 +15,9 @@ fn peak_rss_kib() -> u64 {
         .expect("VmHWM in /proc/self/status")
 }
 
-/// A `side`² 16-bit grey PNG: white in the top-left quarter, black elsewhere, streamed.
-fn bomb(side: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Sixteen);
-    encoder.set_compression(png::Compression::Fast);
-    let mut writer = encoder.write_header().unwrap();
-    let mut stream = writer.stream_writer().unwrap();
-    let half = (side / 2) as usize;
-    let mut row = vec![0u8; side as usize * 2];
-    for y in 0..side as usize {
-        row.fill(0);
-        if y < half {
-            row[..half * 2].fill(0xFF);
-        }
-        std::io::Write::write_all(&mut stream, &row).unwrap();
-    }
-    stream.finish().unwrap();
-    writer.finish().unwrap();
-    out
-}
-
 #[test]
 fn a_png_that_decodes_to_a_gigabyte_is_thumbnailed_from_its_rows() {
-    let bytes = bomb(14_100);
+    let bytes = media_core::testing::png_bomb(14_100, true);
     assert!(
         bytes.len() < 4 << 20,
         "the bomb is small: {} bytes",

@@ -146,52 +146,11 @@ fn exiftool(files: &[PathBuf]) -> Result<f64, Box<dyn std::error::Error>> {
 
 /// The review's bombs, written into `dir` for `media --local put` under `/usr/bin/time`.
 fn bombs(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let png = |side: u32, depth: png::BitDepth| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        let mut out = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut out, side, side);
-            encoder.set_color(png::ColorType::Grayscale);
-            encoder.set_depth(depth);
-            encoder.set_compression(png::Compression::Fast);
-            let mut writer = encoder.write_header()?;
-            let mut stream = writer.stream_writer()?;
-            let width = side as usize
-                * if depth == png::BitDepth::Sixteen {
-                    2
-                } else {
-                    1
-                };
-            let row = vec![0u8; width];
-            for _ in 0..side {
-                std::io::Write::write_all(&mut stream, &row)?;
-            }
-            stream.finish()?;
-        }
-        Ok(out)
-    };
-    std::fs::write(dir.join("bomb.png"), png(14_000, png::BitDepth::Eight)?)?;
-    std::fs::write(dir.join("bomb16.png"), png(14_100, png::BitDepth::Sixteen)?)?;
-    let bx = |kind: &[u8; 4], payload: &[u8]| {
-        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-        b.extend_from_slice(kind);
-        b.extend_from_slice(payload);
-        b
-    };
-    let mut nested = Vec::new();
-    for n in (1..=300_000u32).rev() {
-        nested.extend_from_slice(&(8 * n).to_be_bytes());
-        nested.extend_from_slice(b"trak");
-    }
-    let clip = [
-        bx(b"ftyp", b"isom\0\0\0\0isom"),
-        bx(b"mdat", &[0u8; 64]),
-        bx(b"moov", &nested),
-    ]
-    .concat();
-    std::fs::write(dir.join("nested.mp4"), clip)?;
-    let mut tiny = bx(b"ftyp", b"isom\0\0\0\0isom");
-    tiny.extend(b"\0\0\0\x08free".repeat((64 << 20) / 8));
-    std::fs::write(dir.join("tinyboxes.mp4"), tiny)?;
+    use media_core::testing::{nested_boxes_mp4, png_bomb, tiny_boxes_mp4};
+    std::fs::write(dir.join("bomb.png"), png_bomb(14_000, false))?;
+    std::fs::write(dir.join("bomb16.png"), png_bomb(14_100, true))?;
+    std::fs::write(dir.join("nested.mp4"), nested_boxes_mp4(300_000))?;
+    std::fs::write(dir.join("tinyboxes.mp4"), tiny_boxes_mp4(64))?;
     Ok(())
 }
 

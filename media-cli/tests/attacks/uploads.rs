@@ -7,7 +7,7 @@ use std::io::Write;
 
 use media_blossom::NostrKeys;
 
-use crate::node::{bytes, client, nostr_auth, sha256_hex, Node};
+use crate::node::{bytes, nostr_auth, sha256_hex, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trickling_uploads_do_not_stall_the_owners_upload() {
@@ -43,38 +43,9 @@ async fn trickling_uploads_do_not_stall_the_owners_upload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_nested_mp4_does_not_take_the_node_down() {
     let node = Node::start("");
-    let bx = |kind: &[u8; 4], payload: &[u8]| {
-        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-        b.extend_from_slice(kind);
-        b.extend_from_slice(payload);
-        b
-    };
-    let levels = 300_000u32;
-    let mut nested = Vec::with_capacity(levels as usize * 8);
-    for n in (1..=levels).rev() {
-        nested.extend_from_slice(&(8 * n).to_be_bytes());
-        nested.extend_from_slice(b"trak");
-    }
-    let clip = [
-        bx(b"ftyp", b"isom\0\0\0\0isom"),
-        bx(b"mdat", &[0u8; 64]),
-        bx(b"moov", &nested),
-    ]
-    .concat();
-    let http = client();
-    let resp = http
-        .put(format!("{}/api/v1/media?name=clip.mp4", node.api))
-        .bearer_auth(&node.token)
-        .body(clip)
-        .send()
-        .await
-        .expect("the node answered");
-    assert!(resp.status().is_client_error(), "{}", resp.status());
-    let resp = http
-        .get(format!("{}/api/v1/health", node.api))
-        .bearer_auth(&node.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the node is still up");
+    let (status, body) = node
+        .api_put("clip.mp4", media_core::testing::nested_boxes_mp4(300_000))
+        .await;
+    assert!((400..500).contains(&status), "{status}: {body}");
+    assert!(node.is_up().await, "the node is still up");
 }
