@@ -159,7 +159,7 @@ fn copy_scan(input: &mut dyn Source, out: &mut dyn Write) -> Result<ScanEnd, For
         let n = buf.len();
         let mut at = 0;
         let mut end = None;
-        while let Some(ff) = buf[at..].iter().position(|&b| b == 0xFF).map(|p| at + p) {
+        while let Some(ff) = memchr::memchr(0xFF, &buf[at..]).map(|p| at + p) {
             match buf.get(ff + 1) {
                 None => {
                     end = Some((ff, 1, None));

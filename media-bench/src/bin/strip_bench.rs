@@ -24,7 +24,7 @@ fn run(cmd: &mut Command) -> Result<(), Box<dyn std::error::Error>> {
 /// 50 JPEGs and 10 MP4s with metadata, made once into `dir/inputs`.
 fn inputs(dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     let inputs = dir.join("inputs");
-    let done = inputs.join(".done");
+    let done = inputs.join(".done-v3");
     std::fs::create_dir_all(&inputs)?;
     let mut files = Vec::new();
     for i in 0..50 {
@@ -37,11 +37,18 @@ fn inputs(dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
         return Ok(files);
     }
     for i in 0..5u32 {
+        // Detail like a photo's (a smooth scene plus sensor-like noise), so that each JPEG is
+        // megabytes as a phone's 12 MP photos are, not a few hundred KB.
+        let mut state = 0x9E37_79B9u32.wrapping_mul(i + 1);
         let img = image::RgbImage::from_fn(4032, 3024, |x, y| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = (state & 0x0F) as u8;
             image::Rgb([
-                (x / 16 + i * 40) as u8,
-                (y / 12) as u8,
-                ((x ^ y) >> 3) as u8,
+                ((x / 16 + i * 40) as u8).wrapping_add(noise),
+                ((y / 12) as u8).wrapping_add(noise / 2),
+                (((x ^ y) >> 3) as u8).wrapping_add(noise / 3),
             ])
         });
         let mut jpeg = Vec::new();
