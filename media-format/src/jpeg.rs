@@ -75,7 +75,12 @@ pub(crate) fn strip(
             0xE1 => Some("APP1"),
             0xE2 if payload.starts_with(b"MPF\0") => Some("MPF"),
             0xED => Some("IPTC"),
-            0xE3..=0xEC | 0xEF => Some("APPn"),
+            // Application segments are kept only when they are about the pixels (an
+            // allowlist, as for PNG): JFIF (without a JFXX thumbnail), ICC, Adobe.
+            0xE0 if payload.starts_with(b"JFIF\0") => None,
+            0xE2 if payload.starts_with(b"ICC_PROFILE\0") => None,
+            0xEE if payload.starts_with(b"Adobe") => None,
+            0xE0..=0xEF => Some("APPn"),
             0xFE => Some("COM"),
             _ => None,
         };
@@ -250,5 +255,44 @@ mod tests {
                 assert_eq!(out, want, "{input:02x?} read {capacity} at a time");
             }
         }
+    }
+
+    fn segment(code: u8, payload: &[u8]) -> Vec<u8> {
+        let mut s = vec![0xFF, code];
+        s.extend(((payload.len() + 2) as u16).to_be_bytes());
+        s.extend_from_slice(payload);
+        s
+    }
+
+    /// Application segments are an allowlist: JFIF, ICC and Adobe stay; a JFXX thumbnail, a
+    /// vendor APP0, FlashPix in APP2 and any other APPn go, whatever their place.
+    #[test]
+    fn only_pixel_segments_stay() {
+        let kept = [
+            segment(0xE0, b"JFIF\0\x01\x02\0\0\x01\0\x01\0\0"),
+            segment(0xE2, b"ICC_PROFILE\0\x01\x01profile"),
+            segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01"),
+        ];
+        let dropped = [
+            segment(0xE0, b"JFXX\0\x10thumbnail"),
+            segment(0xE0, b"AVI1\0home: 12 Av"),
+            segment(0xE2, b"FPXR\0\0home: 12 Av"),
+            segment(0xE4, b"vendor home: 12 Av"),
+        ];
+        let scan = [
+            segment(0xDA, &[1, 1, 0, 0, 0x3F, 0]),
+            vec![0x12, 0x34, 0xFF, 0xD9],
+        ]
+        .concat();
+        let mut file = vec![0xFF, 0xD8];
+        for (k, d) in kept.iter().zip(&dropped) {
+            file.extend_from_slice(k);
+            file.extend_from_slice(d);
+        }
+        file.extend_from_slice(&dropped[3]);
+        file.extend_from_slice(&scan);
+        let (report, cleaned) = crate::strip::strip_bytes(&file).unwrap();
+        assert_eq!(report.removed, vec!["APPn"]);
+        assert_eq!(cleaned, [&[0xFF, 0xD8][..], &kept.concat(), &scan].concat());
     }
 }

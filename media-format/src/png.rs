@@ -16,6 +16,9 @@ const KEEP: &[&[u8; 4]] = &[
     b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
 ];
 
+/// The critical chunks of PNG; any other is refused.
+const CRITICAL: &[&[u8; 4]] = &[b"IHDR", b"PLTE", b"IDAT", b"IEND"];
+
 /// Strip `input` (a PNG) into `out`.
 pub(crate) fn strip(
     input: &mut dyn Source,
@@ -52,6 +55,13 @@ pub(crate) fn strip(
             continue;
         }
         let critical = kind[0].is_ascii_uppercase();
+        if critical && !CRITICAL.contains(&&kind) {
+            // A decoder must refuse it too; kept, it could carry anything.
+            return Err(malformed(format!(
+                "unknown critical PNG chunk {:?}",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
         if critical || KEEP.contains(&&kind) {
             out.write_all(&header)?;
             copy_exact(input, out, len + 4, "a PNG chunk")?;
@@ -80,4 +90,37 @@ fn write_exif(out: &mut dyn Write, orientation: u8) -> Result<(), FormatError> {
     out.write_all(&tiff)?;
     out.write_all(&crc.finalize().to_be_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        c.extend(crc.finalize().to_be_bytes());
+        c
+    }
+
+    /// An unknown critical chunk is refused (a decoder must refuse it too), not kept with
+    /// whatever it carries; an unknown ancillary one is dropped.
+    #[test]
+    fn unknown_chunks_are_dropped_or_refused() {
+        let head = [
+            b"\x89PNG\r\n\x1a\n".to_vec(),
+            chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]),
+        ]
+        .concat();
+        let tail = [chunk(b"IDAT", &[0x78, 0x01]), chunk(b"IEND", &[])].concat();
+        let ancillary = [&head[..], &chunk(b"gpSx", b"home: 12 Av"), &tail].concat();
+        let (report, cleaned) = crate::strip::strip_bytes(&ancillary).unwrap();
+        assert_eq!(report.removed, vec!["gpSx"]);
+        assert_eq!(cleaned, [&head[..], &tail].concat());
+        let critical = [&head[..], &chunk(b"GPSX", b"home: 12 Av"), &tail].concat();
+        let err = crate::strip::strip_bytes(&critical).unwrap_err();
+        assert!(err.to_string().contains("unknown critical"), "{err}");
+    }
 }

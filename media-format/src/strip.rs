@@ -3,8 +3,8 @@
 //!
 //! | format | removed | kept |
 //! |---|---|---|
-//! | JPEG (`jpeg.rs`) | APP1 EXIF/XMP, APP3–APP13 (IPTC/Photoshop…), APP15, COM, MPF, before the first scan and between the scans of a progressive file, and anything after EOI (embedded second images carry their own EXIF) | entropy-coded data byte for byte, JFIF, ICC, Adobe; the EXIF Orientation as a minimal EXIF |
-//! | PNG (`png.rs`) | `eXIf`, `tEXt`, `iTXt`, `zTXt`, `tIME`, every ancillary chunk not known to be about pixels, anything after `IEND` | critical chunks, colour and animation chunks; the Orientation as a minimal `eXIf` |
+//! | JPEG (`jpeg.rs`) | APP1 EXIF/XMP, every other APPn but JFIF, ICC and Adobe (IPTC/Photoshop, MPF, FlashPix, JFXX…), COM, before the first scan and between the scans of a progressive file, and anything after EOI (embedded second images carry their own EXIF) | entropy-coded data byte for byte, JFIF, ICC, Adobe; the EXIF Orientation as a minimal EXIF |
+//! | PNG (`png.rs`) | `eXIf`, `tEXt`, `iTXt`, `zTXt`, `tIME`, every ancillary chunk not known to be about pixels, anything after `IEND`; unknown critical chunks are refused | critical chunks, colour and animation chunks; the Orientation as a minimal `eXIf` |
 //! | WebP (`webp.rs`) | `EXIF`, `XMP ` and unknown chunks (VP8X flags and RIFF size fixed), anything after the RIFF size | image, alpha, ICC, animation; the Orientation as a minimal `EXIF` |
 //! | GIF (`gif.rs`) | comment extensions, application extensions other than looping (XMP), anything after the trailer | frames, colour tables, looping |
 //! | MP4/MOV ([`crate::isobmff::scrub`]) | `udta`, `meta` and XMP `uuid` boxes (top level, movie, tracks) turned into `free` boxes of the same size, zeroed; the samples of timed-metadata tracks (GoPro `gpmd`, `camm`, Apple `mebx`, any `meta` track) zeroed in place | every other sample byte, every offset |
