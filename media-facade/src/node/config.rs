@@ -72,6 +72,9 @@ pub struct StackConfig {
     pub metadata_policy: media_privacy::MetadataPolicy,
     /// The least each named store accepts (`[privacy] stores`), whatever an upload asks.
     pub store_metadata: BTreeMap<String, media_privacy::MetadataPolicy>,
+    /// Remux MP4/MOV uploads whose index comes last so they play at once (`[upload]
+    /// faststart`, default on).
+    pub faststart: bool,
     /// Consent to peer-to-peer (default on); `off` starts no P2P store at all.
     pub p2p: crate::P2pMode,
     /// Origins whose pages may read the gateway, the S3 server and Blossom from a browser
@@ -93,6 +96,7 @@ impl std::fmt::Debug for StackConfig {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("reach", &self.reach)
             .field("metadata_policy", &self.metadata_policy)
+            .field("faststart", &self.faststart)
             .field("p2p", &self.p2p)
             .field("cors_origins", &self.cors_origins)
             .field("cache_bytes", &self.cache_bytes)
@@ -112,6 +116,7 @@ impl StackConfig {
             reach: Reach::public_only(),
             metadata_policy: media_privacy::MetadataPolicy::default(),
             store_metadata: BTreeMap::new(),
+            faststart: true,
             p2p: crate::P2pMode::default(),
             cache_bytes: crate::DEFAULT_CACHE_BYTES,
             cors_origins: None,
@@ -190,6 +195,9 @@ impl StackConfig {
             config.metadata_policy = policy;
         }
         config.store_metadata = file.privacy.stores;
+        if let Some(remux) = file.upload.faststart {
+            config.faststart = remux;
+        }
         if let Some(mode) = file.privacy.p2p {
             config.p2p = mode;
         }
@@ -256,6 +264,8 @@ struct FileConfig {
     privacy: PrivacySection,
     #[serde(default)]
     cache: CacheSection,
+    #[serde(default)]
+    upload: UploadSection,
     /// Every other table is a store's section.
     #[serde(flatten)]
     stores: BTreeMap<String, toml::Value>,
@@ -282,6 +292,13 @@ struct PrivacySection {
     #[serde(default)]
     stores: BTreeMap<String, media_privacy::MetadataPolicy>,
     p2p: Option<crate::P2pMode>,
+}
+
+/// `[upload]`: rewrites for delivery (apart from the metadata policy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadSection {
+    faststart: Option<bool>,
 }
 
 /// `[cache]`: the bound of the local verified cache.
@@ -329,6 +346,18 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("do-not-print-me"), "{shown}");
         assert!(shown.contains("cdn"), "{shown}");
+    }
+
+    /// Faststart is an upload switch of its own, not a store section nor the metadata policy.
+    #[test]
+    fn the_upload_section_switches_faststart() {
+        let dir = Path::new("d");
+        assert!(StackConfig::from_toml("", dir).unwrap().faststart);
+        let off = StackConfig::from_toml("[upload]\nfaststart = false\n", dir).unwrap();
+        assert!(!off.faststart);
+        assert!(off.section("upload").is_none());
+        assert_eq!(off.metadata_policy, media_privacy::MetadataPolicy::Strip);
+        assert!(StackConfig::from_toml("[upload]\nremux = 1\n", dir).is_err());
     }
 
     #[test]

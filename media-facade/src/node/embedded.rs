@@ -151,6 +151,7 @@ impl EmbeddedStack {
             .attempt_timeout(config.attempt_timeout)
             .cache_size(config.cache_bytes)
             .metadata_policy(config.metadata_policy)
+            .faststart(config.faststart)
             .p2p(config.p2p);
         for b in backends {
             builder = builder.backend(b);
