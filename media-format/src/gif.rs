@@ -53,9 +53,12 @@ pub(crate) fn strip(
                         let mut id = vec![0u8; usize::from(size)];
                         fill(input, &mut id, "a GIF application id")?;
                         if id.starts_with(b"NETSCAPE2.0") || id.starts_with(b"ANIMEXTS1.0") {
+                            // Only the loop count (sub-block 1, three bytes) is kept.
                             out.write_all(&[0x21, 0xFF, size])?;
                             out.write_all(&id)?;
-                            sub_blocks(input, Some(out))?;
+                            if looping(input, out)? {
+                                report.remove("application");
+                            }
                         } else {
                             report.remove(if id.starts_with(b"XMP Data") {
                                 "XMP"
@@ -72,6 +75,29 @@ pub(crate) fn strip(
                 }
             }
             other => return Err(malformed(format!("unknown GIF block 0x{other:02X}"))),
+        }
+    }
+}
+
+/// The sub-blocks of a looping extension: the loop-count one copied, any other dropped (the
+/// terminator written). Whether something was dropped.
+fn looping(input: &mut dyn Source, out: &mut dyn Write) -> Result<bool, FormatError> {
+    let mut data = [0u8; 255];
+    let mut dropped = false;
+    loop {
+        let size = read_u8(input, "a GIF sub-block")?;
+        let data = &mut data[..usize::from(size)];
+        fill(input, data, "a GIF sub-block")?;
+        match size {
+            0 => {
+                out.write_all(&[0])?;
+                return Ok(dropped);
+            }
+            3 if data[0] == 1 => {
+                out.write_all(&[size])?;
+                out.write_all(data)?;
+            }
+            _ => dropped = true,
         }
     }
 }

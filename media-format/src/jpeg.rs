@@ -47,6 +47,13 @@ pub(crate) fn strip(
             out.write_all(&[0xFF, code])?;
             continue;
         }
+        if matches!(code, 0x00 | 0xD8) {
+            // Neither has a length; read as a segment they would hide the next one (an
+            // EXIF, say) inside a "length" that readers do not see.
+            return Err(malformed(format!(
+                "JPEG marker 0x{code:02X} outside a scan"
+            )));
+        }
         let len = u16::from_be_bytes(read_array(input, "a JPEG segment length")?) as usize;
         if len < 2 {
             return Err(malformed("a JPEG segment length below 2"));
@@ -71,7 +78,10 @@ pub(crate) fn strip(
                 }
                 Some("EXIF")
             }
-            0xE1 if payload.starts_with(b"http://ns.adobe.com/") => Some("XMP"),
+            0xE1 if payload.starts_with(b"http://ns.adobe.com/") => {
+                report.had_location |= memchr::memmem::find(&payload, b"GPS").is_some();
+                Some("XMP")
+            }
             0xE1 => Some("APP1"),
             0xE2 if payload.starts_with(b"MPF\0") => Some("MPF"),
             0xED => Some("IPTC"),
@@ -109,6 +119,7 @@ pub(crate) fn strip(
                 ScanEnd::Eoi { trailer } => {
                     if trailer {
                         report.remove("trailer");
+                        report.had_location = true;
                     }
                     return Ok(report);
                 }

@@ -59,7 +59,7 @@ pub(crate) fn strip(
             // A decoder must refuse it too; kept, it could carry anything.
             return Err(malformed(format!(
                 "unknown critical PNG chunk {:?}",
-                String::from_utf8_lossy(&kind)
+                kind.escape_ascii()
             )));
         }
         if critical || KEEP.contains(&&kind) {
@@ -72,7 +72,7 @@ pub(crate) fn strip(
             continue;
         }
         copy_exact(input, &mut std::io::sink(), len + 4, "a PNG chunk")?;
-        report.remove(&String::from_utf8_lossy(&kind));
+        report.remove(&kind.escape_ascii().to_string());
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Format {
     Avif,
     /// Matroska/WebM.
     Webm,
+    /// TIFF, and the raw formats built on it (DNG).
+    Tiff,
 }
 
 /// ISO-BMFF major brands of HEIC images.
@@ -39,7 +41,7 @@ const BARE_QUICKTIME: &[&[u8; 4]] = &[b"moov", b"mdat", b"wide", b"free"];
 
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Jpeg,
         Format::Png,
         Format::Gif,
@@ -49,6 +51,7 @@ impl Format {
         Format::Heic,
         Format::Avif,
         Format::Webm,
+        Format::Tiff,
     ];
 
     /// The format the first bytes of a file announce (look at [`SNIFF_LEN`] of them), or
@@ -77,17 +80,34 @@ impl Format {
         if at(0, b"\x1a\x45\xdf\xa3") {
             return Some(Format::Webm);
         }
+        if at(0, b"II*\0") || at(0, b"MM\0*") {
+            return Some(Format::Tiff);
+        }
         if at(4, b"ftyp") {
             let brand: [u8; 4] = head.get(8..12)?.try_into().ok()?;
-            return Some(if HEIC_BRANDS.contains(&&brand) {
-                Format::Heic
-            } else if AVIF_BRANDS.contains(&&brand) {
-                Format::Avif
-            } else if &brand == b"qt  " {
-                Format::QuickTime
-            } else {
-                Format::Mp4
-            });
+            // The major brand, then the compatible brands within the sniffed bytes (an AVIF
+            // may call itself `isom` first).
+            let declared = |brands: &[&[u8; 4]]| {
+                brands.contains(&&brand)
+                    || head
+                        .get(16..)
+                        .unwrap_or_default()
+                        .chunks_exact(4)
+                        .any(|b| brands.iter().any(|x| &x[..] == b))
+            };
+            return Some(
+                if AVIF_BRANDS.contains(&&brand)
+                    || (!HEIC_BRANDS.contains(&&brand) && declared(AVIF_BRANDS))
+                {
+                    Format::Avif
+                } else if declared(HEIC_BRANDS) {
+                    Format::Heic
+                } else if &brand == b"qt  " {
+                    Format::QuickTime
+                } else {
+                    Format::Mp4
+                },
+            );
         }
         let kind: [u8; 4] = head.get(4..8)?.try_into().ok()?;
         if BARE_QUICKTIME.contains(&&kind) {
@@ -109,6 +129,7 @@ impl Format {
             "heic" | "heif" => Format::Heic,
             "avif" => Format::Avif,
             "webm" => Format::Webm,
+            "tif" | "tiff" | "dng" => Format::Tiff,
             _ => return None,
         })
     }
@@ -125,6 +146,7 @@ impl Format {
             Format::Heic => "image/heic",
             Format::Avif => "image/avif",
             Format::Webm => "video/webm",
+            Format::Tiff => "image/tiff",
         }
     }
 
@@ -140,6 +162,7 @@ impl Format {
             Format::Heic => "heic",
             Format::Avif => "avif",
             Format::Webm => "webm",
+            Format::Tiff => "tiff",
         }
     }
 
@@ -176,11 +199,14 @@ mod tests {
             (b"\0\0\0\x1cftypavif\0\0\0\0", Format::Avif),
             (b"\0\0\0\x1cftypmif1\0\0\0\0", Format::Heic),
             (b"\x1a\x45\xdf\xa3\x01", Format::Webm),
+            (b"II*\0\x08\0\0\0", Format::Tiff),
+            (b"MM\0*\0\0\0\x08", Format::Tiff),
         ];
         for (head, want) in cases {
             assert_eq!(Format::sniff(head), Some(*want), "{head:02x?}");
             let ext = match want {
                 Format::QuickTime => "mov".to_owned(),
+                Format::Tiff => "tif".to_owned(),
                 other => other.name().to_owned(),
             };
             assert_eq!(
@@ -188,6 +214,11 @@ mod tests {
                 Some(*want)
             );
         }
+        // An AVIF that names `isom` first and `avif` among its compatible brands.
+        assert_eq!(
+            Format::sniff(b"\0\0\0\x20ftypisom\0\0\0\0isommif1avifmiaf"),
+            Some(Format::Avif)
+        );
         assert_eq!(Format::sniff(b"WEBP but no RIFF"), None);
         assert_eq!(Format::sniff(b"\0\0\0\x18ftyp"), None);
         assert_eq!(Format::sniff(b""), None);

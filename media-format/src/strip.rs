@@ -88,6 +88,7 @@ fn process(path: &Path, write: bool) -> Result<StripReport, FormatError> {
         Format::Mp4 | Format::QuickTime => isobmff::scrub::scrub(path, write),
         Format::Heic => Err(FormatError::Unsupported("HEIC")),
         Format::Avif => Err(FormatError::Unsupported("AVIF")),
+        Format::Tiff => Err(FormatError::Unsupported("TIFF/DNG")),
         Format::Webm => Ok(StripReport {
             orientation: 1,
             ..Default::default()
@@ -110,6 +111,7 @@ pub fn strip_bytes(bytes: &[u8]) -> Result<(StripReport, Vec<u8>), FormatError> 
         }
         Some(Format::Heic) => return Err(FormatError::Unsupported("HEIC")),
         Some(Format::Avif) => return Err(FormatError::Unsupported("AVIF")),
+        Some(Format::Tiff) => return Err(FormatError::Unsupported("TIFF/DNG")),
         _ => return Ok((StripReport::default(), bytes.to_vec())),
     };
     let mut out = Vec::new();
@@ -151,6 +153,9 @@ pub(crate) fn note_trailer(
 ) -> Result<(), FormatError> {
     if crate::io::has_more(input)? {
         report.remove("trailer");
+        // Anything can follow an image's end (a whole second photo with its GPS): `reject`
+        // counts it as a location.
+        report.had_location = true;
     }
     Ok(())
 }

@@ -57,7 +57,7 @@ pub(crate) fn strip(
         } else {
             skip(input, padded)?;
         }
-        report.remove(String::from_utf8_lossy(&kind).trim_end());
+        report.remove(kind.escape_ascii().to_string().trim_end());
     }
     crate::strip::note_trailer(input, &mut report)?;
     let orientation =

@@ -126,6 +126,17 @@ fn decode_jpeg(
             }
         }
     }
+    // jpeg-decoder keeps every coefficient of a progressive JPEG at full size (2 bytes each:
+    // 3 a pixel with 4:2:0 chroma, 6 with 4:4:4), whatever the scale of its output; its own
+    // buffer limit sees only the output. Estimated here from the header, before.
+    let coefficients = u64::from(sw) * u64::from(sh) * 3;
+    if coefficients > options.max_alloc {
+        return Err(ThumbError::TooLarge {
+            width: sw,
+            height: sh,
+            limit: format!("{} bytes of JPEG coefficients", options.max_alloc),
+        });
+    }
     decoder.set_max_decoding_buffer_size(usize::try_from(options.max_alloc).unwrap_or(usize::MAX));
     let raw = decoder.decode().map_err(corrupt)?;
     let info = decoder
@@ -309,6 +320,16 @@ fn decode_other(
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (sw, sh) = decoder.dimensions();
     check_size(sw, sh, options)?;
+    // The decoder allocates the whole image at once (image's own `max_alloc` does not stop
+    // that): a 34-byte WebP or GIF can name 16 383 × 12 000 pixels. Checked here, before.
+    let whole = decoder.total_bytes();
+    if whole > options.max_alloc {
+        return Err(ThumbError::TooLarge {
+            width: sw,
+            height: sh,
+            limit: format!("{} bytes of decoded pixels", options.max_alloc),
+        });
+    }
     let orientation = decoder.orientation().ok().map(|o| o.to_exif()).unwrap_or(1);
     // GIF: the first frame.
     let img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;

@@ -37,3 +37,19 @@ fn a_png_that_decodes_to_a_gigabyte_is_thumbnailed_from_its_rows() {
     // A full-size 8-bit RGB copy alone would be 596 MB.
     assert!(grown_mib < 64, "peak memory grew by {grown_mib} MiB");
 }
+
+/// The attacker review's 34-byte lossless WebP (16 383 × 12 000) and 35-byte GIF (a 30 000 ×
+/// 6 666 screen) took 1.3 and 1.6 GB: formats decoded whole are refused from their header
+/// when the whole image would pass the decoder limit.
+#[test]
+fn tiny_files_naming_huge_images_are_refused_before_decoding() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    for name in ["review-bigll.webp", "review-biggif.gif"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let err = make_thumbnails(&bytes, &ThumbnailOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, media_thumb::ThumbError::TooLarge { .. }),
+            "{name}: {err}"
+        );
+    }
+}

@@ -56,10 +56,19 @@ pub(crate) async fn apply(
         // Video that starts at once: `moov` in front of the samples (lossless). A delivery
         // rewrite with its own switch: off for bytes stored as given (Blossom's `/upload`
         // needs its hash to hold).
+        // Best effort: a video that cannot be remuxed (a trailer of junk, more boxes than
+        // the walk follows) is stored as it is rather than refused.
         let remuxed = if faststart {
-            ingested
+            match ingested
                 .staged
-                .rewrite("faststart", media_format::faststart_to, not_remuxed)?
+                .rewrite("faststart", media_format::faststart_to, not_remuxed)
+            {
+                Ok(remuxed) => remuxed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored without the faststart remux");
+                    None
+                }
+            }
         } else {
             None
         };

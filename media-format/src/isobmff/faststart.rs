@@ -81,11 +81,14 @@ pub fn faststart_reader<R: Read + Seek>(
         return Ok(false);
     };
     let mut index = read_body(file, &plan.moov, MAX_MOOV)?;
-    // Every byte between the first mdat and the old moov moves up by moov's size.
+    // Every byte between the first mdat and the old moov moves up by moov's size; a byte of
+    // the moov itself (a chunk a crafted file keeps there) moves with it to `insert_at`.
     let (insert_at, moov_at, moov_size) = (plan.insert_at, plan.moov.offset, plan.moov.size);
     let shift = |offset: u64| -> Option<u64> {
         if offset >= insert_at && offset < moov_at {
             offset.checked_add(moov_size)
+        } else if offset >= moov_at && offset < moov_at + moov_size {
+            Some(insert_at + (offset - moov_at))
         } else {
             Some(offset)
         }
@@ -106,8 +109,17 @@ pub fn faststart_reader<R: Read + Seek>(
         }
     };
     copy(0, insert_at, out)?;
-    // The moov's own header, as it was (8 or 16 bytes), then its rewritten body.
-    copy(moov_at, plan.moov.header_len, out)?;
+    // The moov's header with its size written out (a size 0, "to the end of the file", would
+    // swallow what now follows it), then its rewritten body.
+    if plan.moov.header_len == 16 {
+        copy(moov_at, 16, out)?;
+    } else {
+        let size = u32::try_from(moov_size).map_err(|_| {
+            FaststartError::Format(FormatError::TooLarge("a moov over 4 GiB".into()))
+        })?;
+        out.write_all(&size.to_be_bytes())?;
+        out.write_all(b"moov")?;
+    }
     out.write_all(&index)?;
     copy(insert_at, moov_at - insert_at, out)?;
     copy(plan.moov.end(), len - plan.moov.end(), out)?;

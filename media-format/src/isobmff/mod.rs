@@ -70,7 +70,7 @@ impl BoxHeader {
         if size < header_len || offset.checked_add(size).is_none_or(|e| e > end) {
             return Err(malformed(format!(
                 "MP4 box {} at {offset} overruns its container",
-                String::from_utf8_lossy(&kind)
+                kind.escape_ascii()
             )));
         }
         Ok(BoxHeader {
@@ -93,7 +93,7 @@ impl BoxHeader {
 
     /// Its type as text.
     pub fn name(&self) -> String {
-        String::from_utf8_lossy(&self.kind).into_owned()
+        self.kind.escape_ascii().to_string()
     }
 }
 

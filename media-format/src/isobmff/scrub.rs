@@ -35,6 +35,19 @@ const CONTAINERS: &[&[u8; 4]] = &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b
 const LOCATION_ENTRIES: &[&[u8; 4]] = &[b"gpmd", b"camm"];
 /// Handler types of timed-metadata tracks.
 const METADATA_HANDLERS: &[&[u8; 4]] = &[b"meta", b"camm"];
+/// Handler types of text tracks: drones and dash-cams write their GPS as subtitles. Their
+/// samples are zeroed too (a phone's own video has none).
+const TEXT_HANDLERS: &[&[u8; 4]] = &[b"text", b"sbtl", b"subt"];
+
+/// Top-level boxes kept; any other (a dash-cam's `udat` NMEA log, a vendor's GPS box) becomes
+/// `free`. `udta`, `meta` and XMP `uuid` are metadata and go too.
+const KEEP_TOP: &[&[u8; 4]] = &[
+    b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"moof", b"mfra", b"sidx", b"ssix",
+    b"styp", b"prft", b"emsg", b"pdin",
+];
+
+/// Most chunks of metadata samples zeroed in one track (a two-hour GoPro video has 7 200).
+const MAX_CHUNKS: u64 = 1 << 20;
 
 /// Inspect (`write: false`) or scrub the MP4/MOV at `path`.
 pub(crate) fn scrub(path: &Path, write: bool) -> Result<StripReport, FormatError> {
@@ -62,7 +75,7 @@ pub(crate) fn scrub_file<F: Read + Write + Seek>(
     let len = file.seek(SeekFrom::End(0))?;
     let mut top = TopLevel::new(len);
     while let Some(header) = top.next(file)? {
-        if is_metadata_box(file, &header)? {
+        if !KEEP_TOP.contains(&&header.kind) || is_metadata_box(file, &header)? {
             let body = header.body();
             if body.end - body.start <= MAX_SCANNED_BOX {
                 let data = read_body(file, &header, MAX_SCANNED_BOX)?;
@@ -78,7 +91,7 @@ pub(crate) fn scrub_file<F: Read + Write + Seek>(
             }
         } else if &header.kind == b"moov" {
             let mut moov = read_body(file, &header, MAX_MOOV)?;
-            if scrub_moov(&mut moov, file, len, write, &mut report)? && write {
+            if scrub_moov(&mut moov, &header, file, len, write, &mut report)? && write {
                 file.seek(SeekFrom::Start(header.body().start))?;
                 file.write_all(&moov)?;
             }
@@ -104,10 +117,10 @@ fn is_metadata_box<F: Read + Seek + ?Sized>(
 }
 
 fn metadata_name(header: &BoxHeader) -> String {
-    if &header.kind == b"uuid" {
-        "XMP".to_owned()
-    } else {
-        header.name()
+    match &header.kind {
+        b"uuid" => "XMP".to_owned(),
+        b"udta" | b"meta" => header.name(),
+        other => other.escape_ascii().to_string(),
     }
 }
 
@@ -121,6 +134,7 @@ fn has_location_mark(data: &[u8]) -> bool {
 /// timed-metadata tracks in `file`. Whether `moov` changed.
 fn scrub_moov<F: Read + Write + Seek>(
     moov: &mut [u8],
+    moov_box: &BoxHeader,
     file: &mut F,
     len: u64,
     write: bool,
@@ -128,11 +142,11 @@ fn scrub_moov<F: Read + Write + Seek>(
 ) -> Result<bool, FormatError> {
     let boxes = walk(moov, |k| CONTAINERS.contains(&k))?;
     let mut changed = false;
-    // Depth 0: in moov; 1: in a track. Deeper `meta` boxes (inside a sample entry) describe
-    // the samples and are left alone.
-    for (depth, header) in &boxes {
+    // At any depth of the walk (movie, track, media, tables); the walk does not enter sample
+    // entries, whose `meta` boxes describe the samples.
+    for (_, header) in &boxes {
         let metadata = match &header.kind {
-            b"udta" | b"meta" => *depth <= 1,
+            b"udta" | b"meta" => true,
             b"uuid" => moov
                 .get(header.body().start as usize..)
                 .is_some_and(|b| b.starts_with(&XMP_UUID)),
@@ -152,7 +166,7 @@ fn scrub_moov<F: Read + Write + Seek>(
     for (depth, header) in &boxes {
         if *depth == 0 && &header.kind == b"trak" {
             let trak = &moov[header.body().start as usize..header.end() as usize];
-            timed_metadata(trak, file, len, write, report)?;
+            timed_metadata(trak, moov_box, file, len, write, report)?;
         }
     }
     Ok(changed)
@@ -161,6 +175,7 @@ fn scrub_moov<F: Read + Write + Seek>(
 /// When `trak` is a timed-metadata track, zero its samples in `file`.
 fn timed_metadata<F: Read + Write + Seek>(
     trak: &[u8],
+    moov: &BoxHeader,
     file: &mut F,
     len: u64,
     write: bool,
@@ -180,28 +195,58 @@ fn timed_metadata<F: Read + Write + Seek>(
         .map(|e| e.header.kind);
     let by_entry = entry.is_some_and(|e| LOCATION_ENTRIES.contains(&&e) || &e == b"mebx");
     let by_handler = handler.is_some_and(|h| METADATA_HANDLERS.contains(&&h));
-    if !by_entry && !by_handler {
+    let text = handler.is_some_and(|h| TEXT_HANDLERS.contains(&&h));
+    if !by_entry && !by_handler && !text {
         return Ok(());
     }
-    let name = entry.map_or_else(
-        || "timed metadata".to_owned(),
-        |e| String::from_utf8_lossy(&e).trim_end().to_owned(),
-    );
+    let name = match entry {
+        _ if text => "subtitles".to_owned(),
+        Some(e) => e.escape_ascii().to_string().trim_end().to_owned(),
+        None => "timed metadata".to_owned(),
+    };
     // GPS and camera motion always tell where; Apple's `mebx` when its keys name a location;
     // any other metadata track counts as telling, to be safe under `reject`.
     let location = match entry {
+        _ if text => false,
         Some(e) if &e == b"mebx" => contains(stsd, b"location"),
         _ => true,
     };
     // The table is checked whole before a byte is written: a file refused half-way would
-    // otherwise be left half-scrubbed.
-    for chunk in chunks(stbl, len)? {
-        chunk?;
-    }
-    let mut found = false;
+    // otherwise be left half-scrubbed. Samples may not lie in the index itself (zeroed there,
+    // they would come back when the index is written back).
+    let mut count = 0u64;
     for chunk in chunks(stbl, len)? {
         let (offset, size) = chunk?;
-        found |= zero_if_set(file, offset, size, write)?;
+        count += 1;
+        if count > MAX_CHUNKS {
+            return Err(crate::error::too_large(format!(
+                "more than {MAX_CHUNKS} chunks in a metadata track"
+            )));
+        }
+        if size > 0 && offset < moov.end() && offset + size > moov.offset {
+            return Err(malformed("metadata samples inside the movie index"));
+        }
+    }
+    // Adjacent chunks are zeroed as one range, through one buffer.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut found = false;
+    let mut run: Option<(u64, u64)> = None;
+    for chunk in chunks(stbl, len)? {
+        let (offset, size) = chunk?;
+        if size == 0 {
+            continue;
+        }
+        run = match run {
+            Some((start, end)) if end == offset => Some((start, end + size)),
+            Some((start, end)) => {
+                found |= zero_if_set(file, start, end - start, write, &mut buf)?;
+                Some((offset, offset + size))
+            }
+            None => Some((offset, offset + size)),
+        };
+    }
+    if let Some((start, end)) = run {
+        found |= zero_if_set(file, start, end - start, write, &mut buf)?;
     }
     if found {
         report.had_location |= location;
@@ -286,8 +331,8 @@ fn zero_if_set<F: Read + Write + Seek>(
     offset: u64,
     size: u64,
     write: bool,
+    buf: &mut [u8],
 ) -> Result<bool, FormatError> {
-    let mut buf = vec![0u8; 64 * 1024];
     let mut at = offset;
     let end = offset + size;
     let mut set = false;
