@@ -89,7 +89,7 @@ impl Format {
             // may call itself `isom` first).
             let declared = |brands: &[&[u8; 4]]| {
                 brands.contains(&&brand)
-                    || head
+                    || head[..head.len().min(SNIFF_LEN)]
                         .get(16..)
                         .unwrap_or_default()
                         .chunks_exact(4)

@@ -73,6 +73,14 @@ pub(crate) fn scrub_file<F: Read + Write + Seek>(
 ) -> Result<StripReport, FormatError> {
     let mut report = StripReport::new(Format::Mp4);
     let len = file.seek(SeekFrom::End(0))?;
+    // Where samples may lie: the bodies of the `mdat` boxes, in file order.
+    let mut mdats = Vec::new();
+    let mut top = TopLevel::new(len);
+    while let Some(header) = top.next(file)? {
+        if &header.kind == b"mdat" {
+            mdats.push(header.body());
+        }
+    }
     let mut top = TopLevel::new(len);
     while let Some(header) = top.next(file)? {
         if !KEEP_TOP.contains(&&header.kind) || is_metadata_box(file, &header)? {
@@ -91,7 +99,7 @@ pub(crate) fn scrub_file<F: Read + Write + Seek>(
             }
         } else if &header.kind == b"moov" {
             let mut moov = read_body(file, &header, MAX_MOOV)?;
-            if scrub_moov(&mut moov, &header, file, len, write, &mut report)? && write {
+            if scrub_moov(&mut moov, &mdats, file, len, write, &mut report)? && write {
                 file.seek(SeekFrom::Start(header.body().start))?;
                 file.write_all(&moov)?;
             }
@@ -134,7 +142,7 @@ fn has_location_mark(data: &[u8]) -> bool {
 /// timed-metadata tracks in `file`. Whether `moov` changed.
 fn scrub_moov<F: Read + Write + Seek>(
     moov: &mut [u8],
-    moov_box: &BoxHeader,
+    mdats: &[std::ops::Range<u64>],
     file: &mut F,
     len: u64,
     write: bool,
@@ -166,7 +174,7 @@ fn scrub_moov<F: Read + Write + Seek>(
     for (depth, header) in &boxes {
         if *depth == 0 && &header.kind == b"trak" {
             let trak = &moov[header.body().start as usize..header.end() as usize];
-            timed_metadata(trak, moov_box, file, len, write, report)?;
+            timed_metadata(trak, mdats, file, len, write, report)?;
         }
     }
     Ok(changed)
@@ -175,7 +183,7 @@ fn scrub_moov<F: Read + Write + Seek>(
 /// When `trak` is a timed-metadata track, zero its samples in `file`.
 fn timed_metadata<F: Read + Write + Seek>(
     trak: &[u8],
-    moov: &BoxHeader,
+    mdats: &[std::ops::Range<u64>],
     file: &mut F,
     len: u64,
     write: bool,
@@ -212,8 +220,8 @@ fn timed_metadata<F: Read + Write + Seek>(
         _ => true,
     };
     // The table is checked whole before a byte is written: a file refused half-way would
-    // otherwise be left half-scrubbed. Samples may not lie in the index itself (zeroed there,
-    // they would come back when the index is written back).
+    // otherwise be left half-scrubbed. Samples must lie in an `mdat` (zeroed in the index or
+    // over another box's header, they would come back when those are written).
     let mut count = 0u64;
     for chunk in chunks(stbl, len)? {
         let (offset, size) = chunk?;
@@ -223,8 +231,8 @@ fn timed_metadata<F: Read + Write + Seek>(
                 "more than {MAX_CHUNKS} chunks in a metadata track"
             )));
         }
-        if size > 0 && offset < moov.end() && offset + size > moov.offset {
-            return Err(malformed("metadata samples inside the movie index"));
+        if size > 0 && !in_mdat(mdats, offset, size) {
+            return Err(malformed("metadata samples outside the media data"));
         }
     }
     // Adjacent chunks are zeroed as one range, through one buffer.
@@ -253,6 +261,14 @@ fn timed_metadata<F: Read + Write + Seek>(
         report.remove(&name);
     }
     Ok(())
+}
+
+/// Whether `offset..offset + size` lies within one of `mdats` (sorted, not overlapping).
+fn in_mdat(mdats: &[std::ops::Range<u64>], offset: u64, size: u64) -> bool {
+    let i = mdats.partition_point(|m| m.end <= offset);
+    mdats
+        .get(i)
+        .is_some_and(|m| m.start <= offset && offset + size <= m.end)
 }
 
 fn contains(data: Option<&[u8]>, needle: &[u8]) -> bool {
