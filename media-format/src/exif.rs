@@ -56,6 +56,12 @@ pub(crate) fn facts(tiff: &[u8]) -> (u8, bool) {
     (orientation, gps)
 }
 
+/// Whether text metadata (XMP, a PNG text chunk) names a GPS field: under `reject` it counts
+/// as a location (a false alarm refuses an upload; a miss would store a home address).
+pub(crate) fn mentions_gps(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"GPS").is_some()
+}
+
 /// Length of [`minimal_tiff`]'s output.
 pub(crate) const MINIMAL_TIFF_LEN: usize = 26;
 

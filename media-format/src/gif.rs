@@ -59,12 +59,13 @@ pub(crate) fn strip(
                             if looping(input, out)? {
                                 report.remove("application");
                             }
+                        } else if id.starts_with(b"XMP Data") {
+                            report.remove("XMP");
+                            let mut xmp = Capped(Vec::new());
+                            sub_blocks(input, Some(&mut xmp))?;
+                            report.had_location |= crate::exif::mentions_gps(&xmp.0);
                         } else {
-                            report.remove(if id.starts_with(b"XMP Data") {
-                                "XMP"
-                            } else {
-                                "application"
-                            });
+                            report.remove("application");
                             sub_blocks(input, None)?;
                         }
                     }
@@ -76,6 +77,21 @@ pub(crate) fn strip(
             }
             other => return Err(malformed(format!("unknown GIF block 0x{other:02X}"))),
         }
+    }
+}
+
+/// A sink keeping the first MiB written to it.
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = crate::exif::MAX_EXIF_READ.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&buf[..buf.len().min(room)]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

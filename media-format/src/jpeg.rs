@@ -79,7 +79,7 @@ pub(crate) fn strip(
                 Some("EXIF")
             }
             0xE1 if payload.starts_with(b"http://ns.adobe.com/") => {
-                report.had_location |= memchr::memmem::find(&payload, b"GPS").is_some();
+                report.had_location |= exif::mentions_gps(&payload);
                 Some("XMP")
             }
             0xE1 => Some("APP1"),

@@ -71,7 +71,13 @@ pub(crate) fn strip(
             }
             continue;
         }
-        copy_exact(input, &mut std::io::sink(), len + 4, "a PNG chunk")?;
+        if matches!(&kind, b"tEXt" | b"iTXt") {
+            // XMP and text profiles: read (the first MiB) to see whether they hold a location.
+            let text = read_capped(input, len + 4, exif::MAX_EXIF_READ, "a PNG chunk")?;
+            report.had_location |= exif::mentions_gps(&text);
+        } else {
+            copy_exact(input, &mut std::io::sink(), len + 4, "a PNG chunk")?;
+        }
         report.remove(&kind.escape_ascii().to_string());
     }
 }

@@ -54,6 +54,9 @@ pub(crate) fn strip(
             let (orientation, gps) = exif::facts(data);
             report.had_location |= gps;
             report.orientation = orientation;
+        } else if &kind == b"XMP " {
+            let xmp = read_capped(input, padded, exif::MAX_EXIF_READ, "a WebP chunk")?;
+            report.had_location |= exif::mentions_gps(&xmp);
         } else {
             skip(input, padded)?;
         }

@@ -417,3 +417,42 @@ fn bytes_after_the_end_of_an_image_are_dropped() {
         assert!(!after.windows(6).any(|w| w == b"Exif\0\0"), "{name}");
     }
 }
+
+/// A location written only as XMP (no EXIF): `reject` sees it in every format, and `strip`
+/// removes it.
+#[test]
+fn a_location_only_in_xmp_counts_under_reject() {
+    let Some(tool) = exiftool() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        image_file(dir.path(), "x.jpg", image::ImageFormat::Jpeg),
+        image_file(dir.path(), "x.png", image::ImageFormat::Png),
+        image_file(dir.path(), "x.webp", image::ImageFormat::WebP),
+        image_file(dir.path(), "x.gif", image::ImageFormat::Gif),
+    ];
+    for path in &files {
+        run(
+            &tool,
+            &[
+                "-overwrite_original",
+                "-XMP-exif:GPSLatitude=48.8584",
+                "-XMP-exif:GPSLongitude=2.2945",
+            ],
+            path,
+        );
+        assert!(
+            tags(&tool, path).keys().any(|k| k.contains("GPS")),
+            "exiftool wrote no XMP GPS into {}",
+            path.display()
+        );
+        let found = inspect(path).unwrap();
+        assert!(found.had_location, "{}: {found:?}", path.display());
+        strip_in_place(path).unwrap();
+        let left: Vec<String> = tags(&tool, path)
+            .keys()
+            .filter(|k| k.contains("GPS"))
+            .cloned()
+            .collect();
+        assert!(left.is_empty(), "{}: {left:?}", path.display());
+    }
+}

@@ -25,8 +25,13 @@ const XMP_UUID: [u8; 16] = [
 const MAX_SCANNED_BOX: u64 = 16 << 20;
 
 /// What in a metadata box says "location": QuickTime `©xyz`, the `mdta` key
-/// `com.apple.quicktime.location.ISO6709`, exiftool's `GPSCoordinates`.
-const LOCATION_MARKS: &[&[u8]] = &[b"\xA9xyz", b"location.ISO6709", b"GPSCoordinates"];
+/// `com.apple.quicktime.location.ISO6709`, exiftool's `GPSCoordinates`, XMP's `exif:GPSLatitude`.
+const LOCATION_MARKS: &[&[u8]] = &[
+    b"\xA9xyz",
+    b"location.ISO6709",
+    b"GPSCoordinates",
+    b"GPSLatitude",
+];
 
 /// Containers inside `moov` gone through to reach tracks and their tables.
 const CONTAINERS: &[&[u8; 4]] = &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"];
