@@ -41,10 +41,14 @@ pub struct S3Backend {
 /// User metadata holding the hex SHA-256 of an object's bytes (`x-amz-meta-sha256`).
 const SHA256_META: &str = "sha256";
 
+/// How long a losing concurrent writer waits for the winner's object to become visible.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// S3's limit on the number of parts of one multipart upload.
 const MAX_PARTS: u64 = 10_000;
 
 /// What a content-addressed key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Existing {
     /// Nothing.
     Absent,
@@ -145,6 +149,22 @@ impl S3Backend {
         })
     }
 
+    /// What `key` holds after a conditional write lost to another writer. The winner may
+    /// still be finishing (the embedded server answers the precondition while the other
+    /// object is being written, before its size and checksum are visible), so an object
+    /// that is not yet provably ours is looked at again for a few seconds before it counts
+    /// as someone else's.
+    async fn settle(&self, key: &str, blob: &StagedBlob) -> Result<Existing> {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let found = self.existing(key, blob).await?;
+            if found == Existing::Same || tokio::time::Instant::now() >= deadline {
+                return Ok(found);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The size of the object at `key`, or `None` if it does not exist.
     pub async fn object_size(&self, key: &str) -> Result<Option<u64>> {
         let b = &self.bucket;
@@ -216,7 +236,7 @@ impl S3Backend {
         match result {
             Ok(_) => Ok(()),
             // Someone stored an object at this key meanwhile: success only if it is ours.
-            Err(e) if is_precondition_failed(&e) => match self.existing(key, blob).await? {
+            Err(e) if is_precondition_failed(&e) => match self.settle(key, blob).await? {
                 Existing::Same => Ok(()),
                 _ => Err(MediaError::integrity(
                     Operation::Put,
@@ -352,7 +372,7 @@ impl S3Backend {
                     .await;
                 match done {
                     Ok(_) => Ok(()),
-                    Err(e) if is_precondition_failed(&e) => match self.existing(key, blob).await {
+                    Err(e) if is_precondition_failed(&e) => match self.settle(key, blob).await {
                         Ok(Existing::Same) => Ok(()),
                         Ok(_) => Err(MediaError::integrity(
                             Operation::Put,

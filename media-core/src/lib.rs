@@ -70,7 +70,10 @@ pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};
 pub use event::{MediaEvent, OperationId};
 pub use id::{Digest32, MediaId};
 pub use location::{BackendKind, InvalidKind, Location};
-pub use media::{sniff_mime, MediaFile, Preview, Thumbnail, Thumbnailer, Timestamp, VideoInfo};
+pub use media::{
+    sniff_mime, DisplayRendition, MediaFile, Preview, Rendition, Thumbnail, Thumbnailer, Timestamp,
+    VideoInfo,
+};
 pub use policy::{
     download_policy_named, download_policy_names, Candidate, DownloadPlan, DownloadPolicy, Fastest,
     Hedge, PreferCdn, PreferP2p, Swarm, SwarmMembers, SwarmPlan, ThroughputTable, UploadPlan,

@@ -129,6 +129,74 @@ pub struct Preview {
     pub thumbnail: Option<Thumbnail>,
     /// For videos: codec, duration and size.
     pub video: Option<VideoInfo>,
+    /// A picture for viewers that cannot show the original (a JPEG of a HEIC photo, for
+    /// browsers): the upload stores it as media of its own and lists it in the record as
+    /// [`MediaFile::display`].
+    pub rendition: Option<Rendition>,
+}
+
+/// An encoded picture derived from an upload for display (see [`Preview::rendition`]).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rendition {
+    /// MIME type, e.g. `image/jpeg`.
+    pub mime: String,
+    /// Width in pixels (upright).
+    pub width: u32,
+    /// Height in pixels (upright).
+    pub height: u32,
+    /// The encoded picture.
+    pub bytes: Vec<u8>,
+}
+
+impl Rendition {
+    /// A rendition of `width`×`height` encoded as `mime`.
+    pub fn new(mime: impl Into<String>, width: u32, height: u32, bytes: Vec<u8>) -> Self {
+        Rendition {
+            mime: mime.into(),
+            width,
+            height,
+            bytes,
+        }
+    }
+}
+
+impl std::fmt::Debug for Rendition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendition")
+            .field("mime", &self.mime)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Where a record's display rendition is: media of its own, read and verified by its id like
+/// any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DisplayRendition {
+    /// The rendition's id (the SHA-256 of its bytes).
+    pub id: MediaId,
+    /// Its MIME type, e.g. `image/jpeg`.
+    pub mime: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl DisplayRendition {
+    /// A reference to the rendition stored as `id`.
+    pub fn new(id: MediaId, mime: impl Into<String>, width: u32, height: u32) -> Self {
+        DisplayRendition {
+            id,
+            mime: mime.into(),
+            width,
+            height,
+        }
+    }
 }
 
 impl Preview {
@@ -137,6 +205,7 @@ impl Preview {
         Preview {
             thumbnail,
             video: None,
+            rendition: None,
         }
     }
 }
@@ -218,6 +287,10 @@ pub struct MediaFile {
     /// For videos: codec, duration and displayed size (the poster, if any, is `thumbnail`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<VideoInfo>,
+    /// For formats browsers do not show (HEIC): a JPEG derived at upload, stored as media of
+    /// its own; the original stays as it was uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<DisplayRendition>,
 }
 
 impl MediaFile {
@@ -246,6 +319,7 @@ impl MediaFile {
             encryption: None,
             age_header: Vec::new(),
             video: None,
+            display: None,
         }
     }
 

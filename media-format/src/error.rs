@@ -4,7 +4,8 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
-    /// A format whose metadata cannot be removed yet (HEIC, AVIF).
+    /// A format (TIFF/DNG) or a variant of one (HEIF item infos of version 0) whose metadata
+    /// cannot be removed yet.
     #[error("{0} cannot be cleaned of metadata yet; upload a JPEG/PNG/WebP, or choose the `keep` policy")]
     Unsupported(&'static str),
     /// The file does not parse as the format its first bytes announce.

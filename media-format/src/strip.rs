@@ -9,7 +9,9 @@
 //! | GIF (`gif.rs`) | comment extensions, application extensions other than looping (XMP), anything after the trailer | frames, colour tables, looping |
 //! | MP4/MOV ([`crate::isobmff::scrub`]) | `udta`, `meta` and XMP `uuid` boxes (top level, movie, tracks) turned into `free` boxes of the same size, zeroed; the samples of timed-metadata tracks (GoPro `gpmd`, `camm`, Apple `mebx`, any `meta` track) zeroed in place | every other sample byte, every offset |
 //!
-//! HEIC and AVIF are refused ([`FormatError::Unsupported`]): they cannot be cleaned yet.
+//! | HEIC/HEIF/AVIF ([`crate::isobmff::heif`]) | the `Exif`, XMP (`mime`) and `uri ` items: out of `iinf`, `iloc`, `iref` (`cdsc`) and `ipma`, their bytes zeroed; the index rewritten in place with a `free` box after it; other top-level boxes as for MP4 | every picture item's coded bytes where `iloc` says, every property (`irot`, `imir`, `ispe`, colour, auxiliary depth and gain maps, thumbnails) |
+//!
+//! TIFF/DNG is refused ([`FormatError::Unsupported`]): it cannot be cleaned yet.
 //! Files are streamed (a 2 GiB video is never in memory); what a length field claims never
 //! decides how much memory is taken.
 
@@ -85,9 +87,9 @@ fn process(path: &Path, write: bool) -> Result<StripReport, FormatError> {
         Format::Png => rewrite(path, write, crate::png::strip),
         Format::Webp => rewrite(path, write, crate::webp::strip),
         Format::Gif => rewrite(path, write, crate::gif::strip),
-        Format::Mp4 | Format::QuickTime => isobmff::scrub::scrub(path, write),
-        Format::Heic => Err(FormatError::Unsupported("HEIC")),
-        Format::Avif => Err(FormatError::Unsupported("AVIF")),
+        Format::Mp4 | Format::QuickTime | Format::Heic | Format::Avif => {
+            isobmff::scrub::scrub(path, format, write)
+        }
         Format::Tiff => Err(FormatError::Unsupported("TIFF/DNG")),
         Format::Webm => Ok(StripReport {
             orientation: 1,
@@ -104,13 +106,11 @@ pub fn strip_bytes(bytes: &[u8]) -> Result<(StripReport, Vec<u8>), FormatError> 
         Some(Format::Png) => crate::png::strip,
         Some(Format::Webp) => crate::webp::strip,
         Some(Format::Gif) => crate::gif::strip,
-        Some(Format::Mp4 | Format::QuickTime) => {
+        Some(format @ (Format::Mp4 | Format::QuickTime | Format::Heic | Format::Avif)) => {
             let mut file = std::io::Cursor::new(bytes.to_vec());
-            let report = isobmff::scrub::scrub_file(&mut file, true)?;
+            let report = isobmff::scrub::scrub_file(&mut file, format, true)?;
             return Ok((report, file.into_inner()));
         }
-        Some(Format::Heic) => return Err(FormatError::Unsupported("HEIC")),
-        Some(Format::Avif) => return Err(FormatError::Unsupported("AVIF")),
         Some(Format::Tiff) => return Err(FormatError::Unsupported("TIFF/DNG")),
         _ => return Ok((StripReport::default(), bytes.to_vec())),
     };

@@ -12,7 +12,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<&'static str, ThumbError> {
     match Format::sniff(bytes) {
         Some(f @ (Format::Jpeg | Format::Png | Format::Gif | Format::Webp)) => Ok(f.mime()),
         Some(f @ (Format::Heic | Format::Avif)) => Err(ThumbError::Unsupported(format!(
-            "{} is not supported (convert to JPEG or WebP first)",
+            "{} is decoded from a file, in a child process (make_thumbnails_from_file)",
             f.mime()
         ))),
         _ if bytes.is_empty() => Err(ThumbError::Corrupt("empty input".into())),
@@ -22,7 +22,11 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<&'static str, ThumbError> {
     }
 }
 
-fn check_size(width: u32, height: u32, options: &ThumbnailOptions) -> Result<(), ThumbError> {
+pub(crate) fn check_size(
+    width: u32,
+    height: u32,
+    options: &ThumbnailOptions,
+) -> Result<(), ThumbError> {
     let too_large = |limit: String| ThumbError::TooLarge {
         width,
         height,

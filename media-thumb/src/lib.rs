@@ -12,13 +12,16 @@
 //! - **Private**: EXIF orientation is applied to the small image, and the output is encoded
 //!   from pixels, so it carries no EXIF, GPS or XMP metadata.
 //!
-//! Inputs: JPEG, PNG, WebP and GIF (first frame). HEIC and AVIF give
-//! [`ThumbError::Unsupported`]. Outputs: WebP (default, lossy) or JPEG, one or more sizes from
+//! Inputs: JPEG, PNG, WebP and GIF (first frame) in memory; HEIC/HEIF and AVIF from a file
+//! ([`make_heif_previews`]): libheif decodes them in a child process with a memory limit and a
+//! deadline ([`ChildDecoders`]), after the size their index declares passed the limits, and
+//! a HEIC also gets a display JPEG for browsers. Outputs: WebP (default, lossy) or JPEG, one or more sizes from
 //! one decode, plus the source dimensions and a BlurHash placeholder.
 //!
 //! Videos: [`make_poster_from_file`] reads an MP4/MOV's index (`media_format::isobmff::track`) for the codec, size,
 //! rotation and duration, and with the feature `video` decodes the first H.264 key frame
-//! (OpenH264) into the same thumbnails, upright. Other codecs get a reason instead.
+//! (OpenH264) into the same thumbnails, upright. HEVC and other codecs get their first frame
+//! from `ffmpeg` in a bounded child process, or a reason when it is not installed.
 //!
 //! ```
 //! use media_thumb::{make_thumbnails, ThumbnailOptions};
@@ -38,11 +41,15 @@
 
 mod decode;
 mod error;
+mod external;
+mod heif;
 mod jpeg_scaled;
 mod thumbnailer;
 mod video;
 
 pub use error::ThumbError;
+pub use external::ChildDecoders;
+pub use heif::{make_heif_previews, HeifPreviews, RENDITION_LONG_SIDE};
 pub use media_format::isobmff::track::VideoTrack;
 pub use thumbnailer::MediaThumbnailer;
 pub use video::{make_poster_from_file, VideoPoster};
@@ -222,6 +229,13 @@ pub fn make_thumbnails_from_file(
     path: &std::path::Path,
     options: &ThumbnailOptions,
 ) -> Result<Thumbnails, ThumbError> {
+    if matches!(
+        media_format::sniff_file(path).map_err(ThumbError::Io)?,
+        Some(media_format::Format::Heic | media_format::Format::Avif)
+    ) {
+        return make_heif_previews(path, options, false, &ChildDecoders::default())
+            .map(|p| p.thumbnails);
+    }
     let bytes = std::fs::read(path).map_err(ThumbError::Io)?;
     make_thumbnails(&bytes, options)
 }

@@ -2,13 +2,23 @@
 
 use std::path::Path;
 
-use media_core::{MediaError, Operation, Preview, Thumbnail, Thumbnailer, VideoInfo};
+use media_core::{MediaError, Operation, Preview, Rendition, Thumbnail, Thumbnailer, VideoInfo};
 
-use crate::{make_poster_from_file, make_thumbnails, ThumbnailOptions, Thumbnails};
+use crate::{
+    make_heif_previews, make_poster_from_file, make_thumbnails, ChildDecoders, ThumbnailOptions,
+    Thumbnails,
+};
+
+/// Image types decoded by libheif in a child process.
+fn is_heif(mime: &str) -> bool {
+    matches!(mime, "image/heic" | "image/heif" | "image/avif")
+}
 
 /// Makes the inline thumbnail of uploaded images (the first size of the options), and of
-/// MP4/MOV videos a poster from the first H.264 key frame (feature `video`) with the
-/// video's codec, duration and displayed size.
+/// MP4/MOV videos a poster from the first key frame (H.264 with OpenH264, feature `video`;
+/// HEVC and others with ffmpeg in a child process) with the video's codec, duration and
+/// displayed size. HEIC/HEIF/AVIF photos are decoded by libheif in a child process; a HEIC
+/// also gets a display rendition (a JPEG) for browsers.
 ///
 /// Larger inputs than `max_input_bytes` (default 64 MiB) get no thumbnail rather than being
 /// read whole into memory.
@@ -16,6 +26,7 @@ use crate::{make_poster_from_file, make_thumbnails, ThumbnailOptions, Thumbnails
 pub struct MediaThumbnailer {
     options: ThumbnailOptions,
     max_input_bytes: u64,
+    limits: ChildDecoders,
 }
 
 impl Default for MediaThumbnailer {
@@ -23,6 +34,7 @@ impl Default for MediaThumbnailer {
         MediaThumbnailer {
             options: ThumbnailOptions::default(),
             max_input_bytes: 64 << 20,
+            limits: ChildDecoders::default(),
         }
     }
 }
@@ -48,6 +60,10 @@ impl Thumbnailer for MediaThumbnailer {
         if size > self.max_input_bytes {
             return Ok(None);
         }
+        if is_heif(mime) {
+            let made = make_heif_previews(path, &self.options, false, &self.limits)?;
+            return Ok(inline(made.thumbnails));
+        }
         let bytes = std::fs::read(path)
             .map_err(|e| MediaError::io(Operation::Thumbnail, "reading image", e))?;
         let thumbs = make_thumbnails(&bytes, &self.options)?;
@@ -55,6 +71,22 @@ impl Thumbnailer for MediaThumbnailer {
     }
 
     fn preview(&self, path: &Path, mime: &str) -> media_core::Result<Preview> {
+        if is_heif(mime) {
+            let size = std::fs::metadata(path)
+                .map_err(|e| MediaError::io(Operation::Thumbnail, "reading image", e))?
+                .len();
+            if size > self.max_input_bytes {
+                return Ok(Preview::default());
+            }
+            // Browsers show AVIF as it is; a HEIC needs a JPEG beside it.
+            let wants_rendition = mime != "image/avif";
+            let made = make_heif_previews(path, &self.options, wants_rendition, &self.limits)?;
+            let mut preview = Preview::thumbnail(inline(made.thumbnails));
+            preview.rendition = made
+                .rendition
+                .map(|v| Rendition::new(v.mime, v.width, v.height, v.bytes));
+            return Ok(preview);
+        }
         if !matches!(mime, "video/mp4" | "video/quicktime") {
             return self.thumbnail(path, mime).map(Preview::thumbnail);
         }

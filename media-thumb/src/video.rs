@@ -1,7 +1,8 @@
 //! Video posters: the first key frame of an MP4/MOV's H.264 track, decoded with OpenH264
 //! (feature `video`), turned upright by the track's rotation and made into thumbnails and a
-//! BlurHash like a photo. Other codecs (HEVC, VP9, AV1) get no poster and a reason; their
-//! duration, size and rotation are still read from the index.
+//! BlurHash like a photo. Other codecs (HEVC from iPhones, VP9, AV1) get their first frame
+//! from `ffmpeg` in a bounded child process (`crate::external`); without ffmpeg they get no
+//! poster and a reason. Duration, size and rotation are always read from the index.
 
 use std::fs::File;
 use std::path::Path;
@@ -33,7 +34,7 @@ pub fn make_poster_from_file(
     let Some(track) = track::first_video_track(&mut file)? else {
         return Ok(None);
     };
-    let (thumbnails, no_poster) = match poster(&mut file, &track, options) {
+    let (thumbnails, no_poster) = match poster(&mut file, path, &track, options) {
         Ok(t) => (Some(t), None),
         Err(reason) => (None, Some(reason)),
     };
@@ -46,19 +47,10 @@ pub fn make_poster_from_file(
 
 fn poster(
     file: &mut File,
+    path: &Path,
     track: &VideoTrack,
     options: &ThumbnailOptions,
 ) -> Result<Thumbnails, String> {
-    let Some(frame) = &track.avc else {
-        return Err(match track.codec.as_str() {
-            _ if track.fragmented => "fragmented MP4: no poster from movie fragments".to_owned(),
-            "hvc1" | "hev1" => "HEVC video: no HEVC decoder for posters".to_owned(),
-            "vp09" => "VP9 video: no VP9 decoder for posters".to_owned(),
-            "av01" => "AV1 video: no AV1 decoder for posters".to_owned(),
-            "encv" => "encrypted video track".to_owned(),
-            other => format!("{other} video: no decoder for posters"),
-        });
-    };
     let (w, h) = (track.width, track.height);
     if w > options.max_dimension
         || h > options.max_dimension
@@ -68,13 +60,27 @@ fn poster(
             "video frame of {w}×{h} exceeds the thumbnail limits"
         ));
     }
-    let stream = track::annex_b(file, frame).map_err(|e| e.to_string())?;
-    let px = decode_key_frame(&stream, track)?;
-    // The decoder is C code fed hostile input; the Rust side of the pipeline still must not
-    // take the upload down with a panic.
-    std::panic::catch_unwind(|| crate::thumbnails_of_pixels(px, options))
-        .unwrap_or_else(|_| Err(ThumbError::Corrupt("the resizer panicked".into())))
-        .map_err(|e| e.to_string())
+    match &track.avc {
+        Some(frame) if cfg!(feature = "video") => {
+            let stream = track::annex_b(file, frame).map_err(|e| e.to_string())?;
+            let px = decode_key_frame(&stream, track)?;
+            // The decoder is C code fed hostile input; the Rust side of the pipeline still
+            // must not take the upload down with a panic.
+            std::panic::catch_unwind(|| crate::thumbnails_of_pixels(px, options))
+                .unwrap_or_else(|_| Err(ThumbError::Corrupt("the resizer panicked".into())))
+                .map_err(|e| e.to_string())
+        }
+        _ if track.codec == "encv" => Err("encrypted video track".to_owned()),
+        // HEVC (an iPhone's default), VP9, AV1, or H.264 without OpenH264: the first frame
+        // from ffmpeg in a bounded child process, upright.
+        _ => {
+            let largest = options.sizes.iter().copied().max().unwrap_or(256);
+            let limits = crate::ChildDecoders::default();
+            crate::external::video_frame_to_jpeg(path, largest.saturating_mul(2), &limits)
+                .and_then(|jpeg| crate::heif::upright_thumbnails(&jpeg, options))
+                .map_err(|e| format!("{} video: {e}", track.codec))
+        }
+    }
 }
 
 #[cfg(feature = "video")]

@@ -2,7 +2,9 @@
 //! tools the interop tests need installed first), doc tests, and a bounded fuzz run of every
 //! parser ([`crate::fuzz`]).
 
-use crate::tools::{ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_seaweedfs};
+use crate::tools::{
+    ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_pillow_heif, ensure_seaweedfs,
+};
 use crate::util::{cargo, have, run, Res};
 
 pub(crate) fn test(args: &[String]) -> Res {
@@ -10,6 +12,7 @@ pub(crate) fn test(args: &[String]) -> Res {
     let weed = ensure_seaweedfs()?;
     let (npm_dir, node) = ensure_node_tools()?;
     let libtorrent = ensure_libtorrent()?;
+    let pillow_heif = ensure_pillow_heif()?;
     ensure_apt(
         "exiftool",
         "-ver",
@@ -23,6 +26,12 @@ pub(crate) fn test(args: &[String]) -> Res {
         "-version",
         "ffmpeg",
         "the browser and video tests",
+    )?;
+    ensure_apt(
+        "heif-info",
+        "--help",
+        "libheif-examples",
+        "the HEIC/AVIF tests (heif-info, heif-enc, and heif-convert, the decoder of previews)",
     )?;
     if have("rustfmt", "--version") {
         run(
@@ -83,7 +92,8 @@ pub(crate) fn test(args: &[String]) -> Res {
             .env("MEDIA_NODE_DIR", &npm_dir)
             .env("MEDIA_NODE_BIN", &node)
             .env("MEDIA_REQUIRE_NODE", "1")
-            .env("MEDIA_PY_LIBTORRENT", &libtorrent),
+            .env("MEDIA_PY_LIBTORRENT", &libtorrent)
+            .env("MEDIA_PY_HEIF", &pillow_heif),
     )?;
     run(
         "doc tests",

@@ -214,3 +214,20 @@ pub(crate) fn ensure_apt(tool: &str, version_arg: &str, package: &str, needed_by
         ))
     }
 }
+
+/// pillow-heif from PyPI (it writes HEIC with EXIF, XMP, grids and thumbnails; it and the
+/// Pillow it brings decode HEIC and AVIF for the pixel checks), installed into the tools
+/// folder; returns the folder to put on `PYTHONPATH`.
+pub(crate) fn ensure_pillow_heif() -> Res<PathBuf> {
+    let target = tools_dir().join("pyheif");
+    if target.join("pillow_heif").exists() && target.join("PIL").exists() {
+        return Ok(target);
+    }
+    pip_install(
+        "pillow-heif",
+        "the HEIC/AVIF tests",
+        "pillow-heif==1.*",
+        &target,
+    )?;
+    Ok(target)
+}

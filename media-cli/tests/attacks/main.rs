@@ -14,6 +14,7 @@ mod blossom;
 mod bombs;
 mod deletes;
 mod edge;
+mod heif;
 mod local;
 mod privacy;
 mod reach;

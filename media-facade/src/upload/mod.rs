@@ -28,24 +28,28 @@ use crate::upload::ingest::{clean_name, ingest, Ingested, UploadRequest};
 /// Emit an upload progress event at most every this many bytes per backend.
 const PROGRESS_STEP: u64 = 4 << 20;
 
-pub(crate) async fn run(
+/// One upload, start to finish. Boxed with a named type: an upload may store a rendition
+/// derived from it through this same pipeline.
+pub(crate) fn run(
     inner: Arc<Inner>,
     op: OperationId,
     request: UploadRequest,
-) -> Result<MediaFile> {
-    let _active = inner.stats.active();
-    inner.emit(MediaEvent::UploadStarted {
-        op,
-        name: clean_name(&request.name),
-    });
-    let result = upload_steps(&inner, op, request).await;
-    if let Err(e) = &result {
-        inner.emit(MediaEvent::UploadFailed {
+) -> futures::future::BoxFuture<'static, Result<MediaFile>> {
+    Box::pin(async move {
+        let _active = inner.stats.active();
+        inner.emit(MediaEvent::UploadStarted {
             op,
-            error: e.summary(),
+            name: clean_name(&request.name),
         });
-    }
-    result
+        let result = upload_steps(&inner, op, request).await;
+        if let Err(e) = &result {
+            inner.emit(MediaEvent::UploadFailed {
+                op,
+                error: e.summary(),
+            });
+        }
+        result
+    })
 }
 
 async fn upload_steps(
@@ -176,6 +180,7 @@ async fn upload_steps(
         private,
         share,
         refusing: refusing.into_iter().map(|(name, _)| name).collect(),
+        owner: request.owner,
     };
     let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
     // When another upload of the same bytes leads (or the media is already here), `start`
@@ -223,6 +228,8 @@ struct Describe {
     share: bool,
     /// Stores whose metadata policy this upload does not meet.
     refusing: Vec<String>,
+    /// Who asked (a derived rendition belongs to the same).
+    owner: Owner,
 }
 
 /// Put the staged blob on every backend of the upload plan, then record it.
@@ -244,6 +251,7 @@ async fn store_everywhere(
         private,
         share,
         refusing,
+        owner,
     } = describe;
     let metadata_removed = ingested.metadata_removed;
     let remuxed_from = ingested.remuxed_from;
@@ -328,6 +336,15 @@ async fn store_everywhere(
     let preview = preview.await.unwrap_or_default();
     record.thumbnail = preview.thumbnail;
     record.video = preview.video;
+    if let Some(rendition) = preview.rendition {
+        let derived = Derived {
+            name: &name,
+            expires_at,
+            share,
+            owner,
+        };
+        record.display = store_rendition(inner, op, rendition, derived).await;
+    }
     // Locations in the order the stores are registered, whichever finished first.
     stored.sort_by_key(|(i, _, _)| *i);
     for (_, _, location) in &stored {
@@ -378,6 +395,45 @@ async fn store_everywhere(
         ));
     }
     outcome
+}
+
+/// What a derived upload takes over from the upload it comes from.
+struct Derived<'a> {
+    name: &'a str,
+    expires_at: Option<Timestamp>,
+    share: bool,
+    owner: Owner,
+}
+
+/// Store a display rendition (a JPEG of a HEIC photo) as media of its own, through the same
+/// pipeline (stripped, verified, on the same stores), and say where it is. A rendition that
+/// cannot be stored leaves the record without one; the upload itself goes on.
+async fn store_rendition(
+    inner: &Arc<Inner>,
+    op: OperationId,
+    rendition: media_core::Rendition,
+    from: Derived<'_>,
+) -> Option<media_core::DisplayRendition> {
+    let stem = from.name.rsplit_once('.').map_or(from.name, |(s, _)| s);
+    let mut request = UploadRequest::bytes(format!("{stem}.display.jpg"), rendition.bytes)
+        .with_mime(rendition.mime.clone())
+        .share_p2p(from.share);
+    request.owner = from.owner;
+    if let Some(at) = from.expires_at {
+        request = request.expires_at(at);
+    }
+    match run(Arc::clone(inner), op, request).await {
+        Ok(file) => Some(media_core::DisplayRendition::new(
+            file.id,
+            rendition.mime,
+            rendition.width,
+            rendition.height,
+        )),
+        Err(e) => {
+            warn!(error = %e, "the display rendition was not stored");
+            None
+        }
+    }
 }
 
 type PutResult = (Arc<dyn Backend>, Result<Location>);

@@ -123,7 +123,7 @@ pub(crate) async fn stores_refusing(
     }
     let path = path.to_path_buf();
     let found = tokio::task::spawn_blocking(move || inspect(&path)).await;
-    // Bytes that cannot be inspected (HEIC, a broken file) count as carrying everything.
+    // Bytes that cannot be inspected (a file that does not parse) count as carrying everything.
     let (carries_metadata, carries_location) = match found {
         Ok(Ok(report)) => (report.changed(), report.had_location),
         _ => (true, true),

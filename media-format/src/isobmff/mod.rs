@@ -1,4 +1,4 @@
-//! ISO-BMFF (MP4, MOV, and soon HEIF): one box header reader and bounded ways to go through
+//! ISO-BMFF (MP4, MOV, HEIF): one box header reader and bounded ways to go through
 //! boxes. Nothing here recurses: containers are entered along fixed paths ([`path`]) or with
 //! an explicit stack ([`walk`]) capped at [`MAX_DEPTH`], and every pass counts boxes against
 //! [`MAX_BOXES`]. A real phone video has a few top-level boxes and a few hundred in its
@@ -6,6 +6,7 @@
 //!
 //! - [`faststart`]: `moov` in front of the samples, for playback that starts at once;
 //! - [`scrub`]: metadata boxes and timed-metadata samples removed in place;
+//! - [`heif`]: the `Exif` and XMP items of HEIC/AVIF removed from the index, pictures untouched;
 //! - [`track`]: the first video track and its first key frame, for posters.
 
 use std::io::{Read, Seek, SeekFrom};
@@ -14,6 +15,7 @@ use std::ops::Range;
 use crate::error::{malformed, too_large, FormatError};
 
 pub mod faststart;
+pub mod heif;
 pub mod scrub;
 pub mod track;
 

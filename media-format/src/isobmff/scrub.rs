@@ -55,7 +55,7 @@ const KEEP_TOP: &[&[u8; 4]] = &[
 const MAX_CHUNKS: u64 = 1 << 20;
 
 /// Inspect (`write: false`) or scrub the MP4/MOV at `path`.
-pub(crate) fn scrub(path: &Path, write: bool) -> Result<StripReport, FormatError> {
+pub(crate) fn scrub(path: &Path, format: Format, write: bool) -> Result<StripReport, FormatError> {
     let mut file = if write {
         std::fs::OpenOptions::new()
             .read(true)
@@ -64,7 +64,7 @@ pub(crate) fn scrub(path: &Path, write: bool) -> Result<StripReport, FormatError
     } else {
         File::open(path)?
     };
-    let report = scrub_file(&mut file, write)?;
+    let report = scrub_file(&mut file, format, write)?;
     if write && report.changed() {
         file.sync_all()?;
     }
@@ -74,21 +74,31 @@ pub(crate) fn scrub(path: &Path, write: bool) -> Result<StripReport, FormatError
 /// What `write` does to a file: nothing (inspect) or the patches.
 pub(crate) fn scrub_file<F: Read + Write + Seek>(
     file: &mut F,
+    format: Format,
     write: bool,
 ) -> Result<StripReport, FormatError> {
-    let mut report = StripReport::new(Format::Mp4);
+    let mut report = StripReport::new(format);
+    let heif = matches!(format, Format::Heic | Format::Avif);
     let len = file.seek(SeekFrom::End(0))?;
     // Where samples may lie: the bodies of the `mdat` boxes, in file order.
     let mut mdats = Vec::new();
+    let mut tops = Vec::new();
     let mut top = TopLevel::new(len);
     while let Some(header) = top.next(file)? {
         if &header.kind == b"mdat" {
             mdats.push(header.body());
         }
+        tops.push(header);
     }
-    let mut top = TopLevel::new(len);
-    while let Some(header) = top.next(file)? {
-        if !KEEP_TOP.contains(&&header.kind) || is_metadata_box(file, &header)? {
+    // A HEIF file's first top-level `meta` is its picture index, not metadata.
+    let heif_index = tops
+        .iter()
+        .find(|h| heif && &h.kind == b"meta")
+        .map(|h| h.offset);
+    for header in tops.iter().copied() {
+        if Some(header.offset) == heif_index {
+            super::heif::clean_meta(file, &header, &tops, write, &mut report)?;
+        } else if !KEEP_TOP.contains(&&header.kind) || is_metadata_box(file, &header)? {
             let body = header.body();
             if body.end - body.start <= MAX_SCANNED_BOX {
                 let data = read_body(file, &header, MAX_SCANNED_BOX)?;
@@ -374,7 +384,11 @@ fn zero_if_set<F: Read + Write + Seek>(
 }
 
 /// Write `n` zero bytes at `at`.
-fn zero<F: Write + Seek + ?Sized>(file: &mut F, at: u64, n: u64) -> Result<(), FormatError> {
+pub(crate) fn zero<F: Write + Seek + ?Sized>(
+    file: &mut F,
+    at: u64,
+    n: u64,
+) -> Result<(), FormatError> {
     file.seek(SeekFrom::Start(at))?;
     let zeros = [0u8; 64 * 1024];
     let mut left = n;

@@ -1,10 +1,11 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|strip|swarm|scale|video|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|strip|heif|swarm|scale|video|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
 mod cdn;
 mod e2e;
 mod edge;
+mod heif;
 mod ingest;
 mod ipfs;
 mod privacy;
@@ -35,6 +36,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "privacy" => privacy::bench(flag(args, "--size-mib").unwrap_or(256)),
         "scale" => scale::bench(flag(args, "--count").unwrap_or(200)),
         "strip" => strip::bench(),
+        "heif" => heif::bench(),
         "swarm" => swarm::bench(
             flag(args, "--size-mib").unwrap_or(256),
             flag(args, "--mb-per-s").unwrap_or(20),
@@ -56,10 +58,11 @@ pub(crate) fn bench(args: &[String]) -> Res {
             swarm::bench(256, 20)?;
             scale::bench(200)?;
             strip::bench()?;
+            heif::bench()?;
             video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, strip, swarm, scale, video, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, strip, heif, swarm, scale, video, all)"
         )),
     }
 }

@@ -181,9 +181,12 @@ function tile (file) {
 async function refresh () {
   state.files = await api('GET', 'media')
   state.files.sort((a, b) => b.uploaded_at - a.uploaded_at)
-  $('grid').replaceChildren(...state.files.map(tile))
-  $('grid').dataset.count = String(state.files.length)
-  $('status').textContent = state.files.length + ' media'
+  // A HEIC's display rendition is shown in its place, not as media of its own.
+  const renditions = new Set(state.files.filter((f) => f.display).map((f) => f.display.id))
+  const shown = state.files.filter((f) => !renditions.has(f.id))
+  $('grid').replaceChildren(...shown.map(tile))
+  $('grid').dataset.count = String(shown.length)
+  $('status').textContent = shown.length + ' media'
 }
 
 // ---- upload ----------------------------------------------------------------------------------
@@ -259,6 +262,12 @@ function openViewer (file) {
     el.controls = true
     el.preload = 'metadata'
     el.src = src
+  } else if (file.display && SHOWN.test(file.display.mime) && !SHOWN.test(file.mime)) {
+    // A HEIC: browsers show its JPEG rendition, itself verified media of its own.
+    el = document.createElement('img')
+    el.alt = file.name
+    el.dataset.rendition = file.display.id
+    el.src = '/api/v1/media/' + encodeURIComponent(file.display.id) + '/content'
   } else if (SHOWN.test(file.mime)) {
     el = document.createElement('img')
     el.alt = file.name

@@ -1,0 +1,133 @@
+//! iPhone-native media at the node's doors (issue 27). A HEIC carrying GPS is taken and
+//! stored without it (the node used to refuse HEIC outright, or, under `keep`, store the
+//! location); a HEIC that lies about its size, or makes the decoder fail, costs its preview
+//! and nothing else: the node stays up and the upload is stored.
+
+use std::process::Command;
+
+use crate::node::Node;
+
+/// A HEIC from Debian's `heif-enc`, with GPS, camera and owner written by `exiftool`.
+fn heic_with_gps(dir: &std::path::Path) -> Vec<u8> {
+    let png = dir.join("in.png");
+    image::RgbImage::from_fn(200, 150, |x, y| image::Rgb([x as u8, y as u8, 120]))
+        .save(&png)
+        .unwrap();
+    let heic = dir.join("photo.heic");
+    let out = Command::new("heif-enc")
+        .args(["-q", "60", "-o"])
+        .arg(&heic)
+        .arg(&png)
+        .output()
+        .expect(
+            "heif-enc is required: run the tests with `cargo xtask test` (Debian libheif-examples)",
+        );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("exiftool")
+        .args([
+            "-overwrite_original",
+            "-GPSLatitude=48.8584",
+            "-GPSLatitudeRef=N",
+            "-GPSLongitude=2.2945",
+            "-GPSLongitudeRef=E",
+            "-Make=Apple",
+            "-Model=iPhone 15 Pro",
+            "-XMP-dc:Creator=Jane Doe",
+        ])
+        .arg(&heic)
+        .output()
+        .expect("exiftool is required: run the tests with `cargo xtask test`");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(&heic).unwrap()
+}
+
+/// What exiftool reads in `bytes` that tells where, with what, or by whom.
+fn revealing(dir: &std::path::Path, bytes: &[u8]) -> Vec<String> {
+    let path = dir.join("check.heic");
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("exiftool")
+        .args(["-a", "-G1", "-s", "-GPS*", "-Make", "-Model", "-XMP:all"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heic_with_gps_is_taken_stored_without_it_and_shown_through_a_verified_jpeg() {
+    let node = Node::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let heic = heic_with_gps(dir.path());
+    assert!(revealing(dir.path(), &heic).len() >= 4);
+    let (status, body) = node.api_put("photo.heic", heic.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let record: media_core::MediaFile = serde_json::from_str(&body).unwrap();
+    assert_eq!(record.mime, "image/heic");
+    assert!(
+        record.metadata_removed.contains(&"EXIF".to_owned()),
+        "{record:?}"
+    );
+    let (status, kept) = node.content(&record.id.to_string(), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(kept.len(), heic.len(), "cleaned in place, nothing moved");
+    assert_eq!(
+        revealing(dir.path(), &kept),
+        Vec::<String>::new(),
+        "the stored HEIC still tells"
+    );
+    assert!(record.thumbnail.is_some(), "a HEIC gets a thumbnail");
+    let display = record.display.expect("a HEIC gets a display rendition");
+    assert_eq!(
+        (display.mime.as_str(), display.width, display.height),
+        ("image/jpeg", 200, 150)
+    );
+    let (status, jpeg) = node.content(&display.id.to_string(), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(crate::node::sha256_hex(&jpeg), display.id.to_string());
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
+    assert!(revealing(dir.path(), &jpeg).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heic_that_lies_about_its_size_or_breaks_the_decoder_costs_only_its_preview() {
+    let node = Node::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let heic = heic_with_gps(dir.path());
+    let ispe = heic.windows(4).position(|w| w == b"ispe").unwrap() + 8;
+
+    // A 60 000 × 60 000 canvas claimed: not handed to any decoder.
+    let mut giant = heic.clone();
+    giant[ispe..ispe + 8].copy_from_slice(&[0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60]);
+    let (status, body) = node.api_put("giant.heic", giant).await;
+    assert_eq!(status, 201, "{body}");
+    let record: media_core::MediaFile = serde_json::from_str(&body).unwrap();
+    assert!(record.thumbnail.is_none() && record.display.is_none());
+
+    // The coded picture garbled: libheif fails in its child process.
+    let mut garbled = heic.clone();
+    let mdat = garbled.windows(4).rposition(|w| w == b"mdat").unwrap() + 4;
+    for b in &mut garbled[mdat + 16..] {
+        *b = b.wrapping_mul(31).wrapping_add(7);
+    }
+    let (status, body) = node.api_put("garbled.heic", garbled).await;
+    assert_eq!(status, 201, "{body}");
+
+    // A cut index: refused, as any file that does not parse.
+    let (status, _) = node.api_put("cut.heic", heic[..ispe].to_vec()).await;
+    assert!((400..500).contains(&status), "{status}");
+
+    assert!(node.is_up().await, "the node went down");
+    let (status, _) = node.api_put("photo.heic", heic).await;
+    assert_eq!(status, 201);
+}
