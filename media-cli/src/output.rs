@@ -164,5 +164,21 @@ fn describe(f: &MediaFile) -> String {
     if let Some(t) = &f.thumbnail {
         lines.push(format!("  thumbnail {}x{} {}", t.width, t.height, t.mime));
     }
+    if let Some(d) = &f.display {
+        lines.push(format!(
+            "  display {}x{} {} {}",
+            d.width, d.height, d.mime, d.id
+        ));
+    }
+    if let Some(v) = &f.video {
+        let poster = v.no_poster.as_deref().unwrap_or("poster");
+        lines.push(format!(
+            "  video {} {}x{} {} ms ({poster})",
+            v.codec, v.width, v.height, v.duration_ms
+        ));
+    }
+    if !f.metadata_removed.is_empty() {
+        lines.push(format!("  removed {}", f.metadata_removed.join(", ")));
+    }
     lines.join("\n")
 }

@@ -1,7 +1,8 @@
 //! The node's web page in real Chromium: `media serve` prints a page URL; the page (driven by
 //! `playwright-core`, Debian's `chromium`) shows the grid with thumbnails it checked against
 //! their records, uploads a photo with a progress bar, shows it, lists its links, plays a
-//! video by Range, and shows a stranger's record named like markup as plain text. Screenshots
+//! video by Range, shows a HEIC through its JPEG rendition, and shows a stranger's record
+//! named like markup as plain text. Screenshots
 //! are saved in the target's tmp folder (`page-*.png`). `cargo xtask test` installs Chromium,
 //! ffmpeg and the npm packages; without them the test fails with that hint, unless
 //! `MEDIA_SKIP_INTEROP` is set.
@@ -88,6 +89,26 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
         "1",
         hostile.to_str().unwrap(),
     ]);
+    // A HEIC (Debian's heif-enc), which browsers do not show: the page shows its rendition.
+    let heic = dir.path().join("iphone.heic");
+    let made = Command::new("heif-enc")
+        .args(["-q", "60", "-o"])
+        .arg(&heic)
+        .arg(&photo)
+        .output()
+        .expect(
+            "heif-enc is required: run the tests with `cargo xtask test` (Debian libheif-examples)",
+        );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let heic_record = media_json(&data, &["put", heic.to_str().unwrap()]);
+    let heic_display = heic_record["display"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no display rendition: {heic_record}"))
+        .to_owned();
     let clip_record = media_json(&data, &["put", clip.to_str().unwrap()]);
     let hostile_record = media_json(&data, &["put", hostile.to_str().unwrap()]);
 
@@ -99,6 +120,7 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
             "photo": photo,
             "clipId": clip_record["id"],
             "hostileId": hostile_record["id"],
+            "heicId": heic_record["id"],
         })
         .to_string(),
     )
@@ -127,8 +149,9 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
 
     // The token left the address bar once read.
     assert!(!r["addressBar"].as_str().unwrap().contains("token"), "{r}");
-    assert_eq!(r["before"], 2, "{r}");
-    assert_eq!(r["after"], 3, "{r}");
+    // The HEIC's rendition is not a tile of its own.
+    assert_eq!(r["before"], 3, "{r}");
+    assert_eq!(r["after"], 4, "{r}");
 
     let h = &r["hostile"];
     assert_eq!(h["caption"], hostile_name, "{r}");
@@ -191,7 +214,15 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
     assert_eq!(r["cookie"]["list"], 200, "{r}");
     assert_eq!(r["cookie"]["put"], 401, "{r}");
 
-    for shot in ["grid", "uploaded", "viewer", "video"] {
+    let h = &r["heic"];
+    assert_eq!(h["rendition"], heic_display.as_str(), "{r}");
+    assert_eq!(
+        (h["width"].as_u64(), h["height"].as_u64()),
+        (Some(800), Some(600)),
+        "{r}"
+    );
+
+    for shot in ["grid", "uploaded", "viewer", "video", "heic"] {
         let png = std::fs::read(artifacts.join(format!("page-{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{shot}");
     }

@@ -293,11 +293,25 @@ impl MediaStore {
                 format!("no media with id {id}"),
             ));
         }
+        // What this node derived from it (a HEIC's JPEG rendition) goes with it: its own
+        // index says which, never the record.
+        let derived = self.inner.ownership.get(id).derived;
         let removed = self.remove_everywhere(id).await?;
         self.inner.emit(MediaEvent::Deleted {
             id: *id,
             backends: removed.clone(),
         });
+        for child in derived {
+            match self.remove_everywhere(&child).await {
+                Ok(backends) => self.inner.emit(MediaEvent::Deleted {
+                    id: child,
+                    backends,
+                }),
+                Err(e) => {
+                    warn!(%id, rendition = %child, error = %e, "a rendition of deleted media stays")
+                }
+            }
+        }
         Ok(removed)
     }
 

@@ -194,17 +194,31 @@ async fn consent_does_not_depend_on_the_order_of_the_stores() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn heic_is_refused_under_the_default_policy() {
+async fn heic_is_cleaned_under_the_default_policy_and_refused_only_when_it_does_not_parse() {
     let f = fixture(PreferP2p).await;
-    let mut heic = 24u32.to_be_bytes().to_vec();
-    heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-    heic.extend_from_slice(&[0u8; 100]);
+    // A HEIC from heif-enc with GPS, Make and XMP written by exiftool (the fuzz seed).
+    let heic = include_bytes!("../../fuzz/seeds/s.heic").to_vec();
+    let file = f
+        .store
+        .upload(UploadRequest::bytes("IMG_0001.HEIC", heic.clone()))
+        .await
+        .unwrap();
+    assert_eq!(file.mime, "image/heic");
+    assert_eq!(file.metadata_removed, ["EXIF", "XMP"]);
+    assert_eq!(file.size, heic.len() as u64, "cleaned in place");
+    assert_ne!(file.id, media_core::MediaId::for_bytes(&heic));
+
+    let mut cut = 24u32.to_be_bytes().to_vec();
+    cut.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+    cut.extend_from_slice(&[0, 0, 0, 40]);
+    cut.extend_from_slice(b"meta\0\0\0\0\0\0\0\x40iinf");
+    cut.extend_from_slice(&[0u8; 20]);
     let err = f
         .store
-        .upload(UploadRequest::bytes("IMG_0001.HEIC", heic))
+        .upload(UploadRequest::bytes("IMG_0002.HEIC", cut))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("HEIC"), "{err}");
+    assert!(err.to_string().contains("malformed"), "{err}");
 }
 
 mod consent {

@@ -14,13 +14,15 @@ const PY: &str = r#"
 import hashlib, sys, pillow_heif, PIL.Image as I
 pillow_heif.register_heif_opener()
 cmd, path = sys.argv[1], sys.argv[2]
-if cmd == 'make':
+if cmd in ('make', 'make-alpha'):
     pillow_heif.options.GRID_TILE_SIZE = 128
-    im = I.new('RGB', (320, 240))
+    alpha = cmd == 'make-alpha'
+    im = I.new('RGBA' if alpha else 'RGB', (320, 240))
     px = im.load()
     for y in range(240):
         for x in range(320):
-            px[x, y] = (x * 255 // 320, y * 255 // 240, (x * y) % 256)
+            c = (x * 255 // 320, y * 255 // 240, (x * y) % 256)
+            px[x, y] = c + ((x + y) % 256,) if alpha else c
     exif = I.Exif()
     exif[0x010F] = 'PhoneMaker'
     exif[0x0110] = 'Phone 15'
@@ -231,6 +233,24 @@ fn a_grid_heic_with_a_thumbnail_loses_exif_and_xmp_and_keeps_every_pixel() {
         "pillow-heif wrote no grid with a thumbnail"
     );
     check(&pythonpath, &file);
+}
+
+#[test]
+fn a_heic_with_an_auxiliary_alpha_image_and_a_thumbnail_keeps_both() {
+    let Some(pythonpath) = python() else { return };
+    tool("exiftool", "-ver");
+    tool("heif-info", "--help");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alpha.heic");
+    py(&pythonpath, &["make-alpha", file.to_str().unwrap()]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        bytes.windows(4).any(|w| w == b"auxl") && bytes.windows(4).any(|w| w == b"auxC"),
+        "pillow-heif wrote no auxiliary image"
+    );
+    assert!(run("heif-info", &[], &file).contains("alpha channel: yes"));
+    check(&pythonpath, &file);
+    assert!(run("heif-info", &[], &file).contains("alpha channel: yes"));
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub use external::ChildDecoders;
 pub use heif::{make_heif_previews, HeifPreviews, RENDITION_LONG_SIDE};
 pub use media_format::isobmff::track::VideoTrack;
 pub use thumbnailer::MediaThumbnailer;
-pub use video::{make_poster_from_file, VideoPoster};
+pub use video::{make_poster_from_file, make_poster_with, VideoPoster};
 
 use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage, RgbaImage};

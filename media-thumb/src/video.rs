@@ -29,12 +29,22 @@ pub fn make_poster_from_file(
     path: &Path,
     options: &ThumbnailOptions,
 ) -> Result<Option<VideoPoster>, ThumbError> {
+    make_poster_with(path, options, &crate::ChildDecoders::default())
+}
+
+/// [`make_poster_from_file`] with these decoder programs and bounds (for codecs OpenH264
+/// does not read).
+pub fn make_poster_with(
+    path: &Path,
+    options: &ThumbnailOptions,
+    decoders: &crate::ChildDecoders,
+) -> Result<Option<VideoPoster>, ThumbError> {
     options.validate()?;
     let mut file = File::open(path).map_err(ThumbError::Io)?;
     let Some(track) = track::first_video_track(&mut file)? else {
         return Ok(None);
     };
-    let (thumbnails, no_poster) = match poster(&mut file, path, &track, options) {
+    let (thumbnails, no_poster) = match poster(&mut file, path, &track, options, decoders) {
         Ok(t) => (Some(t), None),
         Err(reason) => (None, Some(reason)),
     };
@@ -50,6 +60,7 @@ fn poster(
     path: &Path,
     track: &VideoTrack,
     options: &ThumbnailOptions,
+    decoders: &crate::ChildDecoders,
 ) -> Result<Thumbnails, String> {
     let (w, h) = (track.width, track.height);
     if w > options.max_dimension
@@ -75,8 +86,7 @@ fn poster(
         // from ffmpeg in a bounded child process, upright.
         _ => {
             let largest = options.sizes.iter().copied().max().unwrap_or(256);
-            let limits = crate::ChildDecoders::default();
-            crate::external::video_frame_to_jpeg(path, largest.saturating_mul(2), &limits)
+            crate::external::video_frame_to_jpeg(path, largest.saturating_mul(2), decoders)
                 .and_then(|jpeg| crate::heif::upright_thumbnails(&jpeg, options))
                 .map_err(|e| format!("{} video: {e}", track.codec))
         }

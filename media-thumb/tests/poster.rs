@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use media_core::testing::{ffmpeg, have_ffmpeg};
-use media_thumb::{make_poster_from_file, ThumbFormat, ThumbnailOptions};
+use media_thumb::{
+    make_poster_from_file, make_poster_with, ChildDecoders, ThumbFormat, ThumbnailOptions,
+};
 
 /// A 2 s 640×360 test pattern clip encoded with `codec`, plus `extra` output options.
 fn clip(dir: &Path, name: &str, codec: &str, extra: &[&str]) -> PathBuf {
@@ -156,7 +158,7 @@ fn a_portrait_phone_clip_gets_an_upright_portrait_poster() {
 }
 
 #[test]
-fn hevc_and_fragmented_clips_get_their_facts_and_a_reason_for_no_poster() {
+fn hevc_and_fragmented_clips_get_posters_from_ffmpeg_or_a_reason_without_it() {
     if !have_ffmpeg() {
         return;
     }
@@ -167,25 +169,45 @@ fn hevc_and_fragmented_clips_get_their_facts_and_a_reason_for_no_poster() {
         "libx265",
         &["-tag:v", "hvc1", "-x265-params", "log-level=error"],
     );
-    let poster = make_poster_from_file(&hevc, &options()).unwrap().unwrap();
-    assert_eq!(poster.track.codec, "hvc1");
-    assert_eq!((poster.track.width, poster.track.height), (640, 360));
-    assert!(poster.thumbnails.is_none());
-    assert!(poster.no_poster.unwrap().contains("HEVC"));
-
     let fragmented = clip(
         dir.path(),
         "fragmented.mp4",
         "libx264",
         &["-movflags", "frag_keyframe+empty_moov"],
     );
-    let poster = make_poster_from_file(&fragmented, &options())
-        .unwrap()
-        .unwrap();
-    assert_eq!(poster.track.codec, "avc1");
-    assert!(poster.track.fragmented);
+    for (path, codec) in [(&hevc, "hvc1"), (&fragmented, "avc1")] {
+        let poster = make_poster_from_file(path, &options()).unwrap().unwrap();
+        assert_eq!(poster.track.codec, codec);
+        assert_eq!((poster.track.width, poster.track.height), (640, 360));
+        assert_eq!(poster.no_poster, None, "{codec}");
+        let variant = &poster.thumbnails.expect("a poster").variants[0];
+        assert_eq!((variant.width, variant.height), (256, 144));
+        let ours = image::load_from_memory(&variant.bytes).unwrap().to_rgb8();
+        let diff = mean_abs_diff(ours.as_raw(), &ffmpeg_frame(path, 256, 144));
+        assert!(
+            diff < 12.0,
+            "{codec}: poster differs from ffmpeg's frame by {diff}"
+        );
+    }
+    assert!(
+        make_poster_from_file(&fragmented, &options())
+            .unwrap()
+            .unwrap()
+            .track
+            .fragmented
+    );
+
+    // Without a decoder for it: the facts, and a reason instead of a poster.
+    let mut none = ChildDecoders::default();
+    none.ffmpeg = PathBuf::from("/nonexistent/ffmpeg");
+    let poster = make_poster_with(&hevc, &options(), &none).unwrap().unwrap();
+    assert_eq!(poster.track.codec, "hvc1");
     assert!(poster.thumbnails.is_none());
-    assert!(poster.no_poster.unwrap().contains("fragmented"));
+    let reason = poster.no_poster.unwrap();
+    assert!(
+        reason.contains("hvc1") && reason.contains("not installed"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -97,6 +97,28 @@ async fn a_heic_with_gps_is_taken_stored_without_it_and_shown_through_a_verified
     assert_eq!(crate::node::sha256_hex(&jpeg), display.id.to_string());
     assert!(jpeg.starts_with(&[0xFF, 0xD8]));
     assert!(revealing(dir.path(), &jpeg).is_empty());
+
+    // Deleting the photo deletes what the node derived from it: no JPEG of it stays behind.
+    let cdn = display_cdn_url(&node, &display.id.to_string()).await;
+    let (code, _, err) = node.media(&["rm", &record.id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        node.record(&display.id.to_string()).await.is_none(),
+        "the rendition's record stays"
+    );
+    let (status, _) = node.content(&display.id.to_string(), None).await;
+    assert_eq!(status, 404, "the rendition is still served");
+    let resp = crate::node::client().get(&cdn).send().await.unwrap();
+    assert_eq!(resp.status(), 404, "the rendition's S3 object stays");
+}
+
+/// The public CDN URL of `id` as its record names it.
+async fn display_cdn_url(node: &Node, id: &str) -> String {
+    let record = node.record(id).await.expect("the rendition has a record");
+    record
+        .cdn_url()
+        .expect("the rendition is on the CDN")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

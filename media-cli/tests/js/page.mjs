@@ -3,7 +3,7 @@
 // appear with its checked thumbnail, open it, read its links, play the video. Prints one JSON
 // line; saves screenshots in OUT_DIR.
 //   node page.mjs CONFIG.json OUT_DIR
-// CONFIG: { page, photo, clipId, hostileId, hostileName }
+// CONFIG: { page, photo, clipId, hostileId, hostileName, heicId, heicDisplayId }
 import { chromium } from 'playwright-core'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -93,6 +93,20 @@ try {
     return { width: v.videoWidth, height: v.videoHeight, duration: v.duration, at: v.currentTime }
   })
   await page.screenshot({ path: join(out, 'page-video.png') })
+  await page.click('#viewer-close')
+
+  step = 'the HEIC'
+  // A HEIC: the viewer shows its JPEG rendition, media of its own that Chromium decodes.
+  await page.click(`.tile[data-id="${cfg.heicId}"]`)
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#viewer-content')
+    return img && img.complete && img.naturalWidth > 0
+  }, null, { timeout: 30000 })
+  result.heic = await page.evaluate(() => {
+    const img = document.querySelector('#viewer-content')
+    return { width: img.naturalWidth, height: img.naturalHeight, rendition: img.dataset.rendition || null }
+  })
+  await page.screenshot({ path: join(out, 'page-heic.png') })
   await page.click('#viewer-close')
 
   result.errors = errors.slice()

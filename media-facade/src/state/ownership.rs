@@ -45,6 +45,10 @@ pub(crate) struct Holding {
     /// Where this node's own puts stored it.
     #[serde(default)]
     pub placements: Vec<Placement>,
+    /// Media this node derived from it at upload (a HEIC's display rendition): deleted with
+    /// it. Written here by the upload, never taken from a record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<MediaId>,
 }
 
 #[derive(Debug)]
@@ -111,6 +115,15 @@ impl Ownership {
         })
     }
 
+    /// This node's upload of `id` derived `child` from it (and stored it).
+    pub fn derived(&self, id: &MediaId, child: &MediaId) -> Result<()> {
+        self.update(id, |h| {
+            if !h.derived.contains(child) {
+                h.derived.push(*child);
+            }
+        })
+    }
+
     /// Whether `owner` holds `id`.
     #[cfg_attr(not(feature = "blossom"), allow(dead_code))]
     pub fn owned_by(&self, id: &MediaId, owner: Owner) -> bool {
@@ -167,6 +180,10 @@ mod tests {
         own.release_blossom(&id).unwrap();
         assert!(own.owned_by(&id, Owner::Node));
         assert!(!own.owned_by(&id, Owner::Blossom));
+        let child = MediaId::for_bytes(b"rendition");
+        own.derived(&id, &child).unwrap();
+        own.derived(&id, &child).unwrap();
+        assert_eq!(own.get(&id).derived, [child]);
         own.remove(&id);
         assert_eq!(own.get(&id), Holding::default());
     }

@@ -336,15 +336,6 @@ async fn store_everywhere(
     let preview = preview.await.unwrap_or_default();
     record.thumbnail = preview.thumbnail;
     record.video = preview.video;
-    if let Some(rendition) = preview.rendition {
-        let derived = Derived {
-            name: &name,
-            expires_at,
-            share,
-            owner,
-        };
-        record.display = store_rendition(inner, op, rendition, derived).await;
-    }
     // Locations in the order the stores are registered, whichever finished first.
     stored.sort_by_key(|(i, _, _)| *i);
     for (_, _, location) in &stored {
@@ -374,9 +365,23 @@ async fn store_everywhere(
         )
         .with_retryable(retryable));
     }
-    // What a delete of this id will remove: exactly what these puts stored.
+    // Only once the media itself is stored: its display rendition, as media of its own.
+    if let Some(rendition) = preview.rendition {
+        let derived = Derived {
+            name: &name,
+            expires_at,
+            share,
+            owner,
+        };
+        record.display = store_rendition(inner, op, rendition, derived).await;
+    }
+    // What a delete of this id will remove: exactly what these puts stored, and what this
+    // upload derived from it.
     for (_, backend, location) in &stored {
         inner.ownership.placed(&id, backend.name(), location)?;
+    }
+    if let Some(display) = &record.display {
+        inner.ownership.derived(&id, &display.id)?;
     }
     // This node computed the digests: the record is anchored.
     inner.anchors.set(&record)?;
