@@ -25,3 +25,21 @@ pub fn curl(args: &[&str]) -> Result<f64, Box<dyn std::error::Error>> {
     }
     Ok(t.elapsed().as_secs_f64())
 }
+
+/// A phone-sized (4032×3024) picture with detail like a photo's (a smooth scene plus
+/// sensor-like noise), so that each encoded file is megabytes as a phone's 12 MP photos are;
+/// `seed` makes each one different.
+pub fn phone_photo(seed: u32) -> image::RgbImage {
+    let mut state = 0x9E37_79B9u32.wrapping_mul(seed + 1);
+    image::RgbImage::from_fn(4032, 3024, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let noise = (state & 0x0F) as u8;
+        image::Rgb([
+            ((x / 16 + seed * 40) as u8).wrapping_add(noise),
+            ((y / 12) as u8).wrapping_add(noise / 2),
+            (((x ^ y) >> 3) as u8).wrapping_add(noise / 3),
+        ])
+    })
+}

@@ -91,19 +91,7 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
     ]);
     // A HEIC (Debian's heif-enc), which browsers do not show: the page shows its rendition.
     let heic = dir.path().join("iphone.heic");
-    let made = Command::new("heif-enc")
-        .args(["-q", "60", "-o"])
-        .arg(&heic)
-        .arg(&photo)
-        .output()
-        .expect(
-            "heif-enc is required: run the tests with `cargo xtask test` (Debian libheif-examples)",
-        );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    media_core::testing::heif_enc(&photo, &heic, 60, false);
     let heic_record = media_json(&data, &["put", heic.to_str().unwrap()]);
     let heic_display = heic_record["display"]["id"]
         .as_str()

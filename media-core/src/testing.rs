@@ -549,6 +549,51 @@ pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// `heif-enc -q QUALITY [--avif] -o OUT IN`: the picture at `input` (PNG or JPEG) encoded as
+/// HEIC (or AVIF) by Debian's libheif. Panics with a hint when it is missing or fails.
+pub fn heif_enc(input: &std::path::Path, out: &std::path::Path, quality: u8, avif: bool) {
+    let mut cmd = std::process::Command::new("heif-enc");
+    if avif {
+        cmd.arg("--avif");
+    }
+    let made = cmd
+        .args(["-q", &quality.to_string(), "-o"])
+        .arg(out)
+        .arg(input)
+        .output()
+        .unwrap_or_else(|e| panic!("heif-enc is required: run the tests with `cargo xtask test` (it installs Debian's libheif-examples): {e}"));
+    assert!(
+        made.status.success(),
+        "heif-enc: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+/// `exiftool ARGS FILE`, checked. Panics with a hint when it is missing or fails.
+pub fn exiftool(args: &[&str], file: &std::path::Path) -> String {
+    let out = std::process::Command::new("exiftool")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("exiftool is required: run the tests with `cargo xtask test` (it installs Debian's libimage-exiftool-perl): {e}"));
+    assert!(
+        out.status.success(),
+        "exiftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The folder holding pillow-heif, for `PYTHONPATH` (`MEDIA_PY_HEIF`, set by `cargo xtask
+/// test`); `None` only when `MEDIA_SKIP_INTEROP` asks to skip, a panic with the hint otherwise.
+pub fn pillow_heif_path() -> Option<std::path::PathBuf> {
+    match std::env::var_os("MEDIA_PY_HEIF") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
+        None => panic!("pillow-heif is required: run the tests with `cargo xtask test` (it installs it from PyPI and sets MEDIA_PY_HEIF), or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
+    }
+}
+
 /// What a test that drives headless Chromium needs: the npm folder holding `playwright-core`
 /// (`MEDIA_NODE_DIR`), Node.js (`MEDIA_NODE_BIN`), Chromium (`MEDIA_CHROMIUM`, else
 /// `chromium` on the `PATH`), and `ffmpeg`.

@@ -237,6 +237,7 @@ impl MediaStore {
     /// this node verified is refused; a verified local record is never replaced.
     pub async fn import(&self, file: &MediaFile) -> Result<()> {
         check_consistent(file, Operation::Catalog)?;
+        let file = &without_derived(file);
         match self.inner.anchors.trust(file) {
             Trust::Conflicts => Err(anchors::conflict(file, Operation::Catalog)),
             // The same verified chunk list: keep the local record as it is.
@@ -250,6 +251,7 @@ impl MediaStore {
     /// then anchored, so range reads of it are verified from the first byte.
     pub async fn import_ref(&self, file: &MediaFile, reference: &MediaRef) -> Result<()> {
         reference.check(file)?;
+        let file = &without_derived(file);
         if self.inner.anchors.trust(file) == Trust::Conflicts {
             return Err(anchors::conflict(file, Operation::Catalog));
         }
@@ -302,6 +304,15 @@ impl MediaStore {
             backends: removed.clone(),
         });
         for child in derived {
+            // A rendition another photo still has (same pixels) stays for it.
+            match self.inner.ownership.release_derived(id, &child) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    warn!(%id, rendition = %child, error = %e, "a rendition of deleted media stays");
+                    continue;
+                }
+            }
             match self.remove_everywhere(&child).await {
                 Ok(backends) => self.inner.emit(MediaEvent::Deleted {
                     id: child,
@@ -394,6 +405,15 @@ impl MediaStore {
             .map(|b| async move { (b.name().to_owned(), b.health().await) });
         join_all(checks).await
     }
+}
+
+/// A record from someone else without what only this node's uploads say: its display
+/// rendition (the reference checks only the media's own bytes; a stranger's `display` could
+/// name any other media, shown in its place).
+fn without_derived(file: &MediaFile) -> MediaFile {
+    let mut file = file.clone();
+    file.display = None;
+    file
 }
 
 /// Largest page [`MediaStore::list_page`] returns.

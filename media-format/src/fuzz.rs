@@ -20,7 +20,8 @@ pub fn sniff(data: &[u8]) {
 }
 
 /// Stripping never panics; what it writes strips again to itself, with nothing left to
-/// remove and no location; when nothing was removed the bytes are the input's.
+/// remove and no location; when nothing was removed the bytes are the input's; a HEIF's
+/// picture items keep every byte and the primary image its size.
 pub fn strip(data: &[u8]) {
     let Ok((report, cleaned)) = strip_bytes(data) else {
         return;
@@ -28,6 +29,19 @@ pub fn strip(data: &[u8]) {
     if !report.changed() {
         assert_eq!(cleaned, data, "unchanged yet rewritten: {report:?}");
         return;
+    }
+    if matches!(Format::sniff(data), Some(Format::Heic | Format::Avif)) {
+        // Pictures untouched: their bytes, and the size the index gives the primary image.
+        for r in crate::isobmff::heif::picture_ranges(data) {
+            let r = r.start as usize..r.end as usize;
+            assert_eq!(cleaned.get(r.clone()), data.get(r), "picture bytes changed");
+        }
+        let size = |b: &[u8]| crate::isobmff::heif::primary_size(&mut Cursor::new(b)).ok();
+        assert_eq!(
+            size(&cleaned),
+            size(data),
+            "the primary image's size changed"
+        );
     }
     let (again, twice) = strip_bytes(&cleaned)
         .unwrap_or_else(|e| panic!("the cleaned file does not strip again ({report:?}): {e}"));

@@ -4,7 +4,7 @@
 //! none of it, `pillow-heif` decodes the identical primary image and thumbnail, and
 //! `heif-info` lists the same images and properties minus the metadata.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use media_format::strip::{inspect, strip_in_place};
@@ -58,14 +58,7 @@ else:
     print(' '.join(out))
 "#;
 
-/// Python with pillow-heif on its path (`MEDIA_PY_HEIF`, set by `cargo xtask test`).
-fn python() -> Option<PathBuf> {
-    match std::env::var_os("MEDIA_PY_HEIF") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
-        None => panic!("pillow-heif is required: run the tests with `cargo xtask test` (it installs it from PyPI and sets MEDIA_PY_HEIF), or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
-    }
-}
+use media_core::testing::{heif_enc, pillow_heif_path as python};
 
 fn tool(name: &str, probe: &str) {
     let found = Command::new(name)
@@ -262,17 +255,7 @@ fn an_avif_from_heif_enc_loses_what_exiftool_wrote() {
     let png = dir.path().join("in.png");
     py(&pythonpath, &["png", png.to_str().unwrap()]);
     let file = dir.path().join("photo.avif");
-    let out = Command::new("heif-enc")
-        .args(["--avif", "-q", "80", "-o"])
-        .arg(&file)
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    heif_enc(&png, &file, 80, true);
     assert_eq!(
         media_format::sniff_file(&file).unwrap(),
         Some(media_format::Format::Avif)

@@ -30,6 +30,10 @@ pub struct ChildDecoders {
     pub deadline: Duration,
     /// Largest output read back (bytes).
     pub max_output: u64,
+    /// Most pixels a child is asked to decode, as the file's index declares them (tighter
+    /// than the thumbnail limits: a 48 MP phone photo passes, a grid of one tile repeated
+    /// into 190 MP does not).
+    pub max_pixels: u64,
 }
 
 impl Default for ChildDecoders {
@@ -38,7 +42,8 @@ impl Default for ChildDecoders {
             heif_convert: heif_convert(),
             ffmpeg: ffmpeg(),
             memory: 1 << 30,
-            deadline: Duration::from_secs(20),
+            deadline: Duration::from_secs(10),
+            max_pixels: 64_000_000,
             max_output: 64 << 20,
         }
     }

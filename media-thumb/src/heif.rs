@@ -35,8 +35,18 @@ pub fn make_heif_previews(
     let (w, h) = media_format::isobmff::heif::primary_size(&mut file)?
         .ok_or_else(|| ThumbError::Corrupt("a HEIF file whose index gives no image size".into()))?;
     decode::check_size(w, h, options)?;
+    if u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(ThumbError::TooLarge {
+            width: w,
+            height: h,
+            limit: format!("{} pixels decoded in a child process", limits.max_pixels),
+        });
+    }
     drop(file);
-    let jpeg = external::heif_to_jpeg(path, 92, limits)?;
+    // The decoder's JPEG is an intermediate: good enough for a 2048-pixel rendition when
+    // one is made, cheaper to read back (fewer coefficients) when only thumbnails are.
+    let quality = if rendition { 90 } else { 75 };
+    let jpeg = external::heif_to_jpeg(path, quality, limits)?;
     let thumbnails = upright_thumbnails(&jpeg, options)?;
     let rendition = if rendition {
         let display = options

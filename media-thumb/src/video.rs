@@ -84,6 +84,10 @@ fn poster(
         _ if track.codec == "encv" => Err("encrypted video track".to_owned()),
         // HEVC (an iPhone's default), VP9, AV1, or H.264 without OpenH264: the first frame
         // from ffmpeg in a bounded child process, upright.
+        _ if u64::from(w) * u64::from(h) > decoders.max_pixels => Err(format!(
+            "video frame of {w}×{h} exceeds the {} pixels decoded in a child process",
+            decoders.max_pixels
+        )),
         _ => {
             let largest = options.sizes.iter().copied().max().unwrap_or(256);
             crate::external::video_frame_to_jpeg(path, largest.saturating_mul(2), decoders)

@@ -8,14 +8,7 @@ use std::process::Command;
 use media_thumb::{make_heif_previews, make_poster_from_file, ChildDecoders, ThumbError};
 use media_thumb::{ThumbFormat, ThumbnailOptions};
 
-/// pillow-heif on `PYTHONPATH` (`MEDIA_PY_HEIF`, set by `cargo xtask test`).
-fn python() -> Option<PathBuf> {
-    match std::env::var_os("MEDIA_PY_HEIF") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
-        None => panic!("pillow-heif is required: run the tests with `cargo xtask test` (it installs it from PyPI and sets MEDIA_PY_HEIF), or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
-    }
-}
+use media_core::testing::{heif_enc, pillow_heif_path as python};
 
 /// A 320×240 HEIC, red with a blue square at the top left, whose EXIF says "rotate 90° clockwise"
 /// (pillow-heif turns that into an `irot` property): upright it is 240×320 with the square
@@ -87,19 +80,7 @@ fn an_avif_from_heif_enc_gets_a_thumbnail() {
         .save(&png)
         .unwrap();
     let file = dir.path().join("photo.avif");
-    let out = Command::new("heif-enc")
-        .args(["--avif", "-q", "70", "-o"])
-        .arg(&file)
-        .arg(&png)
-        .output()
-        .expect(
-            "heif-enc is required: run the tests with `cargo xtask test` (Debian libheif-examples)",
-        );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    heif_enc(&png, &file, 70, true);
     let options = ThumbnailOptions::default().with_sizes(&[32]);
     let made = make_heif_previews(&file, &options, false, &ChildDecoders::default()).unwrap();
     assert_eq!((made.thumbnails.width, made.thumbnails.height), (160, 90));
@@ -114,17 +95,7 @@ fn claiming(dir: &Path, w: u32, h: u32) -> PathBuf {
         .save(&png)
         .unwrap();
     let file = dir.join("claims.heic");
-    let out = Command::new("heif-enc")
-        .args(["-q", "50", "-o"])
-        .arg(&file)
-        .arg(&png)
-        .output()
-        .expect("heif-enc is required (Debian libheif-examples)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    heif_enc(&png, &file, 50, false);
     let mut bytes = std::fs::read(&file).unwrap();
     let at = bytes.windows(4).position(|w| w == b"ispe").unwrap() + 8;
     bytes[at..at + 4].copy_from_slice(&w.to_be_bytes());
@@ -140,6 +111,11 @@ fn a_heic_declaring_a_giant_canvas_is_refused_before_any_decoder_starts() {
     // Were a decoder started, this one would fail with "not installed".
     let mut none = ChildDecoders::default();
     none.heif_convert = PathBuf::from("/nonexistent/heif-convert");
+    let err = make_heif_previews(&file, &ThumbnailOptions::default(), true, &none).unwrap_err();
+    assert!(matches!(err, ThumbError::TooLarge { .. }), "{err}");
+    // Within the thumbnail limits but past what a child decodes (the review's grid of one
+    // tile repeated into 191 Mpx): refused the same way.
+    let file = claiming(dir.path(), 13_824, 13_824);
     let err = make_heif_previews(&file, &ThumbnailOptions::default(), true, &none).unwrap_err();
     assert!(matches!(err, ThumbError::TooLarge { .. }), "{err}");
 }

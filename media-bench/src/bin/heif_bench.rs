@@ -40,18 +40,7 @@ fn inputs(dir: &Path) -> Res<(Vec<PathBuf>, PathBuf)> {
         return Ok((files, clip));
     }
     for i in 0..5u32 {
-        let mut state = 0x9E37_79B9u32.wrapping_mul(i + 1);
-        let img = image::RgbImage::from_fn(4032, 3024, |x, y| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = (state & 0x0F) as u8;
-            image::Rgb([
-                ((x / 16 + i * 40) as u8).wrapping_add(noise),
-                ((y / 12) as u8).wrapping_add(noise / 2),
-                (((x ^ y) >> 3) as u8).wrapping_add(noise / 3),
-            ])
-        });
+        let img = media_bench::phone_photo(i);
         let png = inputs.join(format!("source{i}.png"));
         img.save(&png)?;
         let first = &files[(i * 10) as usize];

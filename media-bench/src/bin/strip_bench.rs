@@ -39,18 +39,7 @@ fn inputs(dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     for i in 0..5u32 {
         // Detail like a photo's (a smooth scene plus sensor-like noise), so that each JPEG is
         // megabytes as a phone's 12 MP photos are, not a few hundred KB.
-        let mut state = 0x9E37_79B9u32.wrapping_mul(i + 1);
-        let img = image::RgbImage::from_fn(4032, 3024, |x, y| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = (state & 0x0F) as u8;
-            image::Rgb([
-                ((x / 16 + i * 40) as u8).wrapping_add(noise),
-                ((y / 12) as u8).wrapping_add(noise / 2),
-                (((x ^ y) >> 3) as u8).wrapping_add(noise / 3),
-            ])
-        });
+        let img = media_bench::phone_photo(i);
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&img)?;
         for copy in 0..10 {

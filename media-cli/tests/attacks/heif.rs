@@ -3,8 +3,6 @@
 //! location); a HEIC that lies about its size, or makes the decoder fail, costs its preview
 //! and nothing else: the node stays up and the upload is stored.
 
-use std::process::Command;
-
 use crate::node::Node;
 
 /// A HEIC from Debian's `heif-enc`, with GPS, camera and owner written by `exiftool`.
@@ -14,21 +12,9 @@ fn heic_with_gps(dir: &std::path::Path) -> Vec<u8> {
         .save(&png)
         .unwrap();
     let heic = dir.join("photo.heic");
-    let out = Command::new("heif-enc")
-        .args(["-q", "60", "-o"])
-        .arg(&heic)
-        .arg(&png)
-        .output()
-        .expect(
-            "heif-enc is required: run the tests with `cargo xtask test` (Debian libheif-examples)",
-        );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new("exiftool")
-        .args([
+    media_core::testing::heif_enc(&png, &heic, 60, false);
+    media_core::testing::exiftool(
+        &[
             "-overwrite_original",
             "-GPSLatitude=48.8584",
             "-GPSLatitudeRef=N",
@@ -37,14 +23,8 @@ fn heic_with_gps(dir: &std::path::Path) -> Vec<u8> {
             "-Make=Apple",
             "-Model=iPhone 15 Pro",
             "-XMP-dc:Creator=Jane Doe",
-        ])
-        .arg(&heic)
-        .output()
-        .expect("exiftool is required: run the tests with `cargo xtask test`");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &heic,
     );
     std::fs::read(&heic).unwrap()
 }
@@ -53,15 +33,11 @@ fn heic_with_gps(dir: &std::path::Path) -> Vec<u8> {
 fn revealing(dir: &std::path::Path, bytes: &[u8]) -> Vec<String> {
     let path = dir.join("check.heic");
     std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("exiftool")
-        .args(["-a", "-G1", "-s", "-GPS*", "-Make", "-Model", "-XMP:all"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let out = media_core::testing::exiftool(
+        &["-a", "-G1", "-s", "-GPS*", "-Make", "-Model", "-XMP:all"],
+        &path,
+    );
+    out.lines().map(str::to_owned).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,4 +128,47 @@ async fn a_heic_that_lies_about_its_size_or_breaks_the_decoder_costs_only_its_pr
     assert!(node.is_up().await, "the node went down");
     let (status, _) = node.api_put("photo.heic", heic).await;
     assert_eq!(status, 201);
+}
+
+/// The review's hole 1: renditions are content-addressed, so a stranger's HEIC with the same
+/// pixels (the owner's file with 8 bytes of `free` after it) shares the owner's rendition. His
+/// Blossom delete of his own upload used to delete it for the owner too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_delete_of_a_heic_with_the_same_pixels_leaves_the_owners_rendition() {
+    let node = Node::start("[blossom]\nopen_writes = true\n");
+    let dir = tempfile::tempdir().unwrap();
+    let heic = heic_with_gps(dir.path());
+    let (status, body) = node.api_put("photo.heic", heic.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let owners: media_core::MediaFile = serde_json::from_str(&body).unwrap();
+    let display = owners.display.expect("a rendition").id.to_string();
+
+    // The stranger's copy: the owner's public (cleaned) bytes and an empty `free` box.
+    let (_, public) = node.content(&owners.id.to_string(), None).await;
+    let mut twin = public.clone();
+    twin.extend_from_slice(b"\0\0\0\x08free");
+    let stranger = media_blossom::NostrKeys::generate().unwrap();
+    let status = node.blossom_upload(&stranger, &twin, "image/heic").await;
+    assert!(matches!(status, 200 | 201), "{status}");
+    let twin_id = crate::node::sha256_hex(&twin);
+    let twins = node.record(&twin_id).await.expect("the stranger's record");
+    assert_eq!(
+        twins.display.map(|d| d.id.to_string()).as_deref(),
+        Some(display.as_str()),
+        "the same pixels give the same rendition"
+    );
+    let auth = crate::node::nostr_auth(&stranger, "delete", &twin_id, 300);
+    assert_eq!(node.blossom_delete(&twin_id, &auth).await, 200);
+    assert!(node.record(&twin_id).await.is_none());
+    let (status, _) = node.content(&display, None).await;
+    assert_eq!(
+        status, 200,
+        "the stranger's delete took the owner's rendition"
+    );
+
+    // The owner's delete, the last one deriving it, removes it.
+    let (code, _, err) = node.media(&["rm", &owners.id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let (status, _) = node.content(&display, None).await;
+    assert_eq!(status, 404);
 }

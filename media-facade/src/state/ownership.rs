@@ -49,6 +49,10 @@ pub(crate) struct Holding {
     /// it. Written here by the upload, never taken from a record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<MediaId>,
+    /// For a derived media: the uploads it was derived from. Two photos with the same pixels
+    /// share one rendition; it goes only with the last of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_from: Vec<MediaId>,
 }
 
 #[derive(Debug)]
@@ -121,7 +125,23 @@ impl Ownership {
             if !h.derived.contains(child) {
                 h.derived.push(*child);
             }
+        })?;
+        self.update(child, |h| {
+            if !h.derived_from.contains(id) {
+                h.derived_from.push(*id);
+            }
         })
+    }
+
+    /// `parent` is being deleted: whether `child`, derived from it, is now derived from
+    /// nothing else (and may go with it).
+    pub fn release_derived(&self, parent: &MediaId, child: &MediaId) -> Result<bool> {
+        let mut orphan = false;
+        self.update(child, |h| {
+            h.derived_from.retain(|p| p != parent);
+            orphan = h.derived_from.is_empty();
+        })?;
+        Ok(orphan)
     }
 
     /// Whether `owner` holds `id`.
@@ -181,9 +201,17 @@ mod tests {
         assert!(own.owned_by(&id, Owner::Node));
         assert!(!own.owned_by(&id, Owner::Blossom));
         let child = MediaId::for_bytes(b"rendition");
+        let twin = MediaId::for_bytes(b"same pixels, other bytes");
         own.derived(&id, &child).unwrap();
         own.derived(&id, &child).unwrap();
+        own.derived(&twin, &child).unwrap();
         assert_eq!(own.get(&id).derived, [child]);
+        assert_eq!(own.get(&child).derived_from, [id, twin]);
+        assert!(
+            !own.release_derived(&twin, &child).unwrap(),
+            "still derived from id"
+        );
+        assert!(own.release_derived(&id, &child).unwrap());
         own.remove(&id);
         assert_eq!(own.get(&id), Holding::default());
     }

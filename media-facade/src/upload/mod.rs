@@ -373,7 +373,7 @@ async fn store_everywhere(
             share,
             owner,
         };
-        record.display = store_rendition(inner, op, rendition, derived).await;
+        record.display = store_rendition(inner, rendition, derived).await;
     }
     // What a delete of this id will remove: exactly what these puts stored, and what this
     // upload derived from it.
@@ -415,7 +415,6 @@ struct Derived<'a> {
 /// cannot be stored leaves the record without one; the upload itself goes on.
 async fn store_rendition(
     inner: &Arc<Inner>,
-    op: OperationId,
     rendition: media_core::Rendition,
     from: Derived<'_>,
 ) -> Option<media_core::DisplayRendition> {
@@ -427,7 +426,8 @@ async fn store_rendition(
     if let Some(at) = from.expires_at {
         request = request.expires_at(at);
     }
-    match run(Arc::clone(inner), op, request).await {
+    // An operation of its own: its events name the rendition, not the photo's upload.
+    match run(Arc::clone(inner), inner.next_op(), request).await {
         Ok(file) => Some(media_core::DisplayRendition::new(
             file.id,
             rendition.mime,

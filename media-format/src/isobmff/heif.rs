@@ -29,6 +29,12 @@ const MAX_ITEMS: usize = 1 << 14;
 /// Most extents in all `iloc` entries.
 const MAX_EXTENTS: usize = 1 << 16;
 
+/// Boxes of the index kept (rewritten without the metadata items where they name them);
+/// any other box in `meta` is dropped.
+const KEEP_IN_META: &[&[u8; 4]] = &[
+    b"hdlr", b"pitm", b"iloc", b"iinf", b"iref", b"iprp", b"idat", b"dinf", b"grpl",
+];
+
 /// Item types that are metadata, not pictures: removed.
 fn is_metadata_item(kind: &[u8; 4]) -> bool {
     matches!(kind, b"Exif" | b"mime" | b"uri ")
@@ -48,7 +54,6 @@ struct ItemInfo {
 struct Location {
     id: u32,
     method: u8,
-    data_ref: u16,
     base: u64,
     extents: Vec<(u64, u64)>,
     raw: Range<usize>,
@@ -186,6 +191,10 @@ fn item_infos(iinf: &[u8]) -> Result<Vec<ItemInfo>, FormatError> {
             String::new()
         };
         let raw = start + child.header.offset as usize..start + child.header.end() as usize;
+        if items.iter().any(|i: &ItemInfo| i.id == id) {
+            // Which of the two would a reader take? Neither is guessed.
+            return Err(malformed(format!("two HEIF item infos for item {id}")));
+        }
         items.push(ItemInfo {
             id,
             kind,
@@ -234,7 +243,8 @@ fn locations(iloc: &[u8]) -> Result<Vec<Location>, FormatError> {
         } else {
             (f.uint(2)? & 15) as u8
         };
-        let data_ref = f.uint(2)? as u16;
+        // The data reference index: ignored, as libheif ignores it.
+        f.uint(2)?;
         let base = f.uint(base_size)?;
         let extent_count = f.uint(2)? as usize;
         extents_seen += extent_count;
@@ -248,10 +258,12 @@ fn locations(iloc: &[u8]) -> Result<Vec<Location>, FormatError> {
             let length = f.uint(length_size)?;
             extents.push((offset, length));
         }
+        if out.iter().any(|l: &Location| l.id == id) {
+            return Err(malformed(format!("two HEIF locations for item {id}")));
+        }
         out.push(Location {
             id,
             method,
-            data_ref,
             base,
             extents,
             raw: start..f.at,
@@ -313,8 +325,74 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
         .filter(|i| is_metadata_item(&i.kind))
         .map(|i| i.id)
         .collect();
-    if removed.is_empty() {
+    let idat_len = meta.idat.as_ref().map_or(0, |r| (r.end - r.start) as u64);
+    let mdats: Vec<Range<u64>> = top
+        .iter()
+        .filter(|h| &h.kind == b"mdat")
+        .map(|h| h.body())
+        .collect();
+
+    // Where every kept item's bytes are: in an `mdat` (any other top-level box may be blanked
+    // as metadata, and the index itself is rewritten), and never shared with a payload that
+    // is zeroed.
+    let mut kept_file = Vec::new();
+    let mut kept_idat = Vec::new();
+    // The data reference is ignored, as libheif ignores it: every extent counts as this file's.
+    for loc in meta.locations.iter().filter(|l| !removed.contains(&l.id)) {
+        match loc.method {
+            0 => {
+                for r in loc.ranges()? {
+                    let Some(m) = mdats.iter().find(|m| r.start >= m.start && r.end <= m.end)
+                    else {
+                        return Err(FormatError::Unsupported(
+                            "HEIF with picture data outside its mdat boxes",
+                        ));
+                    };
+                    // A length of 0 means "to the end": of its mdat, at least.
+                    kept_file.push(if r.is_empty() { r.start..m.end } else { r });
+                }
+            }
+            1 => kept_idat.extend(loc.ranges()?),
+            _ => {}
+        }
+    }
+    if meta.items.iter().any(|i| &i.kind == b"jpeg") {
+        // A JPEG-coded item carries its own APP segments (EXIF, GPS) inside picture bytes that
+        // cannot move.
+        return Err(FormatError::Unsupported("HEIF with JPEG-coded items"));
+    }
+    // Boxes in the index that are not about pictures (`keys`/`ilst` with Apple's location
+    // key, `xml `/`bxml` XMP, vendor boxes): dropped from the rewritten index.
+    let dropped: Vec<&BoxHeader> = meta
+        .children
+        .iter()
+        .filter(|h| !KEEP_IN_META.contains(&&h.kind))
+        .collect();
+    // Bytes of the `mdat`s no picture uses (where a removed item's payload was, or what a
+    // second index in some other box pointed at): zeroed too. Not in image sequences, whose
+    // track samples are in `mdat` without being items.
+    let hidden = if top.iter().any(|h| &h.kind == b"moov") {
+        Vec::new()
+    } else {
+        // Every item's extents count as used here; the removed ones are zeroed below.
+        let mut named = kept_file.clone();
+        for loc in meta.locations.iter().filter(|l| l.method == 0) {
+            named.extend(loc.ranges()?.into_iter().filter(|r| !r.is_empty()));
+        }
+        unreferenced(file, &mdats, &named, report)?
+    };
+    if removed.is_empty() && dropped.is_empty() {
+        if write {
+            for r in &hidden {
+                super::scrub::zero(file, r.start, r.end - r.start)?;
+            }
+        }
         return Ok(());
+    }
+    for h in &dropped {
+        let data = child_bytes(&body, h);
+        report.remove(&h.name());
+        report.had_location |= super::scrub::tells_location(data);
     }
     if meta.primary.is_some_and(|p| removed.contains(&p)) {
         return Err(malformed(
@@ -325,31 +403,6 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
         (Some(a), Some(b)) => (a, b),
         _ => return Err(malformed("a HEIF file without iinf or iloc")),
     };
-    let meta_range = header.offset..header.end();
-    let idat_len = meta.idat.as_ref().map_or(0, |r| (r.end - r.start) as u64);
-
-    // Where every kept item's bytes are: removed payloads must not share a byte with them.
-    let mut kept_file = Vec::new();
-    let mut kept_idat = Vec::new();
-    for loc in meta.locations.iter().filter(|l| !removed.contains(&l.id)) {
-        if loc.data_ref != 0 {
-            continue;
-        }
-        match loc.method {
-            0 => {
-                for r in loc.ranges()? {
-                    if overlaps(&r, &meta_range) {
-                        return Err(FormatError::Unsupported(
-                            "HEIF with picture data inside its meta box",
-                        ));
-                    }
-                    kept_file.push(r);
-                }
-            }
-            1 => kept_idat.extend(loc.ranges()?),
-            _ => {}
-        }
-    }
 
     // Each removed item's payload, checked to lie where zeroing it harms nothing else.
     let mut payloads = Vec::new();
@@ -359,18 +412,18 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
             continue;
         };
         let ranges = loc.ranges()?;
-        if ranges.iter().any(|r| r.is_empty()) && loc.data_ref == 0 {
+        if ranges.iter().any(|r| r.is_empty()) {
             return Err(malformed("a HEIF metadata item with an open-ended extent"));
         }
-        let payload = match (loc.data_ref, loc.method) {
-            (0, 0) => {
+        let payload = match loc.method {
+            0 => {
                 for r in &ranges {
-                    let inside = (r.start >= meta_range.start && r.end <= meta_range.end)
-                        || top.iter().any(|h| {
-                            matches!(&h.kind, b"mdat" | b"free" | b"skip")
-                                && r.start >= h.body().start
-                                && r.end <= h.end()
-                        });
+                    // In a data box; never inside the index (whose kept boxes are copied).
+                    let inside = top.iter().any(|h| {
+                        matches!(&h.kind, b"mdat" | b"free" | b"skip")
+                            && r.start >= h.body().start
+                            && r.end <= h.end()
+                    });
                     if !inside || kept_file.iter().any(|k| overlaps(k, r)) {
                         return Err(malformed(format!(
                             "HEIF {} item bytes lie outside the data or over a picture",
@@ -380,7 +433,7 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
                 }
                 Payload::File(ranges)
             }
-            (0, 1) => {
+            1 => {
                 for r in &ranges {
                     if r.end > idat_len || kept_idat.iter().any(|k| overlaps(k, r)) {
                         return Err(malformed(
@@ -412,7 +465,12 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
                     .get(..4)
                     .map_or(0, |b| be32(b, 0).unwrap_or(0) as usize);
                 let tiff = data.get(4usize.saturating_add(skip)..).unwrap_or_default();
-                facts(tiff).1 || !whole
+                // Writers disagree on the offset word (some leave it out, some add
+                // `Exif\0\0`): the payload read either way.
+                facts(tiff).1
+                    || facts(&data).1
+                    || facts(data.get(4..).unwrap_or_default()).1
+                    || !whole
             }
             _ => mentions_gps(&data) || !whole,
         };
@@ -439,17 +497,77 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
         file.write_all(&free)?;
         super::scrub::zero(file, header.offset + new_len + 8, gap - 8)?;
     }
-    for (_, payload) in &payloads {
-        if let Payload::File(ranges) = payload {
-            for r in ranges {
-                // Inside the old index, the bytes are gone with it.
-                if r.start >= meta_range.end || r.end <= meta_range.start {
-                    super::scrub::zero(file, r.start, r.end - r.start)?;
-                }
-            }
+    // Each byte once, however many extents name it: no more writing than the file is long.
+    let mut ranges: Vec<Range<u64>> = payloads
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Payload::File(r) => Some(r.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .chain(hidden)
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
         }
     }
+    for r in merged {
+        super::scrub::zero(file, r.start, r.end - r.start)?;
+    }
     Ok(())
+}
+
+/// The parts of `mdats` no kept picture extent covers and that hold something other than
+/// zeros: noted in the report (as a location when they look like one, or when they are too
+/// long to look at), to be zeroed.
+fn unreferenced<F: Read + Seek>(
+    file: &mut F,
+    mdats: &[Range<u64>],
+    kept: &[Range<u64>],
+    report: &mut StripReport,
+) -> Result<Vec<Range<u64>>, FormatError> {
+    let mut kept: Vec<Range<u64>> = kept.to_vec();
+    kept.sort_by_key(|r| r.start);
+    let mut gaps = Vec::new();
+    for m in mdats {
+        let mut at = m.start;
+        for k in kept.iter().filter(|k| k.start < m.end && k.end > m.start) {
+            if k.start > at {
+                gaps.push(at..k.start);
+            }
+            at = at.max(k.end);
+        }
+        if at < m.end {
+            gaps.push(at..m.end);
+        }
+    }
+    let mut found = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for gap in gaps {
+        file.seek(SeekFrom::Start(gap.start))?;
+        let mut left = gap.end - gap.start;
+        let mut content = false;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            crate::io::fill(file, &mut buf[..n], "an mdat box")?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                report.had_location |= content
+                    || n as u64 == buf.len() as u64
+                    || super::scrub::tells_location(&buf[..n]);
+                content = true;
+            }
+            left -= n as u64;
+        }
+        if content {
+            report.remove("unreferenced data");
+            found.push(gap);
+        }
+    }
+    Ok(found)
 }
 
 /// The first bytes of a payload (at most [`MAX_EXIF_READ`]) and whether that is all of it.
@@ -500,7 +618,11 @@ fn rewrite(
 ) -> Result<Vec<u8>, FormatError> {
     let body = meta.body;
     let mut out = body[..4].to_vec();
-    for h in &meta.children {
+    for h in meta
+        .children
+        .iter()
+        .filter(|h| KEEP_IN_META.contains(&&h.kind))
+    {
         let data = child_bytes(body, h);
         let new_body = if h.offset == iinf.offset {
             let version = data[0];
@@ -682,6 +804,44 @@ pub fn primary_size<R: Read + Seek>(file: &mut R) -> Result<Option<(u32, u32)>, 
         return meta_primary_size(&meta, primary);
     }
     Ok(None)
+}
+
+/// Where the picture items' own bytes lie in a HEIF file in memory (file-offset extents, not
+/// metadata items): what cleaning must leave byte for byte. For the fuzz property.
+#[doc(hidden)]
+pub fn picture_ranges(data: &[u8]) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    let mut cur = std::io::Cursor::new(data);
+    let mut top = super::TopLevel::new(data.len() as u64);
+    while let Ok(Some(h)) = top.next(&mut cur) {
+        if &h.kind != b"meta" {
+            continue;
+        }
+        let Ok(body) = read_body(&mut cur, &h, MAX_META) else {
+            return out;
+        };
+        let Ok(meta) = Meta::parse(&body) else {
+            return out;
+        };
+        let pictures: HashSet<u32> = meta
+            .items
+            .iter()
+            .filter(|i| !is_metadata_item(&i.kind))
+            .map(|i| i.id)
+            .collect();
+        for loc in &meta.locations {
+            if pictures.contains(&loc.id) && loc.method == 0 {
+                out.extend(
+                    loc.ranges()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|r| r.end <= data.len() as u64),
+                );
+            }
+        }
+        return out;
+    }
+    out
 }
 
 fn meta_primary_size(meta: &Meta<'_>, primary: u32) -> Result<Option<(u32, u32)>, FormatError> {
