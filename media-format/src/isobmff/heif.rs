@@ -342,7 +342,11 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
         match loc.method {
             0 => {
                 for r in loc.ranges()? {
-                    let Some(m) = mdats.iter().find(|m| r.start >= m.start && r.end <= m.end)
+                    // The `mdat`s are in file order and do not overlap: one binary search.
+                    let i = mdats.partition_point(|m| m.end <= r.start);
+                    let Some(m) = mdats
+                        .get(i)
+                        .filter(|m| r.start >= m.start && r.end <= m.end)
                     else {
                         return Err(FormatError::Unsupported(
                             "HEIF with picture data outside its mdat boxes",
@@ -368,16 +372,19 @@ pub(crate) fn clean_meta<F: Read + Write + Seek>(
         .iter()
         .filter(|h| !KEEP_IN_META.contains(&&h.kind))
         .collect();
-    // Bytes of the `mdat`s no picture uses (where a removed item's payload was, or what a
-    // second index in some other box pointed at): zeroed too. Not in image sequences, whose
-    // track samples are in `mdat` without being items.
-    let hidden = if top.iter().any(|h| &h.kind == b"moov") {
-        Vec::new()
-    } else {
-        // Every item's extents count as used here; the removed ones are zeroed below.
+    // Bytes of the `mdat`s no picture and no sequence track uses (where a removed item's
+    // payload was, or what a second index in some other box pointed at): zeroed too.
+    let hidden = {
+        // Every item's extents count as used here (the removed ones are zeroed below), and
+        // so do the samples of an image sequence's tracks (`moov`).
         let mut named = kept_file.clone();
         for loc in meta.locations.iter().filter(|l| l.method == 0) {
             named.extend(loc.ranges()?.into_iter().filter(|r| !r.is_empty()));
+        }
+        for moov in top.iter().filter(|h| &h.kind == b"moov") {
+            let len = top.last().map_or(0, BoxHeader::end);
+            let body = read_body(file, moov, super::MAX_MOOV)?;
+            super::scrub::track_samples(&body, len, &mut named)?;
         }
         unreferenced(file, &mdats, &named, report)?
     };
@@ -530,12 +537,22 @@ fn unreferenced<F: Read + Seek>(
     kept: &[Range<u64>],
     report: &mut StripReport,
 ) -> Result<Vec<Range<u64>>, FormatError> {
-    let mut kept: Vec<Range<u64>> = kept.to_vec();
-    kept.sort_by_key(|r| r.start);
+    // Sorted and merged, the used ranges' ends rise too: each `mdat` finds its first one by a
+    // binary search and walks only those it overlaps (linear in all, not mdats × extents).
+    let mut sorted: Vec<Range<u64>> = kept.to_vec();
+    sorted.sort_by_key(|r| r.start);
+    let mut used: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match used.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => used.push(r),
+        }
+    }
     let mut gaps = Vec::new();
     for m in mdats {
         let mut at = m.start;
-        for k in kept.iter().filter(|k| k.start < m.end && k.end > m.start) {
+        let first = used.partition_point(|k| k.end <= m.start);
+        for k in used[first..].iter().take_while(|k| k.start < m.end) {
             if k.start > at {
                 gaps.push(at..k.start);
             }

@@ -339,6 +339,28 @@ fn timed_metadata<F: Read + Write + Seek>(
     Ok(())
 }
 
+/// The chunks of every track of a `moov` (its body), added to `used` as file ranges: the
+/// bytes an image sequence's tracks read from `mdat`.
+pub(crate) fn track_samples(
+    moov: &[u8],
+    len: u64,
+    used: &mut Vec<std::ops::Range<u64>>,
+) -> Result<(), FormatError> {
+    for trak in super::boxes(moov) {
+        let trak = trak?;
+        if &trak.header.kind != b"trak" {
+            continue;
+        }
+        if let Some(stbl) = path(trak.body, &[b"mdia", b"minf", b"stbl"])? {
+            for chunk in chunks(stbl, len)? {
+                let (offset, size) = chunk?;
+                used.push(offset..offset + size);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether `offset..offset + size` lies within one of `mdats` (sorted, not overlapping).
 fn in_mdat(mdats: &[std::ops::Range<u64>], offset: u64, size: u64) -> bool {
     let i = mdats.partition_point(|m| m.end <= offset);
