@@ -46,6 +46,7 @@ mod event;
 mod id;
 mod location;
 mod media;
+mod pdq;
 mod policy;
 mod range;
 mod reach;
@@ -74,6 +75,7 @@ pub use media::{
     sniff_mime, DisplayRendition, MediaFile, Preview, Rendition, Thumbnail, Thumbnailer, Timestamp,
     VideoInfo,
 };
+pub use pdq::{InvalidPdq, Pdq, PdqHash};
 pub use policy::{
     download_policy_named, download_policy_names, Candidate, DownloadPlan, DownloadPolicy, Fastest,
     Hedge, PreferCdn, PreferP2p, Swarm, SwarmMembers, SwarmPlan, ThroughputTable, UploadPlan,

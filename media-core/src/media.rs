@@ -133,6 +133,8 @@ pub struct Preview {
     /// browsers): the upload stores it as media of its own and lists it in the record as
     /// [`MediaFile::display`].
     pub rendition: Option<Rendition>,
+    /// The PDQ hash of the picture (a video's poster frame) as displayed.
+    pub pdq: Option<crate::Pdq>,
 }
 
 /// An encoded picture derived from an upload for display (see [`Preview::rendition`]).
@@ -206,6 +208,7 @@ impl Preview {
             thumbnail,
             video: None,
             rendition: None,
+            pdq: None,
         }
     }
 }
@@ -291,6 +294,12 @@ pub struct MediaFile {
     /// its own; the original stays as it was uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<DisplayRendition>,
+    /// The PDQ perceptual hash of the picture (a video's poster frame), with its quality: how
+    /// the safety denylist matches re-encoded copies. Computed by this node at upload; absent
+    /// for private media (it would say what the ciphertext hides) and for what could not be
+    /// decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<crate::Pdq>,
 }
 
 impl MediaFile {
@@ -320,6 +329,7 @@ impl MediaFile {
             age_header: Vec::new(),
             video: None,
             display: None,
+            pdq: None,
         }
     }
 

@@ -594,6 +594,20 @@ pub fn pillow_heif_path() -> Option<std::path::PathBuf> {
     }
 }
 
+/// `PYTHONPATH` for a Python with Pillow and Meta's PDQ reference (`pdqhash` from PyPI):
+/// pillow-heif's folder and pdqhash's (`MEDIA_PY_HEIF`, `MEDIA_PY_PDQ`, both set by `cargo
+/// xtask test`). `None` only when `MEDIA_SKIP_INTEROP` is set; else a panic saying what to
+/// install.
+pub fn pdqhash_path() -> Option<std::ffi::OsString> {
+    let pdq = match std::env::var_os("MEDIA_PY_PDQ") {
+        Some(p) => std::path::PathBuf::from(p),
+        None if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => return None,
+        None => panic!("pdqhash is required: run the tests with `cargo xtask test` (it installs it from PyPI and sets MEDIA_PY_PDQ), or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
+    };
+    let heif = pillow_heif_path()?;
+    std::env::join_paths([heif, pdq]).ok()
+}
+
 /// What a test that drives headless Chromium needs: the npm folder holding `playwright-core`
 /// (`MEDIA_NODE_DIR`), Node.js (`MEDIA_NODE_BIN`), Chromium (`MEDIA_CHROMIUM`, else
 /// `chromium` on the `PATH`), and `ffmpeg`.

@@ -44,6 +44,7 @@ mod error;
 mod external;
 mod heif;
 mod jpeg_scaled;
+mod pdq;
 mod thumbnailer;
 mod video;
 
@@ -202,6 +203,9 @@ pub struct Thumbnails {
     pub variants: Vec<Variant>,
     /// BlurHash (4×3 components) of the image, if asked.
     pub blurhash: Option<String>,
+    /// The PDQ perceptual hash of the image as displayed, from the same decode (none below
+    /// 5×5 pixels).
+    pub pdq: Option<media_core::Pdq>,
 }
 
 /// Decoded pixels before orientation: RGB or RGBA, 8 bits.
@@ -271,6 +275,7 @@ fn make_inner(bytes: &[u8], options: &ThumbnailOptions) -> Result<Thumbnails, Th
 
 /// Resize, orient and encode decoded pixels into the asked variants and a BlurHash.
 fn thumbnails_of_pixels(px: Pixels, options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
+    let pdq = pdq::of_pixels(&px);
     let pixel_type = if px.alpha {
         fr::PixelType::U8x4
     } else {
@@ -343,7 +348,18 @@ fn thumbnails_of_pixels(px: Pixels, options: &ThumbnailOptions) -> Result<Thumbn
         orientation: px.orientation,
         variants,
         blurhash,
+        pdq,
     })
+}
+
+/// The PDQ hash and quality of an upright RGB picture (8 bits, row-major), as Meta's
+/// reference computes it from the same pixels. Uploads get theirs from the thumbnailer's
+/// decode ([`Thumbnails::pdq`]); this is for lists and tests. `None` below 5×5 or when
+/// `rgb` is shorter than `width × height × 3`.
+pub fn pdq_of_rgb(width: u32, height: u32, rgb: &[u8]) -> Option<media_core::Pdq> {
+    let (w, h) = (width as usize, height as usize);
+    let pixels = rgb.get(..w.checked_mul(h)?.checked_mul(3)?)?;
+    pdq::of_luma(pdq::luma(pixels, 3), h, w)
 }
 
 /// Encode from pixels only: no metadata can leak into the output.

@@ -49,8 +49,19 @@ impl MediaThumbnailer {
     }
 }
 
-impl Thumbnailer for MediaThumbnailer {
-    fn thumbnail(&self, path: &Path, mime: &str) -> media_core::Result<Option<Thumbnail>> {
+impl MediaThumbnailer {
+    /// A photo's thumbnail with its PDQ hash.
+    fn image_preview(&self, path: &Path, mime: &str) -> media_core::Result<Preview> {
+        let Some(thumbs) = self.image_thumbnails(path, mime)? else {
+            return Ok(Preview::default());
+        };
+        let pdq = thumbs.pdq;
+        let mut preview = Preview::thumbnail(inline(thumbs));
+        preview.pdq = pdq;
+        Ok(preview)
+    }
+
+    fn image_thumbnails(&self, path: &Path, mime: &str) -> media_core::Result<Option<Thumbnails>> {
         if !mime.starts_with("image/") {
             return Ok(None);
         }
@@ -62,12 +73,17 @@ impl Thumbnailer for MediaThumbnailer {
         }
         if is_heif(mime) {
             let made = make_heif_previews(path, &self.options, false, &self.limits)?;
-            return Ok(inline(made.thumbnails));
+            return Ok(Some(made.thumbnails));
         }
         let bytes = std::fs::read(path)
             .map_err(|e| MediaError::io(Operation::Thumbnail, "reading image", e))?;
-        let thumbs = make_thumbnails(&bytes, &self.options)?;
-        Ok(inline(thumbs))
+        Ok(Some(make_thumbnails(&bytes, &self.options)?))
+    }
+}
+
+impl Thumbnailer for MediaThumbnailer {
+    fn thumbnail(&self, path: &Path, mime: &str) -> media_core::Result<Option<Thumbnail>> {
+        Ok(self.image_thumbnails(path, mime)?.and_then(inline))
     }
 
     fn preview(&self, path: &Path, mime: &str) -> media_core::Result<Preview> {
@@ -81,14 +97,16 @@ impl Thumbnailer for MediaThumbnailer {
             // Browsers show AVIF as it is; a HEIC needs a JPEG beside it.
             let wants_rendition = mime != "image/avif";
             let made = make_heif_previews(path, &self.options, wants_rendition, &self.limits)?;
+            let pdq = made.thumbnails.pdq;
             let mut preview = Preview::thumbnail(inline(made.thumbnails));
+            preview.pdq = pdq;
             preview.rendition = made
                 .rendition
                 .map(|v| Rendition::new(v.mime, v.width, v.height, v.bytes));
             return Ok(preview);
         }
         if !matches!(mime, "video/mp4" | "video/quicktime") {
-            return self.thumbnail(path, mime).map(Preview::thumbnail);
+            return self.image_preview(path, mime);
         }
         let Some(poster) = make_poster_from_file(path, &self.options)? else {
             return Ok(Preview::default());
@@ -101,7 +119,9 @@ impl Thumbnailer for MediaThumbnailer {
             track.display_height(),
         );
         video.no_poster = poster.no_poster;
+        let pdq = poster.thumbnails.as_ref().and_then(|t| t.pdq);
         let mut preview = Preview::thumbnail(poster.thumbnails.and_then(inline));
+        preview.pdq = pdq;
         preview.video = Some(video);
         Ok(preview)
     }

@@ -3,7 +3,8 @@
 //! parser ([`crate::fuzz`]).
 
 use crate::tools::{
-    ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_pillow_heif, ensure_seaweedfs,
+    ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_pdqhash, ensure_pillow_heif,
+    ensure_seaweedfs,
 };
 use crate::util::{cargo, have, run, Res};
 
@@ -13,6 +14,7 @@ pub(crate) fn test(args: &[String]) -> Res {
     let (npm_dir, node) = ensure_node_tools()?;
     let libtorrent = ensure_libtorrent()?;
     let pillow_heif = ensure_pillow_heif()?;
+    let pdqhash = ensure_pdqhash()?;
     ensure_apt(
         "exiftool",
         "-ver",
@@ -93,7 +95,8 @@ pub(crate) fn test(args: &[String]) -> Res {
             .env("MEDIA_NODE_BIN", &node)
             .env("MEDIA_REQUIRE_NODE", "1")
             .env("MEDIA_PY_LIBTORRENT", &libtorrent)
-            .env("MEDIA_PY_HEIF", &pillow_heif),
+            .env("MEDIA_PY_HEIF", &pillow_heif)
+            .env("MEDIA_PY_PDQ", &pdqhash),
     )?;
     run(
         "doc tests",

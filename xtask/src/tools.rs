@@ -228,6 +228,26 @@ pub(crate) fn ensure_apt(tool: &str, version_arg: &str, package: &str, needed_by
     }
 }
 
+/// pdqhash from PyPI (Python bindings of Meta's C++ PDQ reference), with the numpy it needs,
+/// installed into the tools folder; returns the folder to put on `PYTHONPATH` (beside
+/// pillow-heif's, which brings Pillow).
+pub(crate) fn ensure_pdqhash() -> Res<PathBuf> {
+    let target = tools_dir().join("pypdq");
+    if target.join("pdqhash").exists() && target.join("numpy").exists() {
+        return Ok(target);
+    }
+    // pdqhash's wheel imports numpy without declaring it.
+    for (what, package) in [("numpy", "numpy==2.*"), ("pdqhash", "pdqhash==0.2.*")] {
+        pip_install(
+            what,
+            "the PDQ agreement tests and the safety benchmark",
+            package,
+            &target,
+        )?;
+    }
+    Ok(target)
+}
+
 /// pillow-heif from PyPI (it writes HEIC with EXIF, XMP, grids and thumbnails; it and the
 /// Pillow it brings decode HEIC and AVIF for the pixel checks), installed into the tools
 /// folder; returns the folder to put on `PYTHONPATH`.
