@@ -85,6 +85,15 @@ pub trait BlobHost: Send + Sync + 'static {
     async fn owned_by_host(&self, _sha256: &MediaId) -> Result<bool> {
         Ok(false)
     }
+    /// Keep a report of blobs (BUD-09) for the host's owner, already checked by the server
+    /// (signature, kind 1984, blobs this host has). Hosts without a review queue refuse it.
+    async fn report(&self, _report: media_safety::Report) -> Result<()> {
+        Err(media_core::MediaError::new(
+            media_core::ErrorKind::Unsupported,
+            media_core::Operation::Upload,
+            "this server keeps no reports",
+        ))
+    }
 }
 
 /// Blobs in a folder: `<sha256>` and `<sha256>.json` (its [`BlobInfo`]).

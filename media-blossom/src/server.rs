@@ -297,6 +297,7 @@ fn router(state: Arc<ServerState>) -> Router {
         .route("/", get(root).head(root))
         .route("/upload", put(upload).head(upload_check))
         .route("/mirror", put(mirror))
+        .route("/report", put(report))
         .route("/media", put(media).head(media_check))
         .route("/list/{pubkey}", get(list))
         .route("/{blob}", get(get_blob).head(get_blob).delete(delete_blob))
@@ -374,7 +375,7 @@ impl From<MediaError> for Refusal {
         let status = match e.kind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
-            ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorKind::PermissionDenied | ErrorKind::Refused => StatusCode::FORBIDDEN,
             ErrorKind::Integrity => StatusCode::CONFLICT,
             ErrorKind::Unavailable | ErrorKind::PolicyUnsatisfied | ErrorKind::Timeout => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -1055,6 +1056,86 @@ struct MirrorBody {
 }
 
 /// BUD-04: fetch `url` (within reach), keep it if its hash is the signed one.
+/// Largest report event read.
+const MAX_REPORT: usize = 64 * 1024;
+/// NIP-56's event kind.
+const REPORT_KIND: u64 = 1984;
+
+/// BUD-09: a NIP-56 report (kind 1984) signed by the reporter, naming blobs with `x` tags
+/// (`["x", sha256, type]`). Anyone may report; the host keeps it for its owner's review,
+/// bounded per reporter. Only blobs this server has are kept in the report.
+async fn report(State(state): Shared, body: Body) -> Answer {
+    let body = axum::body::to_bytes(body, MAX_REPORT)
+        .await
+        .map_err(|_| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "the report is too long"))?;
+    let event: auth::NostrEvent = serde_json::from_slice(&body).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected a signed nostr event: {e}"),
+        )
+    })?;
+    if event.kind != REPORT_KIND {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("a report is a kind {REPORT_KIND} event (NIP-56)"),
+        ));
+    }
+    event.verify()?;
+    if event.created_at > auth::unix_now() + 600 {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "the report is dated in the future",
+        ));
+    }
+    let mut media = Vec::new();
+    for tag in event
+        .tags
+        .iter()
+        .filter(|t| t.first().map(String::as_str) == Some("x"))
+    {
+        let Some(id) = tag.get(1).and_then(|h| h.parse::<MediaId>().ok()) else {
+            continue;
+        };
+        let kind: String = tag
+            .get(2)
+            .map_or("other", String::as_str)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take(32)
+            .collect();
+        if media.len() < 16 && state.host.describe(&id).await?.is_some() {
+            media.push(media_safety::Reported::new(id, kind));
+        }
+    }
+    if media.is_empty() {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "the report names no blob this server has (x tags)",
+        ));
+    }
+    let report = media_safety::Report::new(
+        event.id.clone(),
+        event.pubkey.clone(),
+        media,
+        event.content.clone(),
+        event.created_at,
+        String::from_utf8_lossy(&body).into_owned(),
+    );
+    match state.host.report(report).await {
+        Ok(()) => {}
+        Err(e) if e.kind == ErrorKind::Unavailable => {
+            return Err(Refusal::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    info!(reporter = %event.pubkey, "report received");
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::json!({"received": event.id})),
+    )
+        .into_response())
+}
+
 async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
     let body = axum::body::to_bytes(body, 16 * 1024).await.map_err(|_| {
         Refusal::new(

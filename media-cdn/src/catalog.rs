@@ -5,19 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream as SdkBody;
-use media_core::{Catalog, ErrorKind, MediaError, MediaFile, MediaId, Operation, Result};
+use media_core::{
+    Catalog, ErrorKind, MediaError, MediaFile, MediaId, Operation, Result, Tombstone,
+};
 
 use crate::bucket::Bucket;
 
 /// Largest record read from a shared bucket (records with an inline thumbnail are tens of KiB).
 pub const MAX_RECORD: u64 = 1 << 20;
 
-fn too_big(id: &MediaId) -> MediaError {
-    MediaError::integrity(
-        Operation::Catalog,
-        format!("the record of {id} in the bucket is larger than {MAX_RECORD} bytes: refused"),
-    )
-}
 use crate::error::sdk_error;
 
 /// The record key of the object at `object_key`: `<prefix>/<sha256>.json`.
@@ -40,23 +36,26 @@ impl S3Catalog {
     fn key(&self, id: &MediaId) -> String {
         record_key(&self.bucket.config.key_for(&id.to_string()))
     }
-}
 
-#[async_trait]
-impl Catalog for S3Catalog {
-    async fn get(&self, id: &MediaId) -> Result<Option<MediaFile>> {
+    /// `<prefix>/tombstones/`: where takedowns are published to every node sharing the bucket.
+    fn tombstone_prefix(&self) -> String {
+        self.bucket.config.key_for("tombstones/")
+    }
+
+    /// Read one small JSON object (at most [`MAX_RECORD`] bytes); `None` when absent.
+    async fn read_small(&self, key: &str, what: &str) -> Result<Option<Vec<u8>>> {
         let b = &self.bucket;
         let out = b
             .client
             .get_object()
             .bucket(&b.config.bucket)
-            .key(self.key(id))
+            .key(key)
             .send()
             .await;
         let out = match out {
             Ok(o) => o,
             Err(e) => {
-                let e = sdk_error(b.name(), Operation::Catalog, "GET record", e);
+                let e = sdk_error(b.name(), Operation::Catalog, what, e);
                 return if e.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {
@@ -64,21 +63,39 @@ impl Catalog for S3Catalog {
                 };
             }
         };
-        // Anyone who can write the bucket can write a record: read at most MAX_RECORD bytes.
+        let too_big = || {
+            MediaError::integrity(
+                Operation::Catalog,
+                format!("{key} in the bucket is larger than {MAX_RECORD} bytes: refused"),
+            )
+            .with_backend(b.name())
+        };
+        // Anyone who can write the bucket can write here: read at most MAX_RECORD bytes.
         if out.content_length().is_some_and(|n| n as u64 > MAX_RECORD) {
-            return Err(too_big(id).with_backend(b.name()));
+            return Err(too_big());
         }
         let mut body = out.body;
         let mut bytes = Vec::new();
         while let Some(piece) = body.try_next().await.map_err(|e| {
-            MediaError::unavailable(Operation::Catalog, format!("reading record: {e}"))
+            MediaError::unavailable(Operation::Catalog, format!("reading {what}: {e}"))
                 .with_backend(b.name())
         })? {
             if (bytes.len() + piece.len()) as u64 > MAX_RECORD {
-                return Err(too_big(id).with_backend(b.name()));
+                return Err(too_big());
             }
             bytes.extend_from_slice(&piece);
         }
+        Ok(Some(bytes))
+    }
+}
+
+#[async_trait]
+impl Catalog for S3Catalog {
+    async fn get(&self, id: &MediaId) -> Result<Option<MediaFile>> {
+        let b = &self.bucket;
+        let Some(bytes) = self.read_small(&self.key(id), "GET record").await? else {
+            return Ok(None);
+        };
         let file: MediaFile = serde_json::from_slice(&bytes).map_err(|e| {
             MediaError::integrity(
                 Operation::Catalog,
@@ -161,5 +178,48 @@ impl Catalog for S3Catalog {
             }
         }
         Ok(out)
+    }
+
+    async fn put_tombstone(&self, tombstone: &Tombstone) -> Result<()> {
+        let b = &self.bucket;
+        let json = serde_json::to_vec(tombstone).map_err(|e| {
+            MediaError::internal(Operation::Catalog, format!("encoding tombstone: {e}"))
+        })?;
+        b.client
+            .put_object()
+            .bucket(&b.config.bucket)
+            .key(format!("{}{}.json", self.tombstone_prefix(), tombstone.id))
+            .content_type("application/json")
+            .body(SdkBody::from(json))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(b.name(), Operation::Catalog, "PUT tombstone", e))
+    }
+
+    async fn tombstone_ids(&self) -> Result<Vec<MediaId>> {
+        let b = &self.bucket;
+        let prefix = self.tombstone_prefix();
+        let mut ids = Vec::new();
+        let mut pages = b
+            .client
+            .list_objects_v2()
+            .bucket(&b.config.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| sdk_error(b.name(), Operation::Catalog, "LIST tombstones", e))?;
+            ids.extend(page.contents().iter().filter_map(|object| {
+                object
+                    .key()?
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".json")?
+                    .parse::<MediaId>()
+                    .ok()
+            }));
+        }
+        Ok(ids)
     }
 }

@@ -120,6 +120,19 @@ enum Command {
         /// The media id.
         id: String,
     },
+    /// Take media down: from every store this node wrote it to (S3 object, IPFS blob,
+    /// torrent and its .torrent, Blossom), the cache and the catalogs, leaving a tombstone
+    /// that refuses it again (and its picture's near copies) and that the nodes sharing the
+    /// catalog bucket apply too.
+    Takedown {
+        /// The media id.
+        id: String,
+        /// Why, in a few words (kept in the tombstone).
+        #[arg(long, default_value = "takedown")]
+        reason: String,
+    },
+    /// The reports strangers filed through Blossom (BUD-09), newest first.
+    Reports,
     /// Seed, serve the gateway, the node API and its web page until Ctrl-C.
     Serve {
         /// Address of the node API (default: a free port on 127.0.0.1).
@@ -252,7 +265,7 @@ async fn run(cli: Cli) -> CliResult<()> {
     let node = match (running, &cli.command) {
         (Some(client), _) => Node::Remote(client),
         // Reading or adding a record needs no store: no P2P stack is started.
-        (None, Command::Ls | Command::Show { .. } | Command::Import { .. }) => {
+        (None, Command::Ls | Command::Show { .. } | Command::Import { .. } | Command::Reports) => {
             Node::Catalog(MediaStore::open_catalog(&data).await?)
         }
         (None, _) => Node::Local(EmbeddedStack::start(config).await?),
@@ -303,6 +316,11 @@ async fn command(node: &Node, command: Command, printer: Printer, mode: Mode) ->
             let id = parse_id(&id)?;
             printer.removed(&id, &node.rm(&id).await?);
         }
+        Command::Takedown { id, reason } => {
+            let id = parse_id(&id)?;
+            printer.taken_down(&node.takedown(&id, &reason).await?);
+        }
+        Command::Reports => printer.reports(&node.reports().await?),
         Command::Serve { .. } => unreachable_command()?,
     }
     Ok(())

@@ -317,6 +317,45 @@ impl Node {
         }
     }
 
+    /// Take `id` down everywhere this node wrote it and leave a tombstone: what was done.
+    pub async fn takedown(
+        &self,
+        id: &MediaId,
+        reason: &str,
+    ) -> Result<serde_json::Value, MediaError> {
+        match self {
+            Node::Remote(client) => {
+                client
+                    .json(
+                        client
+                            .request(Method::POST, &format!("media/{id}/takedown"))?
+                            .json(&serde_json::json!({"reason": reason})),
+                    )
+                    .await
+            }
+            _ => {
+                let done = self.stack("takedown")?.store.takedown(id, reason).await?;
+                Ok(serde_json::json!({
+                    "id": id,
+                    "removed_from": done.removed_from,
+                    "derived": done.derived,
+                    "published": done.published,
+                }))
+            }
+        }
+    }
+
+    /// The reports received for review, newest first.
+    pub async fn reports(&self) -> Result<Vec<media_facade::media_safety::Report>, MediaError> {
+        match self {
+            Node::Remote(client) => client.json(client.request(Method::GET, "reports")?).await,
+            _ => Ok(self
+                .store()
+                .ok_or_else(|| Self::local_only("reports"))?
+                .reports()),
+        }
+    }
+
     /// Stop what this command started.
     pub async fn shutdown(self) {
         if let Node::Local(stack) = self {

@@ -133,6 +133,61 @@ impl Printer {
         }
     }
 
+    /// `media takedown`.
+    pub fn taken_down(self, done: &serde_json::Value) {
+        match self {
+            Printer::Json => Self::json(done),
+            Printer::Human => {
+                let stores: Vec<&str> = done["removed_from"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                line(format_args!(
+                    "taken down {} from {}; tombstone {}",
+                    done["id"].as_str().unwrap_or("?"),
+                    if stores.is_empty() {
+                        "no store of this node".to_owned()
+                    } else {
+                        stores.join(", ")
+                    },
+                    if done["published"].as_bool() == Some(true) {
+                        "published to the shared catalog"
+                    } else {
+                        "kept here"
+                    }
+                ))
+            }
+        }
+    }
+
+    /// `media reports`.
+    pub fn reports(self, reports: &[media_facade::media_safety::Report]) {
+        match self {
+            Printer::Json => Self::json(&reports),
+            Printer::Human => {
+                if reports.is_empty() {
+                    line(format_args!("no reports"));
+                }
+                for r in reports {
+                    for m in &r.media {
+                        line(format_args!(
+                            "{} {} reported as {} by {}: {}",
+                            r.received_at,
+                            m.id,
+                            m.kind,
+                            r.reporter,
+                            r.content
+                                .chars()
+                                .filter(|c| !c.is_control())
+                                .take(200)
+                                .collect::<String>()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
     /// `media serve`: one of its services.
     pub fn service(self, name: &str, url: &str) {
         match self {

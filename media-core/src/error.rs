@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Cancelled,
     /// A bug or an unexpected state; report it.
     Internal,
+    /// The node's safety policy refuses this media (a denylist match, media taken down).
+    Refused,
 }
 
 impl ErrorKind {
@@ -57,6 +59,7 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::Refused => "refused by the safety policy",
             ErrorKind::Expired => "expired",
             ErrorKind::Io => "i/o error",
             ErrorKind::PolicyUnsatisfied => "policy unsatisfied",

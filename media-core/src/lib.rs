@@ -64,7 +64,7 @@ pub mod stream;
 pub mod testing;
 
 pub use backend::{Backend, ByteStream, Capabilities, Progress, StagedBlob};
-pub use catalog::{Catalog, MemoryCatalog};
+pub use catalog::{Catalog, MemoryCatalog, Tombstone};
 pub use digest::{digest_copy, ChunkLayout, Digester, Digests, CHUNK_SIZE};
 pub use durable::{create_private_dir, write_durable, write_private};
 pub use error::{ErrorKind, ErrorSummary, MediaError, Operation, Result};

@@ -179,6 +179,16 @@ impl MediaStoreBuilder {
         self
     }
 
+    /// Refuse media this denylist names at every way in, and take down stored media when an
+    /// entry is added: `path` holds `sha256:<hex>` and `pdq:<hex>` lines (see
+    /// [`media_safety::Denylist::parse`]), read again when the file changes; a picture
+    /// matches a PDQ entry within `distance` bits ([`media_safety::DEFAULT_DISTANCE`] is 31).
+    /// The store does not build when the file cannot be read or parsed.
+    pub fn denylist(mut self, path: impl Into<PathBuf>, distance: u32) -> Self {
+        self.settings.denylist = Some((path.into(), distance));
+        self
+    }
+
     /// Remove expired media every `interval` in the background.
     pub fn expiry_sweep(mut self, interval: Duration) -> Self {
         self.settings.expiry_sweep = Some(interval);
@@ -233,6 +243,20 @@ impl MediaStoreBuilder {
             )?)),
             _ => None,
         };
+        let denylist = match &self.settings.denylist {
+            Some((path, distance)) => Some(Arc::new(
+                media_safety::WatchedDenylist::open(path, *distance)
+                    .map_err(|e| MediaError::invalid_input(Operation::Configure, e.to_string()))?,
+            )),
+            None => None,
+        };
+        let safety = crate::safety::Safety {
+            denylist,
+            tombstones: crate::safety::tombstones::Tombstones::open(
+                self.data_dir.join("tombstones"),
+            )?,
+            reports: crate::safety::reports::Reports::open(self.data_dir.join("reports"))?,
+        };
         let inner = Arc::new(Inner::new(Parts {
             data_dir: self.data_dir,
             staging,
@@ -244,9 +268,13 @@ impl MediaStoreBuilder {
             cache,
             thumbnailer: self.thumbnailer,
             settings: self.settings,
+            safety,
         }));
         if let Some(interval) = inner.settings.expiry_sweep {
             spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
+        }
+        if need_backend {
+            crate::safety::takedown::spawn_safety_watch(Arc::downgrade(&inner));
         }
         Ok(MediaStore::from_inner(inner))
     }

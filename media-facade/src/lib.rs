@@ -56,6 +56,7 @@ mod node;
 mod options;
 mod read;
 mod reader;
+mod safety;
 mod settings;
 mod state;
 mod store;
@@ -70,6 +71,7 @@ pub use node::embedded::EmbeddedStack;
 pub use node::providers::providers;
 pub use options::{P2pMode, ReadOptions};
 pub use reader::MediaReader;
+pub use safety::takedown::{Takedown, SAFETY_WATCH_INTERVAL};
 pub use state::cache::DEFAULT_CACHE_BYTES;
 pub use state::catalog::RedbCatalog;
 pub use state::stats::{BackendStats, StatsSnapshot};
@@ -85,6 +87,7 @@ pub use media_core;
 #[cfg(feature = "ipfs")]
 pub use media_ipfs;
 pub use media_privacy;
+pub use media_safety;
 #[cfg(feature = "thumb")]
 pub use media_thumb;
 #[cfg(feature = "torrent")]

@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub expiry_sweep: Option<Duration>,
     /// Bound of the verified chunk cache; `None` or 0: no cache.
     pub cache_bytes: Option<u64>,
+    /// The denylist file and its PDQ match distance.
+    pub denylist: Option<(std::path::PathBuf, u32)>,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             event_capacity: 1024,
             expiry_sweep: None,
             cache_bytes: None,
+            denylist: None,
         }
     }
 }

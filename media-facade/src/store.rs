@@ -141,6 +141,13 @@ impl MediaStore {
     /// - contradicting an anchored record of the same id: refused with `Integrity`.
     pub async fn open_file(&self, file: &MediaFile, options: ReadOptions) -> Result<MediaReader> {
         check_consistent(file, Operation::Download)?;
+        // Taken down or listed: never served again, whichever record names it.
+        if self.inner.safety.listed(file).is_some() {
+            return Err(MediaError::not_found(
+                Operation::Download,
+                format!("media {} was taken down", file.id),
+            ));
+        }
         if file.encryption.is_some() && !options.ciphertext {
             return Err(MediaError::new(
                 ErrorKind::PermissionDenied,
@@ -237,6 +244,7 @@ impl MediaStore {
     /// this node verified is refused; a verified local record is never replaced.
     pub async fn import(&self, file: &MediaFile) -> Result<()> {
         check_consistent(file, Operation::Catalog)?;
+        self.inner.safety.check_record(file, Operation::Catalog)?;
         let file = &without_derived(file);
         match self.inner.anchors.trust(file) {
             Trust::Conflicts => Err(anchors::conflict(file, Operation::Catalog)),
@@ -251,6 +259,7 @@ impl MediaStore {
     /// then anchored, so range reads of it are verified from the first byte.
     pub async fn import_ref(&self, file: &MediaFile, reference: &MediaRef) -> Result<()> {
         reference.check(file)?;
+        self.inner.safety.check_record(file, Operation::Catalog)?;
         let file = &without_derived(file);
         if self.inner.anchors.trust(file) == Trust::Conflicts {
             return Err(anchors::conflict(file, Operation::Catalog));
@@ -340,7 +349,7 @@ impl MediaStore {
 
     /// Remove `id` from the stores this node put it on (its ownership index, never a
     /// record), then from the catalog, the anchors, the cache and the index.
-    async fn remove_everywhere(&self, id: &MediaId) -> Result<Vec<String>> {
+    pub(crate) async fn remove_everywhere(&self, id: &MediaId) -> Result<Vec<String>> {
         let holding = self.inner.ownership.get(id);
         let mut removed = Vec::new();
         let mut failures = Vec::new();

@@ -34,3 +34,5 @@ mod watched;
 pub use denylist::{Denylist, DenylistError, Match, DEFAULT_DISTANCE};
 pub use index::PdqIndex;
 pub use watched::WatchedDenylist;
+mod report;
+pub use report::{Report, Reported};

@@ -19,4 +19,5 @@ mod local;
 mod privacy;
 mod reach;
 mod release;
+mod safety;
 mod uploads;

@@ -31,7 +31,11 @@ fn info(file: &MediaFile) -> BlobInfo {
 #[async_trait]
 impl BlobHost for MediaStore {
     async fn describe(&self, sha256: &MediaId) -> Result<Option<BlobInfo>> {
-        Ok(self.get(sha256).await?.map(|file| info(&file)))
+        Ok(self
+            .get(sha256)
+            .await?
+            .filter(|file| self.inner.safety.listed(file).is_none())
+            .map(|file| info(&file)))
     }
 
     async fn read(&self, sha256: &MediaId, range: ByteRange) -> Result<ByteStream> {
@@ -57,6 +61,10 @@ impl BlobHost for MediaStore {
 
     async fn delete(&self, sha256: &MediaId) -> Result<()> {
         self.delete_for_blossom(sha256).await
+    }
+
+    async fn report(&self, report: media_safety::Report) -> Result<()> {
+        self.add_report(&report)
     }
 
     /// The node's own media, and any record its owner catalogued that no Blossom signer

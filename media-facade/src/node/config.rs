@@ -82,6 +82,9 @@ pub struct StackConfig {
     pub cors_origins: Option<Vec<String>>,
     /// Bound of the local verified cache (default [`crate::DEFAULT_CACHE_BYTES`]; 0: off).
     pub cache_bytes: u64,
+    /// `[safety] denylist`: the denylist file (one `sha256:<hex>` or `pdq:<hex>` a line, read
+    /// again when it changes) and `distance`, its PDQ match distance (default 31).
+    pub denylist: Option<(PathBuf, u32)>,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -119,6 +122,7 @@ impl StackConfig {
             faststart: true,
             p2p: crate::P2pMode::default(),
             cache_bytes: crate::DEFAULT_CACHE_BYTES,
+            denylist: None,
             cors_origins: None,
             sections: BTreeMap::new(),
         }
@@ -204,6 +208,20 @@ impl StackConfig {
         if let Some(max) = file.cache.max_bytes {
             config.cache_bytes = max;
         }
+        if let Some(path) = file.safety.denylist {
+            let distance = file
+                .safety
+                .distance
+                .unwrap_or(media_safety::DEFAULT_DISTANCE);
+            if distance > 64 {
+                return Err(invalid(format!(
+                    "[safety] distance {distance} would match unrelated pictures (at most 64; PDQ's usual is 31)"
+                )));
+            }
+            config.denylist = Some((path, distance));
+        } else if file.safety.distance.is_some() {
+            return Err(invalid("[safety] distance without a denylist".to_owned()));
+        }
         let providers = crate::node::providers::providers();
         for (name, value) in file.stores {
             if !value.is_table() {
@@ -266,6 +284,8 @@ struct FileConfig {
     cache: CacheSection,
     #[serde(default)]
     upload: UploadSection,
+    #[serde(default)]
+    safety: SafetySection,
     /// Every other table is a store's section.
     #[serde(flatten)]
     stores: BTreeMap<String, toml::Value>,
@@ -299,6 +319,14 @@ struct PrivacySection {
 #[serde(deny_unknown_fields)]
 struct UploadSection {
     faststart: Option<bool>,
+}
+
+/// `[safety]`: the denylist refused at every way in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SafetySection {
+    denylist: Option<PathBuf>,
+    distance: Option<u32>,
 }
 
 /// `[cache]`: the bound of the local verified cache.

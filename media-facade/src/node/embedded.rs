@@ -162,6 +162,9 @@ impl EmbeddedStack {
         if let Some(catalog) = shared_catalog {
             builder = builder.shared_catalog(catalog);
         }
+        if let Some((path, distance)) = &config.denylist {
+            builder = builder.denylist(path.clone(), *distance);
+        }
         if let Some(policy) = &config.download_policy {
             builder = builder.download_policy_arc(Arc::clone(policy));
         }

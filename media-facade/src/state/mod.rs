@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub ingest_slots: tokio::sync::Semaphore,
     /// Bounds concurrent image decodes for thumbnails.
     pub decode_slots: tokio::sync::Semaphore,
+    /// The denylist, tombstones and reports: what may not be stored or served here.
+    pub safety: crate::safety::Safety,
     next_op: AtomicU64,
 }
 
@@ -73,6 +75,7 @@ pub(crate) struct Parts {
     pub thumbnailer: Option<Arc<dyn Thumbnailer>>,
     /// The node-wide settings, declared once in [`Settings`].
     pub settings: Settings,
+    pub safety: crate::safety::Safety,
 }
 
 impl Drop for Inner {
@@ -102,6 +105,7 @@ impl Inner {
             uploads: InFlight::default(),
             ingest_slots: tokio::sync::Semaphore::new(INGEST_SLOTS),
             decode_slots: tokio::sync::Semaphore::new(DECODE_SLOTS),
+            safety: p.safety,
             next_op: AtomicU64::new(1),
         }
     }
@@ -116,6 +120,10 @@ impl Inner {
             return Ok(None);
         };
         match shared.get(id).await {
+            Ok(Some(file)) if self.safety.listed(&file).is_some() => {
+                debug!(%id, "the shared catalog's record names media refused here");
+                Ok(None)
+            }
             Ok(Some(file)) if file.id == *id && file.is_consistent() => {
                 self.catalog.put(&file).await?;
                 Ok(Some(file))

@@ -101,6 +101,28 @@ async fn upload_steps(
     };
     let mut ingested = crate::upload::rewrite::apply(policy, faststart, ingested).await?;
     let private = request.already_age || !request.recipients.is_empty();
+    // The safety gate, on the plaintext as it will be stored, before any store or the
+    // encryption sees it: the upload's ids (as sent, as cleaned) and its picture's PDQ hash.
+    // The preview (thumbnail, poster, hash) is made from what the bytes are, whatever type
+    // the uploader declared.
+    let preview = if request.already_age {
+        Preview::default()
+    } else {
+        let what = ingested.sniffed_mime;
+        let mime = if what.starts_with("image/") || what.starts_with("video/") {
+            what.to_owned()
+        } else {
+            request.mime.clone().unwrap_or_else(|| what.to_owned())
+        };
+        make_preview(inner, ingested.staged.path(), &mime).await
+    };
+    inner.safety.check_upload(
+        &[id, ingested.digests.id()],
+        preview.pdq.as_ref(),
+        ingested.sniffed_mime.starts_with("image/") && !request.already_age,
+    )?;
+    // Nothing of a private upload's content goes in its record.
+    let preview = if private { Preview::default() } else { preview };
     // Stores that ask more than this upload did; private media is ciphertext, which carries
     // nothing to find.
     let refusing = if private {
@@ -181,6 +203,7 @@ async fn upload_steps(
         share,
         refusing: refusing.into_iter().map(|(name, _)| name).collect(),
         owner: request.owner,
+        preview,
     };
     let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
     // When another upload of the same bytes leads (or the media is already here), `start`
@@ -230,6 +253,8 @@ struct Describe {
     refusing: Vec<String>,
     /// Who asked (a derived rendition belongs to the same).
     owner: Owner,
+    /// The thumbnail, video facts, rendition and PDQ hash, made before the safety gate.
+    preview: Preview,
 }
 
 /// Put the staged blob on every backend of the upload plan, then record it.
@@ -252,6 +277,7 @@ async fn store_everywhere(
         share,
         refusing,
         owner,
+        preview,
     } = describe;
     let metadata_removed = ingested.metadata_removed;
     let remuxed_from = ingested.remuxed_from;
@@ -288,11 +314,6 @@ async fn store_everywhere(
             tokio::spawn(async move { (i, put.await) })
         })
         .collect();
-    let preview = tokio::spawn({
-        let (inner, path, mime) = (Arc::clone(inner), staged_path.clone(), mime.clone());
-        async move { make_preview(&inner, &path, &mime).await }
-    });
-
     let mut failures = Vec::new();
     let mut stored: Vec<(usize, Arc<dyn Backend>, Location)> = Vec::new();
     let mut grace: Option<tokio::time::Instant> = None;
@@ -332,10 +353,9 @@ async fn store_everywhere(
         record.age_header = crate::upload::seal::header_of(&staged_path);
     }
     record.expires_at = expires_at;
-    // A private upload's staged bytes are ciphertext: there is nothing to preview.
-    let preview = preview.await.unwrap_or_default();
     record.thumbnail = preview.thumbnail;
     record.video = preview.video;
+    record.pdq = preview.pdq;
     // Locations in the order the stores are registered, whichever finished first.
     stored.sort_by_key(|(i, _, _)| *i);
     for (_, _, location) in &stored {

@@ -242,6 +242,13 @@ impl ApiServer {
             .route("/api/v1/media/{id}", get(show).delete(remove))
             .route("/api/v1/media/{id}/content", get(content))
             .route("/api/v1/media/{id}/private", post(private))
+            .route("/api/v1/media/{id}/takedown", post(takedown))
+            .route("/api/v1/reports", get(reports))
+            .route(
+                "/api/v1/reports/{id}",
+                axum::routing::delete(dismiss_report),
+            )
+            .route("/api/v1/tombstones", get(tombstones))
             .route("/api/v1/import", post(import))
             .route("/api/v1/stats", get(stats))
             // Uploads are streamed into ingest (which has its own limits); records are small.
@@ -303,6 +310,7 @@ impl IntoResponse for ApiError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorKind::PermissionDenied => StatusCode::UNAUTHORIZED,
+            ErrorKind::Refused => StatusCode::FORBIDDEN,
             ErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Expired => StatusCode::GONE,
             ErrorKind::Unavailable | ErrorKind::PolicyUnsatisfied | ErrorKind::Timeout => {
@@ -546,6 +554,68 @@ async fn remove(
     let id = parse_id(&id)?;
     let removed = api.store.delete(&id).await?;
     Ok(Json(serde_json::json!({"id": id, "removed": removed})).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct TakedownBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Take media down from every store this node wrote, leave a tombstone, publish it.
+async fn takedown(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let id = parse_id(&id)?;
+    let body = axum::body::to_bytes(body, 4096).await.map_err(|_| {
+        MediaError::invalid_input(Operation::Delete, "a takedown's body is at most 4 KiB")
+    })?;
+    let asked: TakedownBody = if body.is_empty() {
+        TakedownBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            MediaError::invalid_input(Operation::Delete, format!("expected {{\"reason\"}}: {e}"))
+        })?
+    };
+    let done = api
+        .store
+        .takedown(&id, asked.reason.as_deref().unwrap_or("takedown"))
+        .await?;
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "removed_from": done.removed_from,
+        "derived": done.derived,
+        "published": done.published,
+    }))
+    .into_response())
+}
+
+/// Reports received through Blossom (BUD-09), newest first: the owner's review queue.
+async fn reports(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    Ok(Json(api.store.reports()).into_response())
+}
+
+async fn dismiss_report(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    let removed = api.store.dismiss_report(&id)?;
+    if !removed {
+        return Err(MediaError::not_found(Operation::Catalog, format!("no report {id}")).into());
+    }
+    Ok(Json(serde_json::json!({"dismissed": id})).into_response())
+}
+
+async fn tombstones(State(api): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&api, &headers)?;
+    Ok(Json(api.store.tombstones()).into_response())
 }
 
 #[derive(Deserialize)]
