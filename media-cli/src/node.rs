@@ -19,6 +19,8 @@ use crate::request::GetRequest;
 use crate::{parse_recipients, read_identity, CliResult};
 
 /// Where a command runs.
+// One per process: the size of the stack variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Node {
     /// The data directory's catalog alone: reading or adding a record starts no store.
     Catalog(MediaStore),

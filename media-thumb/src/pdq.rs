@@ -104,7 +104,7 @@ fn orient(luma: Vec<f32>, w: usize, h: usize, orientation: u8) -> (Vec<f32>, usi
 }
 
 fn window(dimension: usize) -> usize {
-    (dimension + 2 * 64 - 1) / (2 * 64)
+    dimension.div_ceil(2 * 64)
 }
 
 /// The reference's `box1DFloat`: a running mean over `window` samples, centred, with the
@@ -147,6 +147,8 @@ fn box_1d(input: &[f32], output: &mut [f32], len: usize, stride: usize, window: 
     }
 }
 
+// Indexed as the reference is, so the two read side by side.
+#[allow(clippy::needless_range_loop)]
 fn quality(small: &[[f32; 64]; 64]) -> u8 {
     let step = |u: f32, v: f32| (((u - v) * 100.0) / 255.0) as i32;
     let mut sum: i64 = 0;
@@ -182,6 +184,7 @@ fn dct_matrix() -> &'static [[f32; 64]; 16] {
 }
 
 /// `D · A · Dᵀ` for the 16×64 DCT matrix `D`: the 16×16 low frequencies but the DC term.
+#[allow(clippy::needless_range_loop)]
 fn dct_64_to_16(a: &[[f32; 64]; 64]) -> [f32; 256] {
     let d = dct_matrix();
     let mut t = [[0f32; 64]; 16];

@@ -9,6 +9,7 @@ mod heif;
 mod ingest;
 mod ipfs;
 mod privacy;
+mod safety;
 mod scale;
 mod strip;
 mod swarm;
@@ -37,6 +38,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "scale" => scale::bench(flag(args, "--count").unwrap_or(200)),
         "strip" => strip::bench(),
         "heif" => heif::bench(),
+        "safety" => safety::bench(),
         "swarm" => swarm::bench(
             flag(args, "--size-mib").unwrap_or(256),
             flag(args, "--mb-per-s").unwrap_or(20),

@@ -187,6 +187,43 @@ async function refresh () {
   $('grid').replaceChildren(...shown.map(tile))
   $('grid').dataset.count = String(shown.length)
   $('status').textContent = shown.length + ' media'
+  await refreshReports()
+}
+
+// ---- review queue: strangers' reports (Blossom BUD-09), for the owner ------------------------
+
+async function refreshReports () {
+  const reports = await api('GET', 'reports')
+  $('reports').hidden = reports.length === 0
+  $('report-list').replaceChildren(...reports.flatMap((r) => r.media.map((m) => reportItem(r, m))))
+}
+
+function reportItem (report, media) {
+  const li = document.createElement('li')
+  li.className = 'report'
+  li.dataset.id = media.id
+  const what = document.createElement('span')
+  // A stranger's words: text only.
+  what.textContent = media.id.slice(0, 12) + '… reported as ' + media.kind + ': ' + report.content
+  const takedown = document.createElement('button')
+  takedown.type = 'button'
+  takedown.textContent = 'Take down'
+  takedown.className = 'takedown'
+  takedown.onclick = async () => {
+    await api('POST', 'media/' + media.id + '/takedown', JSON.stringify({ reason: 'report: ' + media.kind }), { 'content-type': 'application/json' })
+    await api('DELETE', 'reports/' + report.id)
+    await refresh()
+  }
+  const dismiss = document.createElement('button')
+  dismiss.type = 'button'
+  dismiss.textContent = 'Dismiss'
+  dismiss.className = 'dismiss'
+  dismiss.onclick = async () => {
+    await api('DELETE', 'reports/' + report.id)
+    await refreshReports()
+  }
+  li.append(what, ' ', takedown, ' ', dismiss)
+  return li
 }
 
 // ---- upload ----------------------------------------------------------------------------------

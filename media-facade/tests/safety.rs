@@ -1,0 +1,90 @@
+//! Takedowns reach the nodes sharing a catalog: each removes its own copies (from its own
+//! index) within seconds and refuses the media afterwards. Two stores on one shared catalog
+//! (the in-memory one here; `media_cdn::S3Catalog` keeps its tombstones under
+//! `<prefix>/tombstones/`, exercised by the attack suite's node).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use media_core::testing::MemoryBackend;
+use media_core::{BackendKind, Catalog, ErrorKind, MemoryCatalog};
+use media_facade::{MediaStore, UploadRequest};
+
+fn photo(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(200, 150, |x, y| {
+        let ring = ((x as i32 - 100).pow(2) + (y as i32 - 75).pow(2)) / (40 + i32::from(seed));
+        image::Rgb([
+            (ring * 37) as u8,
+            (x as u8).wrapping_mul(seed),
+            (y * 2) as u8,
+        ])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+async fn node(dir: &std::path::Path, shared: Arc<dyn Catalog>) -> (MediaStore, Arc<MemoryBackend>) {
+    let cdn = Arc::new(MemoryBackend::new("cdn", BackendKind::CDN));
+    let store = MediaStore::builder(dir)
+        .backend(cdn.clone())
+        .shared_catalog(shared)
+        .build()
+        .await
+        .unwrap();
+    (store, cdn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takedown_on_one_node_removes_the_copies_of_every_node_sharing_the_catalog() {
+    let shared: Arc<dyn Catalog> = Arc::new(MemoryCatalog::new());
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, a_cdn) = node(a_dir.path(), Arc::clone(&shared)).await;
+    let (b, b_cdn) = node(b_dir.path(), Arc::clone(&shared)).await;
+    let bytes = photo(3);
+    let on_a = a
+        .upload(UploadRequest::bytes("p.png", bytes.clone()))
+        .await
+        .unwrap();
+    let on_b = b
+        .upload(UploadRequest::bytes("p.png", bytes.clone()))
+        .await
+        .unwrap();
+    assert_eq!(on_a.id, on_b.id);
+    assert!(on_a.pdq.is_some());
+    assert_eq!((a_cdn.len(), b_cdn.len()), (1, 1));
+
+    let done = a.takedown(&on_a.id, "reviewed").await.unwrap();
+    assert_eq!(done.removed_from, vec!["cdn".to_owned()]);
+    assert!(done.published);
+    assert_eq!(a_cdn.len(), 0);
+    assert_eq!(shared.tombstone_ids().await.unwrap(), vec![on_a.id]);
+
+    let started = Instant::now();
+    while !b_cdn.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "B still holds it after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "B removed its copy {:?} after A's takedown",
+        started.elapsed()
+    );
+    let err = b.read_all(&on_b.id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    for store in [&a, &b] {
+        let err = store
+            .upload(UploadRequest::bytes("again.png", bytes.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    }
+    assert!(b.tombstones().iter().any(|t| t.id == on_b.id));
+    // An unrelated picture still goes in.
+    b.upload(UploadRequest::bytes("other.png", photo(9)))
+        .await
+        .unwrap();
+}
