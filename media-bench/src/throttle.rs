@@ -74,6 +74,10 @@ impl Backend for Throttled {
         self.inner.capabilities()
     }
 
+    fn refuse(&self, id: &media_core::MediaId) {
+        self.inner.refuse(id);
+    }
+
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
         self.inner.put(blob, progress).await
     }

@@ -86,8 +86,9 @@ pub trait BlobHost: Send + Sync + 'static {
         Ok(false)
     }
     /// Keep a report of blobs (BUD-09) for the host's owner, already checked by the server
-    /// (signature, kind 1984, blobs this host has). Hosts without a review queue refuse it.
-    async fn report(&self, _report: media_safety::Report) -> Result<()> {
+    /// (signature, kind 1984, blobs this host has), filed from `peer` (an address, or an IPv6
+    /// /64). Hosts without a review queue refuse it.
+    async fn report(&self, _report: media_safety::Report, _peer: Option<String>) -> Result<()> {
         Err(media_core::MediaError::new(
             media_core::ErrorKind::Unsupported,
             media_core::Operation::Upload,

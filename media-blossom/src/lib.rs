@@ -9,7 +9,8 @@
 //!   (streamed, the announced hash checked before anything is stored: 409 otherwise),
 //!   `DELETE` by the uploader, `GET /list/<pubkey>` with `cursor` and `limit`, BUD-04
 //!   `PUT /mirror` (origins within a [`media_core::Reach`]), BUD-05 `PUT /media` (with a
-//!   [`MediaOptimizer`]: images re-encoded without metadata), BUD-06 `HEAD /upload`. Every
+//!   [`MediaOptimizer`]: images re-encoded without metadata), BUD-06 `HEAD /upload`, BUD-09
+//!   `PUT /report` (NIP-56 kind 1984 events, checked and handed to [`BlobHost::report`]). Every
 //!   refusal is a JSON `{"message"}` with an `X-Reason` header. Over the media store (feature
 //!   `blossom` of `media-facade`) every blob is also on BitTorrent, IPFS and the CDN, and
 //!   blobs the node does not hold are read verified from whichever store answers.

@@ -391,7 +391,7 @@ type Answer = Result<Response, Refusal>;
 async fn root() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "media-store Blossom server (BUD-01, 02, 04, 06)\n",
+        "media-store Blossom server (BUD-01, 02, 04, 05, 06, 09)\n",
     )
         .into_response()
 }
@@ -1055,16 +1055,20 @@ struct MirrorBody {
     url: String,
 }
 
-/// BUD-04: fetch `url` (within reach), keep it if its hash is the signed one.
-/// Largest report event read.
-const MAX_REPORT: usize = 64 * 1024;
+/// Largest report event read (a report is a few tags and a paragraph).
+const MAX_REPORT: usize = 16 * 1024;
 /// NIP-56's event kind.
 const REPORT_KIND: u64 = 1984;
 
 /// BUD-09: a NIP-56 report (kind 1984) signed by the reporter, naming blobs with `x` tags
 /// (`["x", sha256, type]`). Anyone may report; the host keeps it for its owner's review,
 /// bounded per reporter. Only blobs this server has are kept in the report.
-async fn report(State(state): Shared, body: Body) -> Answer {
+async fn report(
+    State(state): Shared,
+    peer: Option<axum::Extension<media_http::Peer>>,
+    body: Body,
+) -> Answer {
+    let peer = peer.map(|axum::Extension(p)| p.to_string());
     let body = axum::body::to_bytes(body, MAX_REPORT)
         .await
         .map_err(|_| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "the report is too long"))?;
@@ -1121,7 +1125,7 @@ async fn report(State(state): Shared, body: Body) -> Answer {
         event.created_at,
         String::from_utf8_lossy(&body).into_owned(),
     );
-    match state.host.report(report).await {
+    match state.host.report(report, peer).await {
         Ok(()) => {}
         Err(e) if e.kind == ErrorKind::Unavailable => {
             return Err(Refusal::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()))
@@ -1136,6 +1140,7 @@ async fn report(State(state): Shared, body: Body) -> Answer {
         .into_response())
 }
 
+/// BUD-04: fetch `url` (within reach), keep it if its hash is the signed one.
 async fn mirror(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
     let body = axum::body::to_bytes(body, 16 * 1024).await.map_err(|_| {
         Refusal::new(

@@ -185,6 +185,38 @@ async fn records_next_to_objects_let_another_node_resolve_an_id() {
     assert_eq!(err.kind, ErrorKind::NotFound);
 }
 
+/// Takedowns published in the bucket: `<prefix>/tombstones/<id>.json`, listed by every node
+/// sharing it, never mistaken for a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tombstones_in_the_bucket_are_listed_by_every_node_and_are_not_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmbeddedS3::start(dir.path().join("s3"), "media")
+        .await
+        .unwrap();
+    let node_a = S3Backend::new(server.config()).unwrap();
+    let node_b = S3Backend::new(server.config()).unwrap();
+    let (catalog_a, catalog_b) = (node_a.catalog(), node_b.catalog());
+    assert!(catalog_b.tombstone_ids().await.unwrap().is_empty());
+    let ids: Vec<MediaId> = (0..3u8).map(|i| MediaId::for_bytes(&[i])).collect();
+    for id in &ids {
+        catalog_a
+            .put_tombstone(&media_core::Tombstone::new(*id, "reviewed", None))
+            .await
+            .unwrap();
+    }
+    let mut listed = catalog_b.tombstone_ids().await.unwrap();
+    listed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(
+        catalog_b.list().await.unwrap().is_empty(),
+        "a tombstone is not a record"
+    );
+    let key = format!("media/tombstones/{}.json", ids[0]);
+    assert!(node_b.object_size(&key).await.unwrap().is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_reads_for_private_buckets() {
     let dir = tempfile::tempdir().unwrap();

@@ -99,6 +99,42 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
         .to_owned();
     let clip_record = media_json(&data, &["put", clip.to_str().unwrap()]);
     let hostile_record = media_json(&data, &["put", hostile.to_str().unwrap()]);
+    // A stranger reports a photo (BUD-09); the owner's page lists it for review.
+    let reported = dir.path().join("reported.png");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=320x240",
+        "-frames:v",
+        "1",
+        reported.to_str().unwrap(),
+    ]);
+    let reported_record = media_json(&data, &["put", reported.to_str().unwrap()]);
+    let reported_id = reported_record["id"].as_str().unwrap().to_owned();
+    let reporter = media_blossom::NostrKeys::generate().unwrap();
+    let event = reporter
+        .sign(
+            1984,
+            vec![vec!["x".into(), reported_id.clone(), "nudity".into()]],
+            "<img src=x onerror=window.pwnedReport=1> this is me",
+            media_blossom::auth::unix_now(),
+        )
+        .unwrap();
+    let status = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            reqwest::Client::new()
+                .put(format!("{blossom}/report"))
+                .json(&event)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    assert_eq!(status, 200, "the report was not taken");
 
     let config = dir.path().join("page.json");
     std::fs::write(
@@ -109,6 +145,7 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
             "clipId": clip_record["id"],
             "hostileId": hostile_record["id"],
             "heicId": heic_record["id"],
+            "reportedId": reported_id,
         })
         .to_string(),
     )
@@ -134,6 +171,22 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     assert!(r["error"].is_null(), "{r}\n{stderr}");
     assert_eq!(r["errors"], serde_json::json!([]), "page errors: {r}");
+
+    // The report is shown as text and its media is taken down from every store.
+    assert_eq!(r["report"]["children"], 0, "{r}");
+    assert_eq!(r["report"]["pwned"], false, "{r}");
+    assert!(
+        r["report"]["text"].as_str().unwrap().contains("onerror"),
+        "{r}"
+    );
+    assert_eq!(r["reportTakenDown"], true, "{r}");
+    let (ok, _, _) = media(&data, &["show", &reported_id]);
+    assert!(!ok, "the taken-down record is still listed");
+    let (ok, _, err) = media(&data, &["put", reported.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("taken down"),
+        "re-upload after takedown: {err}"
+    );
 
     // The token left the address bar once read.
     assert!(!r["addressBar"].as_str().unwrap().contains("token"), "{r}");

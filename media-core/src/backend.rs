@@ -199,4 +199,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Check that the store answers.
     async fn health(&self) -> Result<()>;
+
+    /// Never serve `id` again, even from bytes other stored media share with it (content
+    /// taken down). Stores addressed per upload need nothing: deleting the placement is
+    /// enough, the default. A content-addressed store whose blocks files share (IPFS: a file
+    /// of one block is its raw leaf) refuses the id's blocks.
+    fn refuse(&self, _id: &MediaId) {}
 }

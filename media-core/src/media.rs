@@ -135,6 +135,10 @@ pub struct Preview {
     pub rendition: Option<Rendition>,
     /// The PDQ hash of the picture (a video's poster frame) as displayed.
     pub pdq: Option<crate::Pdq>,
+    /// Other hashes the same picture has to a viewer: its seven mirrored and rotated forms
+    /// (PDQ's dihedral hashes, from the same transform), and for a transparent picture the
+    /// hashes of it shown over black. The safety gate matches every one.
+    pub pdq_variants: Vec<crate::PdqHash>,
 }
 
 /// An encoded picture derived from an upload for display (see [`Preview::rendition`]).
@@ -209,6 +213,7 @@ impl Preview {
             video: None,
             rendition: None,
             pdq: None,
+            pdq_variants: Vec::new(),
         }
     }
 }

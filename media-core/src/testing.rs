@@ -398,6 +398,10 @@ impl Backend for FaultyBackend {
         self.inner.capabilities()
     }
 
+    fn refuse(&self, id: &MediaId) {
+        self.inner.refuse(id);
+    }
+
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
         self.counts.puts.fetch_add(1, Ordering::SeqCst);
         let faults = self.faults();

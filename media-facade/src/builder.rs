@@ -273,6 +273,12 @@ impl MediaStoreBuilder {
         if let Some(interval) = inner.settings.expiry_sweep {
             spawn_expiry_sweeper(Arc::downgrade(&inner), interval);
         }
+        // What was taken down before a restart stays refused by every store.
+        for tombstone in inner.safety.tombstones.list() {
+            for backend in &inner.backends {
+                backend.refuse(&tombstone.id);
+            }
+        }
         if need_backend {
             crate::safety::takedown::spawn_safety_watch(Arc::downgrade(&inner));
         }

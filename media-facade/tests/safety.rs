@@ -88,3 +88,45 @@ async fn a_takedown_on_one_node_removes_the_copies_of_every_node_sharing_the_cat
         .await
         .unwrap();
 }
+
+/// A HEIC's display rendition (media of its own, derived at upload) goes with it, and both
+/// are refused afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takedown_takes_the_heic_rendition_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("p.png");
+    std::fs::write(&png, photo(5)).unwrap();
+    let heic = dir.path().join("p.heic");
+    media_core::testing::heif_enc(&png, &heic, 60, false);
+    let (store, cdn) = node(
+        dir.path().join("node").as_path(),
+        Arc::new(MemoryCatalog::new()),
+    )
+    .await;
+    let file = store
+        .upload(UploadRequest::bytes(
+            "p.heic",
+            std::fs::read(&heic).unwrap(),
+        ))
+        .await
+        .unwrap();
+    let display = file
+        .display
+        .clone()
+        .expect("a HEIC gets a display rendition");
+    assert_eq!(cdn.len(), 2);
+    let done = store.takedown(&file.id, "reviewed").await.unwrap();
+    assert_eq!(done.derived, vec![display.id]);
+    assert!(cdn.is_empty(), "the rendition stayed on the store");
+    assert!(store.get(&display.id).await.unwrap().is_none());
+    let err = store.read_all(&display.id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    let err = store
+        .upload(UploadRequest::bytes(
+            "p.heic",
+            std::fs::read(&heic).unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+}

@@ -60,5 +60,6 @@ pub use body::{Body, BodyError};
 pub use client::{check_host, client_error, Client, ClientOptions};
 pub use content::{essence, is_passive_media, protect_stored_bytes, stored_bytes_headers};
 pub use cors::{AllowOrigins, Cors};
+pub use peers::Peer;
 pub use range::{parse_range, RangeRequest, Ranged};
 pub use serve::{ServeLimits, Server};

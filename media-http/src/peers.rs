@@ -7,9 +7,16 @@ use std::sync::{Arc, Mutex};
 /// A peer as the limits see it: an IPv4 address (IPv4-mapped IPv6 included), or the /64 an
 /// IPv6 address is in (one host commonly holds a whole /64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Peer(IpAddr);
+pub struct Peer(IpAddr);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
 
 impl Peer {
+    /// The peer an address belongs to.
     pub fn of(ip: IpAddr) -> Peer {
         match ip {
             IpAddr::V4(_) => Peer(ip),

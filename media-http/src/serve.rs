@@ -221,6 +221,9 @@ where
         }
     };
     let too_slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Handlers that bound something per peer (Blossom reports) see it as the limits do.
+    let mut request = request;
+    request.extensions_mut().insert(peer);
     let request = request.map(|body| {
         Body::new(
             body,

@@ -348,6 +348,10 @@ impl Backend for IpfsBackend {
         Capabilities::full().with_peer_to_peer(true)
     }
 
+    fn refuse(&self, id: &media_core::MediaId) {
+        self.node.store().refuse(id.sha256().0);
+    }
+
     async fn put(&self, blob: &StagedBlob, progress: Progress) -> Result<Location> {
         let file = self
             .node

@@ -102,6 +102,14 @@ impl Index {
     }
 }
 
+/// The SHA-256 digest a CID names, if it names one.
+fn sha256_of(cid: &Cid) -> Option<[u8; 32]> {
+    const SHA2_256: u64 = 0x12;
+    (cid.hash().code() == SHA2_256)
+        .then(|| cid.hash().digest().try_into().ok())
+        .flatten()
+}
+
 /// Files stored under one directory: the iroh `FsStore` in `blobs/`, manifests in `dags/`.
 pub struct BlockStore {
     blobs: FsStore,
@@ -115,6 +123,10 @@ pub struct BlockStore {
     reads: Arc<tokio::sync::Semaphore>,
     /// Serializes imports (see [`BlockStore::add_file`]).
     imports: tokio::sync::Mutex<()>,
+    /// SHA-256 digests of content taken down: a block with one of them is not served, even
+    /// when another file holds the same bytes (a file of one block is one raw leaf, so any
+    /// file containing those bytes on a block boundary would otherwise serve its CID).
+    refused: std::sync::RwLock<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// Reads of the iroh store running at once. Measured on loopback with 200 concurrent range
@@ -157,6 +169,7 @@ impl BlockStore {
             index: RwLock::new(Index::default()),
             reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_READS)),
             imports: tokio::sync::Mutex::new(()),
+            refused: std::sync::RwLock::new(std::collections::HashSet::new()),
         };
         store.reload().await?;
         Ok(store)
@@ -332,8 +345,22 @@ impl BlockStore {
         self.add_file(path, &digests).await
     }
 
+    /// Serve no block whose SHA-256 is `digest` from now on (content taken down).
+    pub fn refuse(&self, digest: [u8; 32]) {
+        if let Ok(mut refused) = self.refused.write() {
+            refused.insert(digest);
+        }
+    }
+
+    fn is_refused(&self, cid: &Cid) -> bool {
+        sha256_of(cid).is_some_and(|d| self.refused.read().is_ok_and(|r| r.contains(&d)))
+    }
+
     /// The stored file whose root is `root`.
     pub fn file(&self, root: &Cid) -> Option<Arc<StoredFile>> {
+        if self.is_refused(root) {
+            return None;
+        }
         self.read_index().files.get(root).cloned()
     }
 
@@ -344,11 +371,14 @@ impl BlockStore {
 
     /// Whether any stored file has a block with this CID.
     pub fn has_block(&self, cid: &Cid) -> bool {
-        self.read_index().block(cid).is_some()
+        !self.is_refused(cid) && self.read_index().block(cid).is_some()
     }
 
     /// The bytes of block `cid`, if held.
     pub async fn block(&self, cid: &Cid) -> Result<Option<Bytes>, IpfsError> {
+        if self.is_refused(cid) {
+            return Ok(None);
+        }
         let found = self.read_index().block(cid).cloned();
         let Some((file, at)) = found else {
             return Ok(None);
@@ -366,6 +396,9 @@ impl BlockStore {
     /// The dag-pb node of a stored file's DAG, if `cid` is one, with the byte range of the file
     /// below it.
     pub fn node_of(&self, cid: &Cid) -> Option<(Arc<StoredFile>, usize)> {
+        if self.is_refused(cid) {
+            return None;
+        }
         match self.read_index().block(cid) {
             Some((file, BlockAt::Node(i))) => Some((Arc::clone(file), *i)),
             _ => None,

@@ -10,7 +10,8 @@ use crate::denylist::{Denylist, DenylistError};
 
 /// The list in a file. [`WatchedDenylist::current`] looks at the file's modification time and
 /// length (one `stat`) and parses it again when either changed; a file that no longer parses
-/// keeps the last good list in force (and says so in the log), a missing file empties it.
+/// or has gone keeps the last good list in force (and says so in the log): an edit that
+/// truncates before writing, or a list moved away by mistake, never opens the doors.
 #[derive(Debug)]
 pub struct WatchedDenylist {
     path: PathBuf,

@@ -156,11 +156,13 @@ fn decode_jpeg(
             .chunks_exact(2)
             .flat_map(|c| [c[0], c[0], c[0]])
             .collect(),
+        // jpeg-decoder hands back ink amounts (0 none, 255 full), Adobe's inverted storage
+        // already undone: white paper is (0, 0, 0, 0).
         P::CMYK32 => raw
             .chunks_exact(4)
             .flat_map(|c| {
-                let k = u16::from(c[3]);
-                let f = |v: u8| ((u16::from(v) * k) / 255) as u8;
+                let k = 255 - u16::from(c[3]);
+                let f = |v: u8| (((255 - u16::from(v)) * k) / 255) as u8;
                 [f(c[0]), f(c[1]), f(c[2])]
             })
             .collect(),
@@ -353,4 +355,79 @@ fn decode_other(
         source_height: sh,
         source_mime: mime,
     })
+}
+
+/// Frames of an animation (GIF, animated WebP, APNG) read after the first.
+pub(crate) const MAX_FRAMES: usize = 64;
+
+/// Call `each` with every frame after the first of an animated GIF, WebP or PNG (at most
+/// [`MAX_FRAMES`], one frame in memory at a time, each the whole canvas), so that what a
+/// viewer sees later is checked like the first frame. Nothing for stills and other formats;
+/// a frame that does not decode ends the walk.
+pub(crate) fn for_each_later_frame(
+    bytes: &[u8],
+    options: &ThumbnailOptions,
+    mut each: impl FnMut(Pixels),
+) -> Result<(), ThumbError> {
+    use image::AnimationDecoder;
+    let mime = sniff(bytes)?;
+    let frames: image::Frames<'_> = match mime {
+        "image/gif" => {
+            let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
+                .map_err(|e| ThumbError::Corrupt(e.to_string()))?;
+            check_canvas(image::ImageDecoder::dimensions(&decoder), options)?;
+            decoder.into_frames()
+        }
+        "image/webp" => {
+            let decoder = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+                .map_err(|e| ThumbError::Corrupt(e.to_string()))?;
+            if !decoder.has_animation() {
+                return Ok(());
+            }
+            check_canvas(image::ImageDecoder::dimensions(&decoder), options)?;
+            decoder.into_frames()
+        }
+        "image/png" => {
+            let decoder = image::codecs::png::PngDecoder::new(Cursor::new(bytes))
+                .map_err(|e| ThumbError::Corrupt(e.to_string()))?;
+            if !decoder.is_apng().unwrap_or(false) {
+                return Ok(());
+            }
+            check_canvas(image::ImageDecoder::dimensions(&decoder), options)?;
+            decoder
+                .apng()
+                .map_err(|e| ThumbError::Corrupt(e.to_string()))?
+                .into_frames()
+        }
+        _ => return Ok(()),
+    };
+    for frame in frames.skip(1).take(MAX_FRAMES) {
+        let Ok(frame) = frame else { break };
+        let buffer = frame.into_buffer();
+        let (w, h) = buffer.dimensions();
+        each(Pixels {
+            width: w,
+            height: h,
+            alpha: true,
+            data: buffer.into_raw(),
+            orientation: 1,
+            source_width: w,
+            source_height: h,
+            source_mime: mime,
+        });
+    }
+    Ok(())
+}
+
+/// An animation's canvas (RGBA, whole) within the size and allocation limits.
+fn check_canvas((w, h): (u32, u32), options: &ThumbnailOptions) -> Result<(), ThumbError> {
+    check_size(w, h, options)?;
+    if u64::from(w) * u64::from(h) * 4 > options.max_alloc {
+        return Err(ThumbError::TooLarge {
+            width: w,
+            height: h,
+            limit: format!("{} bytes of decoded pixels", options.max_alloc),
+        });
+    }
+    Ok(())
 }

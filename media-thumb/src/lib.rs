@@ -206,6 +206,9 @@ pub struct Thumbnails {
     /// The PDQ perceptual hash of the image as displayed, from the same decode (none below
     /// 5×5 pixels).
     pub pdq: Option<media_core::Pdq>,
+    /// The hashes of the same picture mirrored, rotated, and (transparent pictures) shown
+    /// over black: see [`media_core::Preview::pdq_variants`].
+    pub pdq_variants: Vec<media_core::PdqHash>,
 }
 
 /// Decoded pixels before orientation: RGB or RGBA, 8 bits.
@@ -270,12 +273,27 @@ pub fn fuzz_thumbnail(bytes: &[u8]) {
 fn make_inner(bytes: &[u8], options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
     let largest = options.sizes.iter().copied().max().unwrap_or(256);
     let px = decode::decode(bytes, largest, options)?;
-    thumbnails_of_pixels(px, options)
+    let mut thumbs = thumbnails_of_pixels(px, options)?;
+    // An animation shows more than its first frame: each later frame's hash is a variant.
+    let variants = &mut thumbs.pdq_variants;
+    let walked = decode::for_each_later_frame(bytes, options, |frame| {
+        if let Some(h) = pdq::of_pixels(&frame) {
+            variants.push(h.pdq.hash);
+            variants.extend(h.variants.into_iter().skip(7).take(1));
+        }
+    });
+    if let Err(e) = walked {
+        tracing::debug!(error = %e, "the animation's later frames were not hashed");
+    }
+    Ok(thumbs)
 }
 
 /// Resize, orient and encode decoded pixels into the asked variants and a BlurHash.
 fn thumbnails_of_pixels(px: Pixels, options: &ThumbnailOptions) -> Result<Thumbnails, ThumbError> {
-    let pdq = pdq::of_pixels(&px);
+    let (pdq, pdq_variants) = match pdq::of_pixels(&px) {
+        Some(h) => (Some(h.pdq), h.variants),
+        None => (None, Vec::new()),
+    };
     let pixel_type = if px.alpha {
         fr::PixelType::U8x4
     } else {
@@ -349,6 +367,7 @@ fn thumbnails_of_pixels(px: Pixels, options: &ThumbnailOptions) -> Result<Thumbn
         variants,
         blurhash,
         pdq,
+        pdq_variants,
     })
 }
 

@@ -15,16 +15,60 @@ use crate::Pixels;
 const MIN_DIMENSION: usize = 5;
 const PASSES: usize = 2;
 
-/// The PDQ hash and quality of decoded pixels, upright. `None` below 5×5.
-pub(crate) fn of_pixels(px: &Pixels) -> Option<Pdq> {
+/// A picture's hashes: the PDQ hash (and quality) of it as displayed, and its variants.
+pub(crate) struct Hashes {
+    pub pdq: Pdq,
+    /// The seven mirrored and rotated forms (from the same transform, as the reference's
+    /// dihedral hashes), and for a transparent picture its hash over black (and that one's
+    /// seven forms): what the same picture hashes to as others may show it.
+    pub variants: Vec<PdqHash>,
+}
+
+/// The PDQ hashes of decoded pixels, upright. A transparent picture is hashed as shown over
+/// white, and over black as a variant. `None` below 5×5.
+pub(crate) fn of_pixels(px: &Pixels) -> Option<Hashes> {
     let channels = if px.alpha { 4 } else { 3 };
     let (w, h) = (px.width as usize, px.height as usize);
     if px.data.len() < w * h * channels {
         return None;
     }
-    let luma = luma(&px.data[..w * h * channels], channels);
-    let (luma, cols, rows) = orient(luma, w, h, px.orientation);
-    of_luma(luma, rows, cols)
+    let data = &px.data[..w * h * channels];
+    let backgrounds: &[f32] = if px.alpha { &[255.0, 0.0] } else { &[255.0] };
+    let mut out: Option<Hashes> = None;
+    for &background in backgrounds {
+        let luma = if px.alpha {
+            luma_over(data, background)
+        } else {
+            luma(data, channels)
+        };
+        let (luma, cols, rows) = orient(luma, w, h, px.orientation);
+        let (dct, quality) = transform(luma, rows, cols)?;
+        let forms = dihedral(&dct);
+        match &mut out {
+            None => {
+                out = Some(Hashes {
+                    pdq: Pdq::new(bits(&dct), quality),
+                    variants: forms.iter().map(bits).collect(),
+                })
+            }
+            Some(found) => {
+                found.variants.push(bits(&dct));
+                found.variants.extend(forms.iter().map(bits));
+            }
+        }
+    }
+    out
+}
+
+/// BT.601 luma of RGBA pixels composited over a grey `background` (0 black, 255 white).
+fn luma_over(data: &[u8], background: f32) -> Vec<f32> {
+    data.chunks_exact(4)
+        .map(|p| {
+            let a = f32::from(p[3]) / 255.0;
+            let y = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+            y * a + background * (1.0 - a)
+        })
+        .collect()
 }
 
 /// BT.601 luma of interleaved 8-bit RGB(A) pixels, as the reference computes it.
@@ -35,7 +79,13 @@ pub(crate) fn luma(data: &[u8], channels: usize) -> Vec<f32> {
 }
 
 /// The PDQ hash of a row-major luma buffer of `rows × cols`.
-pub(crate) fn of_luma(mut luma: Vec<f32>, rows: usize, cols: usize) -> Option<Pdq> {
+pub(crate) fn of_luma(luma: Vec<f32>, rows: usize, cols: usize) -> Option<Pdq> {
+    let (dct, quality) = transform(luma, rows, cols)?;
+    Some(Pdq::new(bits(&dct), quality))
+}
+
+/// The 16×16 DCT coefficients (row-major) and the quality of a luma buffer.
+fn transform(mut luma: Vec<f32>, rows: usize, cols: usize) -> Option<([f32; 256], u8)> {
     if rows < MIN_DIMENSION || cols < MIN_DIMENSION || luma.len() != rows * cols {
         return None;
     }
@@ -65,15 +115,43 @@ pub(crate) fn of_luma(mut luma: Vec<f32>, rows: usize, cols: usize) -> Option<Pd
         }
     }
     let quality = quality(&small);
-    let dct = dct_64_to_16(&small);
-    let median = torben(&dct);
+    Some((dct_64_to_16(&small), quality))
+}
+
+/// One bit per coefficient above the median.
+fn bits(dct: &[f32; 256]) -> PdqHash {
+    let median = torben(dct);
     let mut hash = PdqHash::default();
     for (k, v) in dct.iter().enumerate() {
         if *v > median {
             hash.set_bit(k);
         }
     }
-    Some(Pdq::new(hash, quality))
+    hash
+}
+
+/// The DCT of the picture rotated by 90°, 180°, 270°, and mirrored about each axis and
+/// diagonal, from its own DCT (the reference's `dct16OriginalTo*`: transposes and sign
+/// flips of odd rows or columns).
+fn dihedral(a: &[f32; 256]) -> [[f32; 256]; 7] {
+    let at = |i: usize, j: usize| a[i * 16 + j];
+    let mut out = [[0f32; 256]; 7];
+    for i in 0..16 {
+        for j in 0..16 {
+            let v = at(i, j);
+            let odd_i = i % 2 == 1;
+            let odd_j = j % 2 == 1;
+            let odd_sum = (i + j) % 2 == 1;
+            out[0][j * 16 + i] = if odd_j { v } else { -v }; // rotate 90
+            out[1][i * 16 + j] = if odd_sum { -v } else { v }; // rotate 180
+            out[2][j * 16 + i] = if odd_i { v } else { -v }; // rotate 270
+            out[3][i * 16 + j] = if odd_i { v } else { -v }; // flip x
+            out[4][i * 16 + j] = if odd_j { v } else { -v }; // flip y
+            out[5][j * 16 + i] = v; // transpose
+            out[6][j * 16 + i] = if odd_sum { -v } else { v }; // anti-transpose
+        }
+    }
+    out
 }
 
 /// The luma of the picture as displayed: EXIF orientation 2–8 applied. Returns the buffer
@@ -287,13 +365,14 @@ mod tests {
         let flat = of_luma(vec![128.0; 100 * 80], 80, 100).unwrap();
         assert_eq!(flat.quality, 0);
         let p = of_pixels(&picture(300, 200)).unwrap();
-        assert!(p.quality > 50, "{}", p.quality);
+        assert!(p.pdq.quality > 50, "{}", p.pdq.quality);
+        assert_eq!(p.variants.len(), 7);
     }
 
     #[test]
     fn orientation_is_undone_before_hashing() {
         let upright = picture(120, 90);
-        let expected = of_pixels(&upright).unwrap().hash;
+        let expected = of_pixels(&upright).unwrap().pdq.hash;
         // Rotate the pixels 90° counter-clockwise and say "rotate 90° clockwise to show"
         // (EXIF 6): the displayed picture, and so the hash, is the same.
         let (w, h) = (upright.width as usize, upright.height as usize);
@@ -314,6 +393,113 @@ mod tests {
             orientation: 6,
             ..upright
         };
-        assert_eq!(of_pixels(&stored).unwrap().hash, expected);
+        assert_eq!(of_pixels(&stored).unwrap().pdq.hash, expected);
+    }
+}
+
+#[cfg(test)]
+mod dihedral_tests {
+    use super::*;
+
+    fn pixels(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Pixels {
+        let mut data = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                data.extend_from_slice(&f(x, y));
+            }
+        }
+        Pixels {
+            width: w,
+            height: h,
+            alpha: false,
+            data,
+            orientation: 1,
+            source_width: w,
+            source_height: h,
+            source_mime: "image/png",
+        }
+    }
+
+    /// Shapes and gradients a photo might have (detail at the scale PDQ keeps).
+    fn scene(x: u32, y: u32) -> [u8; 3] {
+        let (fx, fy) = (x as f32, y as f32);
+        let mut v = 60.0 + 40.0 * (fx / 23.0).sin() + 30.0 * (fy / 17.0).cos();
+        for (cx, cy, r, add) in [
+            (70.0, 50.0, 30.0, 90.0),
+            (230.0, 160.0, 45.0, -50.0),
+            (150.0, 200.0, 20.0, 120.0),
+        ] {
+            if (fx - cx) * (fx - cx) + (fy - cy) * (fy - cy) < r * r {
+                v += add;
+            }
+        }
+        let v = v.clamp(0.0, 255.0) as u8;
+        [v, v / 2 + 60, 255 - v]
+    }
+
+    /// A mirrored or rotated copy's own hash is among the original's variants (within the
+    /// few bits that decimation at other cell centres moves).
+    #[test]
+    fn mirrored_and_rotated_copies_match_a_variant() {
+        let (w, h) = (320u32, 240u32);
+        let original = of_pixels(&pixels(w, h, scene)).unwrap();
+        let copies = [
+            pixels(w, h, |x, y| scene(w - 1 - x, y)),
+            pixels(w, h, |x, y| scene(x, h - 1 - y)),
+            pixels(w, h, |x, y| scene(w - 1 - x, h - 1 - y)),
+            pixels(h, w, |x, y| scene(y, h - 1 - x)),
+            pixels(h, w, |x, y| scene(w - 1 - y, x)),
+            pixels(h, w, |x, y| scene(y, x)),
+        ];
+        for (n, copy) in copies.iter().enumerate() {
+            let hash = of_pixels(copy).unwrap().pdq.hash;
+            let direct = hash.distance(&original.pdq.hash);
+            let best = original
+                .variants
+                .iter()
+                .map(|v| v.distance(&hash))
+                .min()
+                .unwrap();
+            assert!(
+                best <= 16 && direct > 60,
+                "copy {n}: best variant {best}, direct {direct}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transparent_picture_is_hashed_over_white_and_over_black() {
+        // A mask: black pixels whose alpha carries the picture.
+        let (w, h) = (120u32, 90u32);
+        let mut data = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let l = scene(x, y)[0];
+                data.extend_from_slice(&[0, 0, 0, 255 - l]);
+            }
+        }
+        let mask = Pixels {
+            width: w,
+            height: h,
+            alpha: true,
+            data,
+            orientation: 1,
+            source_width: w,
+            source_height: h,
+            source_mime: "image/png",
+        };
+        let grey = pixels(w, h, |x, y| {
+            let l = scene(x, y)[0];
+            [l, l, l]
+        });
+        let shown = of_pixels(&grey).unwrap().pdq.hash;
+        let hashes = of_pixels(&mask).unwrap();
+        assert_eq!(hashes.variants.len(), 15);
+        let best = std::iter::once(hashes.pdq.hash)
+            .chain(hashes.variants.iter().copied())
+            .map(|v| v.distance(&shown))
+            .min()
+            .unwrap();
+        assert!(best <= 8, "{best}");
     }
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use media_core::{MediaError, Operation, Preview, Rendition, Thumbnail, Thumbnailer, VideoInfo};
 
 use crate::{
-    make_heif_previews, make_poster_from_file, make_thumbnails, ChildDecoders, ThumbnailOptions,
-    Thumbnails,
+    make_heif_previews, make_poster_from_file, make_thumbnails, ChildDecoders, ThumbError,
+    ThumbnailOptions, Thumbnails,
 };
 
 /// Image types decoded by libheif in a child process.
@@ -55,9 +55,10 @@ impl MediaThumbnailer {
         let Some(thumbs) = self.image_thumbnails(path, mime)? else {
             return Ok(Preview::default());
         };
-        let pdq = thumbs.pdq;
+        let (pdq, variants) = (thumbs.pdq, thumbs.pdq_variants.clone());
         let mut preview = Preview::thumbnail(inline(thumbs));
         preview.pdq = pdq;
+        preview.pdq_variants = variants;
         Ok(preview)
     }
 
@@ -77,7 +78,32 @@ impl MediaThumbnailer {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| MediaError::io(Operation::Thumbnail, "reading image", e))?;
-        Ok(Some(make_thumbnails(&bytes, &self.options)?))
+        match make_thumbnails(&bytes, &self.options) {
+            Ok(thumbs) => Ok(Some(thumbs)),
+            // What our decoders do not take (BMP, ICO, TIFF, a progressive JPEG past the
+            // in-process allocation bound): ffmpeg's picture, decoded in a bounded child, so
+            // that it is previewed and hashed like any photo rather than stored unchecked.
+            // Not for a picture past the child's own pixel bound: a bomb is refused at once.
+            Err(ThumbError::TooLarge { width, height, .. })
+                if u64::from(width) * u64::from(height) > self.limits.max_pixels =>
+            {
+                Err(ThumbError::TooLarge {
+                    width,
+                    height,
+                    limit: format!("{} pixels", self.limits.max_pixels),
+                }
+                .into())
+            }
+            Err(ours) => {
+                let jpeg = crate::external::video_frame_to_jpeg(
+                    path,
+                    crate::RENDITION_LONG_SIDE,
+                    &self.limits,
+                )
+                .map_err(|_| ours)?;
+                Ok(Some(make_thumbnails(&jpeg, &self.options)?))
+            }
+        }
     }
 }
 
@@ -97,9 +123,10 @@ impl Thumbnailer for MediaThumbnailer {
             // Browsers show AVIF as it is; a HEIC needs a JPEG beside it.
             let wants_rendition = mime != "image/avif";
             let made = make_heif_previews(path, &self.options, wants_rendition, &self.limits)?;
-            let pdq = made.thumbnails.pdq;
+            let (pdq, variants) = (made.thumbnails.pdq, made.thumbnails.pdq_variants.clone());
             let mut preview = Preview::thumbnail(inline(made.thumbnails));
             preview.pdq = pdq;
+            preview.pdq_variants = variants;
             preview.rendition = made
                 .rendition
                 .map(|v| Rendition::new(v.mime, v.width, v.height, v.bytes));
@@ -120,8 +147,14 @@ impl Thumbnailer for MediaThumbnailer {
         );
         video.no_poster = poster.no_poster;
         let pdq = poster.thumbnails.as_ref().and_then(|t| t.pdq);
+        let variants = poster
+            .thumbnails
+            .as_ref()
+            .map(|t| t.pdq_variants.clone())
+            .unwrap_or_default();
         let mut preview = Preview::thumbnail(poster.thumbnails.and_then(inline));
         preview.pdq = pdq;
+        preview.pdq_variants = variants;
         preview.video = Some(video);
         Ok(preview)
     }

@@ -96,3 +96,58 @@ fn pdq_agrees_with_metas_reference() {
         assert!(*d <= 16, "{file}: ingest hash {d} bits from the reference");
     }
 }
+
+/// Pictures a naive hash misses (a CMYK JPEG, a picture carried by its alpha channel, a
+/// second animation frame, a BMP our decoders do not read): each upload's hashes (the record's
+/// and its variants, as the thumbnailer makes them) include one within a few bits of the
+/// reference's hash of what a viewer sees.
+#[test]
+fn pictures_hidden_in_cmyk_alpha_later_frames_and_other_formats_are_hashed() {
+    use media_core::Thumbnailer;
+    let Some(pythonpath) = media_core::testing::pdqhash_path() else {
+        eprintln!("MEDIA_SKIP_INTEROP set: not checked");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pdq_tricky.py"))
+        .arg(dir.path())
+        .env("PYTHONPATH", pythonpath)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let thumbnailer = media_thumb::MediaThumbnailer::default();
+    let mut kinds = Vec::new();
+    for line in String::from_utf8(out.stdout).expect("utf-8").lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let (file, kind, mime) = (
+            v["file"].as_str().expect("file"),
+            v["kind"].as_str().expect("kind"),
+            v["mime"].as_str().expect("mime"),
+        );
+        let reference: PdqHash = v["hash"].as_str().expect("hash").parse().expect("hex");
+        let preview = thumbnailer
+            .preview(std::path::Path::new(file), mime)
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let pdq = preview.pdq.unwrap_or_else(|| panic!("{kind}: no hash"));
+        let best = std::iter::once(pdq.hash)
+            .chain(preview.pdq_variants.iter().copied())
+            .map(|h| h.distance(&reference))
+            .min()
+            .expect("a hash");
+        eprintln!(
+            "{kind}: nearest hash {best} bits from the reference (quality {})",
+            pdq.quality
+        );
+        assert!(
+            best <= 8,
+            "{kind}: nearest hash {best} bits from what a viewer sees"
+        );
+        kinds.push(kind.to_owned());
+    }
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+}

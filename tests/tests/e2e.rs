@@ -303,6 +303,109 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     a.shutdown().await;
 }
 
+/// A photo-like PNG (a PDQ hash of good quality).
+fn photo(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        let ring = ((x as i64 - 160).pow(2) + (y as i64 - 120).pow(2)) / (30 + i64::from(seed));
+        image::Rgb([(ring * 41) as u8, (x * seed) as u8, (y * 2 + x / 3) as u8])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+/// Issue 28: node A takes down a photo that node B (sharing A's bucket, with IPFS and
+/// BitTorrent of its own) also stored. The tombstone reaches B through the bucket; within 5 s
+/// B has removed its own copies (its IPFS gateway answers 404, its torrent is no longer
+/// seeded), every store GET of the id answers 404, and both refuse the photo again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takedown_reaches_the_nodes_sharing_the_bucket() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(a_dir.path()).await;
+    let s3 = a.service::<EmbeddedS3>().unwrap().config();
+    let shared = CdnSection::external(
+        s3.endpoint.clone().unwrap(),
+        &s3.bucket,
+        &s3.access_key,
+        &s3.secret_key,
+    )
+    .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
+    let b = EmbeddedStack::start(
+        StackConfig::new(b_dir.path())
+            .with_reach(LOOPBACK.clone())
+            .with_p2p_timeout(TIMEOUT)
+            .with_section("cdn", shared)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let bytes = photo(3);
+    let on_a = a
+        .store
+        .upload(UploadRequest::bytes("p.png", bytes.clone()))
+        .await
+        .unwrap();
+    let on_b = b
+        .store
+        .upload(UploadRequest::bytes("p.png", bytes.clone()))
+        .await
+        .unwrap();
+    assert_eq!(on_a.id, on_b.id);
+    assert!(on_b.pdq.is_some(), "the record carries a PDQ hash");
+    let http = reqwest::Client::new();
+    let status = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let cdn_url = on_a.cdn_url().unwrap().to_owned();
+    let b_gateway = format!(
+        "{}/ipfs/{}",
+        b.service::<IpfsNode>().unwrap().gateway_url().unwrap(),
+        on_b.cid().unwrap()
+    );
+    let b_torrent = b.service::<TorrentNode>().unwrap();
+    let info_hash = on_b
+        .location(&BackendKind::TORRENT)
+        .and_then(|l| l.info_hash())
+        .unwrap()
+        .to_owned();
+    assert_eq!(status(cdn_url.clone()).await, 200);
+    assert_eq!(status(b_gateway.clone()).await, 200);
+    assert!(b_torrent.seeding().contains(&info_hash));
+
+    let done = a.store.takedown(&on_a.id, "reviewed").await.unwrap();
+    assert!(done.published, "the tombstone reached the bucket");
+    let started = std::time::Instant::now();
+    loop {
+        let gone = status(cdn_url.clone()).await == 404
+            && status(b_gateway.clone()).await == 404
+            && !b_torrent.seeding().contains(&info_hash)
+            && b.store.get(&on_b.id).await.unwrap().is_none();
+        if gone {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "B still serves the photo 5 s after A's takedown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("B took its copies down {:?} after A", started.elapsed());
+    let err = b.store.read_all(&on_b.id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    for stack in [&a, &b] {
+        let err = stack
+            .store
+            .upload(UploadRequest::bytes("again.png", bytes.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    }
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_stack_on_the_same_data_dir_fails_before_touching_anything() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::node::{bytes, client, node_keys, sha256_hex, Node};
+use crate::node::{bytes, client, node_keys, sha256_hex, Node, StrangerServer};
 
 /// A photo-like JPEG: shapes, gradients and noise, `w×h`.
 fn photo(seed: u32, w: u32, h: u32) -> (Vec<u8>, image::RgbImage) {
@@ -85,9 +85,12 @@ async fn a_listed_picture_is_refused_at_every_door_and_nothing_is_stored() {
         "# shared by a partner\npdq:{pdq}\nsha256:{}\n",
         sha256_hex(&blob)
     ));
-    let node = Node::start(&config);
     let copy = reencoded(&listed);
     assert_ne!(sha256_hex(&copy), sha256_hex(&listed_jpeg));
+    // The origin a mirror request names; the node may reach it (it stands for a public host).
+    let origin = StrangerServer::start(copy.clone());
+    let config = format!("{config}[net]\nallow = [\"127.0.0.1:{}\"]\n", origin.port);
+    let node = Node::start(&config);
 
     // The API: the re-encoded copy, by its picture.
     let (status, body) = node.api_put("copy.jpg", copy.clone()).await;
@@ -125,6 +128,25 @@ async fn a_listed_picture_is_refused_at_every_door_and_nothing_is_stored() {
         .unwrap_or_default()
         .to_owned();
     assert!(reason.contains("denylist"), "{reason}");
+    // BUD-04 /mirror of the copy from an origin the node may reach: fetched, then refused.
+    let resp = client()
+        .put(format!("{}/mirror", node.blossom))
+        .header(
+            "authorization",
+            crate::node::nostr_auth(&keys, "upload", &id, 300),
+        )
+        .json(&serde_json::json!({ "url": format!("http://127.0.0.1:{}/{id}", origin.port) }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 403, "mirror: {text}");
+    assert!(
+        !origin.requests().is_empty(),
+        "the mirror did not fetch (so proves nothing)"
+    );
+    assert!(text.contains("denylist"), "{text}");
     // A stranger's record of the listed blob is not imported.
     let digests = media_core::Digests::of_bytes(&blob);
     let record = media_core::MediaFile::new(
@@ -163,6 +185,7 @@ async fn gone_everywhere(node: &Node, record: &media_core::MediaFile) -> bool {
     if let Some(cid) = record.cid() {
         urls.push(format!("{}/ipfs/{cid}", node.gateway));
     }
+    urls.extend(torrent_file_url(record));
     for url in urls {
         let status = client().get(&url).send().await.unwrap().status().as_u16();
         if status != 404 {
@@ -170,6 +193,25 @@ async fn gone_everywhere(node: &Node, record: &media_core::MediaFile) -> bool {
         }
     }
     node.content(&id, None).await.0 == 404
+}
+
+/// The `.torrent` file the magnet's `xs=` names (published beside the object).
+fn torrent_file_url(record: &media_core::MediaFile) -> Option<String> {
+    let magnet = record.magnet()?;
+    let encoded = magnet.split('&').find_map(|p| p.strip_prefix("xs="))?;
+    let mut out = Vec::new();
+    let bytes = encoded.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn served_everywhere(node: &Node, record: &media_core::MediaFile) {
@@ -182,6 +224,8 @@ async fn served_everywhere(node: &Node, record: &media_core::MediaFile) {
     assert_eq!(client().get(&gateway).send().await.unwrap().status(), 200);
     let blossom = format!("{}/{id}", node.blossom);
     assert_eq!(client().get(&blossom).send().await.unwrap().status(), 200);
+    let torrent = torrent_file_url(record).expect("the magnet names its .torrent (xs=)");
+    assert_eq!(client().get(&torrent).send().await.unwrap().status(), 200);
 }
 
 async fn within_5s(node: &Node, record: &media_core::MediaFile) -> Duration {

@@ -3,7 +3,7 @@
 // appear with its checked thumbnail, open it, read its links, play the video. Prints one JSON
 // line; saves screenshots in OUT_DIR.
 //   node page.mjs CONFIG.json OUT_DIR
-// CONFIG: { page, photo, clipId, hostileId, hostileName, heicId, heicDisplayId }
+// CONFIG: { page, photo, clipId, hostileId, hostileName, heicId, heicDisplayId, reportedId }
 import { chromium } from 'playwright-core'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -108,6 +108,23 @@ try {
   })
   await page.screenshot({ path: join(out, 'page-heic.png') })
   await page.click('#viewer-close')
+
+  // The owner's review queue: a stranger's report (its words are markup), taken down.
+  step = 'the review queue'
+  await page.waitForSelector(`#report-list .report[data-id="${cfg.reportedId}"]`, { timeout: 30000 })
+  result.report = await page.evaluate((id) => {
+    const item = document.querySelector(`#report-list .report[data-id="${id}"]`)
+    return {
+      text: item.querySelector('span').textContent,
+      children: item.querySelector('span').children.length,
+      pwned: window.pwnedReport === 1
+    }
+  }, cfg.reportedId)
+  await page.screenshot({ path: join(out, 'page-reports.png') })
+  await page.click(`#report-list .report[data-id="${cfg.reportedId}"] .takedown`)
+  await page.waitForFunction((id) => !document.querySelector(`.tile[data-id="${id}"]`) &&
+    !document.querySelector(`#report-list .report[data-id="${id}"]`), cfg.reportedId, { timeout: 30000 })
+  result.reportTakenDown = true
 
   result.errors = errors.slice()
   // The read cookie reads; it does not write (the browser logs the refusal).

@@ -63,8 +63,8 @@ impl BlobHost for MediaStore {
         self.delete_for_blossom(sha256).await
     }
 
-    async fn report(&self, report: media_safety::Report) -> Result<()> {
-        self.add_report(&report)
+    async fn report(&self, report: media_safety::Report, peer: Option<String>) -> Result<()> {
+        self.inner.safety.reports.add(&report, peer.as_deref())
     }
 
     /// The node's own media, and any record its owner catalogued that no Blossom signer

@@ -11,9 +11,14 @@ use media_safety::Report;
 use tracing::warn;
 
 /// Most reports kept for review; past it, new ones are refused until the owner clears some.
-pub const MAX_REPORTS: usize = 10_000;
+pub const MAX_REPORTS: usize = 1_000;
+/// Reports one network peer (an IPv4 address, an IPv6 /64) may file per [`RATE_WINDOW`]:
+/// fresh keys cost nothing, addresses do.
+pub const REPORTS_PER_PEER: usize = 30;
 /// Reports one reporter may file per [`RATE_WINDOW`].
 pub const REPORTS_PER_WINDOW: usize = 10;
+/// Most reports one listing returns (the owner dismisses or takes down, then sees the next).
+pub const MAX_LISTED: usize = 200;
 /// The window of the per-reporter rate.
 pub const RATE_WINDOW: Duration = Duration::from_secs(600);
 /// Reporters whose recent reports are remembered for the rate (oldest forgotten first).
@@ -27,6 +32,7 @@ pub(crate) struct Reports {
 #[derive(Default)]
 struct State {
     count: usize,
+    /// Recent reports by reporter key and by peer (`peer:` keys).
     recent: HashMap<String, Vec<Instant>>,
 }
 
@@ -58,7 +64,7 @@ impl Reports {
 
     /// Keep a checked report. Refused (`Unavailable`, retryable later) past the reporter's
     /// rate or the queue's bound; the same event twice is kept once.
-    pub fn add(&self, report: &Report) -> Result<()> {
+    pub fn add(&self, report: &Report, peer: Option<&str>) -> Result<()> {
         if !is_event_id(&report.id) {
             return Err(MediaError::invalid_input(
                 Operation::Upload,
@@ -81,15 +87,28 @@ impl Reports {
                 return Err(busy("too many reporters at once; try again later"));
             }
         }
-        let times = state.recent.entry(report.reporter.clone()).or_default();
-        times.retain(|t| now.duration_since(*t) < RATE_WINDOW);
-        if times.len() >= REPORTS_PER_WINDOW {
-            return Err(busy(&format!(
-                "at most {REPORTS_PER_WINDOW} reports per reporter every {} minutes",
-                RATE_WINDOW.as_secs() / 60
-            )));
+        // One key however its hex is spelled.
+        let mut keys = vec![(
+            report.reporter.to_ascii_lowercase(),
+            REPORTS_PER_WINDOW,
+            "reporter",
+        )];
+        if let Some(peer) = peer {
+            keys.push((format!("peer:{peer}"), REPORTS_PER_PEER, "address"));
         }
-        times.push(now);
+        for (key, limit, what) in &keys {
+            let times = state.recent.entry(key.clone()).or_default();
+            times.retain(|t| now.duration_since(*t) < RATE_WINDOW);
+            if times.len() >= *limit {
+                return Err(busy(&format!(
+                    "at most {limit} reports per {what} every {} minutes",
+                    RATE_WINDOW.as_secs() / 60
+                )));
+            }
+        }
+        for (key, _, _) in &keys {
+            state.recent.entry(key.clone()).or_default().push(now);
+        }
         if path.exists() {
             return Ok(());
         }
@@ -103,7 +122,7 @@ impl Reports {
         Ok(())
     }
 
-    /// Every report kept, newest first.
+    /// The newest reports kept (at most [`MAX_LISTED`]), newest first.
     pub fn list(&self) -> Vec<Report> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
@@ -121,6 +140,7 @@ impl Reports {
             })
             .collect();
         out.sort_by(|a, b| b.received_at.cmp(&a.received_at).then(a.id.cmp(&b.id)));
+        out.truncate(MAX_LISTED);
         out
     }
 

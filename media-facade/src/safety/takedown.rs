@@ -5,7 +5,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use media_core::{MediaEvent, MediaId, Result, Tombstone};
+use media_core::{MediaEvent, MediaId, PdqHash, Result, Tombstone};
 use tracing::{info, warn};
 
 use crate::state::Inner;
@@ -35,7 +35,7 @@ impl MediaStore {
     /// tombstone alone then keeps it out).
     pub async fn takedown(&self, id: &MediaId, reason: &str) -> Result<Takedown> {
         let record = self.inner.catalog.get(id).await?;
-        let pdq = record.as_ref().and_then(|r| r.pdq).map(|p| p.hash);
+        let pdq = self.picture_of(id, record.as_ref());
         let reason: String = reason
             .chars()
             .filter(|c| !c.is_control())
@@ -47,33 +47,50 @@ impl MediaStore {
             reason
         };
         let tombstone = Tombstone::new(*id, reason.clone(), pdq);
+        // What this node derived from it (its own index, read before the removal empties
+        // it; the display rendition its own upload recorded): taken down with it.
+        let mut derived = self.inner.ownership.get(id).derived;
+        if let Some(display) = record.as_ref().and_then(|r| r.display.as_ref()) {
+            if !derived.contains(&display.id) {
+                derived.push(display.id);
+            }
+        }
         // The tombstone first: from now on nothing re-stores or serves it, whatever fails below.
         self.inner.safety.tombstones.add(&tombstone)?;
         let mut done = self.remove_taken_down(id).await?;
-        for child in self.inner.ownership.get(id).derived {
-            let child_stone = Tombstone::new(child, reason.clone(), None);
+        for child in derived {
+            let child_record = self.inner.catalog.get(&child).await?;
+            let child_pdq = self.picture_of(&child, child_record.as_ref());
+            let child_stone = Tombstone::new(child, reason.clone(), child_pdq);
             self.inner.safety.tombstones.add(&child_stone)?;
             let removed = self.remove_taken_down(&child).await?;
             done.removed_from.extend(removed.removed_from);
             done.derived.push(child);
             self.publish_tombstone(&child_stone).await;
         }
-        // The record may have named renditions this node's index no longer has.
-        if let Some(display) = record.as_ref().and_then(|r| r.display.as_ref()) {
-            if !done.derived.contains(&display.id)
-                && self.inner.ownership.get(&display.id).placements.is_empty()
-            {
-                let stone = Tombstone::new(display.id, reason.clone(), None);
-                self.inner.safety.tombstones.add(&stone)?;
-            }
-        }
         done.published = self.publish_tombstone(&tombstone).await;
         info!(%id, reason = %tombstone.reason, stores = ?done.removed_from, "taken down");
         Ok(done)
     }
 
-    /// Remove one id everywhere this node holds it; not finding it is fine.
+    /// The picture hash a tombstone of `id` keeps: from this node's own index (which has it
+    /// for private media too), else the record's; none below the quality that means anything.
+    fn picture_of(&self, id: &MediaId, record: Option<&media_core::MediaFile>) -> Option<PdqHash> {
+        self.inner
+            .ownership
+            .get(id)
+            .pdq
+            .or_else(|| record.and_then(|r| r.pdq))
+            .filter(|p| p.quality >= crate::safety::MIN_TOMBSTONE_QUALITY)
+            .map(|p| p.hash)
+    }
+
+    /// Remove one id everywhere this node holds it; not finding it is fine. Every store
+    /// refuses its bytes from now on, wherever else they are.
     async fn remove_taken_down(&self, id: &MediaId) -> Result<Takedown> {
+        for backend in &self.inner.backends {
+            backend.refuse(id);
+        }
         let removed = self.remove_everywhere(id).await?;
         self.inner.emit(MediaEvent::Deleted {
             id: *id,
@@ -114,7 +131,7 @@ impl MediaStore {
     /// Keep a report (already checked by whoever received it: signature, kind, blobs).
     /// Refused past the reporter's rate or the queue's bound.
     pub fn add_report(&self, report: &media_safety::Report) -> Result<()> {
-        self.inner.safety.reports.add(report)
+        self.inner.safety.reports.add(report, None)
     }
 
     /// Drop a report the owner dealt with; returns whether it was there.
@@ -150,14 +167,9 @@ impl MediaStore {
                 continue;
             }
             let reason = "taken down by a node sharing the catalog";
-            // The picture's hash from this node's own record, not from the stone.
-            let pdq = self
-                .inner
-                .catalog
-                .get(&id)
-                .await?
-                .and_then(|r| r.pdq)
-                .map(|p| p.hash);
+            // The picture's hash from this node's own knowledge, not from the stone.
+            let record = self.inner.catalog.get(&id).await?;
+            let pdq = self.picture_of(&id, record.as_ref());
             let derived = self.inner.ownership.get(&id).derived;
             self.inner
                 .safety
@@ -178,22 +190,21 @@ impl MediaStore {
 
     /// Take down every catalogued media the denylist names (by id, by the upload it was
     /// remuxed from, or by its picture's PDQ hash).
+    /// Also removes what a tombstone names but an upload finishing meanwhile put back.
     async fn apply_denylist(&self) -> Result<Vec<MediaId>> {
         let mut taken = Vec::new();
-        let Some(watched) = &self.inner.safety.denylist else {
-            return Ok(taken);
-        };
-        if watched.current().0.is_empty() {
-            return Ok(taken);
-        }
         let mut after = None;
         loop {
             let page = self.inner.catalog.list_after(after.as_ref(), 500).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for file in page {
-                if !self.inner.safety.tombstones.contains(&file.id)
-                    && self.inner.safety.listed(&file).is_some()
+                let holding = self.inner.ownership.get(&file.id);
+                if self
+                    .inner
+                    .safety
+                    .listed_with(&file, Some(&holding))
+                    .is_some()
                 {
                     self.takedown(&file.id, "denylist").await?;
                     taken.push(file.id);
@@ -207,7 +218,9 @@ impl MediaStore {
 /// Watch the denylist file (applied when it changes) and the shared catalog's tombstones.
 pub(crate) fn spawn_safety_watch(inner: Weak<Inner>) {
     tokio::spawn(async move {
-        let mut applied_generation = None;
+        // The catalog is swept at the first tick (a list or tombstones from before a restart)
+        // and whenever the list was read anew.
+        let mut applied_generation: Option<Option<u64>> = None;
         let mut tick = tokio::time::interval(SAFETY_WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -216,10 +229,10 @@ pub(crate) fn spawn_safety_watch(inner: Weak<Inner>) {
             let store = MediaStore::from_inner(inner);
             let generation = store.inner.safety.denylist.as_ref().map(|w| w.current().1);
             let mut taken = store.apply_shared_tombstones().await;
-            if generation != applied_generation {
+            if applied_generation != Some(generation) {
                 match store.apply_denylist().await {
                     Ok(ids) => {
-                        applied_generation = generation;
+                        applied_generation = Some(generation);
                         if let Ok(all) = &mut taken {
                             all.extend(ids);
                         }

@@ -69,6 +69,11 @@ impl Tombstones {
         })
     }
 
+    /// Whether any tombstone keeps a picture's hash (then undecodable pictures are refused).
+    pub fn has_pictures(&self) -> bool {
+        self.state.read().is_ok_and(|s| s.pictures.is_some())
+    }
+
     /// Every tombstone, by id.
     pub fn list(&self) -> Vec<Tombstone> {
         self.state
@@ -78,22 +83,24 @@ impl Tombstones {
     }
 
     /// Record a tombstone (durably, before anything is removed). Returns false when `id` had
-    /// one already.
+    /// one already (kept as it was). One writer at a time: concurrent takedowns each keep theirs.
     pub fn add(&self, tombstone: &Tombstone) -> Result<bool> {
-        if self.contains(&tombstone.id) {
+        let mut state = self
+            .state
+            .write()
+            .map_err(|_| MediaError::internal(Operation::Delete, "tombstone lock poisoned"))?;
+        if state.by_id.contains_key(&tombstone.id) {
             return Ok(false);
         }
         let bytes = serde_json::to_vec(tombstone)
             .map_err(|e| MediaError::internal(Operation::Delete, e.to_string()))?;
         media_core::write_durable(&self.dir.join(tombstone.id.to_string()), &bytes)
             .map_err(|e| MediaError::io(Operation::Delete, "writing a tombstone", e))?;
-        let mut by_id = self
-            .state
-            .read()
-            .map(|s| s.by_id.clone())
-            .unwrap_or_default();
-        by_id.insert(tombstone.id, tombstone.clone());
-        self.replace(by_id);
+        state.by_id.insert(tombstone.id, tombstone.clone());
+        if tombstone.pdq.is_some() {
+            let hashes: Vec<PdqHash> = state.by_id.values().filter_map(|t| t.pdq).collect();
+            state.pictures = Some(PdqIndex::new(hashes));
+        }
         Ok(true)
     }
 }

@@ -53,6 +53,16 @@ pub(crate) struct Holding {
     /// share one rendition; it goes only with the last of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_from: Vec<MediaId>,
+    /// The ids of the bytes as they were uploaded (before metadata was cleaned), so a list
+    /// entry added later for the original still finds what was stored. This node's only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<MediaId>,
+    /// The picture's PDQ hash (kept here for private media too, whose record has none) and its
+    /// mirrored/rotated/over-black variants: a list entry added later is matched against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<media_core::Pdq>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pdq_variants: Vec<media_core::PdqHash>,
 }
 
 #[derive(Debug)]
@@ -103,6 +113,25 @@ impl Ownership {
         self.update(id, |h| match owner {
             Owner::Node => h.node = true,
             Owner::Blossom => h.blossom = true,
+        })
+    }
+
+    /// What the upload of `id` was: its id as uploaded and its picture's hashes.
+    pub fn describe(
+        &self,
+        id: &MediaId,
+        source: MediaId,
+        pdq: Option<media_core::Pdq>,
+        variants: &[media_core::PdqHash],
+    ) -> Result<()> {
+        self.update(id, |h| {
+            if source != *id && !h.sources.contains(&source) {
+                h.sources.push(source);
+            }
+            if pdq.is_some() {
+                h.pdq = pdq;
+                h.pdq_variants = variants.to_vec();
+            }
         })
     }
 

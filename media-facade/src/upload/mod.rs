@@ -101,26 +101,20 @@ async fn upload_steps(
     };
     let mut ingested = crate::upload::rewrite::apply(policy, faststart, ingested).await?;
     let private = request.already_age || !request.recipients.is_empty();
-    // The safety gate, on the plaintext as it will be stored, before any store or the
-    // encryption sees it: the upload's ids (as sent, as cleaned) and its picture's PDQ hash.
-    // The preview (thumbnail, poster, hash) is made from what the bytes are, whatever type
-    // the uploader declared.
-    let preview = if request.already_age {
-        Preview::default()
-    } else {
-        let what = ingested.sniffed_mime;
-        let mime = if what.starts_with("image/") || what.starts_with("video/") {
-            what.to_owned()
-        } else {
-            request.mime.clone().unwrap_or_else(|| what.to_owned())
-        };
-        make_preview(inner, ingested.staged.path(), &mime).await
+    let preview = gate(
+        inner,
+        request.already_age,
+        request.mime.as_deref(),
+        &ingested,
+        id,
+    )
+    .await?;
+    // What the picture is, for this node's own index (private media's too).
+    let picture = Picture {
+        source: id,
+        pdq: preview.pdq,
+        variants: preview.pdq_variants.clone(),
     };
-    inner.safety.check_upload(
-        &[id, ingested.digests.id()],
-        preview.pdq.as_ref(),
-        ingested.sniffed_mime.starts_with("image/") && !request.already_age,
-    )?;
     // Nothing of a private upload's content goes in its record.
     let preview = if private { Preview::default() } else { preview };
     // Stores that ask more than this upload did; private media is ciphertext, which carries
@@ -204,6 +198,7 @@ async fn upload_steps(
         refusing: refusing.into_iter().map(|(name, _)| name).collect(),
         owner: request.owner,
         preview,
+        picture,
     };
     let start = async move { store_everywhere(&store_inner, op, ingested, describe).await };
     // When another upload of the same bytes leads (or the media is already here), `start`
@@ -241,6 +236,61 @@ fn backends_holding(inner: &Inner, file: &MediaFile) -> Vec<String> {
         .collect()
 }
 
+/// The safety gate, on the plaintext as it will be stored, before any store or the
+/// encryption sees it: the upload's ids (as sent, as cleaned) and its picture's PDQ hashes.
+/// The preview (thumbnail, poster, hashes) is made from what the bytes are, whatever type the
+/// uploader declared; an upload of bytes this node already holds reuses their record's.
+async fn gate(
+    inner: &Arc<Inner>,
+    already_age: bool,
+    declared: Option<&str>,
+    ingested: &Ingested,
+    original: MediaId,
+) -> Result<Preview> {
+    let cleaned = ingested.digests.id();
+    let sniffed = ingested.sniffed_mime;
+    let declared = declared.unwrap_or(sniffed);
+    // A picture by its bytes or by what its uploader says it is (a browser shows a BMP
+    // served as image/bmp): with PDQ entries to match, one that cannot be hashed is refused.
+    let picture = !already_age && (sniffed.starts_with("image/") || declared.starts_with("image/"));
+    let preview = if already_age {
+        Preview::default()
+    } else if let Some(known) = held_with_hash(inner, &cleaned).await? {
+        known
+    } else {
+        let mime = if sniffed.starts_with("image/") || sniffed.starts_with("video/") {
+            sniffed
+        } else {
+            declared
+        };
+        make_preview(inner, ingested.staged.path(), mime).await
+    };
+    let mut hashes: Vec<media_core::PdqHash> = preview.pdq.iter().map(|p| p.hash).collect();
+    hashes.extend(preview.pdq_variants.iter().copied());
+    inner
+        .safety
+        .check_upload(&[original, cleaned], &hashes, picture)?;
+    Ok(preview)
+}
+
+/// The preview of media this node already stored (the upload will be deduplicated), when its
+/// record has the picture's hash: no second decode.
+async fn held_with_hash(inner: &Inner, id: &MediaId) -> Result<Option<Preview>> {
+    let Some(file) = inner.catalog.get(id).await? else {
+        return Ok(None);
+    };
+    let ours = inner.anchors.trust(&file) == crate::state::anchors::Trust::Anchored
+        && !inner.ownership.get(id).placements.is_empty();
+    if !ours || file.pdq.is_none() {
+        return Ok(None);
+    }
+    let mut preview = Preview::thumbnail(file.thumbnail);
+    preview.video = file.video;
+    preview.pdq = file.pdq;
+    preview.pdq_variants = inner.ownership.get(id).pdq_variants;
+    Ok(Some(preview))
+}
+
 /// What the record of an upload says, and where it may go.
 struct Describe {
     name: String,
@@ -255,6 +305,15 @@ struct Describe {
     owner: Owner,
     /// The thumbnail, video facts, rendition and PDQ hash, made before the safety gate.
     preview: Preview,
+    /// The upload's id as sent and its picture's hashes, for the node's own index.
+    picture: Picture,
+}
+
+/// What the safety gate saw of an upload, kept in the ownership index.
+struct Picture {
+    source: MediaId,
+    pdq: Option<media_core::Pdq>,
+    variants: Vec<media_core::PdqHash>,
 }
 
 /// Put the staged blob on every backend of the upload plan, then record it.
@@ -278,6 +337,7 @@ async fn store_everywhere(
         refusing,
         owner,
         preview,
+        picture,
     } = describe;
     let metadata_removed = ingested.metadata_removed;
     let remuxed_from = ingested.remuxed_from;
@@ -403,10 +463,28 @@ async fn store_everywhere(
     if let Some(display) = &record.display {
         inner.ownership.derived(&id, &display.id)?;
     }
+    inner
+        .ownership
+        .describe(&id, picture.source, picture.pdq, &picture.variants)?;
     // This node computed the digests: the record is anchored.
     inner.anchors.set(&record)?;
     let outcome = inner.catalog.put(&record).await.map(|()| record.clone());
-    if share {
+    // Taken down or listed while the stores were busy (the gate ran before them): the
+    // takedown or the list's sweep may have missed these copies, so they go now (and the late
+    // stores, finding no record, remove theirs).
+    let mut hashes: Vec<media_core::PdqHash> = picture.pdq.iter().map(|p| p.hash).collect();
+    hashes.extend(picture.variants.iter().copied());
+    let refused = inner
+        .safety
+        .check_upload(&[picture.source, id], &hashes, false)
+        .err();
+    if let Some(refused) = &refused {
+        let store = crate::MediaStore::from_inner(Arc::clone(inner));
+        if let Err(e) = store.takedown(&id, "listed while uploading").await {
+            warn!(%id, error = %e, "could not take down an upload refused while it was stored");
+        }
+        info!(%id, why = %refused, "refused while it was stored: taken down");
+    } else if share {
         publish(inner, &record).await;
     }
     if !puts.is_empty() {
@@ -418,6 +496,9 @@ async fn store_everywhere(
             staged,
             share,
         ));
+    }
+    if let Some(refused) = refused {
+        return Err(refused);
     }
     outcome
 }
