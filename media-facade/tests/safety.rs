@@ -130,3 +130,70 @@ async fn a_takedown_takes_the_heic_rendition_with_it() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Refused, "{err}");
 }
+
+/// Found in review: the gate ran before the stores, so a takedown (or a list entry) that
+/// landed while an upload was still storing left its copies up. The upload now checks again
+/// when it finishes: refused, and nothing stays on the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_taken_down_while_its_upload_is_storing_is_refused_and_removed() {
+    use media_core::testing::FaultyBackend;
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(MemoryBackend::new("cdn", BackendKind::CDN));
+    let slow = Arc::new(FaultyBackend::new(memory.clone()));
+    slow.set_faults(|f| f.put_delay = Some(Duration::from_millis(600)));
+    let store = MediaStore::builder(dir.path())
+        .backend(slow.clone())
+        .build()
+        .await
+        .unwrap();
+    let bytes = photo(11);
+    let id = media_core::MediaId::for_bytes(&bytes);
+    let upload = store.upload(UploadRequest::bytes("p.png", bytes.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let done = store.takedown(&id, "reviewed").await.unwrap();
+    assert!(done.removed_from.is_empty(), "nothing was stored yet");
+    let err = upload.await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(
+        memory.is_empty(),
+        "the copy stored after the takedown stayed"
+    );
+    assert!(store.get(&id).await.unwrap().is_none());
+}
+
+/// Found in review: concurrent takedowns lost tombstones (each replaced the set it had read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_takedowns_each_keep_their_tombstone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cdn) = node(dir.path(), Arc::new(MemoryCatalog::new())).await;
+    let mut ids = Vec::new();
+    for seed in 20..44u8 {
+        let file = store
+            .upload(UploadRequest::bytes(format!("{seed}.png"), photo(seed)))
+            .await
+            .unwrap();
+        ids.push(file.id);
+    }
+    let takedowns: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, id) = (store.clone(), *id);
+            tokio::spawn(async move { store.takedown(&id, "bulk").await })
+        })
+        .collect();
+    for t in takedowns {
+        t.await.unwrap().unwrap();
+    }
+    assert!(cdn.is_empty());
+    let kept: std::collections::HashSet<_> = store.tombstones().iter().map(|t| t.id).collect();
+    for id in &ids {
+        assert!(kept.contains(id), "the tombstone of {id} was lost");
+    }
+    for seed in 20..44u8 {
+        let err = store
+            .upload(UploadRequest::bytes("again.png", photo(seed)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    }
+}
