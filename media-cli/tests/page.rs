@@ -191,8 +191,8 @@ fn the_page_uploads_shows_and_plays_in_chromium() {
     // The token left the address bar once read.
     assert!(!r["addressBar"].as_str().unwrap().contains("token"), "{r}");
     // The HEIC's rendition is not a tile of its own.
-    assert_eq!(r["before"], 3, "{r}");
-    assert_eq!(r["after"], 4, "{r}");
+    assert_eq!(r["before"], 4, "{r}");
+    assert_eq!(r["after"], 5, "{r}");
 
     let h = &r["hostile"];
     assert_eq!(h["caption"], hostile_name, "{r}");

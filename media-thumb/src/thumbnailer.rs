@@ -80,8 +80,8 @@ impl MediaThumbnailer {
             .map_err(|e| MediaError::io(Operation::Thumbnail, "reading image", e))?;
         match make_thumbnails(&bytes, &self.options) {
             Ok(thumbs) => Ok(Some(thumbs)),
-            // What our decoders do not take (BMP, ICO, TIFF, a progressive JPEG past the
-            // in-process allocation bound): ffmpeg's picture, decoded in a bounded child, so
+            // What our decoders do not take (BMP, ICO, TIFF: unsupported; a progressive JPEG
+            // past the in-process allocation bound): ffmpeg's picture, decoded in a bounded child, so
             // that it is previewed and hashed like any photo rather than stored unchecked.
             // Not for a picture past the child's own pixel bound: a bomb is refused at once.
             Err(ThumbError::TooLarge { width, height, .. })
@@ -94,6 +94,8 @@ impl MediaThumbnailer {
                 }
                 .into())
             }
+            // A broken file of a format we read stays without a preview.
+            Err(ours @ (ThumbError::Corrupt(_) | ThumbError::Io(_))) => Err(ours.into()),
             Err(ours) => {
                 let jpeg = crate::external::video_frame_to_jpeg(
                     path,

@@ -255,7 +255,7 @@ async fn gate(
     let picture = !already_age && (sniffed.starts_with("image/") || declared.starts_with("image/"));
     let preview = if already_age {
         Preview::default()
-    } else if let Some(known) = held_with_hash(inner, &cleaned).await? {
+    } else if let Some(known) = held_already(inner, &cleaned, picture).await? {
         known
     } else {
         let mime = if sniffed.starts_with("image/") || sniffed.starts_with("video/") {
@@ -274,14 +274,14 @@ async fn gate(
 }
 
 /// The preview of media this node already stored (the upload will be deduplicated), when its
-/// record has the picture's hash: no second decode.
-async fn held_with_hash(inner: &Inner, id: &MediaId) -> Result<Option<Preview>> {
+/// record has what the gate needs (the picture's hash, for a picture): no second decode.
+async fn held_already(inner: &Inner, id: &MediaId, picture: bool) -> Result<Option<Preview>> {
     let Some(file) = inner.catalog.get(id).await? else {
         return Ok(None);
     };
     let ours = inner.anchors.trust(&file) == crate::state::anchors::Trust::Anchored
         && !inner.ownership.get(id).placements.is_empty();
-    if !ours || file.pdq.is_none() {
+    if !ours || (picture && file.pdq.is_none()) {
         return Ok(None);
     }
     let mut preview = Preview::thumbnail(file.thumbnail);
