@@ -42,6 +42,32 @@ impl S3Catalog {
         self.bucket.config.key_for("tombstones/")
     }
 
+    /// The ids of the `<prefix><sha256>.json` objects directly under `prefix` (deeper keys,
+    /// such as `tombstones/` under the records' prefix, do not parse as ids and are skipped).
+    async fn json_ids_under(&self, prefix: &str, what: &str) -> Result<Vec<MediaId>> {
+        let b = &self.bucket;
+        let mut ids = Vec::new();
+        let mut pages = b
+            .client
+            .list_objects_v2()
+            .bucket(&b.config.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error(b.name(), Operation::Catalog, what, e))?;
+            ids.extend(page.contents().iter().filter_map(|object| {
+                object
+                    .key()?
+                    .strip_prefix(prefix)?
+                    .strip_suffix(".json")?
+                    .parse::<MediaId>()
+                    .ok()
+            }));
+        }
+        Ok(ids)
+    }
+
     /// Read one small JSON object (at most [`MAX_RECORD`] bytes); `None` when absent.
     async fn read_small(&self, key: &str, what: &str) -> Result<Option<Vec<u8>>> {
         let b = &self.bucket;
@@ -150,26 +176,7 @@ impl Catalog for S3Catalog {
         } else {
             format!("{}/", b.config.prefix)
         };
-        let mut ids = Vec::new();
-        let mut pages = b
-            .client
-            .list_objects_v2()
-            .bucket(&b.config.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| sdk_error(b.name(), Operation::Catalog, "LIST records", e))?;
-            for object in page.contents() {
-                let Some(name) = object.key().and_then(|k| k.strip_prefix(&prefix)) else {
-                    continue;
-                };
-                if let Some(Ok(id)) = name.strip_suffix(".json").map(str::parse::<MediaId>) {
-                    ids.push(id);
-                }
-            }
-        }
+        let mut ids = self.json_ids_under(&prefix, "LIST records").await?;
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -198,28 +205,9 @@ impl Catalog for S3Catalog {
     }
 
     async fn tombstone_ids(&self) -> Result<Vec<MediaId>> {
-        let b = &self.bucket;
-        let prefix = self.tombstone_prefix();
-        let mut ids = Vec::new();
-        let mut pages = b
-            .client
-            .list_objects_v2()
-            .bucket(&b.config.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| sdk_error(b.name(), Operation::Catalog, "LIST tombstones", e))?;
-            ids.extend(page.contents().iter().filter_map(|object| {
-                object
-                    .key()?
-                    .strip_prefix(&prefix)?
-                    .strip_suffix(".json")?
-                    .parse::<MediaId>()
-                    .ok()
-            }));
-        }
+        let ids = self
+            .json_ids_under(&self.tombstone_prefix(), "LIST tombstones")
+            .await?;
         Ok(ids)
     }
 }

@@ -232,22 +232,7 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
 
     // B uses A's bucket as its CDN store (as nodes behind one S3/CDN do) and knows only the id.
     let s3 = a.service::<EmbeddedS3>().unwrap().config();
-    let shared = CdnSection::external(
-        s3.endpoint.clone().unwrap(),
-        &s3.bucket,
-        &s3.access_key,
-        &s3.secret_key,
-    )
-    .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
-    let b = EmbeddedStack::start(
-        StackConfig::new(b_dir.path())
-            .with_reach(LOOPBACK.clone())
-            .with_p2p_timeout(TIMEOUT)
-            .with_section("cdn", shared)
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let b = node_sharing_bucket_of(&a, b_dir.path()).await;
     let resolved = b
         .store
         .get(&file.id)
@@ -303,6 +288,28 @@ async fn a_node_sharing_the_bucket_resolves_an_id_it_never_saw() {
     a.shutdown().await;
 }
 
+/// A node in `dir` whose CDN store is `a`'s bucket (records included: the shared catalog), with
+/// IPFS and BitTorrent of its own.
+async fn node_sharing_bucket_of(a: &EmbeddedStack, dir: &std::path::Path) -> EmbeddedStack {
+    let s3 = a.service::<EmbeddedS3>().unwrap().config();
+    let shared = CdnSection::external(
+        s3.endpoint.clone().unwrap(),
+        &s3.bucket,
+        &s3.access_key,
+        &s3.secret_key,
+    )
+    .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
+    EmbeddedStack::start(
+        StackConfig::new(dir)
+            .with_reach(LOOPBACK.clone())
+            .with_p2p_timeout(TIMEOUT)
+            .with_section("cdn", shared)
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 /// A photo-like PNG (a PDQ hash of good quality).
 fn photo(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(320, 240, |x, y| {
@@ -323,23 +330,7 @@ fn photo(seed: u32) -> Vec<u8> {
 async fn a_takedown_reaches_the_nodes_sharing_the_bucket() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = node(a_dir.path()).await;
-    let s3 = a.service::<EmbeddedS3>().unwrap().config();
-    let shared = CdnSection::external(
-        s3.endpoint.clone().unwrap(),
-        &s3.bucket,
-        &s3.access_key,
-        &s3.secret_key,
-    )
-    .with_public_base_url(format!("{}/{}", s3.endpoint.clone().unwrap(), s3.bucket));
-    let b = EmbeddedStack::start(
-        StackConfig::new(b_dir.path())
-            .with_reach(LOOPBACK.clone())
-            .with_p2p_timeout(TIMEOUT)
-            .with_section("cdn", shared)
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let b = node_sharing_bucket_of(&a, b_dir.path()).await;
     let bytes = photo(3);
     let on_a = a
         .store
