@@ -447,9 +447,14 @@ async fn serve(stack: &EmbeddedStack, printer: Printer) -> CliResult<()> {
     let mut endpoints: Vec<(String, String)> = stack
         .endpoints()
         .into_iter()
-        .filter(|(name, _)| name != "api")
+        .filter(|(name, _)| name != "api" && name != "uploads")
         .collect();
     endpoints.push(("api".to_owned(), node.api.clone()));
+    // Resumable uploads (tus 1.0 and the IETF draft), with the API's token.
+    endpoints.push((
+        "uploads".to_owned(),
+        format!("{}{}", node.api, media_facade::api::resumable::UPLOADS_PATH),
+    ));
     // The token rides in the fragment, which browsers never send to the server.
     endpoints.push((
         "page".to_owned(),

@@ -173,17 +173,17 @@ impl Digester {
 const PIPELINE_DEPTH: usize = 8;
 
 /// BLAKE3's own chunk length; a 1 MiB block is a complete BLAKE3 subtree of 1024 of them.
-const BLAKE3_CHUNK: u64 = 1024;
+pub(crate) const BLAKE3_CHUNK: u64 = 1024;
 
 /// What a block worker computes for one 1 MiB block.
-struct BlockDigest {
-    index: u64,
-    sha256: Digest32,
+pub(crate) struct BlockDigest {
+    pub(crate) index: u64,
+    pub(crate) sha256: Digest32,
     /// BLAKE3 chaining value of the block as a subtree at its offset (absent for an empty
     /// block, which only happens for empty input).
-    blake3_cv: Option<blake3::hazmat::ChainingValue>,
+    pub(crate) blake3_cv: Option<blake3::hazmat::ChainingValue>,
     /// BLAKE3 root hash as if this block were the whole input (kept for block 0 only).
-    blake3_root: Option<Digest32>,
+    pub(crate) blake3_root: Option<Digest32>,
 }
 
 /// The block's digests; its SHA-256 is computed here unless the caller already has it.
@@ -222,7 +222,7 @@ fn blake3_subtree(blocks: &[BlockDigest], chunks: u64) -> Option<blake3::hazmat:
 }
 
 /// BLAKE3 of the whole input from the blocks' subtree chaining values (blocks in order).
-fn blake3_from_blocks(blocks: &[BlockDigest], size: u64) -> Option<Digest32> {
+pub(crate) fn blake3_from_blocks(blocks: &[BlockDigest], size: u64) -> Option<Digest32> {
     use blake3::hazmat::{merge_subtrees_root, Mode};
     if blocks.len() <= 1 {
         return blocks.first().and_then(|b| b.blake3_root);

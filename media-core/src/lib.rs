@@ -51,6 +51,7 @@ mod policy;
 mod range;
 mod reach;
 mod reference;
+mod resumable;
 mod sample;
 mod service;
 mod sha256_pair;
@@ -84,6 +85,7 @@ pub use policy::{
 pub use range::ByteRange;
 pub use reach::{redact_url, Reach};
 pub use reference::{chunk_root, MediaRef};
+pub use resumable::{DigestCheckpoint, InvalidCheckpoint, ResumableDigester};
 pub use sample::sample_bytes;
 pub use service::{
     parse_section, PublicHttpStore, SectionProvider, Service, StartContext, StartedStore,

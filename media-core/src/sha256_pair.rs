@@ -40,6 +40,16 @@ impl Default for Sha256Blocks {
 }
 
 impl Sha256Blocks {
+    /// The state after the bytes fed so far (`len`, a multiple of 64), to be saved.
+    pub(crate) fn parts(&self) -> ([u32; 8], u64) {
+        (self.state, self.len)
+    }
+
+    /// A computation resumed from [`Self::parts`].
+    pub(crate) fn from_parts(state: [u32; 8], len: u64) -> Self {
+        Sha256Blocks { state, len }
+    }
+
     /// Feed `data`, whose length must be a multiple of 64; the rest goes to [`Self::finish`].
     pub(crate) fn update_blocks(&mut self, data: &[u8]) {
         debug_assert_eq!(data.len() % 64, 0);

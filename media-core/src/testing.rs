@@ -598,6 +598,16 @@ pub fn pillow_heif_path() -> Option<std::path::PathBuf> {
     }
 }
 
+/// The folder holding tuspy (PyPI's tus client) for `PYTHONPATH` (`MEDIA_PY_TUS`, set by
+/// `cargo xtask test`); `None` only when `MEDIA_SKIP_INTEROP` is set.
+pub fn tuspy_path() -> Option<std::path::PathBuf> {
+    match std::env::var_os("MEDIA_PY_TUS") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None if std::env::var_os("MEDIA_SKIP_INTEROP").is_some() => None,
+        None => panic!("tuspy is required: run the tests with `cargo xtask test` (it installs it from PyPI and sets MEDIA_PY_TUS), or set MEDIA_SKIP_INTEROP=1 to skip on purpose"),
+    }
+}
+
 /// `PYTHONPATH` for a Python with Pillow and Meta's PDQ reference (`pdqhash` from PyPI):
 /// pillow-heif's folder and pdqhash's (`MEDIA_PY_HEIF`, `MEDIA_PY_PDQ`, both set by `cargo
 /// xtask test`). `None` only when `MEDIA_SKIP_INTEROP` is set; else a panic saying what to

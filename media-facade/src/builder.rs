@@ -179,6 +179,14 @@ impl MediaStoreBuilder {
         self
     }
 
+    /// Bounds of resumable uploads (tus and the IETF draft): open sessions, staged bytes,
+    /// expiry of abandoned sessions, how long a request may send nothing (see
+    /// [`crate::ResumableLimits`] for the defaults).
+    pub fn resumable_limits(mut self, limits: crate::upload::sessions::ResumableLimits) -> Self {
+        self.settings.resumable = limits;
+        self
+    }
+
     /// Refuse media this denylist names at every way in, and take down stored media when an
     /// entry is added: `path` holds `sha256:<hex>` and `pdq:<hex>` lines (see
     /// [`media_safety::Denylist::parse`]), read again when the file changes; a picture
@@ -257,7 +265,12 @@ impl MediaStoreBuilder {
             )?,
             reports: crate::safety::reports::Reports::open(self.data_dir.join("reports"))?,
         };
+        let sessions = crate::upload::sessions::Sessions::open(
+            self.data_dir.join("uploads"),
+            self.settings.resumable.clone(),
+        )?;
         let inner = Arc::new(Inner::new(Parts {
+            sessions,
             data_dir: self.data_dir,
             staging,
             backends: self.backends,
@@ -281,6 +294,7 @@ impl MediaStoreBuilder {
         }
         if need_backend {
             crate::safety::takedown::spawn_safety_watch(Arc::downgrade(&inner));
+            crate::upload::sessions::spawn_session_sweeper(Arc::downgrade(&inner));
         }
         Ok(MediaStore::from_inner(inner))
     }

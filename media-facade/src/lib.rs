@@ -77,6 +77,9 @@ pub use state::catalog::RedbCatalog;
 pub use state::stats::{BackendStats, StatsSnapshot};
 pub use store::{MediaStore, MAX_PAGE};
 pub use upload::ingest::{Input, UploadRequest};
+pub use upload::sessions::{
+    Append, Appended, NewSession, ResumableLimits, SessionStatus, CHECKPOINT_EVERY,
+};
 pub use upload::PutLimits;
 
 #[cfg(feature = "blossom")]

@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     pub cache_bytes: Option<u64>,
     /// The denylist file and its PDQ match distance.
     pub denylist: Option<(std::path::PathBuf, u32)>,
+    /// Bounds of resumable upload sessions.
+    pub resumable: crate::upload::sessions::ResumableLimits,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             expiry_sweep: None,
             cache_bytes: None,
             denylist: None,
+            resumable: Default::default(),
         }
     }
 }

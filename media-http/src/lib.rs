@@ -62,4 +62,4 @@ pub use content::{essence, is_passive_media, protect_stored_bytes, stored_bytes_
 pub use cors::{AllowOrigins, Cors};
 pub use peers::Peer;
 pub use range::{parse_range, RangeRequest, Ranged};
-pub use serve::{ServeLimits, Server};
+pub use serve::{Informational, ServeLimits, Server};

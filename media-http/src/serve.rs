@@ -147,12 +147,15 @@ impl Server {
                 let handle = connections.spawn(async move {
                     // Given back when the connection ends or is evicted (the task is dropped).
                     let _held = own;
+                    let informational = Informational::default();
+                    let early = informational.clone();
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                         let service = service.clone();
                         let uploads_of = uploads_of.clone();
-                        handle(service, request, peer, uploads_of, limits)
+                        let early = early.clone();
+                        handle(service, request, peer, uploads_of, limits, early)
                     });
-                    serve_one(socket, service, limits, name).await;
+                    serve_one(socket, service, limits, name, informational).await;
                 });
                 admitted.serving(handle);
                 if let Ok(mut slot) = slot.lock() {
@@ -193,6 +196,7 @@ async fn handle<S, B>(
     peer: Peer,
     uploads_of: PeerCounts,
     limits: ServeLimits,
+    informational: Informational,
 ) -> Result<Response<B>, BoxError>
 where
     S: tower_service::Service<Request<Body>, Response = Response<B>>,
@@ -224,6 +228,9 @@ where
     // Handlers that bound something per peer (Blossom reports) see it as the limits do.
     let mut request = request;
     request.extensions_mut().insert(peer);
+    if request.version() == http::Version::HTTP_11 {
+        request.extensions_mut().insert(informational);
+    }
     let request = request.map(|body| {
         Body::new(
             body,
@@ -249,8 +256,13 @@ where
     Ok(response)
 }
 
-async fn serve_one<S, B>(socket: tokio::net::TcpStream, service: S, limits: ServeLimits, name: &str)
-where
+async fn serve_one<S, B>(
+    socket: tokio::net::TcpStream,
+    service: S,
+    limits: ServeLimits,
+    name: &str,
+    informational: Informational,
+) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -264,6 +276,7 @@ where
         inner: socket,
         last: Arc::clone(&last),
         epoch,
+        informational,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -291,17 +304,90 @@ where
     }
 }
 
-/// A socket that remembers when it last moved a byte.
+/// Interim (1xx) responses a handler sends before its final one, such as the IETF resumable
+/// upload draft's `104 Upload Resumption Supported`, which hyper has no way to send. The
+/// server puts one in every HTTP/1.1 request's extensions; the bytes go out on the
+/// connection before anything hyper writes next (and while hyper reads the request's body).
+#[derive(Clone, Default)]
+pub struct Informational {
+    pending: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Informational {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Informational")
+    }
+}
+
+impl Informational {
+    /// Queue an interim response: `status` must be 102–199 (not 101), header names tokens and
+    /// values visible ASCII; `false` (nothing queued) otherwise.
+    pub fn send(&self, status: http::StatusCode, headers: &http::HeaderMap) -> bool {
+        let code = status.as_u16();
+        if !(102..200).contains(&code) {
+            return false;
+        }
+        let reason = match code {
+            103 => "Early Hints",
+            104 => "Upload Resumption Supported",
+            _ => status.canonical_reason().unwrap_or("Informational"),
+        };
+        let mut head = format!("HTTP/1.1 {code} {reason}\r\n");
+        for (name, value) in headers {
+            let Ok(value) = value.to_str() else {
+                return false;
+            };
+            if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+                return false;
+            }
+            head.push_str(&format!("{}: {value}\r\n", name.as_str()));
+        }
+        head.push_str("\r\n");
+        match self.pending.lock() {
+            Ok(mut pending) => {
+                pending.extend_from_slice(head.as_bytes());
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// A socket that remembers when it last moved a byte, and writes queued interim responses
+/// before anything else.
 struct Tracked {
     inner: tokio::net::TcpStream,
     last: Arc<AtomicU64>,
     epoch: Instant,
+    informational: Informational,
 }
 
 impl Tracked {
     fn touch(&self) {
         let ms = self.epoch.elapsed().as_millis() as u64;
         self.last.store(ms, Ordering::Relaxed);
+    }
+
+    /// Write what interim responses are queued; ready when none is left.
+    fn poll_interim(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let pending = Arc::clone(&self.informational.pending);
+        let Ok(mut pending) = pending.lock() else {
+            return Poll::Ready(Ok(()));
+        };
+        while !pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &pending) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    pending.drain(..n);
+                    self.touch();
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -311,6 +397,12 @@ impl AsyncRead for Tracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        // hyper reads a request's body while the handler runs: that is when a queued interim
+        // response can go out. Not written yet (a full send buffer) is fine: the waker is set
+        // and reading goes on.
+        if let Poll::Ready(Err(e)) = self.poll_interim(cx) {
+            return Poll::Ready(Err(e));
+        }
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -326,6 +418,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_interim(cx))?;
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();
@@ -338,6 +431,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_interim(cx))?;
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();
@@ -350,6 +444,7 @@ impl AsyncWrite for Tracked {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_interim(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 

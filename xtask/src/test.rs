@@ -4,7 +4,7 @@
 
 use crate::tools::{
     ensure_apt, ensure_libtorrent, ensure_node_tools, ensure_pdqhash, ensure_pillow_heif,
-    ensure_seaweedfs,
+    ensure_seaweedfs, ensure_tuspy,
 };
 use crate::util::{cargo, have, run, Res};
 
@@ -15,6 +15,7 @@ pub(crate) fn test(args: &[String]) -> Res {
     let libtorrent = ensure_libtorrent()?;
     let pillow_heif = ensure_pillow_heif()?;
     let pdqhash = ensure_pdqhash()?;
+    let tuspy = ensure_tuspy()?;
     ensure_apt(
         "exiftool",
         "-ver",
@@ -96,7 +97,8 @@ pub(crate) fn test(args: &[String]) -> Res {
             .env("MEDIA_REQUIRE_NODE", "1")
             .env("MEDIA_PY_LIBTORRENT", &libtorrent)
             .env("MEDIA_PY_HEIF", &pillow_heif)
-            .env("MEDIA_PY_PDQ", &pdqhash),
+            .env("MEDIA_PY_PDQ", &pdqhash)
+            .env("MEDIA_PY_TUS", &tuspy),
     )?;
     run(
         "doc tests",

@@ -85,6 +85,7 @@ pub(crate) const NPM_PACKAGES: &[&str] = &[
     "blossom-client-sdk@5",
     "nostr-tools@2",
     "playwright-core@1",
+    "tus-js-client@4",
 ];
 
 /// Node ≥ 22 and a folder whose `node_modules` holds [`NPM_PACKAGES`], installed into the
@@ -245,6 +246,22 @@ pub(crate) fn ensure_pdqhash() -> Res<PathBuf> {
             &target,
         )?;
     }
+    Ok(target)
+}
+
+/// tuspy from PyPI (a tus 1.0 client no one here wrote, over `requests`), installed into the
+/// tools folder; returns the folder to put on `PYTHONPATH`.
+pub(crate) fn ensure_tuspy() -> Res<PathBuf> {
+    let target = tools_dir().join("pytus");
+    if target.join("tusclient").exists() {
+        return Ok(target);
+    }
+    pip_install(
+        "tuspy",
+        "the resumable upload interop tests",
+        "tuspy==1.*",
+        &target,
+    )?;
     Ok(target)
 }
 

@@ -19,5 +19,6 @@ mod local;
 mod privacy;
 mod reach;
 mod release;
+mod resumable;
 mod safety;
 mod uploads;

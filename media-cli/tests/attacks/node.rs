@@ -57,6 +57,36 @@ impl Node {
         }
     }
 
+    /// Kill the node (as a crash would: no shutdown) and start it again on the same data
+    /// directory and configuration; its services come back on new ports.
+    pub fn restart(&mut self) {
+        let config_path = self.dir.path().join("media.toml");
+        // The old process goes first: the data directory is locked while it runs.
+        let old = std::mem::replace(&mut self._serve, crate::common::Serve::none());
+        drop(old);
+        let mut cmd = std::process::Command::new(crate::common::media_bin());
+        cmd.arg("--data")
+            .arg(&self.data)
+            .arg("--config")
+            .arg(&config_path)
+            .arg("serve");
+        let (guard, seen) = crate::common::spawn_serve(cmd);
+        let url = |name: &str| {
+            seen.iter()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no {name} in {seen:?}"))
+                .to_owned()
+        };
+        self.api = url("api");
+        self.blossom = url("blossom");
+        self.s3 = url("s3");
+        self.gateway = url("gateway");
+        let node: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.data.join("node.json")).unwrap()).unwrap();
+        self.token = node["token"].as_str().unwrap().to_owned();
+        self._serve = guard;
+    }
+
     /// The node process's peak resident memory so far, in MiB (Linux `VmHWM`).
     pub fn peak_rss_mib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self._serve.pid()))

@@ -34,20 +34,28 @@ pub fn media_code(data: &std::path::Path, args: &[&str]) -> (i32, String, String
 }
 
 /// A `media serve` child, killed when dropped.
-pub struct Serve(std::process::Child);
+pub struct Serve(Option<std::process::Child>);
 
 impl Serve {
     /// The process id of the `media serve` child.
     #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
-        self.0.id()
+        self.0.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// No process (a placeholder while one is replaced).
+    #[allow(dead_code)]
+    pub fn none() -> Serve {
+        Serve(None)
     }
 }
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -72,7 +80,7 @@ pub fn spawn_serve(mut cmd: Command) -> (Serve, Vec<String>) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let guard = Serve(child);
+    let guard = Serve(Some(child));
     let mut seen = Vec::new();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.unwrap();

@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub decode_slots: tokio::sync::Semaphore,
     /// The denylist, tombstones and reports: what may not be stored or served here.
     pub safety: crate::safety::Safety,
+    /// Resumable upload sessions (tus, the IETF draft).
+    pub sessions: crate::upload::sessions::Sessions,
     next_op: AtomicU64,
 }
 
@@ -76,6 +78,7 @@ pub(crate) struct Parts {
     /// The node-wide settings, declared once in [`Settings`].
     pub settings: Settings,
     pub safety: crate::safety::Safety,
+    pub sessions: crate::upload::sessions::Sessions,
 }
 
 impl Drop for Inner {
@@ -106,6 +109,7 @@ impl Inner {
             ingest_slots: tokio::sync::Semaphore::new(INGEST_SLOTS),
             decode_slots: tokio::sync::Semaphore::new(DECODE_SLOTS),
             safety: p.safety,
+            sessions: p.sessions,
             next_op: AtomicU64::new(1),
         }
     }

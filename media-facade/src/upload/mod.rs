@@ -6,6 +6,7 @@
 pub(crate) mod ingest;
 pub(crate) mod rewrite;
 pub(crate) mod seal;
+pub(crate) mod sessions;
 pub(crate) mod staged;
 
 use std::path::Path;

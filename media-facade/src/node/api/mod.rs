@@ -4,7 +4,8 @@
 //! data directory.
 //!
 //! Every request needs `Authorization: Bearer <token>` (`media serve` writes the token and the
-//! address to `<data>/node.json`, mode 0600, and removes it at exit). Reads (GET) also
+//! address to `<data>/node.json`, mode 0600, and removes it at exit; the token itself stays in
+//! `<data>/api-token`, 0600, across restarts: see [`node_token`]). Reads (GET) also
 //! accept the `media_read` cookie that `POST /api/v1/session` sets (HttpOnly,
 //! SameSite=Strict), so that the web page's `<img>` and `<video>` elements can load content;
 //! anything that changes the node still needs the header. The cookie is its own random value,
@@ -27,12 +28,14 @@
 //! | GET | `/api/v1/media/{id}/content?policy=P&range=A-B` | verified bytes; a `Range` header gives 206 |
 //! | POST | `/api/v1/media/{id}/private?range=A-B` | private media decrypted with the age identity in the body (the identity file's text; never in a URL or log) |
 //! | DELETE | `/api/v1/media/{id}` | `{"id":…,"removed":[…]}` |
+//! | POST, HEAD, PATCH, DELETE | `/api/v1/uploads[/{id}]` | resumable uploads: tus 1.0 and the IETF draft (see [`resumable`]) |
 //! | POST | `/api/v1/import?ref=R` | import the record in the body (checked against `R`) |
 //! | GET | `/api/v1/stats` | statistics and each store's health |
 //!
 //! Errors are a JSON [`ErrorSummary`] with a matching status.
 
 pub mod page;
+pub mod resumable;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -137,6 +140,26 @@ pub fn new_token() -> Result<String, MediaError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Where the node keeps its API token between runs.
+const TOKEN_FILE: &str = "api-token";
+
+/// The node's API token: the one saved in `<data>/api-token` (0600) when there is one, else a
+/// fresh one, saved. It outlives restarts so that a client in the middle of a resumable upload
+/// (a phone holding the token) goes on after the node comes back; delete the file to rotate it.
+pub fn node_token(data_dir: &std::path::Path) -> Result<String, MediaError> {
+    let path = data_dir.join(TOKEN_FILE);
+    if let Ok(saved) = std::fs::read_to_string(&path) {
+        let saved = saved.trim();
+        if saved.len() == 48 && saved.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(saved.to_owned());
+        }
+    }
+    let token = new_token()?;
+    media_core::write_private(&path, token.as_bytes())
+        .map_err(|e| MediaError::io(Operation::Configure, "saving the API token", e))?;
+    Ok(token)
+}
+
 #[derive(Clone)]
 struct Api {
     store: MediaStore,
@@ -198,14 +221,21 @@ pub(crate) async fn start_frontend(
     let listen = section
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let server = ApiServer::start(store.clone(), new_token()?, listen, endpoints).await?;
+    let token = node_token(store.data_dir())?;
+    let server = ApiServer::start(store.clone(), token, listen, endpoints).await?;
     Ok(Some(std::sync::Arc::new(server)))
 }
 
 #[async_trait::async_trait]
 impl media_core::Service for ApiServer {
     fn endpoints(&self) -> Vec<(String, String)> {
-        vec![("api".to_owned(), self.url())]
+        vec![
+            ("api".to_owned(), self.url()),
+            (
+                "uploads".to_owned(),
+                format!("{}{}", self.url(), resumable::UPLOADS_PATH),
+            ),
+        ]
     }
 
     async fn shutdown(&self) {
@@ -249,6 +279,17 @@ impl ApiServer {
                 axum::routing::delete(dismiss_report),
             )
             .route("/api/v1/tombstones", get(tombstones))
+            .route(
+                resumable::UPLOADS_PATH,
+                post(resumable::create).options(resumable::options),
+            )
+            .route(
+                "/api/v1/uploads/{id}",
+                get(resumable::show)
+                    .head(resumable::head)
+                    .patch(resumable::patch)
+                    .delete(resumable::cancel),
+            )
             .route("/api/v1/import", post(import))
             .route("/api/v1/stats", get(stats))
             // Uploads are streamed into ingest (which has its own limits); records are small.

@@ -1,0 +1,333 @@
+//! Resumable uploads (tus 1.0 and the IETF draft) against a real `media serve`: clients no
+//! one here wrote, through a proxy that cuts their connections, with a node restart midway;
+//! curl following the URLSession sequence; and what a stranger or a broken client tries.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::node::{client, sha256_hex, Node};
+
+const MIB: u64 = 1 << 20;
+
+/// A loopback proxy in front of the node's API that counts the bytes clients send and cuts
+/// every connection when the count crosses each of `cuts`, telling the test which cut it was.
+struct CuttingProxy {
+    url: String,
+    upstream: Arc<Mutex<SocketAddr>>,
+    forwarded: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CuttingProxy {
+    async fn start(
+        upstream: SocketAddr,
+        cuts: Vec<u64>,
+        events: tokio::sync::mpsc::UnboundedSender<usize>,
+    ) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = Arc::new(Mutex::new(upstream));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let cuts = Arc::new(Mutex::new((0..cuts.len()).zip(cuts).collect::<Vec<_>>()));
+        let (up, fw) = (Arc::clone(&upstream), Arc::clone(&forwarded));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let target = *up.lock().unwrap();
+                let (fw, cuts, events) = (Arc::clone(&fw), Arc::clone(&cuts), events.clone());
+                tokio::spawn(async move {
+                    // The node may be down (restarting): the client sees a dropped connection.
+                    let Ok(server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let down = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let _ = cw.shutdown().await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n as u64,
+                        };
+                        let before = fw.load(Ordering::SeqCst);
+                        let cut = {
+                            let mut cuts = cuts.lock().unwrap();
+                            match cuts.first() {
+                                Some(&(i, at)) if before + n >= at => {
+                                    cuts.remove(0);
+                                    Some((i, at - before))
+                                }
+                                _ => None,
+                            }
+                        };
+                        let send = cut.map_or(n, |(_, upto)| upto.min(n));
+                        if sw.write_all(&buf[..send as usize]).await.is_err() {
+                            break;
+                        }
+                        fw.fetch_add(send, Ordering::SeqCst);
+                        if let Some((i, _)) = cut {
+                            // The link drops: both sides see their connection end.
+                            down.abort();
+                            let _ = events.send(i);
+                            return;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                    let _ = down.await;
+                });
+            }
+        });
+        CuttingProxy {
+            url,
+            upstream,
+            forwarded,
+            task,
+        }
+    }
+
+    fn point_at(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
+    }
+}
+
+fn api_addr(node: &Node) -> SocketAddr {
+    node.api.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A file of `mib` MiB of pseudo-random bytes (a phone video, as far as hashing goes).
+fn big_file(dir: &Path, name: &str, mib: u64, seed: u64) -> (PathBuf, String) {
+    use sha2::Digest;
+    let path = dir.join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut hasher = sha2::Sha256::new();
+    let mut x = seed | 1;
+    let mut block = vec![0u8; MIB as usize];
+    for _ in 0..mib {
+        for word in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        hasher.update(&block);
+        std::io::Write::write_all(&mut file, &block).unwrap();
+    }
+    std::io::Write::flush(&mut file).unwrap();
+    (path, hex::encode(hasher.finalize()))
+}
+
+/// Runs `client` (a command that uploads through `proxy.url`) while the proxy cuts at 25 %,
+/// 50 % and 75 % of `size` and the node restarts at the 50 % cut; the client's JSON line and
+/// the bytes re-sent beyond the file.
+async fn upload_through_cuts(
+    node: &mut Node,
+    size: u64,
+    client: impl FnOnce(&str) -> tokio::process::Command,
+) -> (serde_json::Value, u64) {
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let proxy = CuttingProxy::start(
+        api_addr(node),
+        vec![size / 4, size / 2, size * 3 / 4],
+        events_tx,
+    )
+    .await;
+    let endpoint = format!("{}/api/v1/uploads", proxy.url);
+    let mut child = client(&endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let output = tokio::spawn(async move {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out).await;
+        out
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        tokio::select! {
+            Some(cut) = events.recv() => {
+                if cut == 1 {
+                    // The node goes down with the link, and comes back on another port.
+                    node.restart();
+                    proxy.point_at(api_addr(node));
+                }
+            }
+            status = child.wait() => break status.unwrap(),
+            () = tokio::time::sleep_until(deadline) => panic!("the upload did not finish in 300 s"),
+        }
+    };
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await;
+    let out = output.await.unwrap();
+    assert!(status.success(), "client failed: {stderr}\n{out}");
+    let line: serde_json::Value = serde_json::from_str(out.trim().lines().last().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    let resent = proxy.forwarded.load(Ordering::SeqCst).saturating_sub(size);
+    (line, resent)
+}
+
+/// What each client must leave: a record whose id is the file's SHA-256, its bytes served
+/// back whole, and no staged data.
+async fn assert_stored(node: &Node, line: &serde_json::Value, sha: &str, size: u64) {
+    assert_eq!(
+        line["mediaId"], sha,
+        "the client's last response names the media: {line}"
+    );
+    let record = node.record(sha).await.expect("the upload's record");
+    assert_eq!(record.size, size);
+    assert_eq!(record.sha256.to_string(), sha);
+    let (status, bytes) = node.content(sha, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(bytes.len() as u64, size);
+    assert_eq!(
+        sha256_hex(&bytes),
+        sha,
+        "the bytes served back are the file's"
+    );
+    let staged: Vec<String> = std::fs::read_dir(node.data.join("uploads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(staged.is_empty(), "staged data left: {staged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tus_js_client_tuspy_and_the_ietf_mode_resume_through_three_cuts_and_a_restart() {
+    let Some(tools) = media_core::testing::browser_tools() else {
+        return;
+    };
+    let Some(tuspy) = media_core::testing::tuspy_path() else {
+        return;
+    };
+    let mut node = Node::start("");
+    let size = 200 * MIB;
+    let script = tools.npm_dir.join("tus-upload.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/resumable/tus.mjs"),
+        &script,
+    )
+    .unwrap();
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/resumable/tus.py");
+    let mut figures = Vec::new();
+    for (seed, who) in [
+        (11u64, "tus-js-client tus-v1"),
+        (12, "tus-js-client ietf-draft-05"),
+        (13, "tuspy"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, sha) = big_file(dir.path(), "video.bin", size / MIB, seed);
+        let token = node.token.clone();
+        let (line, resent) = upload_through_cuts(&mut node, size, |endpoint| {
+            if who == "tuspy" {
+                let mut cmd = tokio::process::Command::new("python3");
+                cmd.env("PYTHONPATH", &tuspy)
+                    .arg(&py)
+                    .arg(endpoint)
+                    .arg(&token)
+                    .arg(&path);
+                cmd
+            } else {
+                let mut cmd = tokio::process::Command::new(&tools.node);
+                cmd.arg(&script)
+                    .arg(endpoint)
+                    .arg(&token)
+                    .arg(&path)
+                    .arg(who.rsplit(' ').next().unwrap());
+                cmd
+            }
+        })
+        .await;
+        assert_stored(&node, &line, &sha, size).await;
+        // Three interruptions (one with a restart), each re-sending at most one 8 MiB part.
+        assert!(
+            resent <= 3 * 8 * MIB,
+            "{who} re-sent {resent} bytes over three interruptions"
+        );
+        figures.push(format!("{who}: {resent} bytes re-sent"));
+    }
+    eprintln!("re-sent beyond 200 MiB, 3 cuts (restart at the 2nd): {figures:?}");
+}
+
+/// The IETF draft as iOS 17+ `URLSession` runs it, by curl: the whole file in one `POST`
+/// with `Upload-Complete: ?1` (interop 6) or `Upload-Incomplete: ?0` (interop 3), the
+/// `104` with the `Location` read from the interim response, the link cut, `HEAD` for the
+/// offset, `PATCH` with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_follows_the_urlsession_sequence_of_the_ietf_draft() {
+    if !media_core::testing::require_tool("curl", "--version", "apt-get install curl") {
+        return;
+    }
+    let node = Node::start("");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, seed) in [("6", 21u64), ("3", 22)] {
+        let (path, sha) = big_file(dir.path(), &format!("clip-{version}.bin"), 24, seed);
+        let out = tokio::process::Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/resumable/urlsession.sh"))
+            .arg(&node.api)
+            .arg(&node.token)
+            .arg(&path)
+            .arg(version)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "urlsession.sh: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+                .trim()
+                .to_owned()
+        };
+        assert_eq!(value("interim_status"), "104", "{stdout}");
+        assert!(
+            value("interim_location").starts_with("/api/v1/uploads/"),
+            "{stdout}"
+        );
+        let offset: u64 = value("offset").parse().unwrap();
+        assert!(offset > 0 && offset < 24 * MIB, "{stdout}");
+        assert_eq!(
+            value("head_complete"),
+            if version == "6" { "?0" } else { "?1" },
+            "{stdout}"
+        );
+        assert!(
+            matches!(value("final_status").as_str(), "200" | "201" | "204"),
+            "{stdout}"
+        );
+        assert_eq!(value("media_id"), sha, "{stdout}");
+        let record = node.record(&sha).await.expect("the record");
+        assert_eq!(record.size, 24 * MIB);
+    }
+}
