@@ -132,15 +132,20 @@ impl Client {
         if response.status().is_success() {
             return Ok(response);
         }
+        Err(self.send_error(response).await)
+    }
+
+    /// The node's error in a failed response.
+    pub async fn send_error(&self, response: reqwest::Response) -> MediaError {
         let status = response.status();
         let summary: Option<ErrorSummary> = response.json().await.ok();
-        Err(match summary {
+        match summary {
             Some(s) => MediaError::new(s.kind, s.operation, s.message),
             None => MediaError::unavailable(
                 Operation::Configure,
                 format!("the running node answered {status}"),
             ),
-        })
+        }
     }
 
     pub async fn json<T: serde::de::DeserializeOwned>(

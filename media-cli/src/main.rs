@@ -14,6 +14,7 @@ mod node;
 mod output;
 mod progress;
 mod request;
+mod resumable;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -141,29 +141,29 @@ impl Node {
             .unwrap_or_default();
         match self {
             Node::Remote(client) => {
-                let source = tokio::fs::File::open(path).await.map_err(|e| {
+                let meta = tokio::fs::metadata(path).await.map_err(|e| {
                     MediaError::io(Operation::Upload, format!("{}", path.display()), e)
                 })?;
-                let size = source.metadata().await.ok().map(|m| m.len());
-                let bar = Arc::new(TransferBar::new(mode, &format!("put {name} → node"), size));
-                let counted = bar.clone();
-                let body = tokio_util::io::ReaderStream::new(source).inspect(move |r| {
-                    if let Ok(b) = r {
-                        counted.advance(b.len() as u64);
-                    }
-                });
-                let mut query = vec![("name", name.clone())];
-                if let Some(secs) = expires_in {
-                    query.push(("expires_in", secs.to_string()));
+                if !meta.is_file() {
+                    return Err(MediaError::invalid_input(
+                        Operation::Upload,
+                        format!("{} is not a regular file", path.display()),
+                    )
+                    .into());
                 }
-                if !private_to.is_empty() {
-                    query.push(("private_to", private_to.join(",")));
-                }
-                let request = client
-                    .request(Method::PUT, "media")?
-                    .query(&query)
-                    .body(reqwest::Body::wrap_stream(body));
-                match client.json(request).await {
+                let size = meta.len();
+                let bar = Arc::new(TransferBar::new(
+                    mode,
+                    &format!("put {name} → node"),
+                    Some(size),
+                ));
+                // Resumable (tus): a dropped link or a node restart goes on where it stopped.
+                let described = crate::resumable::Described {
+                    name: &name,
+                    expires_in,
+                    private_to,
+                };
+                match crate::resumable::put(client, path, size, described, Arc::clone(&bar)).await {
                     Ok(file) => {
                         bar.finish("stored by the running node");
                         Ok(file)

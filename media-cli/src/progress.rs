@@ -158,6 +158,11 @@ impl TransferBar {
         self.bar.inc(bytes);
     }
 
+    /// Back (or forward) to `bytes` done: a resumed upload goes on from the node's offset.
+    pub fn set_position(&self, bytes: u64) {
+        self.bar.set_position(bytes);
+    }
+
     pub fn finish(&self, message: &str) {
         self.bar.finish_and_clear();
         if self.mode != Mode::Quiet {

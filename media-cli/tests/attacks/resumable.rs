@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::node::{client, sha256_hex, Node};
+use crate::node::{self, client, sha256_hex, Node};
 
 const MIB: u64 = 1 << 20;
 
@@ -330,4 +330,341 @@ async fn curl_follows_the_urlsession_sequence_of_the_ietf_draft() {
         let record = node.record(&sha).await.expect("the record");
         assert_eq!(record.size, 24 * MIB);
     }
+}
+
+/// A tus request to the node: method, path (or full URL), headers; status, headers, body.
+async fn tus(
+    node: &Node,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let url = if path.starts_with("http") {
+        path.to_owned()
+    } else {
+        format!("{}{path}", node.api)
+    };
+    let mut req = client()
+        .request(method.parse().unwrap(), url)
+        .header("Tus-Resumable", "1.0.0");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    if !body.is_empty() {
+        req = req
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap_or_default())
+}
+
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Open a session of `length` bytes as the owner; its path.
+async fn open_session(node: &Node, length: u64, extra: &[(&str, String)]) -> String {
+    let mut headers = vec![("Upload-Length", length.to_string())];
+    headers.extend(extra.iter().cloned());
+    let (status, h, body) = tus(
+        node,
+        "POST",
+        "/api/v1/uploads",
+        Some(&node.token),
+        &headers,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    header(&h, "location")
+}
+
+fn session_files(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(node.data.join("uploads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_can_neither_open_write_read_nor_cancel_an_upload_session() {
+    let node = Node::start("");
+    // No token, a wrong one: nothing opens.
+    for token in [None, Some("0".repeat(48))] {
+        let (status, _, _) = tus(
+            &node,
+            "POST",
+            "/api/v1/uploads",
+            token.as_deref(),
+            &[("Upload-Length", "10".into())],
+            vec![],
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert!(session_files(&node).is_empty());
+    let path = open_session(&node, 2 * MIB, &[]).await;
+    let forged = node::bytes(1, 4096);
+    for (method, body) in [
+        ("PATCH", forged.clone()),
+        ("HEAD", vec![]),
+        ("GET", vec![]),
+        ("DELETE", vec![]),
+    ] {
+        let (status, _, _) = tus(
+            &node,
+            method,
+            &path,
+            None,
+            &[("Upload-Offset", "0".into())],
+            body,
+        )
+        .await;
+        assert_eq!(status, 401, "{method} without the token");
+    }
+    let (status, h, _) = tus(&node, "HEAD", &path, Some(&node.token), &[], vec![]).await;
+    assert_eq!(
+        (status, header(&h, "upload-offset").as_str()),
+        (200, "0"),
+        "the stranger wrote nothing"
+    );
+    // Guessed or crafted ids name nothing.
+    for id in [
+        "00000000000000000000000000000000",
+        "..%2F..%2Fnode.json",
+        "ABCDEF",
+        "x",
+    ] {
+        let (status, _, _) = tus(
+            &node,
+            "HEAD",
+            &format!("/api/v1/uploads/{id}"),
+            Some(&node.token),
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(status, 404, "{id}");
+    }
+    // The session's files are the owner's alone.
+    assert_eq!(crate::node::mode(&node.data.join("uploads")), 0o700);
+    for name in session_files(&node) {
+        assert_eq!(
+            crate::node::mode(&node.data.join("uploads").join(&name)),
+            0o600,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_cannot_overrun_its_length_rewrite_sent_bytes_or_slip_in_other_bytes() {
+    let node = Node::start("");
+    let genuine = node::bytes(7, 2 * MIB as usize);
+    let path = open_session(&node, 2 * MIB, &[]).await;
+    let (status, h, _) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[("Upload-Offset", "0".into())],
+        genuine[..MIB as usize].to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "upload-offset")),
+        (204, MIB.to_string())
+    );
+    // Rewriting what was acknowledged: 409, the node's offset in the answer.
+    let other = node::bytes(8, MIB as usize);
+    let (status, h, _) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[("Upload-Offset", "0".into())],
+        other.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, header(&h, "upload-offset")),
+        (409, MIB.to_string())
+    );
+    // Past the declared length: 413 before a byte is read.
+    let (status, _, _) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[("Upload-Offset", MIB.to_string())],
+        node::bytes(9, MIB as usize + 1),
+    )
+    .await;
+    assert_eq!(status, 413);
+    // A part that is not what its checksum says: 460, and it is not kept.
+    let sum = |b: &[u8]| {
+        use base64::Engine;
+        use sha2::Digest;
+        format!(
+            "sha256 {}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b))
+        )
+    };
+    let (status, _, _) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[
+            ("Upload-Offset", MIB.to_string()),
+            ("Upload-Checksum", sum(&other)),
+        ],
+        genuine[MIB as usize..].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 460);
+    let (_, h, _) = tus(&node, "HEAD", &path, Some(&node.token), &[], vec![]).await;
+    assert_eq!(
+        header(&h, "upload-offset"),
+        MIB.to_string(),
+        "the mismatching part was dropped"
+    );
+    let (status, h, _) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[
+            ("Upload-Offset", MIB.to_string()),
+            ("Upload-Checksum", sum(&genuine[MIB as usize..])),
+        ],
+        genuine[MIB as usize..].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        header(&h, "media-id"),
+        sha256_hex(&genuine),
+        "the record is the genuine bytes'"
+    );
+    let (_, bytes) = node.content(&sha256_hex(&genuine), None).await;
+    assert_eq!(sha256_hex(&bytes), sha256_hex(&genuine));
+
+    // A declared SHA-256 that the bytes do not have: refused before any store, nothing kept.
+    let declared = sha256_hex(&other);
+    let path = open_session(&node, MIB, &[("X-SHA-256", declared.clone())]).await;
+    let liar = node::bytes(10, MIB as usize);
+    let (status, _, body) = tus(
+        &node,
+        "PATCH",
+        &path,
+        Some(&node.token),
+        &[("Upload-Offset", "0".into())],
+        liar.clone(),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(node.record(&sha256_hex(&liar)).await.is_none());
+    assert!(node.record(&declared).await.is_none());
+    let (status, _, _) = tus(&node, "HEAD", &path, Some(&node.token), &[], vec![]).await;
+    assert_eq!(status, 404, "a refused session is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_bounded_a_silent_client_holds_nothing_and_abandoned_ones_leave_nothing() {
+    let node = Node::start(
+        "[upload]\nsessions = 2\nsession_staging_bytes = 8388608\nsession_idle_secs = 3\nsession_read_timeout_secs = 2\n",
+    );
+    // More than the staging space: refused.
+    let (status, _, _) = tus(
+        &node,
+        "POST",
+        "/api/v1/uploads",
+        Some(&node.token),
+        &[("Upload-Length", (9 * MIB).to_string())],
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 503);
+    let first = open_session(&node, MIB, &[]).await;
+    let second = open_session(&node, MIB, &[]).await;
+    let (status, _, _) = tus(
+        &node,
+        "POST",
+        "/api/v1/uploads",
+        Some(&node.token),
+        &[("Upload-Length", "10".into())],
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 503, "a third session while two are open");
+
+    // A client that sends 100 bytes of a 1 MiB part, then nothing: the node ends its request
+    // and keeps the 100 bytes; another request takes over at once meanwhile.
+    let addr = api_addr(&node);
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PATCH {second} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {MIB}\r\n\r\n",
+        node.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let data = node::bytes(3, MIB as usize);
+    slow.write_all(&data[..100]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The reconnecting client is told where the session really is, and goes on from there.
+    let (status, h, _) = tus(
+        &node,
+        "PATCH",
+        &second,
+        Some(&node.token),
+        &[("Upload-Offset", "0".into())],
+        data.clone(),
+    )
+    .await;
+    assert_eq!((status, header(&h, "upload-offset").as_str()), (409, "100"));
+    let (status, h, _) = tus(
+        &node,
+        "PATCH",
+        &second,
+        Some(&node.token),
+        &[("Upload-Offset", "100".into())],
+        data[100..].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(header(&h, "media-id"), sha256_hex(&data));
+    drop(slow);
+
+    // The first session never got a byte: after session_idle_secs it is gone with its files.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, _, _) = tus(&node, "HEAD", &first, Some(&node.token), &[], vec![]).await;
+    assert!(matches!(status, 404 | 410), "{status}");
+    let third = open_session(&node, 10, &[]).await;
+    let id = third.rsplit('/').next().unwrap();
+    let left: Vec<String> = session_files(&node)
+        .into_iter()
+        .filter(|n| !n.starts_with(id) && !n.starts_with(second.rsplit('/').next().unwrap()))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "files of the abandoned session remain: {left:?}"
+    );
+    // Cancelled: nothing left of it either.
+    let (status, _, _) = tus(&node, "DELETE", &third, Some(&node.token), &[], vec![]).await;
+    assert_eq!(status, 204);
+    assert!(session_files(&node).iter().all(|n| !n.starts_with(id)));
 }

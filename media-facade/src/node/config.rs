@@ -23,6 +23,14 @@
 //! hedge_after_ms = 300
 //! attempt_timeout_secs = 30
 //!
+//! [upload]
+//! faststart = true           # remux MP4/MOV whose index comes last (default on)
+//! sessions = 64              # resumable upload sessions (tus, IETF draft) open at once
+//! session_staging_bytes = 17179869184  # bytes they may stage together (default 16 GiB)
+//! session_expiry_secs = 86400          # removed after this long without progress
+//! session_idle_secs = 600              # removed if no byte came this long after creation
+//! session_read_timeout_secs = 30       # a request silent this long ends (its bytes stay)
+//!
 //! [cache]                    # verified chunks read before, on disk under data_dir/cache
 //! max_bytes = 1073741824     # default 1 GiB; 0 turns the cache off
 //!
@@ -85,6 +93,9 @@ pub struct StackConfig {
     /// `[safety] denylist`: the denylist file (one `sha256:<hex>` or `pdq:<hex>` a line, read
     /// again when it changes) and `distance`, its PDQ match distance (default 31).
     pub denylist: Option<(PathBuf, u32)>,
+    /// Bounds of resumable uploads (`[upload] sessions`, `session_staging_bytes`,
+    /// `session_expiry_secs`, `session_idle_secs`, `session_read_timeout_secs`).
+    pub resumable: crate::ResumableLimits,
     /// Each store's section, by name, as its provider will parse it.
     sections: BTreeMap<String, serde_json::Value>,
 }
@@ -100,6 +111,7 @@ impl std::fmt::Debug for StackConfig {
             .field("reach", &self.reach)
             .field("metadata_policy", &self.metadata_policy)
             .field("faststart", &self.faststart)
+            .field("resumable", &self.resumable)
             .field("p2p", &self.p2p)
             .field("cors_origins", &self.cors_origins)
             .field("cache_bytes", &self.cache_bytes)
@@ -120,6 +132,7 @@ impl StackConfig {
             metadata_policy: media_privacy::MetadataPolicy::default(),
             store_metadata: BTreeMap::new(),
             faststart: true,
+            resumable: crate::ResumableLimits::default(),
             p2p: crate::P2pMode::default(),
             cache_bytes: crate::DEFAULT_CACHE_BYTES,
             denylist: None,
@@ -201,6 +214,23 @@ impl StackConfig {
         config.store_metadata = file.privacy.stores;
         if let Some(remux) = file.upload.faststart {
             config.faststart = remux;
+        }
+        let limits = &mut config.resumable;
+        let upload = &file.upload;
+        if let Some(n) = upload.sessions {
+            limits.max_sessions = n;
+        }
+        if let Some(n) = upload.session_staging_bytes {
+            limits.max_staged_bytes = n;
+        }
+        if let Some(s) = upload.session_expiry_secs {
+            limits.expiry = Duration::from_secs(s);
+        }
+        if let Some(s) = upload.session_idle_secs {
+            limits.idle_start = Duration::from_secs(s);
+        }
+        if let Some(s) = upload.session_read_timeout_secs {
+            limits.read_timeout = Duration::from_secs(s.max(1));
         }
         if let Some(mode) = file.privacy.p2p {
             config.p2p = mode;
@@ -319,6 +349,16 @@ struct PrivacySection {
 #[serde(deny_unknown_fields)]
 struct UploadSection {
     faststart: Option<bool>,
+    /// Resumable sessions open at once.
+    sessions: Option<usize>,
+    /// Bytes all resumable sessions may stage.
+    session_staging_bytes: Option<u64>,
+    /// A session without progress this long is removed.
+    session_expiry_secs: Option<u64>,
+    /// A session that got no byte this long after creation is removed.
+    session_idle_secs: Option<u64>,
+    /// A request silent this long ends.
+    session_read_timeout_secs: Option<u64>,
 }
 
 /// `[safety]`: the denylist refused at every way in.

@@ -152,6 +152,7 @@ impl EmbeddedStack {
             .cache_size(config.cache_bytes)
             .metadata_policy(config.metadata_policy)
             .faststart(config.faststart)
+            .resumable_limits(config.resumable.clone())
             .p2p(config.p2p);
         for b in backends {
             builder = builder.backend(b);

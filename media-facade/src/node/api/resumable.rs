@@ -283,6 +283,41 @@ fn conflict(protocol: Protocol, offset: u64) -> Response {
     response
 }
 
+/// A body whose `Content-Length` goes past the declared length is refused before a byte of
+/// it is read (`413`); chunked bodies are cut where they cross it.
+fn fits(
+    api: &Api,
+    id: &str,
+    append: &Append,
+    headers: &HeaderMap,
+    protocol: Protocol,
+) -> Result<(), Response> {
+    let Ok(Some(sent)) = number(headers, "content-length") else {
+        return Ok(());
+    };
+    let length = match api.store.session_status(id) {
+        Ok(status) => append.length.or(status.length),
+        Err(e) => return Err(error_response(protocol, e)),
+    };
+    match length {
+        Some(length) if append.offset.saturating_add(sent) > length => {
+            let mut r = error_response(
+                protocol,
+                MediaError::invalid_input(
+                    Operation::Upload,
+                    format!(
+                        "{sent} bytes at offset {} go past the upload's length {length}",
+                        append.offset
+                    ),
+                ),
+            );
+            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            Err(r)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn body_stream(
     body: Body,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send {
@@ -467,6 +502,9 @@ pub(super) async fn patch(
             return r;
         }
     };
+    if let Err(response) = fits(&api, &id, &append, &headers, protocol) {
+        return response;
+    }
     match api
         .store
         .append_session(&id, append, body_stream(body))
