@@ -1,7 +1,8 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|privacy|strip|heif|swarm|scale|video|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|resumable|privacy|strip|heif|swarm|scale|video|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
+mod resumable;
 mod cdn;
 mod e2e;
 mod edge;
@@ -30,6 +31,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "torrent" => torrent::bench(flag(args, "--size-mib").unwrap_or(256)),
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
         "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "resumable" => resumable::bench(flag(args, "--size-mib").unwrap_or(256)),
         "edge" => edge::bench(
             flag(args, "--size-mib").unwrap_or(64),
             flag(args, "--strangers").unwrap_or(64),
@@ -55,6 +57,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
             torrent::bench(256)?;
             e2e::bench(256)?;
             blossom::bench(256)?;
+            resumable::bench(256)?;
             edge::bench(64, 64)?;
             privacy::bench(256)?;
             swarm::bench(256, 20)?;
@@ -64,7 +67,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
             video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, edge, privacy, strip, heif, swarm, scale, video, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, resumable, edge, privacy, strip, heif, swarm, scale, video, all)"
         )),
     }
 }

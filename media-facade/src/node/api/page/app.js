@@ -228,29 +228,84 @@ function reportItem (report, media) {
 
 // ---- upload ----------------------------------------------------------------------------------
 
-function upload (file) {
+// Uploads are resumable (tus 1.0, the node's /api/v1/uploads): parts of 8 MiB, and after a
+// dropped connection or a node restart the page asks the node where it stands and goes on
+// from there instead of starting over.
+const PART = 8 * 1024 * 1024
+
+function b64 (text) {
+  const bytes = new TextEncoder().encode(text)
+  let bin = ''
+  for (const b of bytes) bin += String.fromCharCode(b)
+  return btoa(bin)
+}
+
+function send (method, url, headers, body, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
-    xhr.open('PUT', '/api/v1/media?name=' + encodeURIComponent(file.name))
-    xhr.setRequestHeader('authorization', 'Bearer ' + state.token)
-    xhr.responseType = 'json'
-    const bar = $('progress')
-    bar.hidden = false
-    bar.value = 0
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total)
+    xhr.open(method, url)
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v)
+    if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded)
+    xhr.onload = () => resolve({
+      status: xhr.status,
+      header: (name) => xhr.getResponseHeader(name),
+      message: () => { try { return JSON.parse(xhr.responseText).message } catch (_) { return '' } }
+    })
+    xhr.onerror = () => {
+      const err = new Error('upload failed: the node did not answer')
+      err.retry = true
+      reject(err)
     }
-    xhr.onload = () => {
-      if (xhr.status === 201) {
-        bar.value = 100
-        resolve(xhr.response)
-      } else {
-        reject(new Error((xhr.response && xhr.response.message) || 'upload failed: ' + xhr.status))
-      }
-    }
-    xhr.onerror = () => reject(new Error('upload failed: the node did not answer'))
-    xhr.send(file)
+    xhr.send(body === undefined ? null : body)
   })
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function upload (file) {
+  const tus = { 'tus-resumable': '1.0.0', authorization: 'Bearer ' + state.token }
+  const bar = $('progress')
+  bar.hidden = false
+  bar.value = 0
+  const shown = (bytes) => { bar.value = file.size ? Math.round((100 * bytes) / file.size) : 100 }
+  let meta = 'filename ' + b64(file.name)
+  if (file.type) meta += ',filetype ' + b64(file.type)
+  const created = await send('POST', '/api/v1/uploads', {
+    ...tus, 'upload-length': String(file.size), 'upload-metadata': meta
+  })
+  if (created.status !== 201) throw new Error(created.message() || 'upload failed: ' + created.status)
+  const url = created.header('location')
+  let offset = 0
+  let failures = 0
+  while (offset < file.size) {
+    const end = Math.min(file.size, offset + PART)
+    const from = offset
+    try {
+      const r = await send('PATCH', url, {
+        ...tus, 'upload-offset': String(from), 'content-type': 'application/offset+octet-stream'
+      }, file.slice(from, end), (loaded) => shown(from + loaded))
+      if (r.status === 204 || r.status === 409) {
+        offset = Number(r.header('upload-offset'))
+        if (offset > from) failures = 0
+        continue
+      }
+      if (r.status < 500 && r.status !== 423) throw new Error(r.message() || 'upload failed: ' + r.status)
+      const err = new Error('upload failed: ' + r.status)
+      err.retry = true
+      throw err
+    } catch (e) {
+      if (!e.retry) throw e
+      failures += 1
+      if (failures > 8) throw e
+      await sleep(250 * 2 ** Math.min(failures, 5))
+      const head = await send('HEAD', url, tus).catch(() => null)
+      if (head && head.status === 404) throw new Error('upload failed: the node no longer has this upload')
+      if (head && head.status === 200) offset = Number(head.header('upload-offset'))
+    }
+  }
+  shown(file.size)
+  const status = await api('GET', url.replace(/^\/api\/v1\//, ''))
+  return status.media
 }
 
 async function uploadAll (files) {
