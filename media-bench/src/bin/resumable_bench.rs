@@ -26,12 +26,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = stack
         .service::<media_facade::api::ApiServer>()
         .ok_or("no API")?;
-    let (url, auth) = (
-        api.url(),
-        format!("Authorization: Bearer {}", api.token()),
-    );
+    let (url, auth) = (api.url(), format!("Authorization: Bearer {}", api.token()));
     let id = {
-        let out = std::process::Command::new("sha256sum").arg(&file).output()?;
+        let out = std::process::Command::new("sha256sum")
+            .arg(&file)
+            .output()?;
         String::from_utf8(out.stdout)?
             .split_whitespace()
             .next()
@@ -41,7 +40,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let remove = |id: String| {
         let (url, auth) = (url.clone(), auth.clone());
         async move {
-            curl(&["-X", "DELETE", "-H", &auth, &format!("{url}/api/v1/media/{id}")])
+            curl(&[
+                "-X",
+                "DELETE",
+                "-H",
+                &auth,
+                &format!("{url}/api/v1/media/{id}"),
+            ])
         }
     };
     let plain = || {
@@ -56,8 +61,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resumable = || -> Result<f64, Box<dyn std::error::Error>> {
         let t = Instant::now();
         let out = std::process::Command::new("curl")
-            .args(["-sS", "-f", "-o", "/dev/null", "-D", "-", "-X", "POST", "-H", &auth])
-            .args(["-H", "Tus-Resumable: 1.0.0", "-H", &format!("Upload-Length: {size}")])
+            .args([
+                "-sS",
+                "-f",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                "-X",
+                "POST",
+                "-H",
+                &auth,
+            ])
+            .args([
+                "-H",
+                "Tus-Resumable: 1.0.0",
+                "-H",
+                &format!("Upload-Length: {size}"),
+            ])
             .arg(format!("{url}/api/v1/uploads"))
             .output()?;
         let head = String::from_utf8(out.stdout)?;

@@ -304,7 +304,7 @@ pub(crate) async fn ingest(
             Box::new(file)
         }
         Input::Bytes(b) => Box::new(std::io::Cursor::new(b)),
-        Input::Reader(r) => Box::new(tokio_util::io::SyncIoBridge::new(r)),
+        Input::Reader(r) => Box::new(BlockReader::spawn(r)),
         Input::Staged(_) => unreachable_staged()?,
     };
     let staged = crate::upload::staged::Staged::new(target.clone());
@@ -325,6 +325,88 @@ pub(crate) async fn ingest(
         metadata_removed: Vec::new(),
         remuxed_from: None,
     })
+}
+
+/// Bytes of an async reader (a network body) handed to the blocking ingest in 1 MiB blocks:
+/// an async task fills the blocks, the ingest thread waits on a channel, not on a runtime
+/// `block_on` per network frame (what `SyncIoBridge` costs, and what made a 256 MiB HTTP
+/// body take ~1 s to ingest).
+struct BlockReader {
+    blocks: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+/// Blocks filled ahead of the ingest thread.
+const READ_AHEAD: usize = 4;
+const BLOCK: usize = 1 << 20;
+
+impl BlockReader {
+    fn spawn(mut source: Pin<Box<dyn AsyncRead + Send + 'static>>) -> Self {
+        use tokio::io::AsyncReadExt;
+        let (tx, blocks) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let (spent, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            loop {
+                // Reuse a buffer the ingest is done with: fresh memory is slow to touch here.
+                let mut block = returned
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BLOCK));
+                block.clear();
+                let mut failed = None;
+                while block.len() < BLOCK {
+                    match source.read_buf(&mut block).await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let last = block.len() < BLOCK || failed.is_some();
+                if !block.is_empty() && tx.send(Ok(block)).await.is_err() {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+        BlockReader {
+            blocks,
+            spent,
+            current: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.blocks.blocking_recv() {
+                Some(Ok(block)) => {
+                    let done = std::mem::replace(&mut self.current, block);
+                    if done.capacity() >= BLOCK {
+                        let _ = self.spent.send(done);
+                    }
+                    self.at = 0;
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// `Staged` inputs return above; this keeps the match whole without a panic.

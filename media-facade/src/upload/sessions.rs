@@ -346,6 +346,23 @@ impl Sessions {
         media_core::write_private(&self.state(&session.id), &text)
     }
 
+    /// Where a session's state goes and what it says at `checkpoint`.
+    fn state_text(
+        &self,
+        session: &Session,
+        checkpoint: DigestCheckpoint,
+    ) -> Result<(PathBuf, Vec<u8>)> {
+        let saved = Saved {
+            new: lock(&session.new).clone(),
+            checkpoint,
+            touched: Timestamp(session.touched.load(Ordering::Relaxed)),
+            done: None,
+        };
+        let text = serde_json::to_vec(&saved)
+            .map_err(|e| MediaError::internal(Operation::Upload, format!("session state: {e}")))?;
+        Ok((self.state(&session.id), text))
+    }
+
     fn expires_at(&self, session: &Session) -> Timestamp {
         let touched = Timestamp(session.touched.load(Ordering::Relaxed));
         let empty = session.offset.load(Ordering::Relaxed) == 0 && lock(&session.done).is_none();
@@ -496,33 +513,117 @@ fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Write `batch` to the session's file and hash it, off the async threads.
-async fn write_batch(mut live: Live, batch: Vec<u8>) -> Result<Live> {
-    let (live, written) = tokio::task::spawn_blocking(move || {
-        let written = live.file.write_all(&batch);
-        if written.is_ok() {
-            live.digester.update(&batch);
+/// The session's file and digests while a request writes: one batch written and hashed on a
+/// blocking thread while the next one arrives, and a checkpoint (data synced, then the state
+/// saved) in the background while both go on.
+struct Writer {
+    live: Option<Live>,
+    writing: Option<tokio::task::JoinHandle<(Live, std::io::Result<()>)>>,
+    saving: Option<(u64, tokio::task::JoinHandle<std::io::Result<()>>)>,
+}
+
+fn task_failed(e: tokio::task::JoinError) -> MediaError {
+    MediaError::internal(Operation::Upload, format!("upload write task: {e}"))
+}
+
+impl Writer {
+    fn new(live: Live) -> Self {
+        Writer {
+            live: Some(live),
+            writing: None,
+            saving: None,
         }
-        (live, written)
-    })
-    .await
-    .map_err(|e| MediaError::internal(Operation::Upload, format!("upload write task: {e}")))?;
-    written.map_err(|e| io_err("writing an upload session", e))?;
-    Ok(live)
+    }
+
+    /// The batch being written is done: the file and digests are back here.
+    async fn settle(&mut self) -> Result<&mut Live> {
+        if let Some(task) = self.writing.take() {
+            let (live, written) = task.await.map_err(task_failed)?;
+            self.live = Some(live);
+            written.map_err(|e| io_err("writing an upload session", e))?;
+        }
+        self.live
+            .as_mut()
+            .ok_or_else(|| MediaError::internal(Operation::Upload, "an upload write was lost"))
+    }
+
+    /// Hand `batch` to a blocking thread (after the previous one is done).
+    async fn write(&mut self, batch: Vec<u8>) -> Result<()> {
+        self.settle().await?;
+        let Some(mut live) = self.live.take() else {
+            return Err(MediaError::internal(
+                Operation::Upload,
+                "an upload write was lost",
+            ));
+        };
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            let written = live.file.write_all(&batch);
+            if written.is_ok() {
+                live.digester.update(&batch);
+            }
+            (live, written)
+        }));
+        Ok(())
+    }
+
+    /// Start saving a checkpoint in the background when [`CHECKPOINT_EVERY`] bytes were
+    /// hashed since the last one and none is being saved (call after [`Self::settle`]).
+    async fn checkpoint_behind(&mut self, sessions: &Sessions, session: &Session) -> Result<()> {
+        if let Some((size, task)) = self.saving.take() {
+            if !task.is_finished() {
+                self.saving = Some((size, task));
+                return Ok(());
+            }
+            task.await
+                .map_err(task_failed)?
+                .map_err(|e| io_err("saving an upload session", e))?;
+            if let Some(live) = self.live.as_mut() {
+                live.saved = size;
+            }
+        }
+        let Some(live) = self.live.as_ref() else {
+            return Ok(());
+        };
+        let cp = live.digester.checkpoint();
+        if cp.size < live.saved + CHECKPOINT_EVERY {
+            return Ok(());
+        }
+        let (path, text) = sessions.state_text(session, cp.clone())?;
+        let data = live
+            .file
+            .try_clone()
+            .map_err(|e| io_err("saving an upload session", e))?;
+        self.saving = Some((
+            cp.size,
+            tokio::task::spawn_blocking(move || {
+                data.sync_data()?;
+                media_core::write_private(&path, &text)
+            }),
+        ));
+        Ok(())
+    }
+
+    /// Every write and save done; the file and digests.
+    async fn finish(mut self) -> Result<Live> {
+        self.settle().await?;
+        if let Some((size, task)) = self.saving.take() {
+            task.await
+                .map_err(task_failed)?
+                .map_err(|e| io_err("saving an upload session", e))?;
+            if let Some(live) = self.live.as_mut() {
+                live.saved = size;
+            }
+        }
+        self.live
+            .take()
+            .ok_or_else(|| MediaError::internal(Operation::Upload, "an upload write was lost"))
+    }
 }
 
 /// Sync the data, then save the checkpoint: the saved state never claims bytes a crash lost.
 async fn checkpoint(sessions: &Sessions, session: &Session, live: Live) -> Result<Live> {
     let cp = live.digester.checkpoint();
-    let saved = Saved {
-        new: lock(&session.new).clone(),
-        checkpoint: cp.clone(),
-        touched: Timestamp(session.touched.load(Ordering::Relaxed)),
-        done: None,
-    };
-    let text = serde_json::to_vec(&saved)
-        .map_err(|e| MediaError::internal(Operation::Upload, format!("session state: {e}")))?;
-    let path = sessions.state(&session.id);
+    let (path, text) = sessions.state_text(session, cp.clone())?;
     let (mut live, done) = tokio::task::spawn_blocking(move || {
         let done = live
             .file
@@ -602,7 +703,7 @@ impl MediaStore {
                     "another request is still writing to this upload session",
                 )
             })?;
-        let mut live = match guard.take() {
+        let live = match guard.take() {
             Some(live) => live,
             None => {
                 let cp = {
@@ -665,6 +766,7 @@ impl MediaStore {
             .checksum
             .map(|_| <sha2::Sha256 as sha2::Digest>::new());
         let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
+        let mut writer = Writer::new(live);
         let mut received = offset;
         let mut failure: Option<MediaError> = None;
         let mut ended = false;
@@ -721,22 +823,24 @@ impl MediaStore {
             }
             batch.extend_from_slice(&piece);
             if batch.len() >= WRITE_BATCH {
-                live = write_batch(live, std::mem::take(&mut batch)).await?;
-                batch.reserve(WRITE_BATCH);
+                // The previous batch is hashed while this one arrived; this one is hashed
+                // while the next arrives.
+                let done = writer.settle().await?;
                 session
                     .offset
-                    .store(live.digester.size(), Ordering::Release);
-                session.touched.store(Timestamp::now().0, Ordering::Relaxed);
-                if before.is_none()
-                    && live.digester.checkpoint().size >= live.saved + CHECKPOINT_EVERY
-                {
-                    live = checkpoint(sessions, &session, live).await?;
+                    .store(done.digester.size(), Ordering::Release);
+                if before.is_none() {
+                    writer.checkpoint_behind(sessions, &session).await?;
                 }
+                writer.write(std::mem::take(&mut batch)).await?;
+                batch.reserve(WRITE_BATCH);
+                session.touched.store(Timestamp::now().0, Ordering::Relaxed);
             }
         }
         if !batch.is_empty() {
-            live = write_batch(live, batch).await?;
+            writer.write(batch).await?;
         }
+        let mut live = writer.finish().await?;
         session.touched.store(Timestamp::now().0, Ordering::Relaxed);
         // The request's checksum decides whether its bytes stay.
         if let (Some(expected), Some(h), Some(before)) = (append.checksum, request_sha, before) {

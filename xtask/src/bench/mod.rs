@@ -2,7 +2,6 @@
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
-mod resumable;
 mod cdn;
 mod e2e;
 mod edge;
@@ -10,6 +9,7 @@ mod heif;
 mod ingest;
 mod ipfs;
 mod privacy;
+mod resumable;
 mod safety;
 mod scale;
 mod strip;

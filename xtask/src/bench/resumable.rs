@@ -17,7 +17,10 @@ pub(crate) fn bench(mib: u64) -> Res {
     let (plain, tus) = (field("plain_s")?, field("resumable_s")?);
     let mb = (mib << 20) as f64 / 1e6;
     println!("\nResumable upload benchmark, {mib} MiB, embedded stack (CDN, IPFS, BitTorrent) on loopback, median of 5, alternating");
-    println!("  curl PUT /api/v1/media (plain)          {plain:7.3} s  {:8.1} MB/s", mb / plain);
+    println!(
+        "  curl PUT /api/v1/media (plain)          {plain:7.3} s  {:8.1} MB/s",
+        mb / plain
+    );
     println!("  curl tus POST + PATCH /api/v1/uploads   {tus:7.3} s  {:8.1} MB/s   ratio vs plain: {:.2}x (goal <= 1.1x)", mb / tus, tus / plain);
     println!("  ({line})");
     Ok(())
