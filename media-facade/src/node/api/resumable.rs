@@ -56,15 +56,20 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError(MediaError::invalid_input(Operation::Upload, message))
 }
 
-fn protocol(headers: &HeaderMap) -> Result<Protocol, Response> {
+/// An early answer (boxed: a `Response` is large).
+type Early = Box<Response>;
+
+fn protocol(headers: &HeaderMap) -> Result<Protocol, Early> {
     if let Some(v) = header_str(headers, "upload-draft-interop-version") {
         return match v.parse::<u8>() {
             Ok(n @ 3..=6) => Ok(Protocol::Ietf(n)),
-            _ => Err((
-                StatusCode::BAD_REQUEST,
-                "Upload-Draft-Interop-Version: this node speaks 3 to 6",
-            )
-                .into_response()),
+            _ => Err(Box::new(
+                (
+                    StatusCode::BAD_REQUEST,
+                    "Upload-Draft-Interop-Version: this node speaks 3 to 6",
+                )
+                    .into_response(),
+            )),
         };
     }
     match header_str(headers, "tus-resumable") {
@@ -73,13 +78,15 @@ fn protocol(headers: &HeaderMap) -> Result<Protocol, Response> {
             let mut r = StatusCode::PRECONDITION_FAILED.into_response();
             r.headers_mut()
                 .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
-            Err(r)
+            Err(Box::new(r))
         }
-        None => Err((
-            StatusCode::PRECONDITION_FAILED,
-            "a resumable upload request needs Tus-Resumable: 1.0.0 or Upload-Draft-Interop-Version",
-        )
-            .into_response()),
+        None => Err(Box::new(
+            (
+                StatusCode::PRECONDITION_FAILED,
+                "a resumable upload request needs Tus-Resumable: 1.0.0 or Upload-Draft-Interop-Version",
+            )
+                .into_response(),
+        )),
     }
 }
 
@@ -173,17 +180,19 @@ fn new_session(headers: &HeaderMap, length: Option<u64>) -> Result<NewSession, A
 }
 
 /// `Upload-Checksum: sha256 <base64>`.
-fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Response> {
+fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Early> {
     let Some(v) = header_str(headers, "upload-checksum") else {
         return Ok(None);
     };
     let (algorithm, value) = v.split_once(' ').unwrap_or((v, ""));
     if !algorithm.eq_ignore_ascii_case("sha256") {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "Upload-Checksum: this node checks sha256 only",
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                "Upload-Checksum: this node checks sha256 only",
+            )
+                .into_response(),
+        ));
     }
     base64::engine::general_purpose::STANDARD
         .decode(value.trim())
@@ -191,7 +200,7 @@ fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Response> {
         .and_then(|d| <[u8; 32]>::try_from(d).ok())
         .map(Some)
         .ok_or_else(|| {
-            (StatusCode::BAD_REQUEST, "Upload-Checksum: a base64 SHA-256").into_response()
+            Box::new((StatusCode::BAD_REQUEST, "Upload-Checksum: a base64 SHA-256").into_response())
         })
 }
 
@@ -291,13 +300,13 @@ fn fits(
     append: &Append,
     headers: &HeaderMap,
     protocol: Protocol,
-) -> Result<(), Response> {
+) -> Result<(), Early> {
     let Ok(Some(sent)) = number(headers, "content-length") else {
         return Ok(());
     };
     let length = match api.store.session_status(id) {
         Ok(status) => append.length.or(status.length),
-        Err(e) => return Err(error_response(protocol, e)),
+        Err(e) => return Err(Box::new(error_response(protocol, e))),
     };
     match length {
         Some(length) if append.offset.saturating_add(sent) > length => {
@@ -312,7 +321,7 @@ fn fits(
                 ),
             );
             *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            Err(r)
+            Err(Box::new(r))
         }
         _ => Ok(()),
     }
@@ -344,7 +353,7 @@ pub(super) async fn create(
 ) -> Response {
     let protocol = match protocol(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let answer = async {
         authorize(&api, &headers)?;
@@ -403,7 +412,7 @@ pub(super) async fn create(
             length: None,
             checksum: match checksum(&headers) {
                 Ok(c) => c,
-                Err(r) => return r,
+                Err(r) => return *r,
             },
         };
         match api
@@ -436,7 +445,7 @@ pub(super) async fn head(
 ) -> Response {
     let protocol = match protocol(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(ApiError(e)) = authorize(&api, &headers) {
         return error_response(protocol, e);
@@ -463,7 +472,7 @@ pub(super) async fn patch(
 ) -> Response {
     let protocol = match protocol(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let append = async {
         authorize(&api, &headers)?;
@@ -503,7 +512,7 @@ pub(super) async fn patch(
         }
     };
     if let Err(response) = fits(&api, &id, &append, &headers, protocol) {
-        return response;
+        return *response;
     }
     match api
         .store
@@ -532,7 +541,7 @@ pub(super) async fn cancel(
 ) -> Response {
     let protocol = match protocol(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(ApiError(e)) = authorize(&api, &headers) {
         return error_response(protocol, e);
