@@ -28,47 +28,28 @@ impl Node {
     pub fn start(config: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let config_path = dir.path().join("media.toml");
-        std::fs::write(&config_path, replayable(config)).unwrap();
-        let mut cmd = std::process::Command::new(crate::common::media_bin());
-        cmd.arg("--data")
-            .arg(&data)
-            .arg("--config")
-            .arg(&config_path)
-            .arg("serve");
-        let (guard, seen) = crate::common::spawn_serve(cmd);
-        let url = |name: &str| {
-            seen.iter()
-                .find_map(|l| l.strip_prefix(&format!("{name} ")))
-                .unwrap_or_else(|| panic!("no {name} in {seen:?}"))
-                .to_owned()
-        };
-        let node: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(data.join("node.json")).unwrap()).unwrap();
-        Node {
-            api: url("api"),
-            blossom: url("blossom"),
-            s3: url("s3"),
-            gateway: url("gateway"),
-            token: node["token"].as_str().unwrap().to_owned(),
+        std::fs::write(dir.path().join("media.toml"), replayable(config)).unwrap();
+        let mut node = Node {
+            api: String::new(),
+            blossom: String::new(),
+            s3: String::new(),
+            gateway: String::new(),
+            token: String::new(),
             dir,
             data,
-            _serve: guard,
-        }
+            _serve: crate::common::Serve::none(),
+        };
+        node.launch();
+        node
     }
 
-    /// Kill the node (as a crash would: no shutdown) and start it again on the same data
-    /// directory and configuration; its services come back on new ports.
-    pub fn restart(&mut self) {
-        let config_path = self.dir.path().join("media.toml");
-        // The old process goes first: the data directory is locked while it runs.
-        let old = std::mem::replace(&mut self._serve, crate::common::Serve::none());
-        drop(old);
+    /// Start `media serve` on this node's data and configuration; read its services' URLs.
+    fn launch(&mut self) {
         let mut cmd = std::process::Command::new(crate::common::media_bin());
         cmd.arg("--data")
             .arg(&self.data)
             .arg("--config")
-            .arg(&config_path)
+            .arg(self.dir.path().join("media.toml"))
             .arg("serve");
         let (guard, seen) = crate::common::spawn_serve(cmd);
         let url = |name: &str| {
@@ -85,6 +66,17 @@ impl Node {
             serde_json::from_slice(&std::fs::read(self.data.join("node.json")).unwrap()).unwrap();
         self.token = node["token"].as_str().unwrap().to_owned();
         self._serve = guard;
+    }
+
+    /// Kill the node (as a crash would: no shutdown) and start it again on the same data
+    /// directory and configuration; its services come back on new ports.
+    pub fn restart(&mut self) {
+        // The old process goes first: the data directory is locked while it runs.
+        drop(std::mem::replace(
+            &mut self._serve,
+            crate::common::Serve::none(),
+        ));
+        self.launch();
     }
 
     /// The node process's peak resident memory so far, in MiB (Linux `VmHWM`).

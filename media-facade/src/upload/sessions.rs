@@ -42,6 +42,9 @@ pub const CHECKPOINT_EVERY: u64 = 4 * CHUNK_SIZE;
 /// Bytes written to the session's file (and hashed) at a time, off the async threads.
 const WRITE_BATCH: usize = CHUNK_SIZE as usize;
 
+/// Finished sessions kept to answer a client whose last response was lost.
+const MAX_DONE: usize = 1024;
+
 /// How long a new request waits for the one it replaces on the same session to let go.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
 
@@ -215,6 +218,10 @@ struct Session {
     takeover: tokio::sync::Notify,
     live: tokio::sync::Mutex<Option<Live>>,
     done: Mutex<Option<MediaFile>>,
+    /// The upload is complete and in the pipeline.
+    finishing: std::sync::atomic::AtomicBool,
+    /// Removed by a cancel: a request that held it saves nothing more.
+    cancelled: std::sync::atomic::AtomicBool,
 }
 
 /// The open sessions of one store.
@@ -305,15 +312,30 @@ impl Sessions {
 
     fn load(&self, id: &str) -> std::io::Result<Session> {
         let text = std::fs::read(self.state(id))?;
-        let saved: Saved = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
+        let mut saved: Saved = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
         ResumableDigester::resume(saved.checkpoint.clone()).map_err(std::io::Error::other)?;
         let offset = if saved.done.is_some() {
             saved.new.length.unwrap_or(0)
         } else {
             // The bytes after the checkpoint were never hashed into saved state: cut them.
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(self.part(id))?;
+            let file = match std::fs::OpenOptions::new().write(true).open(self.part(id)) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // The node stopped while the upload was being stored: its bytes had moved
+                    // to the pipeline's staging, which start-up clears. The session starts
+                    // over (a client resumes at 0; if the media was stored, the upload ends
+                    // as a dedup of it).
+                    warn!(session = %id, "an upload session stopped while being stored starts over");
+                    drop(create_private_file(&self.part(id))?);
+                    saved.checkpoint = ResumableDigester::new().checkpoint();
+                    let text = serde_json::to_vec(&saved).map_err(std::io::Error::other)?;
+                    media_core::write_private(&self.state(id), &text)?;
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(self.part(id))?
+                }
+                Err(e) => return Err(e),
+            };
             if file.metadata()?.len() < saved.checkpoint.size {
                 return Err(std::io::Error::other(
                     "the data is shorter than its checkpoint",
@@ -332,6 +354,8 @@ impl Sessions {
             takeover: tokio::sync::Notify::new(),
             live: tokio::sync::Mutex::new(None),
             done: Mutex::new(saved.done),
+            finishing: Default::default(),
+            cancelled: Default::default(),
         })
     }
 
@@ -414,20 +438,44 @@ impl Sessions {
         Ok(session)
     }
 
-    /// Bytes staged or reserved by every session.
-    fn staged(&self) -> u64 {
+    /// Bytes staged or reserved by every session but `except`.
+    fn staged_except(&self, except: Option<&str>) -> u64 {
         lock(&self.table)
             .values()
-            .filter(|s| lock(&s.done).is_none())
+            .filter(|s| lock(&s.done).is_none() && Some(s.id.as_str()) != except)
             .map(|s| {
                 let offset = s.offset.load(Ordering::Relaxed);
                 lock(&s.new).length.map_or(offset, |l| l.max(offset))
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Bytes staged or reserved by every session.
+    fn staged(&self) -> u64 {
+        self.staged_except(None)
+    }
+
+    /// Finished sessions are kept (for a client whose last answer was lost) up to
+    /// [`MAX_DONE`]; the oldest go first.
+    fn prune_done(&self) {
+        let mut done: Vec<(u64, String)> = lock(&self.table)
+            .values()
+            .filter(|s| lock(&s.done).is_some())
+            .map(|s| (s.touched.load(Ordering::Relaxed), s.id.clone()))
+            .collect();
+        if done.len() <= MAX_DONE {
+            return;
+        }
+        done.sort_unstable();
+        for (_, id) in &done[..done.len() - MAX_DONE] {
+            lock(&self.table).remove(id);
+            self.remove_files(id);
+        }
     }
 
     fn create(&self, new: NewSession, max_size: Option<u64>) -> Result<(String, SessionStatus)> {
         self.sweep();
+        self.prune_done();
         if let (Some(length), Some(max)) = (new.length, max_size) {
             if length > max {
                 return Err(MediaError::invalid_input(
@@ -436,7 +484,12 @@ impl Sessions {
                 ));
             }
         }
-        if lock(&self.table).len() >= self.limits.max_sessions {
+        // Finished sessions hold no slot: only uploads under way count.
+        let open = lock(&self.table)
+            .values()
+            .filter(|s| lock(&s.done).is_none())
+            .count();
+        if open >= self.limits.max_sessions {
             return Err(MediaError::new(
                 ErrorKind::Unavailable,
                 Operation::Upload,
@@ -446,7 +499,7 @@ impl Sessions {
                 ),
             ));
         }
-        if self.staged() + new.length.unwrap_or(0) > self.limits.max_staged_bytes {
+        if self.staged().saturating_add(new.length.unwrap_or(0)) > self.limits.max_staged_bytes {
             return Err(MediaError::new(
                 ErrorKind::Unavailable,
                 Operation::Upload,
@@ -471,6 +524,8 @@ impl Sessions {
             takeover: tokio::sync::Notify::new(),
             live: tokio::sync::Mutex::new(None),
             done: Mutex::new(None),
+            finishing: Default::default(),
+            cancelled: Default::default(),
         };
         if let Err(e) = self.save(&session, ResumableDigester::new().checkpoint()) {
             self.remove_files(&id);
@@ -491,10 +546,28 @@ impl Sessions {
         }
     }
 
-    fn cancel(&self, id: &str) -> Result<()> {
+    async fn cancel(&self, id: &str) -> Result<()> {
         let session = self.get(id)?;
+        if session.finishing.load(Ordering::Acquire) {
+            return Err(MediaError::new(
+                ErrorKind::Unavailable,
+                Operation::Upload,
+                "this upload is complete and being stored; it can no longer be cancelled",
+            ));
+        }
+        // A request writing to it stops first (keeping nothing: the files go below).
         session.generation.fetch_add(1, Ordering::AcqRel);
         session.takeover.notify_waiters();
+        let _writing = tokio::time::timeout(TAKEOVER_WAIT, session.live.lock())
+            .await
+            .map_err(|_| {
+                MediaError::new(
+                    ErrorKind::Unavailable,
+                    Operation::Upload,
+                    "this upload session is busy (being stored); try again",
+                )
+            })?;
+        session.cancelled.store(true, Ordering::Release);
         lock(&self.table).remove(id);
         self.remove_files(id);
         info!(session = %id, "upload session cancelled");
@@ -660,8 +733,8 @@ impl MediaStore {
     }
 
     /// Cancel session `id` (tus termination, IETF `DELETE`): its bytes are removed.
-    pub fn cancel_session(&self, id: &str) -> Result<()> {
-        self.sessions().cancel(id)
+    pub async fn cancel_session(&self, id: &str) -> Result<()> {
+        self.sessions().cancel(id).await
     }
 
     /// Remove expired sessions; how many.
@@ -703,6 +776,25 @@ impl MediaStore {
                     "another request is still writing to this upload session",
                 )
             })?;
+        // The session may have finished (or been cancelled) while this request waited.
+        if let Some(media) = lock(&session.done).clone() {
+            let length = lock(&session.new).length.unwrap_or(media.size);
+            return Ok(if append.offset == length {
+                Appended::Done {
+                    offset: length,
+                    media: Box::new(media),
+                }
+            } else {
+                Appended::Conflict { offset: length }
+            });
+        }
+        if session.cancelled.load(Ordering::Acquire) {
+            return Err(MediaError::not_found(
+                Operation::Upload,
+                "no such upload session (it was cancelled)",
+            ));
+        }
+        let max = self.inner.settings.max_size.unwrap_or(u64::MAX);
         let live = match guard.take() {
             Some(live) => live,
             None => {
@@ -746,6 +838,15 @@ impl MediaStore {
                 (None, Some(said)) if said < offset => {
                     Err("the declared length is below the bytes already sent".to_owned())
                 }
+                (None, Some(said)) if said > max => Err(format!(
+                    "the upload is {said} bytes, more than this node's limit of {max}"
+                )),
+                (None, Some(said))
+                    if sessions.staged_except(Some(id)).saturating_add(said)
+                        > sessions.limits.max_staged_bytes =>
+                {
+                    Err("the node's staging space for resumable uploads is full".to_owned())
+                }
                 (None, Some(said)) => {
                     new.length = Some(said);
                     Ok(())
@@ -758,7 +859,6 @@ impl MediaStore {
             return Err(MediaError::invalid_input(Operation::Upload, why));
         }
         let length = lock(&session.new).length;
-        let max = self.inner.settings.max_size.unwrap_or(u64::MAX);
         // A request with a checksum is all or nothing: it saves no checkpoint midway, and on a
         // mismatch the file and the digests go back to where it started.
         let before = append.checksum.map(|_| live.digester.clone());
@@ -808,7 +908,8 @@ impl MediaStore {
                 break;
             }
             if length.is_none()
-                && sessions.staged() + piece.len() as u64 > sessions.limits.max_staged_bytes
+                && sessions.staged().saturating_add(piece.len() as u64)
+                    > sessions.limits.max_staged_bytes
             {
                 failure = Some(MediaError::new(
                     ErrorKind::Unavailable,
@@ -892,7 +993,9 @@ impl MediaStore {
         let digests = tokio::task::spawn_blocking(move || live.digester.finish())
             .await
             .map_err(|e| MediaError::internal(Operation::Upload, format!("digest task: {e}")))?;
+        session.finishing.store(true, Ordering::Release);
         let media = self.finish_session(&session, digests).await;
+        session.finishing.store(false, Ordering::Release);
         match media {
             Ok(media) => {
                 *lock(&session.done) = Some(media.clone());
@@ -906,6 +1009,17 @@ impl MediaStore {
                     offset,
                     media: Box::new(media),
                 })
+            }
+            Err(e) if e.is_retryable() && std::fs::metadata(sessions.state(id)).is_ok() => {
+                // A store was down: the session stays; its bytes went to the pipeline, so it
+                // starts over at 0 and a client that sends again finishes (or dedups) then.
+                session.offset.store(0, Ordering::Release);
+                if let Err(e) = create_private_file(&sessions.part(id))
+                    .and_then(|_| sessions.save(&session, ResumableDigester::new().checkpoint()))
+                {
+                    warn!(session = %id, error = %e, "could not reopen a session after a store failed");
+                }
+                Err(e)
             }
             Err(e) => {
                 lock(&sessions.table).remove(id);
@@ -960,4 +1074,39 @@ pub(crate) fn spawn_session_sweeper(inner: std::sync::Weak<crate::state::Inner>)
             inner.sessions.sweep();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_whose_bytes_went_to_the_pipeline_starts_over_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = dir.path().join("uploads");
+        let sessions = Sessions::open(uploads.clone(), ResumableLimits::default()).unwrap();
+        let (id, _) = sessions
+            .create(NewSession::named("clip.mp4").with_length(10), None)
+            .unwrap();
+        // The node stopped while storing it: the staged bytes were cleared at start-up.
+        std::fs::remove_file(sessions.part(&id)).unwrap();
+        drop(sessions);
+        let sessions = Sessions::open(uploads, ResumableLimits::default()).unwrap();
+        let session = sessions.get(&id).expect("the session is still there");
+        assert_eq!(sessions.status_of(&session).offset, 0);
+        assert!(sessions.part(&id).exists());
+    }
+
+    #[test]
+    fn sums_of_declared_lengths_saturate() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::open(dir.path().join("u"), ResumableLimits::default()).unwrap();
+        let (_, _) = sessions.create(NewSession::named("a"), None).unwrap();
+        if let Some(s) = lock(&sessions.table).values().next() {
+            lock(&s.new).length = Some(u64::MAX);
+        }
+        assert_eq!(sessions.staged(), u64::MAX);
+        let refused = sessions.create(NewSession::named("b").with_length(1), None);
+        assert_eq!(refused.unwrap_err().kind, ErrorKind::Unavailable);
+    }
 }

@@ -90,6 +90,15 @@ fn protocol(headers: &HeaderMap) -> Result<Protocol, Early> {
     }
 }
 
+/// The request's protocol, once its token is checked (the refusal in that protocol's terms).
+fn authorized(api: &Api, headers: &HeaderMap) -> Result<Protocol, Early> {
+    let protocol = protocol(headers)?;
+    match authorize(api, headers) {
+        Ok(()) => Ok(protocol),
+        Err(ApiError(e)) => Err(Box::new(error_response(protocol, e))),
+    }
+}
+
 /// The IETF draft's "is this the last byte" flag, if the request says.
 fn complete_flag(headers: &HeaderMap, protocol: Protocol) -> Result<Option<bool>, ApiError> {
     let (name, invert) = match protocol {
@@ -381,11 +390,21 @@ pub(super) async fn create(
             (l, _, _) => l,
         };
         let new = new_session(&headers, length)?;
+        // Everything the request says is checked before a session exists.
+        let sum = checksum(&headers)
+            .map_err(|_| invalid("Upload-Checksum: sha256 and a base64 SHA-256"))?;
+        if let (Some(0), true, Ok(Some(sent))) =
+            (length, has_body, number(&headers, "content-length"))
+        {
+            if sent > 0 {
+                return Err(invalid("a body for an upload of length 0"));
+            }
+        }
         let (id, status) = api.store.create_session(new)?;
-        Ok::<_, ApiError>((id, status, has_body, complete.unwrap_or(false)))
+        Ok::<_, ApiError>((id, status, has_body, complete.unwrap_or(false), sum))
     }
     .await;
-    let (id, status, has_body, complete) = match answer {
+    let (id, status, has_body, complete, sum) = match answer {
         Ok(a) => a,
         Err(ApiError(e)) => return error_response(protocol, e),
     };
@@ -410,10 +429,7 @@ pub(super) async fn create(
             offset: 0,
             complete,
             length: None,
-            checksum: match checksum(&headers) {
-                Ok(c) => c,
-                Err(r) => return *r,
-            },
+            checksum: sum,
         };
         match api
             .store
@@ -425,7 +441,12 @@ pub(super) async fn create(
                 Ok(s) => s,
                 Err(e) => return error_response(protocol, e),
             },
-            Err(e) => return error_response(protocol, e),
+            Err(e) => {
+                // A creation whose first bytes were refused leaves no session behind (its
+                // client was never told where it is).
+                let _ = api.store.cancel_session(&id).await;
+                return error_response(protocol, e);
+            }
         }
     } else {
         status
@@ -443,13 +464,10 @@ pub(super) async fn head(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let protocol = match protocol(&headers) {
+    let protocol = match authorized(&api, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(ApiError(e)) = authorize(&api, &headers) {
-        return error_response(protocol, e);
-    }
     match api.store.session_status(&id) {
         Ok(status) => {
             let code = match protocol {
@@ -539,14 +557,11 @@ pub(super) async fn cancel(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let protocol = match protocol(&headers) {
+    let protocol = match authorized(&api, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(ApiError(e)) = authorize(&api, &headers) {
-        return error_response(protocol, e);
-    }
-    match api.store.cancel_session(&id) {
+    match api.store.cancel_session(&id).await {
         Ok(()) => {
             let mut response = StatusCode::NO_CONTENT.into_response();
             base_headers(protocol, response.headers_mut());
