@@ -81,6 +81,8 @@ fn trusted(_file: &Path) -> Result<(), String> {
 pub struct Client {
     http: media_http::Client,
     node: NodeFile,
+    /// The data directory whose `node.json` named the node.
+    data: std::path::PathBuf,
 }
 
 impl Client {
@@ -98,12 +100,22 @@ impl Client {
                 .with_read_timeout(None)
                 .build()
                 .ok()?;
-        let client = Client { http, node };
+        let client = Client {
+            http,
+            node,
+            data: data.to_path_buf(),
+        };
         let probe = client.request(reqwest::Method::GET, "health").ok()?;
         match tokio::time::timeout(Duration::from_secs(3), probe.send()).await {
             Ok(Ok(r)) if r.status().is_success() => Some(client),
             _ => None,
         }
+    }
+
+    /// The node serving the same data directory now: after a restart it listens elsewhere
+    /// (a new `node.json`), with the same token.
+    pub async fn rediscover(&self) -> Option<Client> {
+        Client::find(&self.data).await
     }
 
     pub fn url(&self, path: &str) -> String {

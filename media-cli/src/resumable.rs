@@ -73,6 +73,8 @@ pub async fn put(
         .map(str::to_owned)
         .ok_or_else(|| unavailable("the node opened no upload session (no Location)".into()))?;
     let session = format!("uploads/{location}");
+    // A restarted node listens elsewhere: the upload follows it (its sessions survive).
+    let mut moved: Option<Client> = None;
     let mut offset = 0u64;
     let mut failures = 0u32;
     loop {
@@ -80,7 +82,8 @@ pub async fn put(
             break;
         }
         let part = (size - offset).min(PART);
-        let sent = send_part(client, &session, path, offset, part, &bar).await;
+        let node = moved.as_ref().unwrap_or(client);
+        let sent = send_part(node, &session, path, offset, part, &bar).await;
         match sent {
             Ok(now) if now > offset || now == size => {
                 failures = 0;
@@ -104,9 +107,13 @@ pub async fn put(
                     }));
                 }
                 tokio::time::sleep(Duration::from_millis(250 << failures.min(5))).await;
+                if let Some(found) = client.rediscover().await {
+                    moved = Some(found);
+                }
+                let node = moved.as_ref().unwrap_or(client);
                 // Where the node's session stands (a restarted node resumes at its last
                 // checkpoint): go on from there.
-                let head = client
+                let head = node
                     .request(Method::HEAD, &session)?
                     .header("Tus-Resumable", "1.0.0");
                 if let Ok(response) = head.send().await {
@@ -127,7 +134,8 @@ pub async fn put(
             break;
         }
     }
-    let status: serde_json::Value = client.json(client.request(Method::GET, &session)?).await?;
+    let node = moved.as_ref().unwrap_or(client);
+    let status: serde_json::Value = node.json(node.request(Method::GET, &session)?).await?;
     serde_json::from_value(status["media"].clone())
         .map_err(|e| unavailable(format!("the finished session names no record: {e}")))
 }

@@ -796,3 +796,53 @@ async fn sessions_are_bounded_a_silent_client_holds_nothing_and_abandoned_ones_l
     assert_eq!(status, 204);
     assert!(session_files(&node).iter().all(|n| !n.starts_with(id)));
 }
+
+/// `media put` through a running node is a tus upload: when the node dies midway and comes
+/// back (on another port, as `node.json` then says), the put goes on from the node's
+/// checkpoint and ends with the file's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_put_through_a_running_node_goes_on_after_the_node_restarts() {
+    let mut node = Node::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let (path, sha) = big_file(dir.path(), "video.bin", 160, 41);
+    let put = std::process::Command::new(crate::common::media_bin())
+        .arg("--data")
+        .arg(&node.data)
+        .args(["put", "--json"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once 16 MiB of it are staged on the node, the node is killed and started again.
+    let uploads = node.data.join("uploads");
+    let staged = || {
+        std::fs::read_dir(&uploads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while staged() < 16 * MIB {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the put never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    node.restart();
+    let out = tokio::task::spawn_blocking(move || put.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "put failed: {stderr}");
+    let record: media_core::MediaFile = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record.id.to_string(), sha, "{stderr}");
+    let (status, bytes) = node.content(&sha, None).await;
+    assert_eq!((status, sha256_hex(&bytes)), (200, sha));
+}
