@@ -235,6 +235,23 @@ fn io_err(what: &str, e: std::io::Error) -> MediaError {
     MediaError::io(Operation::Upload, what, e)
 }
 
+impl Session {
+    /// The answer to an append at `offset` once the upload has finished: its record when the
+    /// client is where the upload ended, else the offset it ended at.
+    fn finished(&self, offset: u64) -> Option<Appended> {
+        let media = lock(&self.done).clone()?;
+        let length = lock(&self.new).length.unwrap_or(media.size);
+        Some(if offset == length {
+            Appended::Done {
+                offset: length,
+                media: Box::new(media),
+            }
+        } else {
+            Appended::Conflict { offset: length }
+        })
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -753,16 +770,8 @@ impl MediaStore {
     {
         let sessions = self.sessions();
         let session = sessions.get(id)?;
-        if let Some(media) = lock(&session.done).clone() {
-            let length = lock(&session.new).length.unwrap_or(media.size);
-            return Ok(if append.offset == length {
-                Appended::Done {
-                    offset: length,
-                    media: Box::new(media),
-                }
-            } else {
-                Appended::Conflict { offset: length }
-            });
+        if let Some(answer) = session.finished(append.offset) {
+            return Ok(answer);
         }
         // Take the session over from a request that may still hold it.
         let generation = session.generation.fetch_add(1, Ordering::AcqRel) + 1;
@@ -777,16 +786,8 @@ impl MediaStore {
                 )
             })?;
         // The session may have finished (or been cancelled) while this request waited.
-        if let Some(media) = lock(&session.done).clone() {
-            let length = lock(&session.new).length.unwrap_or(media.size);
-            return Ok(if append.offset == length {
-                Appended::Done {
-                    offset: length,
-                    media: Box::new(media),
-                }
-            } else {
-                Appended::Conflict { offset: length }
-            });
+        if let Some(answer) = session.finished(append.offset) {
+            return Ok(answer);
         }
         if session.cancelled.load(Ordering::Acquire) {
             return Err(MediaError::not_found(

@@ -336,6 +336,29 @@ fn fits(
     }
 }
 
+/// Read and drop a refused request's body, up to [`DRAIN_BYTES`] and [`DRAIN_TIME`], so that
+/// its client reads the refusal instead of a connection reset while it is still sending; a
+/// larger or slower body is cut (the connection closes).
+async fn drain(body: Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut left = DRAIN_BYTES;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(piece)) = stream.next().await {
+            left = left.saturating_sub(piece.len());
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The most of a refused body read before answering.
+const DRAIN_BYTES: usize = 8 << 20;
+/// The longest a refused body is read before answering.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn body_stream(
     body: Body,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send {
@@ -530,7 +553,16 @@ pub(super) async fn patch(
         }
     };
     if let Err(response) = fits(&api, &id, &append, &headers, protocol) {
+        drain(body).await;
         return *response;
+    }
+    // A client at the wrong offset (it missed an answer) is told where the session stands;
+    // its part is read and dropped first so that it sees the answer rather than a reset.
+    if let Ok(status) = api.store.session_status(&id) {
+        if status.media.is_none() && status.offset != append.offset {
+            drain(body).await;
+            return conflict(protocol, status.offset);
+        }
     }
     match api
         .store
