@@ -236,12 +236,13 @@ fn io_err(what: &str, e: std::io::Error) -> MediaError {
 }
 
 impl Session {
-    /// The answer to an append at `offset` once the upload has finished: its record when the
-    /// client is where the upload ended, else the offset it ended at.
-    fn finished(&self, offset: u64) -> Option<Appended> {
+    /// The answer to an append once the upload has finished: its record when the client is
+    /// where the upload ended (and says the same length), else the offset it ended at.
+    fn finished(&self, append: &Append) -> Option<Appended> {
         let media = lock(&self.done).clone()?;
         let length = lock(&self.new).length.unwrap_or(media.size);
-        Some(if offset == length {
+        let same_length = append.length.is_none_or(|l| l == length);
+        Some(if append.offset == length && same_length {
             Appended::Done {
                 offset: length,
                 media: Box::new(media),
@@ -770,7 +771,7 @@ impl MediaStore {
     {
         let sessions = self.sessions();
         let session = sessions.get(id)?;
-        if let Some(answer) = session.finished(append.offset) {
+        if let Some(answer) = session.finished(&append) {
             return Ok(answer);
         }
         // Take the session over from a request that may still hold it.
@@ -786,7 +787,7 @@ impl MediaStore {
                 )
             })?;
         // The session may have finished (or been cancelled) while this request waited.
-        if let Some(answer) = session.finished(append.offset) {
+        if let Some(answer) = session.finished(&append) {
             return Ok(answer);
         }
         if session.cancelled.load(Ordering::Acquire) {

@@ -117,8 +117,12 @@ fn complete_flag(headers: &HeaderMap, protocol: Protocol) -> Result<Option<bool>
 fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> {
     header_str(headers, name)
         .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| invalid(format!("{name} must be a non-negative integer")))
+            // Digits only (Rust's parser also takes a leading `+`).
+            v.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| v.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| invalid(format!("{name} must be a non-negative integer")))
         })
         .transpose()
 }
