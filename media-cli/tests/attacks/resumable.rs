@@ -23,9 +23,13 @@ struct CuttingProxy {
     forwarded: Arc<AtomicU64>,
     /// Per cut: where the client was in the file when its link dropped, and the offset it
     /// resumed from (its next `Upload-Offset`).
-    resumes: Arc<Mutex<Vec<(u64, Option<u64>)>>>,
+    resumes: Arc<Mutex<Vec<Resume>>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// One cut: where the client was in the file when its link dropped, and the offset it
+/// resumed from (its next `Upload-Offset`).
+type Resume = (u64, Option<u64>);
 
 /// Where a client is in its upload, read from the requests it sends on one connection:
 /// each request head's `Upload-Offset` and `Content-Length`, and the body bytes since.
@@ -95,7 +99,7 @@ impl CuttingProxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = Arc::new(Mutex::new(upstream));
         let forwarded = Arc::new(AtomicU64::new(0));
-        let resumes = Arc::new(Mutex::new(Vec::<(u64, Option<u64>)>::new()));
+        let resumes = Arc::new(Mutex::new(Vec::<Resume>::new()));
         let cuts = Arc::new(Mutex::new((0..cuts.len()).zip(cuts).collect::<Vec<_>>()));
         let (up, fw, rs) = (
             Arc::clone(&upstream),
