@@ -909,8 +909,13 @@ impl MediaStore {
                 ));
                 break;
             }
+            // Without a declared length the staging bound is checked once per batch (it
+            // locks every session): a session may pass it by at most one batch.
             if length.is_none()
-                && sessions.staged().saturating_add(piece.len() as u64)
+                && batch.len() + piece.len() >= WRITE_BATCH
+                && sessions
+                    .staged()
+                    .saturating_add((batch.len() + piece.len()) as u64)
                     > sessions.limits.max_staged_bytes
             {
                 failure = Some(MediaError::new(
