@@ -908,6 +908,11 @@ async fn media(State(state): Shared, headers: HeaderMap, body: Body) -> Answer {
                     Refusal::from(MediaError::io(Operation::Upload, "media staging", e))
                 })?;
         }
+        // tokio's `File` finishes its last write in the background: without this flush the
+        // decoder, which opens the path anew, can read a short (even empty) file.
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| Refusal::from(MediaError::io(Operation::Upload, "media staging", e)))?;
         hex::encode(sha2::Digest::finalize(hasher))
     };
     if digests != original.to_string() {
