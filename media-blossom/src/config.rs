@@ -47,6 +47,9 @@ use crate::server::{BlossomServer, BlossomServerConfig};
 pub struct BlossomSection {
     /// Run the node's Blossom server (default true where the facade's `blossom` feature is on).
     pub serve: Option<bool>,
+    /// `false` turns the `blossom` store off even when `servers` lists some (what
+    /// `StackConfig::with_store_enabled` writes, as for every other store).
+    pub enabled: Option<bool>,
     /// Where the server listens.
     pub listen: Option<SocketAddr>,
     /// The base URL in Blob Descriptors.
@@ -169,7 +172,7 @@ impl SectionProvider for BlossomProvider {
     const SECTION: &'static str = Self::SECTION_NAME;
 
     fn enabled(section: &BlossomSection) -> bool {
-        !section.servers.is_empty()
+        section.enabled != Some(false) && !section.servers.is_empty()
     }
 
     async fn start_section(
