@@ -9,6 +9,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod node_package;
 mod test;
 mod tools;
 mod util;

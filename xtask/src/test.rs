@@ -89,7 +89,15 @@ pub(crate) fn test(args: &[String]) -> Res {
     run(
         "tests",
         cargo()
-            .args(["test", "--workspace", "--all-targets", "--all-features"])
+            // The addon is built and tested by `node_package::test` (napi build, node --test).
+            .args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "media-node",
+                "--all-targets",
+                "--all-features",
+            ])
             .env("MEDIA_WEED_BIN", &weed)
             .env("MEDIA_REQUIRE_SEAWEEDFS", "1")
             .env("MEDIA_NODE_DIR", &npm_dir)
@@ -102,8 +110,17 @@ pub(crate) fn test(args: &[String]) -> Res {
     )?;
     run(
         "doc tests",
-        cargo().args(["test", "--workspace", "--doc", "--all-features"]),
+        cargo().args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "media-node",
+            "--doc",
+            "--all-features",
+        ]),
     )?;
+    // The npm package over the engine: built by napi, typed, and its tests over real stores.
+    crate::node_package::test(&node)?;
     if !quick {
         // Every parser of strangers' bytes, under libFuzzer for a bounded time.
         crate::fuzz::fuzz(&[])?;

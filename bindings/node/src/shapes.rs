@@ -151,7 +151,7 @@ pub struct MediaUploadOptions {
 
 /// How to read (the seed's `MediaDownloadOptions`).
 #[napi(object)]
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MediaDownloadOptions {
     /// Ask peers first (the `p2p` policy, hedged to the CDN); `false` asks the CDN first.
     #[napi(js_name = "preferP2P")]
@@ -176,6 +176,23 @@ pub struct MediaDownloadOptions {
     /// chunk; the package passes the `MediaFile`'s own `reference`. Such a read adds the
     /// record to the catalog.
     pub reference: Option<String>,
+}
+
+// By hand: the identity is a secret and stays out of `Debug` (and so out of logs).
+impl std::fmt::Debug for MediaDownloadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaDownloadOptions")
+            .field("prefer_p2p", &self.prefer_p2p)
+            .field("policy", &self.policy)
+            .field("timeout", &self.timeout)
+            .field("hedge_after_ms", &self.hedge_after_ms)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("only_store", &self.only_store)
+            .field("identity", &self.identity.as_ref().map(|_| "<secret>"))
+            .field("reference", &self.reference)
+            .finish()
+    }
 }
 
 /// The manager's counters and what its catalog holds (the seed's `MediaStorageStats`).
@@ -319,12 +336,12 @@ pub(crate) fn stats(
 /// `downloadProgress`, `downloadComplete`, `fallback`, ...). Fields an event does not have
 /// are absent.
 #[napi(object)]
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MediaEvent {
     /// The engine's event name.
     pub event: String,
     /// The name the manager emits it under.
-    pub name: String,
+    pub name: MediaEventName,
     /// Whether the event reports a failure (the manager also emits it as `error` when
     /// someone listens for `error`).
     pub is_error: bool,
@@ -368,33 +385,80 @@ pub struct EventError {
     pub retryable: bool,
 }
 
-/// The name the manager emits an engine event under.
-fn emitted_name(event: &str) -> (String, bool) {
-    let named = match event {
-        "upload_started" => "uploadStart",
-        "upload_finished" => "uploadComplete",
-        "upload_failed" => "uploadError",
-        "download_started" => "downloadStart",
-        "verified" => "downloadComplete",
-        "download_failed" => "downloadError",
-        other => {
-            // Everything else in camelCase: `upload_progress` → `uploadProgress`.
-            let mut out = String::with_capacity(other.len());
-            let mut upper = false;
-            for c in other.chars() {
-                if c == '_' {
-                    upper = true;
-                } else if upper {
-                    out.extend(c.to_uppercase());
-                    upper = false;
-                } else {
-                    out.push(c);
-                }
-            }
-            return (out, matches!(other, "store_failed" | "integrity_failure"));
-        }
-    };
-    (named.to_owned(), named.ends_with("Error"))
+/// The names a manager emits engine events under (the TypeScript event map is built from
+/// this enum, so a new name appears in the `.d.ts` by itself).
+#[napi(string_enum = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEventName {
+    /// An upload began reading its input.
+    UploadStart,
+    /// The input was read and hashed.
+    Ingested,
+    /// Bytes written to one store.
+    UploadProgress,
+    /// One store holds the upload.
+    Stored,
+    /// One store failed the upload (others may succeed).
+    StoreFailed,
+    /// The upload is stored.
+    UploadComplete,
+    /// The upload failed.
+    UploadError,
+    /// A read began.
+    DownloadStart,
+    /// A read asked one store.
+    DownloadAttempt,
+    /// One store's attempt ended.
+    AttemptEnded,
+    /// Verified bytes released.
+    DownloadProgress,
+    /// A store failed a read and the policy moved on.
+    Fallback,
+    /// A store served bytes that did not match their hash (never released).
+    IntegrityFailure,
+    /// The read completed, every byte verified.
+    DownloadComplete,
+    /// The read failed.
+    DownloadError,
+    /// Media removed at expiry.
+    Expired,
+    /// Media deleted.
+    Deleted,
+    /// An engine event this version of the package does not name (see `event`).
+    Other,
+}
+
+impl MediaEventName {
+    /// The name for the engine's event named `event` (its serde tag), and whether it
+    /// reports a failure.
+    fn of(event: &str) -> (Self, bool) {
+        use MediaEventName::*;
+        let name = match event {
+            "upload_started" => UploadStart,
+            "ingested" => Ingested,
+            "upload_progress" => UploadProgress,
+            "stored" => Stored,
+            "store_failed" => StoreFailed,
+            "upload_finished" => UploadComplete,
+            "upload_failed" => UploadError,
+            "download_started" => DownloadStart,
+            "download_attempt" => DownloadAttempt,
+            "attempt_ended" => AttemptEnded,
+            "download_progress" => DownloadProgress,
+            "fallback" => Fallback,
+            "integrity_failure" => IntegrityFailure,
+            "verified" => DownloadComplete,
+            "download_failed" => DownloadError,
+            "expired" => Expired,
+            "deleted" => Deleted,
+            _ => Other,
+        };
+        let failure = matches!(
+            name,
+            StoreFailed | UploadError | IntegrityFailure | DownloadError
+        );
+        (name, failure)
+    }
 }
 
 impl From<&media_core::MediaEvent> for MediaEvent {
@@ -403,7 +467,7 @@ impl From<&media_core::MediaEvent> for MediaEvent {
         let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let number = |key: &str| value.get(key).and_then(|v| v.as_f64());
         let kind = text("event").unwrap_or_default();
-        let (name, is_error) = emitted_name(&kind);
+        let (name, is_error) = MediaEventName::of(&kind);
         let error = value
             .get("error")
             .or_else(|| value.get("reason"))

@@ -95,6 +95,9 @@ describe('basic functionality', () => {
     assert.equal(read.bytes, data.length);
     assert.ok(read.stores.length > 0);
     assert.ok(seen.some((e) => e.name === 'downloadStart' && e.id === file.id));
+    // Every engine event has its own name (none fell through to `other`).
+    const unnamed = seen.filter((e) => e.name === 'other').map((e) => e.event);
+    assert.deepEqual(unnamed, []);
   });
 
   test('ranges stream only the bytes asked for, verified', async (t) => {

@@ -16,6 +16,7 @@ export type {
   ManagerOptions,
   MediaDownloadOptions,
   MediaEvent,
+  MediaEventName,
   MediaFile,
   MediaLocation,
   MediaStorageStats,
@@ -47,23 +48,9 @@ export interface DownloadOptions extends Native.MediaDownloadOptions {
   maxBytes?: number;
 }
 
-/** Events a manager emits (each listener receives the engine's `MediaEvent`). */
-export interface MediaStorageEvents {
-  uploadStart: [Native.MediaEvent];
-  uploadProgress: [Native.MediaEvent];
-  stored: [Native.MediaEvent];
-  storeFailed: [Native.MediaEvent];
-  uploadComplete: [Native.MediaEvent];
-  uploadError: [Native.MediaEvent];
-  downloadStart: [Native.MediaEvent];
-  downloadAttempt: [Native.MediaEvent];
-  downloadProgress: [Native.MediaEvent];
-  fallback: [Native.MediaEvent];
-  integrityFailure: [Native.MediaEvent];
-  downloadComplete: [Native.MediaEvent];
-  downloadError: [Native.MediaEvent];
-  deleted: [Native.MediaEvent];
-  expired: [Native.MediaEvent];
+/** Events a manager emits: every engine event under its `MediaEventName` (generated from
+ *  the Rust enum), each listener receiving the engine's `MediaEvent`. */
+export type MediaStorageEvents = { [K in Native.MediaEventName]: [Native.MediaEvent] } & {
   /** Every engine event, under its engine name in `event.event`. */
   event: [Native.MediaEvent];
   /** Failures (`uploadError`, `downloadError`, `storeFailed`, `integrityFailure`), as
@@ -72,7 +59,7 @@ export interface MediaStorageEvents {
   error: [Error, Native.MediaEvent];
   initialized: [];
   destroyed: [];
-}
+};
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -148,7 +135,7 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
   }
 
   #deliver(event: Native.MediaEvent): void {
-    this.emit(event.name as keyof MediaStorageEvents, event as never);
+    this.emit(event.name, event);
     this.emit('event', event);
     if (event.isError && this.listenerCount('error') > 0) {
       const failure = event.error

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|resumable|privacy|strip|heif|swarm|scale|video|all]`: each store's benchmark in
+//! `cargo xtask bench [ingest|cdn|thumb|ipfs|torrent|e2e|blossom|resumable|node|privacy|strip|heif|swarm|scale|video|all]`: each store's benchmark in
 //! its own module, reported as ratios against an established tool run side by side.
 
 mod blossom;
@@ -8,6 +8,7 @@ mod edge;
 mod heif;
 mod ingest;
 mod ipfs;
+mod node;
 mod privacy;
 mod resumable;
 mod safety;
@@ -32,6 +33,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
         "e2e" => e2e::bench(flag(args, "--size-mib").unwrap_or(256)),
         "blossom" => blossom::bench(flag(args, "--size-mib").unwrap_or(256)),
         "resumable" => resumable::bench(flag(args, "--size-mib").unwrap_or(256)),
+        "node" => node::bench(flag(args, "--size-mib").unwrap_or(256)),
         "edge" => edge::bench(
             flag(args, "--size-mib").unwrap_or(64),
             flag(args, "--strangers").unwrap_or(64),
@@ -58,6 +60,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
             e2e::bench(256)?;
             blossom::bench(256)?;
             resumable::bench(256)?;
+            node::bench(256)?;
             edge::bench(64, 64)?;
             privacy::bench(256)?;
             swarm::bench(256, 20)?;
@@ -67,7 +70,7 @@ pub(crate) fn bench(args: &[String]) -> Res {
             video::bench(50, 4)
         }
         other => Err(format!(
-            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, resumable, edge, privacy, strip, heif, swarm, scale, video, all)"
+            "unknown benchmark {other:?} (known: ingest, cdn, thumb, ipfs, torrent, e2e, blossom, resumable, node, edge, privacy, strip, heif, swarm, scale, video, all)"
         )),
     }
 }
