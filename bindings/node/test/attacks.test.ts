@@ -95,13 +95,18 @@ describe('a stranger\'s record', () => {
     const nested = { id: 'x', record: '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000) } as MediaFile;
     await assert.rejects(manager.downloadMedia(nested), MediaInvalidInputError);
     await assert.rejects(manager.importMedia(nested), MediaInvalidInputError);
-    // An inconsistent record (digests that do not belong together) is not catalogued.
+    // Inconsistent records (a chunk list too short for the size; a SHA-256 that is not the
+    // id) are not catalogued.
     const real = await manager.uploadMedia(bytes(10_000));
-    const inconsistent = withRecord(real, (r) => {
-      r.size = r.size + 1;
-    });
     const other = await started(t);
-    await assert.rejects(other.importMedia(inconsistent), MediaStorageError);
+    const tooShort = withRecord(real, (r) => {
+      r.size = r.size + (2 << 20);
+    });
+    await assert.rejects(other.importMedia(tooShort), MediaStorageError);
+    const otherHash = withRecord(real, (r) => {
+      r.sha256 = 'ff'.repeat(32);
+    });
+    await assert.rejects(other.importMedia(otherHash), MediaStorageError);
     assert.equal(await other.getMedia(real.id), null);
   });
 });
