@@ -1,7 +1,7 @@
 //! The `media-store` npm package (bindings/node): its dev tools installed from its lockfile,
 //! the addon built by `napi build` (which also writes the `.d.ts` from the Rust
-//! definitions), the TypeScript checked with `tsc --noEmit`, and its tests run with
-//! `node --test`.
+//! definitions), its TypeScript compiled to `dist/` and checked with `tsc --noEmit`, and its
+//! tests run with `node --test` (one of them installs the packed package into an app).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +72,16 @@ pub(crate) fn build(node: &Path, release: bool) -> Res {
     run(
         "build the Node.js addon (napi build, .d.ts generated)",
         &mut napi,
+    )?;
+    run(
+        "compile the npm package's TypeScript to dist/ (what `npm pack` ships)",
+        Command::new(node)
+            .args([
+                "node_modules/typescript/bin/tsc",
+                "-p",
+                "tsconfig.build.json",
+            ])
+            .current_dir(&dir),
     )
 }
 
