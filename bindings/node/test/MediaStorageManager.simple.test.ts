@@ -193,11 +193,26 @@ describe('error scenarios', () => {
     assert.deepEqual(await manager.listMedia(), []);
   });
 
-  test('a store failing while others succeed does not crash an app without an error listener', async (t) => {
+  test('a failed read rejects the call, and reaches `error` listeners only when there are some', async (t) => {
     const manager = await started(t);
     const file = await manager.uploadMedia(bytes(20_000));
+    // The record as a peer whose only store is gone left it.
+    const record = JSON.parse(file.record);
+    record.locations = [{ kind: 'cdn', uri: `http://127.0.0.1:1/${file.id}`, hints: { key: file.id } }];
+    const gone: MediaFile = { ...file, record: JSON.stringify(record) };
     assert.equal(manager.listenerCount('error'), 0);
-    await assert.rejects(manager.downloadMedia(file, { onlyStore: 'no-such-store' }), MediaStorageError);
+    const failed = new Promise<MediaEvent>((resolve) => manager.once('downloadError', resolve));
+    await assert.rejects(manager.downloadMedia(gone, { policy: 'cdn', timeout: 2000 }), MediaStorageError);
+    assert.equal((await failed).id, file.id);
+    // With a listener, the failure also arrives as a typed error with its event.
+    const errors: [Error, MediaEvent][] = [];
+    manager.on('error', (error, event) => errors.push([error, event]));
+    const again = new Promise<MediaEvent>((resolve) => manager.once('downloadError', resolve));
+    await assert.rejects(manager.downloadMedia(gone, { policy: 'cdn', timeout: 2000 }), MediaStorageError);
+    await again;
+    const [error, event] = errors.find(([, e]) => e.name === 'downloadError') ?? [];
+    assert.ok(error instanceof MediaStorageError, String(error));
+    assert.equal(event?.id, file.id);
   });
 });
 
