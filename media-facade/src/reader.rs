@@ -66,11 +66,37 @@ impl MediaReader {
     }
 
     /// Write everything to `path` (through a temporary file renamed at the end, so a failed
-    /// download never leaves a partial file at `path`).
+    /// download never leaves a partial file at `path`). Only a regular file at `path` is
+    /// replaced; the temporary file is a new one (`.<name>.<random>.part` beside it), never
+    /// a file or link that was already there.
     pub async fn write_to(mut self, path: &std::path::Path) -> Result<u64> {
-        let io = |e| MediaError::io(Operation::Download, "writing output", e);
-        let tmp = path.with_extension(format!("part{}", self.op.0));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let op = Operation::Download;
+        let io = |e| MediaError::io(op, "writing output", e);
+        if let Ok(meta) = tokio::fs::symlink_metadata(path).await {
+            if !meta.file_type().is_file() {
+                return Err(MediaError::invalid_input(
+                    op,
+                    format!("{} exists and is not a regular file", path.display()),
+                ));
+            }
+        }
+        let name = path.file_name().ok_or_else(|| {
+            MediaError::invalid_input(op, format!("{} names no file", path.display()))
+        })?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| MediaError::internal(op, e.to_string()))?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = dir.join(format!(".{}.{suffix}.part", name.to_string_lossy()));
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .await
+            .map_err(io)?;
         let mut written = 0u64;
         let result: Result<()> = async {
             while let Some(piece) = self.next().await {

@@ -22,7 +22,8 @@ use crate::shapes::{
     self, CatalogCounts, ManagerOptions, MediaDownloadOptions, MediaEvent, MediaFile,
     MediaStorageStats, MediaUploadOptions,
 };
-use crate::transfer::{channel_input, MediaDownload, MediaUpload};
+use crate::transfer::{channel_input, MediaDownload, MediaUpload, OpenReads, DEFAULT_IDLE_TIMEOUT};
+use tokio_util::sync::CancellationToken;
 
 /// One store's answer to a health check.
 #[napi(object)]
@@ -53,6 +54,9 @@ pub struct NativeManager {
     stack: Mutex<Option<EmbeddedStack>>,
     events: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     endpoints: Vec<(String, String)>,
+    // Cancelled by `close()`: every transfer's token is a child of it.
+    token: CancellationToken,
+    open_reads: OpenReads,
 }
 
 /// Start the stores `options` name over its data directory.
@@ -65,6 +69,8 @@ pub async fn open_manager(options: ManagerOptions) -> napi::Result<NativeManager
         endpoints: stack.endpoints(),
         stack: Mutex::new(Some(stack)),
         events: std::sync::Mutex::new(None),
+        token: CancellationToken::new(),
+        open_reads: OpenReads::default(),
     })
 }
 
@@ -101,14 +107,30 @@ fn stack_config(options: &ManagerOptions) -> napi::Result<StackConfig> {
         config.p2p = mode.parse::<P2pMode>().js()?;
     }
     if let Some(ms) = options.attempt_timeout_ms {
-        config = config.with_p2p_timeout(Duration::from_millis(u64::from(ms)));
-        config.attempt_timeout = Duration::from_millis(u64::from(ms));
+        let timeout = millis(ms, "attemptTimeoutMs", op)?;
+        config = config.with_p2p_timeout(timeout);
+        config.attempt_timeout = timeout;
     }
     if let Some(yes) = options.allow_private_addresses {
         let reach = config.reach.clone().allow_private(yes);
         config = config.with_reach(reach);
     }
     Ok(config)
+}
+
+/// The longest duration an option may name.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `ms` milliseconds, if it is a number from 1 ms to a day.
+pub(crate) fn millis(ms: f64, what: &str, op: Operation) -> napi::Result<Duration> {
+    if ms.is_finite() && ms >= 1.0 && ms <= MAX_WAIT.as_millis() as f64 {
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    } else {
+        Err(invalid(
+            op,
+            format!("{what} is a number of milliseconds, at least 1 and at most a day"),
+        ))
+    }
 }
 
 /// The engine's upload request for `input` with `options`.
@@ -127,10 +149,16 @@ fn upload_request(
         request = request.with_mime(mime);
     }
     if let Some(secs) = options.expires_in {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(invalid(op, "expiresIn is a positive number of seconds"));
-        }
-        request = request.expires_in(Duration::from_secs_f64(secs));
+        let ttl = Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| !d.is_zero() && d.as_secs() < 100 * 365 * 24 * 3600)
+            .ok_or_else(|| {
+                invalid(
+                    op,
+                    "expiresIn is a number of seconds above 0, under a century",
+                )
+            })?;
+        request = request.expires_in(ttl);
     }
     if let Some(ms) = options.expires_at {
         if !(ms.is_finite() && ms > 0.0) {
@@ -142,11 +170,17 @@ fn upload_request(
         request = request.expires_at(Timestamp(ms as u64));
     }
     if let Some(recipients) = options.private_to.filter(|r| !r.is_empty()) {
+        // The value is never echoed: an identity pasted here by mistake is a secret.
         let parsed = recipients
             .iter()
-            .map(|r| {
-                r.parse::<Recipient>()
-                    .map_err(|e| invalid(op, format!("privateTo {r:?}: {e}")))
+            .enumerate()
+            .map(|(i, r)| {
+                r.parse::<Recipient>().map_err(|_| {
+                    invalid(
+                        op,
+                        format!("privateTo[{i}] is not an age recipient (age1…)"),
+                    )
+                })
             })
             .collect::<napi::Result<Vec<_>>>()?;
         request = request.encrypt_to(parsed);
@@ -157,6 +191,9 @@ fn upload_request(
     if options.keep_original == Some(true) {
         request = request.as_given();
     }
+    if let Some(ms) = options.idle_timeout {
+        millis(ms, "idleTimeout", op)?;
+    }
     if let Some(hash) = options.expected_hash {
         let id: MediaId = hash
             .parse()
@@ -166,7 +203,8 @@ fn upload_request(
     Ok(request)
 }
 
-/// A record or an id from JavaScript: a `MediaFile`'s `record` (JSON) or a media id.
+/// A record or an id from JavaScript: a `MediaFile`'s `record` (JSON) or a media id; with
+/// `expected`, the `MediaFile`'s `id`, which must be its record's.
 enum Target {
     Record(Box<media_core::MediaFile>),
     Id(MediaId),
@@ -176,7 +214,23 @@ enum Target {
 /// of hex, an inline thumbnail a few tens more.
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
 
-fn target(text: &str, op: Operation) -> napi::Result<Target> {
+fn target(text: &str, expected: Option<&str>, op: Operation) -> napi::Result<Target> {
+    let target = parse_target(text, op)?;
+    if let (Target::Record(file), Some(expected)) = (&target, expected) {
+        if file.id.to_string() != expected.trim() {
+            return Err(invalid(
+                op,
+                format!(
+                    "the MediaFile's id {expected} is not its record's id {}",
+                    file.id
+                ),
+            ));
+        }
+    }
+    Ok(target)
+}
+
+fn parse_target(text: &str, op: Operation) -> napi::Result<Target> {
     if text.len() > MAX_RECORD_BYTES {
         return Err(invalid(
             op,
@@ -196,7 +250,11 @@ fn target(text: &str, op: Operation) -> napi::Result<Target> {
 
 fn read_options(options: &MediaDownloadOptions) -> napi::Result<ReadOptions> {
     let mut read = ReadOptions::new();
-    let hedge = Duration::from_millis(u64::from(options.hedge_after_ms.unwrap_or(250)));
+    let op = Operation::Download;
+    let hedge = match options.hedge_after_ms {
+        Some(ms) => millis(ms, "hedgeAfterMs", op)?,
+        None => Duration::from_millis(250),
+    };
     let policy = match (&options.policy, options.prefer_p2p) {
         (Some(name), _) => Some(name.as_str()),
         (None, Some(true)) => Some("p2p"),
@@ -204,10 +262,23 @@ fn read_options(options: &MediaDownloadOptions) -> napi::Result<ReadOptions> {
         (None, None) => None,
     };
     if let Some(name) = policy {
+        // Checked against the list first so an unknown value is not echoed back.
+        if !media_core::download_policy_names()
+            .iter()
+            .any(|n| n == name)
+        {
+            return Err(invalid(
+                op,
+                format!(
+                    "unknown policy (known: {})",
+                    media_core::download_policy_names().join(", ")
+                ),
+            ));
+        }
         read = read.policy_arc(download_policy_named(name, hedge).js()?);
     }
     if let Some(ms) = options.timeout {
-        read = read.attempt_timeout(Duration::from_millis(u64::from(ms)));
+        read = read.attempt_timeout(millis(ms, "timeout", op)?);
     }
     if let Some(store) = &options.only_store {
         read = read.only_backend(store.clone());
@@ -322,23 +393,36 @@ impl NativeManager {
             .as_ref()
             .and_then(|o| o.name.clone())
             .unwrap_or_else(|| "upload".to_owned());
-        let (tx, input) = channel_input();
-        let request = upload_request(UploadRequest::reader(name, input), options)?;
-        let handle = self.open_store()?.upload(request);
-        Ok(MediaUpload::new(tx, handle))
+        let idle = match options.as_ref().and_then(|o| o.idle_timeout) {
+            Some(ms) => millis(ms, "idleTimeout", Operation::Upload)?,
+            None => DEFAULT_IDLE_TIMEOUT,
+        };
+        let store = self.open_store()?;
+        let token = self.token.child_token();
+        let (input, reader) = channel_input(token.clone(), idle);
+        let request = upload_request(UploadRequest::reader(name, reader), options)?;
+        let handle = store.upload(request);
+        Ok(MediaUpload::new(input, handle, token))
     }
 
-    /// Open a verified read of `target` (a record's JSON or a media id).
+    /// Open a verified read of `target` (a record's JSON or a media id; `id`, when given, is
+    /// the id the caller holds the record under, and must be the record's).
     #[napi]
     pub async fn open_download(
         &self,
         target: String,
         options: Option<MediaDownloadOptions>,
+        id: Option<String>,
     ) -> napi::Result<MediaDownload> {
         let op = Operation::Download;
         let options = options.unwrap_or_default();
         let store = self.open_store()?;
-        let target = self::target(&target, op)?;
+        let deadline = options
+            .deadline
+            .map(|ms| millis(ms, "deadline", op))
+            .transpose()?;
+        let token = self.token.child_token();
+        let target = self::target(&target, id.as_deref(), op)?;
         if let (Target::Record(file), Some(reference)) = (&target, &options.reference) {
             // Whole public reads verify against the id alone; ranges and private media check
             // chunks, whose list the sender's reference vouches for.
@@ -365,12 +449,24 @@ impl NativeManager {
                 .open_private(&id, byte_range(&options)?, &identity)
                 .await
                 .js()?;
-            return Ok(MediaDownload::new(stream.boxed(), None));
+            return Ok(MediaDownload::new(
+                stream.boxed(),
+                None,
+                token,
+                deadline,
+                &self.open_reads,
+            ));
         }
         let file = self.record(target, op).await?;
         let reader = store.open_file(&file, read_options(&options)?).await.js()?;
         let length = reader.len();
-        Ok(MediaDownload::new(reader.boxed(), Some(length)))
+        Ok(MediaDownload::new(
+            reader.boxed(),
+            Some(length),
+            token,
+            deadline,
+            &self.open_reads,
+        ))
     }
 
     /// Read `target` into the file at `path` (written beside it, renamed when verified):
@@ -381,6 +477,7 @@ impl NativeManager {
         target: String,
         path: String,
         options: Option<MediaDownloadOptions>,
+        id: Option<String>,
     ) -> napi::Result<f64> {
         let op = Operation::Download;
         let options = options.unwrap_or_default();
@@ -390,14 +487,32 @@ impl NativeManager {
                 "private media: read it with a stream (downloadMedia or createReadStream)",
             ));
         }
-        let file = self.record(self::target(&target, op)?, op).await?;
+        let file = self
+            .record(self::target(&target, id.as_deref(), op)?, op)
+            .await?;
         let reader = self
             .open_store()?
             .open_file(&file, read_options(&options)?)
             .await
             .js()?;
-        let written = reader.write_to(std::path::Path::new(&path)).await.js()?;
-        Ok(written as f64)
+        let token = self.token.child_token();
+        let deadline = options
+            .deadline
+            .map(|ms| millis(ms, "deadline", op))
+            .transpose()?
+            .unwrap_or(Duration::MAX);
+        let write = reader.write_to(std::path::Path::new(&path));
+        let written = tokio::select! {
+            _ = token.cancelled() => return Err(js_error(
+                ErrorKind::Cancelled,
+                op,
+                "cancelled: the manager was destroyed",
+            )),
+            done = tokio::time::timeout(deadline, write) => done.map_err(|_| {
+                js_error(ErrorKind::Timeout, op, "the read passed its deadline")
+            })?,
+        };
+        Ok(written.js()? as f64)
     }
 
     /// The record of `id`, if this manager's catalog has it.
@@ -430,22 +545,30 @@ impl NativeManager {
     /// Add a peer's record (its `record` JSON) to the catalog, checked for consistency and
     /// against the safety policy.
     #[napi]
-    pub async fn import_media(&self, record: String) -> napi::Result<MediaFile> {
+    pub async fn import_media(
+        &self,
+        record: String,
+        id: Option<String>,
+    ) -> napi::Result<MediaFile> {
         let op = Operation::Catalog;
-        let Target::Record(file) = self::target(&record, op)? else {
+        let Target::Record(file) = self::target(&record, id.as_deref(), op)? else {
             return Err(invalid(op, "importMedia takes a MediaFile (its record)"));
         };
         self.open_store()?.import(&file).await.js()?;
         Ok(MediaFile::from(file.as_ref()))
     }
 
-    /// Delete `id` from every store this node holds it on and from the catalog: the stores
-    /// cleared.
+    /// Delete `target` (a media id, or a record's JSON with `id` the id the caller holds it
+    /// under) from every store this node holds it on and from the catalog: the stores
+    /// cleared. What is removed is decided by the id and this node's own index, never by
+    /// the record.
     #[napi]
-    pub async fn delete(&self, id: String) -> napi::Result<Vec<String>> {
-        let id: MediaId = id
-            .parse()
-            .map_err(|e| invalid(Operation::Delete, format!("not a media id: {e}")))?;
+    pub async fn delete(&self, target: String, id: Option<String>) -> napi::Result<Vec<String>> {
+        let op = Operation::Delete;
+        let id = match self::target(&target, id.as_deref(), op)? {
+            Target::Record(file) => file.id,
+            Target::Id(id) => id,
+        };
         self.open_store()?.delete(&id).await.js()
     }
 
@@ -547,8 +670,16 @@ impl NativeManager {
                 task.abort();
             }
         }
-        if let Ok(mut store) = self.store.write() {
-            store.take();
+        let store = self.store.write().ok().and_then(|mut s| s.take());
+        // Every running transfer ends now: reads drop their streams, stream uploads fail.
+        self.token.cancel();
+        self.open_reads.drop_all().await;
+        if let Some(store) = store {
+            // Let the cancelled uploads finish failing (bounded) before the stores stop.
+            let until = tokio::time::Instant::now() + Duration::from_secs(10);
+            while store.stats().active_operations > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         if let Some(stack) = self.stack.lock().await.take() {
             stack.shutdown().await;

@@ -119,8 +119,9 @@ pub struct ManagerOptions {
     /// `off` (no P2P store runs).
     #[napi(js_name = "p2p")]
     pub p2p: Option<String>,
-    /// How long one store may stall a read before the policy moves on, in milliseconds.
-    pub attempt_timeout_ms: Option<u32>,
+    /// How long one store may stall a read before the policy moves on, in milliseconds
+    /// (at most a day).
+    pub attempt_timeout_ms: Option<f64>,
     /// Let reads reach loopback and private addresses (LAN setups and tests; default: no).
     pub allow_private_addresses: Option<bool>,
 }
@@ -147,6 +148,9 @@ pub struct MediaUploadOptions {
     pub keep_original: Option<bool>,
     /// The SHA-256 the bytes must have (hex); any other bytes fail the upload.
     pub expected_hash: Option<String>,
+    /// A stream upload fails when no chunk arrives for this long, in milliseconds
+    /// (default 60 000, at most a day).
+    pub idle_timeout: Option<f64>,
 }
 
 /// How to read (the seed's `MediaDownloadOptions`).
@@ -159,10 +163,14 @@ pub struct MediaDownloadOptions {
     /// A named read policy (`p2p`, `cdn`, `fastest`, `swarm`, `hedged-cdn`, ...); wins over
     /// `preferP2P`.
     pub policy: Option<String>,
-    /// How long one store may stall before the policy moves on, in milliseconds.
-    pub timeout: Option<u32>,
+    /// How long one store may stall before the policy moves on, in milliseconds (at most a
+    /// day).
+    pub timeout: Option<f64>,
+    /// The whole read fails once it has taken this long, in milliseconds (at most a day;
+    /// default: no limit but the stores' own).
+    pub deadline: Option<f64>,
     /// Delay before a hedged policy asks the next store, in milliseconds.
-    pub hedge_after_ms: Option<u32>,
+    pub hedge_after_ms: Option<f64>,
     /// First byte to read (default 0).
     pub start: Option<f64>,
     /// Last byte to read, inclusive (default: the last).
@@ -171,10 +179,11 @@ pub struct MediaDownloadOptions {
     pub only_store: Option<String>,
     /// For private media: the age identity (`AGE-SECRET-KEY-1…`, or an identity file's text).
     pub identity: Option<String>,
-    /// The reference the sender shared with the record (`media:…?root=…`). A peer's record
-    /// must be anchored by it before a range or private media can be verified chunk by
-    /// chunk; the package passes the `MediaFile`'s own `reference`. Such a read adds the
-    /// record to the catalog.
+    /// The reference (`media:…?root=…`) of a peer's record, from a channel the app trusts
+    /// for it (the media's owner, a signed message). It anchors the record's chunk list so a
+    /// range or private media can be verified chunk by chunk, and adds the record to the
+    /// catalog. Never taken from the record's own `MediaFile`: a stranger's reference would
+    /// vouch for his own chunk list.
     pub reference: Option<String>,
 }
 
@@ -185,6 +194,7 @@ impl std::fmt::Debug for MediaDownloadOptions {
             .field("prefer_p2p", &self.prefer_p2p)
             .field("policy", &self.policy)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .field("hedge_after_ms", &self.hedge_after_ms)
             .field("start", &self.start)
             .field("end", &self.end)

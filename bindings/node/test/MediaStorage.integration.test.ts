@@ -38,7 +38,10 @@ describe('two managers', () => {
     const keys = ageKeys();
     const data = bytes(300_000);
     const file = await alice.uploadMedia(data, { privateTo: [keys.recipient] });
-    const plain = await bob.downloadMedia(file, { identity: keys.identity });
+    // Without the owner's reference nothing anchors the record's chunk list: refused.
+    await assert.rejects(bob.downloadMedia(file, { identity: keys.identity }), /anchored|reference/);
+    // The reference as it came from Alice (the app's trusted channel) anchors it.
+    const plain = await bob.downloadMedia(file, { identity: keys.identity, reference: file.reference });
     assert.ok(plain.equals(data));
     await assert.rejects(bob.downloadMedia(file, { identity: ageKeys().identity }), MediaStorageError);
   });

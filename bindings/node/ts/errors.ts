@@ -59,10 +59,32 @@ const byKind: Record<string, typeof MediaStorageError> = {
 const prefix = /^\[media:([a-z_]+):([a-z_]+)\] /s;
 
 /** The typed error for an error raised by the engine (anything else is returned as is). */
+// What napi-rs raises when a JavaScript value has the wrong type for the Rust side.
+const argumentCodes = new Set([
+  'InvalidArg',
+  'ObjectExpected',
+  'StringExpected',
+  'NameExpected',
+  'FunctionExpected',
+  'NumberExpected',
+  'BooleanExpected',
+  'ArrayExpected',
+  'BigintExpected',
+  'DateExpected',
+  'ArrayBufferExpected',
+  'DetachableArraybufferExpected',
+]);
+
 export function fromNative(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof MediaStorageError) return error;
   const found = prefix.exec(error.message);
-  if (!found) return error;
+  if (!found) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && argumentCodes.has(code)) {
+      return new MediaInvalidInputError(error.message, 'invalid_input', 'unknown', { cause: error });
+    }
+    return error;
+  }
   const [, kind, operation] = found;
   const Class = byKind[kind] ?? MediaStorageError;
   return new Class(error.message.slice(found[0].length), kind, operation, { cause: error });

@@ -63,29 +63,38 @@ export type MediaStorageEvents = { [K in Native.MediaEventName]: [Native.MediaEv
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-function targetOf(target: MediaTarget): string {
-  if (typeof target === 'string') return target;
-  if (target && typeof target.record === 'string' && target.record.length > 0) return target.record;
-  if (target && typeof target.id === 'string') return target.id;
-  throw mediaError('invalid_input', 'download', 'expected a MediaFile or a media id');
+/** What the addon reads `target` from: the record's JSON (or the id given), and the id the
+ *  caller holds it under, which the engine checks is the record's. */
+function targetOf(target: MediaTarget, operation: string): [string, string | undefined] {
+  if (typeof target === 'string') return [target, undefined];
+  if (target !== null && typeof target === 'object') {
+    const { record, id } = target as Partial<MediaFile>;
+    if (typeof record === 'string' && record.length > 0) return [record, typeof id === 'string' ? id : undefined];
+    if (typeof id === 'string') return [id, undefined];
+  }
+  throw mediaError('invalid_input', operation, 'expected a MediaFile or a media id');
 }
 
-/** The read options for `target`: a `MediaFile` brings the reference its sender shared. */
-function readOptions<T extends Native.MediaDownloadOptions>(target: MediaTarget, options: T): T {
-  if (typeof target === 'string' || options.reference || !target.reference) return options;
-  return { ...options, reference: target.reference };
-}
-
-function idOf(target: MediaTarget): string {
-  return typeof target === 'string' ? target : target.id;
-}
-
-async function call<T>(promise: Promise<T>): Promise<T> {
+/** Run an addon call: its errors (thrown while converting the arguments, or rejected) as
+ *  typed errors. */
+async function call<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return await promise;
+    return await work();
   } catch (error) {
     throw fromNative(error);
   }
+}
+
+function withOptions<O>([what, id]: [string, string | undefined], options: O): [string, O, string | undefined] {
+  return [what, options, id];
+}
+
+/** A chunk of a stream upload as bytes: strings (a `Readable` of text) as UTF-8. */
+function chunkBytes(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  throw mediaError('invalid_input', 'upload', `a stream upload yields bytes or strings, not ${chunk === null ? 'null' : typeof chunk}`);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
@@ -123,8 +132,8 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
   /** Start the stores. Calling it again returns the same start. */
   initialize(): Promise<void> {
     this.#opening ??= (async () => {
-      const manager = await call(native.openManager(this.options));
-      await call(manager.subscribe((event: Native.MediaEvent) => this.#deliver(event)));
+      const manager = await call(() => native.openManager(this.options));
+      await call(() => manager.subscribe((event: Native.MediaEvent) => this.#deliver(event)));
       this.#native = manager;
       this.emit('initialized');
     })().catch((error: unknown) => {
@@ -155,13 +164,13 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
   /** Store `input` on every store; resolves with the stored file once a store has it. */
   async uploadMedia(input: UploadInput, options: Native.MediaUploadOptions = {}): Promise<MediaFile> {
     const manager = this.#manager();
-    if (typeof input === 'string') return call(manager.uploadPath(input, options));
+    if (typeof input === 'string') return call(() => manager.uploadPath(input, options));
     if (typeof input === 'object' && input !== null && 'path' in input && typeof input.path === 'string') {
-      return call(manager.uploadPath(input.path, options));
+      return call(() => manager.uploadPath(input.path, options));
     }
     if (input instanceof Uint8Array) {
       const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-      return call(manager.uploadBuffer(bytes, options));
+      return call(() => manager.uploadBuffer(bytes, options));
     }
     let chunks: AsyncIterable<Uint8Array>;
     if (typeof Blob !== 'undefined' && input instanceof Blob) {
@@ -173,13 +182,23 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
     } else {
       throw mediaError('invalid_input', 'upload', 'uploadMedia takes a path, bytes, a Blob or a stream');
     }
-    const upload = await call(manager.beginUpload(options));
+    const upload = await call(() => manager.beginUpload(options));
+    // The engine stops reading on its own (idle timeout, destroy()): then the outcome is its
+    // error, even while the source has not yielded again.
+    const stopped: unique symbol = Symbol('stopped');
+    const engineStopped: Promise<typeof stopped> = upload.closed().then(() => stopped);
+    const source = chunks[Symbol.asyncIterator]();
     try {
-      for await (const chunk of chunks) {
-        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        await call(upload.write(bytes));
+      for (;;) {
+        const next = await Promise.race([source.next(), engineStopped]);
+        if (next === stopped) {
+          void source.return?.()?.catch?.(() => {});
+          return await call(() => upload.finish());
+        }
+        if (next.done) break;
+        await call(() => upload.write(chunkBytes(next.value)));
       }
-      return await call(upload.finish());
+      return await call(() => upload.finish());
     } catch (error) {
       await upload.abort(error instanceof Error ? error.message : String(error)).catch(() => {});
       throw error;
@@ -192,18 +211,17 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
    */
   createReadStream(target: MediaTarget, options: Native.MediaDownloadOptions = {}): Readable {
     const manager = this.#manager();
-    const what = targetOf(target);
-    options = readOptions(target, options);
+    const [what, id] = targetOf(target, 'download');
     let download: Native.MediaDownload | undefined;
     const stream: Readable = new Readable({
       highWaterMark: 2 * 1024 * 1024,
       construct(done) {
-        manager.openDownload(what, options).then(
+        call(() => manager.openDownload(what, options, id)).then(
           (opened) => {
             download = opened;
             done();
           },
-          (error: unknown) => done(fromNative(error) as Error),
+          (error: unknown) => done(error as Error),
         );
       },
       read() {
@@ -226,7 +244,7 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
   async downloadMedia(target: MediaTarget, options: DownloadOptions = {}): Promise<Buffer> {
     const { maxBytes = DEFAULT_MAX_BYTES, ...read } = options;
     const manager = this.#manager();
-    const download = await call(manager.openDownload(targetOf(target), readOptions(target, read)));
+    const download = await call(() => manager.openDownload(...withOptions(targetOf(target, 'download'), read)));
     if (download.length != null && download.length > maxBytes) {
       await download.cancel();
       throw mediaError(
@@ -238,7 +256,7 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
     const pieces: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const piece = await call(download.read());
+      const piece = await call(() => download.read());
       if (!piece) break;
       total += piece.length;
       if (total > maxBytes) {
@@ -252,28 +270,31 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
 
   /** Write the verified bytes of `target` to `path` (renamed into place once verified). */
   async downloadToFile(target: MediaTarget, path: string, options: Native.MediaDownloadOptions = {}): Promise<number> {
-    return call(this.#manager().downloadToFile(targetOf(target), path, options));
+    const [what, id] = targetOf(target, 'download');
+    return call(() => this.#manager().downloadToFile(what, path, options, id));
   }
 
   /** Add a peer's `MediaFile` to this manager's catalog (checked against its digests). */
   async importMedia(file: MediaFile): Promise<MediaFile> {
-    return call(this.#manager().importMedia(targetOf(file)));
+    const [record, id] = targetOf(file, 'catalog');
+    return call(() => this.#manager().importMedia(record, id));
   }
 
   /** The stored file with this id, or `null`. */
   async getMedia(id: string): Promise<MediaFile | null> {
-    return (await call(this.#manager().get(id))) ?? null;
+    return (await call(() => this.#manager().get(id))) ?? null;
   }
 
   /** Every stored file. */
   async listMedia(): Promise<MediaFile[]> {
-    return call(this.#manager().list());
+    return call(() => this.#manager().list());
   }
 
   /** Delete `target` from every store this node holds it on: `false` when it was unknown. */
   async deleteMedia(target: MediaTarget): Promise<boolean> {
     try {
-      await call(this.#manager().delete(idOf(target)));
+      const [what, id] = targetOf(target, 'delete');
+      await call(() => this.#manager().delete(what, id));
       return true;
     } catch (error) {
       if (error instanceof Error && (error as { kind?: string }).kind === 'not_found') return false;
@@ -283,12 +304,12 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
 
   /** Counters (uploads, downloads, fallbacks, per store) and what the catalog holds. */
   async getStats(): Promise<Native.MediaStorageStats> {
-    return call(this.#manager().stats());
+    return call(() => this.#manager().stats());
   }
 
   /** Ask every store whether it answers. */
   async health(): Promise<Native.StoreHealth[]> {
-    return call(this.#manager().health());
+    return call(() => this.#manager().health());
   }
 
   /** The node's endpoints (S3 server, IPFS gateway, Blossom, ...). */
@@ -302,7 +323,7 @@ export class MediaStorageManager extends EventEmitter<MediaStorageEvents> {
     this.#native = undefined;
     this.#opening = undefined;
     if (manager) {
-      await call(manager.close());
+      await call(() => manager.close());
       this.emit('destroyed');
     }
   }

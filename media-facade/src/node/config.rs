@@ -185,8 +185,17 @@ impl StackConfig {
     /// Each store section is checked by its provider here, so mistakes surface before any
     /// store starts.
     pub fn from_toml(text: &str, default_data_dir: &Path) -> Result<Self> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|e| invalid(format!("configuration: {e}")))?;
+        let file: FileConfig = toml::from_str(text).map_err(|e: toml::de::Error| {
+            // Not `e`'s Display: it quotes the offending line, which may hold a secret
+            // (a key pasted in the wrong place). The line number and the reason only.
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            match line {
+                Some(line) => invalid(format!("configuration, line {line}: {}", e.message())),
+                None => invalid(format!("configuration: {}", e.message())),
+            }
+        })?;
         let mut config = StackConfig::new(file.data_dir.unwrap_or_else(|| default_data_dir.into()));
         if let Some(secs) = file.p2p_timeout_secs {
             config = config.with_p2p_timeout(Duration::from_secs(secs.max(1)));

@@ -52,6 +52,22 @@ pub(crate) fn start(
     verify_first: bool,
 ) -> Result<MediaReader> {
     let bytes = options.range.resolve(file.size)?;
+    // A record nothing vouches for is spooled whole before a byte is released: its claimed
+    // size is bounded like an upload's, or a few hundred KB of stranger's JSON could claim
+    // terabytes and fill the disk.
+    if verify_first {
+        if let Some(max) = inner.settings.max_size.filter(|max| file.size > *max) {
+            return Err(MediaError::invalid_input(
+                Operation::Download,
+                format!(
+                    "{} claims {} bytes, more than this node accepts ({max}); a record nothing \
+                     anchors is verified whole on disk before release, so it is refused (open \
+                     it with its owner's reference to read it chunk by chunk)",
+                    file.id, file.size
+                ),
+            ));
+        }
+    }
     // Every location a backend of its kind can read is one attempt: two buckets holding
     // the media are two chances, not one.
     let attempts: Vec<(Arc<dyn Backend>, Location)> = inner
@@ -159,7 +175,15 @@ const RELEASE_PIECE: usize = media_core::CHUNK_SIZE as usize;
 
 impl Spool {
     async fn run(self, rx: mpsc::Receiver<Result<Bytes>>, tx: mpsc::Sender<Result<Bytes>>) {
-        let result = self.fill(rx).await;
+        // The reader gone, the spool stops (dropping `rx`, which stops the download).
+        let result = tokio::select! {
+            biased;
+            _ = tx.closed() => {
+                let _ = tokio::fs::remove_file(&self.path).await;
+                return;
+            }
+            result = self.fill(rx) => result,
+        };
         let outcome = match result {
             Ok(()) => self.release(&tx).await,
             Err(e) => {
@@ -397,7 +421,15 @@ impl Download {
             id,
             bytes: self.bytes.end - self.bytes.start,
         });
-        match self.execute().await {
+        // A reader that goes away stops the download at once, even while a store trickles
+        // (the job otherwise notices only when it next releases a chunk): its connections
+        // and the store it reads from are freed with it.
+        let outcome = tokio::select! {
+            biased;
+            _ = tx.closed() => Ok(None),
+            outcome = self.execute() => outcome,
+        };
+        match outcome {
             Ok(Some((bytes, backends))) => {
                 inner.emit(MediaEvent::Verified {
                     op,
