@@ -23,8 +23,6 @@ use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use media_core::{ErrorKind, MediaError, MediaFile, MediaId, MediaRef, Operation};
 use media_facade::{EmbeddedStack, MediaStore, StackConfig};
-use sha2::Digest as _;
-use tokio::io::AsyncWriteExt;
 
 use crate::api::{Client, NodeFile};
 use crate::node::Node;
@@ -386,42 +384,10 @@ fn finish_get(
 /// whole file's SHA-256 (a download from a running node is verified again here).
 async fn write_stream(
     out: &Path,
-    mut stream: impl futures::Stream<Item = Result<bytes::Bytes, MediaError>> + Unpin,
+    stream: impl futures::Stream<Item = Result<bytes::Bytes, MediaError>> + Unpin,
     expect: Option<&MediaId>,
 ) -> CliResult<u64> {
-    let io = |e| MediaError::io(Operation::Download, format!("writing {}", out.display()), e);
-    let tmp = out.with_extension(format!("part{}", std::process::id()));
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-    let mut check = sha2::Sha256::new();
-    let mut written = 0u64;
-    let result: Result<(), MediaError> = async {
-        while let Some(piece) = stream.next().await {
-            let piece = piece?;
-            check.update(&piece);
-            file.write_all(&piece).await.map_err(io)?;
-            written += piece.len() as u64;
-        }
-        if let Some(id) = expect {
-            if MediaId::from_sha256(media_core::Digest32(check.finalize().into())) != *id {
-                return Err(MediaError::integrity(
-                    Operation::Download,
-                    format!("the bytes received do not hash to {id}"),
-                ));
-            }
-        }
-        file.sync_all().await.map_err(io)
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tokio::fs::rename(&tmp, out).await.map_err(io)?;
-            Ok(written)
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            Err(e.into())
-        }
-    }
+    Ok(media_facade::write_file(out, stream, expect).await?)
 }
 
 async fn serve(stack: &EmbeddedStack, printer: Printer) -> CliResult<()> {

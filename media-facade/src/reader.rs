@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use media_core::{ErrorKind, MediaError, Operation, OperationId, Result};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 /// A stream of verified bytes. Every item was checked against the chunk digests before it was
@@ -65,58 +64,11 @@ impl MediaReader {
         Ok(out)
     }
 
-    /// Write everything to `path` (through a temporary file renamed at the end, so a failed
-    /// download never leaves a partial file at `path`). Only a regular file at `path` is
-    /// replaced; the temporary file is a new one (`.<name>.<random>.part` beside it), never
-    /// a file or link that was already there.
-    pub async fn write_to(mut self, path: &std::path::Path) -> Result<u64> {
-        let op = Operation::Download;
-        let io = |e| MediaError::io(op, "writing output", e);
-        if let Ok(meta) = tokio::fs::symlink_metadata(path).await {
-            if !meta.file_type().is_file() {
-                return Err(MediaError::invalid_input(
-                    op,
-                    format!("{} exists and is not a regular file", path.display()),
-                ));
-            }
-        }
-        let name = path.file_name().ok_or_else(|| {
-            MediaError::invalid_input(op, format!("{} names no file", path.display()))
-        })?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| MediaError::internal(op, e.to_string()))?;
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = dir.join(format!(".{}.{suffix}.part", name.to_string_lossy()));
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .await
-            .map_err(io)?;
-        let mut written = 0u64;
-        let result: Result<()> = async {
-            while let Some(piece) = self.next().await {
-                let piece = piece?;
-                file.write_all(&piece).await.map_err(io)?;
-                written += piece.len() as u64;
-            }
-            file.sync_all().await.map_err(io)
-        }
-        .await;
-        match result {
-            Ok(()) => {
-                tokio::fs::rename(&tmp, path).await.map_err(io)?;
-                Ok(written)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
-        }
+    /// Write everything to `path` through a temporary file renamed at the end (see
+    /// [`crate::write_file`]: a failed download leaves nothing at `path`, and only a regular
+    /// file there is replaced).
+    pub async fn write_to(self, path: &std::path::Path) -> Result<u64> {
+        crate::output::write_file(path, self, None).await
     }
 }
 
