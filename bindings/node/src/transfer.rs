@@ -254,6 +254,9 @@ impl OpenReads {
 #[napi]
 pub struct MediaDownload {
     stream: Arc<Mutex<Option<Verified>>>,
+    // Set when the engine's stream ended: an emptied slot without it was cancelled, and a
+    // read then fails rather than looking like the end of the file.
+    completed: AtomicBool,
     length: Option<f64>,
     token: CancellationToken,
     deadline: Option<Instant>,
@@ -271,6 +274,7 @@ impl MediaDownload {
         open.add(&stream);
         MediaDownload {
             stream,
+            completed: AtomicBool::new(false),
             length: length.map(|l| l as f64),
             token,
             deadline: deadline.map(|d| Instant::now() + d),
@@ -293,7 +297,11 @@ impl MediaDownload {
     pub async fn read(&self) -> napi::Result<Option<Buffer>> {
         let mut guard = self.stream.lock().await;
         let Some(stream) = guard.as_mut() else {
-            return Ok(None);
+            return if self.completed.load(Ordering::Acquire) {
+                Ok(None)
+            } else {
+                Err(cancelled(Operation::Download))
+            };
         };
         let deadline = self.deadline;
         let mut out: Vec<u8> = Vec::new();
@@ -328,6 +336,7 @@ impl MediaDownload {
                     return Err(crate::errors::to_js(e));
                 }
                 Ok(None) => {
+                    self.completed.store(true, Ordering::Release);
                     *guard = None;
                     break;
                 }

@@ -229,6 +229,29 @@ describe('a stranger\'s slow store, a quiet upload, a destroyed manager', () => 
     await reader.destroy();
     const outcome = await ended;
     assert.ok(outcome instanceof MediaCancelledError || outcome === 'closed', String(outcome));
+    // A paused stream holding buffered bytes ends with an error after destroy(), never with
+    // an end that would pass a truncated file for a whole one.
+    const paused = new MediaStorageManager({ dataDir: tempDir(t) });
+    await paused.initialize();
+    const big = await paused.uploadMedia(bytes(6 << 20));
+    const partial = paused.createReadStream(big);
+    let got = 0;
+    const finished = new Promise<unknown>((resolve) => {
+      partial.on('end', () => resolve('end'));
+      partial.on('error', resolve);
+    });
+    await new Promise<void>((resolve) =>
+      partial.once('data', (c: Buffer) => {
+        got += c.length;
+        partial.pause();
+        resolve();
+      }),
+    );
+    await paused.destroy();
+    partial.on('data', (c: Buffer) => (got += c.length));
+    partial.resume();
+    const finish = await finished;
+    assert.ok(finish instanceof MediaCancelledError, `ended with ${String(finish)} after ${got} of ${big.size} bytes`);
     // The directory opens again at once: nothing of the old node is held.
     const again = new MediaStorageManager({ dataDir });
     await again.initialize();
